@@ -1,0 +1,293 @@
+"""The main integration surface: build pipelines from configuration, keep a prototype
+service, and run a session for each connection.
+
+Configuration format (JSON file or dict)::
+
+    {
+      "asr": "ToneCodeASR",                                    # slot → class name
+      "tts": {"type": "ToneCodeTTS", "params": {"sample_rate": 24000}},
+      "llm_agent": {"type": "RuleAgent", "params": {}},
+      "vad": "EnergyVAD",
+      "default_response": "Sorry?",                            # plain values pass through
+      "max_connections": 4,                                    # session limit
+      "service_config": {"system_prompt": "..."}               # shared with managers
+    }
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from xtalk.pipelines.default import DefaultPipeline
+from xtalk.pipelines.interfaces import Pipeline
+from xtalk.registry import (
+    SHARED_MODEL_REGISTRY,
+    ConfigError,
+    ImportSpec,
+    build_model,
+    parse_entry,
+)
+from xtalk.serving.events import TextEmbeddingRequested
+from xtalk.serving.limiter import SessionLimiter
+from xtalk.serving.service import DefaultService, Service
+
+logger = logging.getLogger(__name__)
+
+TOP_LEVEL_KEYS = frozenset({"max_connections", "service_config"})
+WebSocket = Any
+
+ToolLike = Any  # langchain_core.tools.BaseTool
+
+
+def _load_config(path_or_dict: str | Path | Mapping[str, Any]) -> dict[str, Any]:
+    if isinstance(path_or_dict, Mapping):
+        return dict(path_or_dict)
+    path = Path(path_or_dict).expanduser()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path} must hold a JSON object")
+    return data
+
+
+def _is_spec(value: Any) -> bool:
+    return isinstance(value, str | Path | ModuleType | Mapping)
+
+
+class Xtalk:
+    """Create Xtalk pipelines, services, and session entry points.
+
+    Args:
+        service_prototype: Prototype service cloned for every session.
+        max_sessions: Maximum number of concurrent sessions (``None``: no limit).
+    """
+
+    MODEL_REGISTRY: dict[str, list[ImportSpec]] = SHARED_MODEL_REGISTRY
+
+    def __init__(self, *, service_prototype: Service, max_sessions: int | None = None) -> None:
+        if not isinstance(service_prototype, Service) or not service_prototype.is_prototype:
+            raise TypeError("service_prototype must be a prototype Service (no connection)")
+        self.service_prototype = service_prototype
+        self.limiter: SessionLimiter | None = None
+        if max_sessions is not None:
+            self.limiter = SessionLimiter(max_sessions)
+        self.sessions: dict[str, Service] = {}
+        self._session_users: dict[str, str | None] = {}
+        self._sessions_created = 0
+
+    # ------------------------------------------------------------------ registry
+    @classmethod
+    def register_model_search_spec(
+        cls, *, slot: str, spec: ImportSpec, prepend: bool = True
+    ) -> None:
+        """Register another place to look for model classes of ``slot``.
+
+        Args:
+            slot: Registry slot such as ``"llm_agent"`` or ``"tts"``.
+            spec: A module path, ``"module:attribute"``, a ``.py`` file path (``str`` or
+                ``Path``, Windows drive letters included), a module or a mapping.
+            prepend: Try the new location before the existing ones.
+        """
+        if not isinstance(slot, str) or not slot:
+            raise ValueError("slot must be a non-empty string")
+        if not _is_spec(spec):
+            raise TypeError(f"unsupported import spec {spec!r}")
+        specs = cls.MODEL_REGISTRY.setdefault(slot, [])
+        if spec in specs:
+            specs.remove(spec)
+        if prepend:
+            specs.insert(0, spec)
+        else:
+            specs.append(spec)
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_config(cls, path_or_dict: str | dict) -> Xtalk:
+        """Build an Xtalk backed by a :class:`DefaultPipeline` and :class:`DefaultService`.
+
+        Raises:
+            ConfigError: (a ``ValueError``) naming the slot, type, places searched or the
+                offending parameter.
+        """
+        config = _load_config(path_or_dict)
+        pipeline = cls.create_pipeline_from_config(
+            pipeline_cls=DefaultPipeline, config_path_or_dict=config,
+            additional_model_registry={})
+        service_config = config.get("service_config") or {}
+        if not isinstance(service_config, dict):
+            raise ConfigError('"service_config" must be an object')
+        max_sessions = config.get("max_connections")
+        if max_sessions is not None and (not isinstance(max_sessions, int)
+                                         or isinstance(max_sessions, bool) or max_sessions < 1):
+            raise ConfigError('"max_connections" must be a positive integer')
+        service = DefaultService(pipeline=pipeline, service_config=service_config)
+        return cls(service_prototype=service, max_sessions=max_sessions)
+
+    @classmethod
+    def create_pipeline_from_config(
+        cls,
+        *,
+        pipeline_cls: type[Pipeline],
+        config_path_or_dict: str | dict,
+        additional_model_registry: dict[str, Any],
+    ) -> Pipeline:
+        """Instantiate ``pipeline_cls`` with every slot resolved from configuration.
+
+        Args:
+            pipeline_cls: Dataclass pipeline type whose fields carry ``init_key`` metadata.
+            config_path_or_dict: JSON file path or configuration dict.
+            additional_model_registry: Per-slot extras merged over the model registry: a
+                ready model instance (used as is), or import spec(s) tried first.
+        """
+        config = _load_config(config_path_or_dict)
+        fields = pipeline_cls.init_fields()
+        if not fields:
+            raise ConfigError(f"{pipeline_cls.__name__} is not a dataclass pipeline")
+        unknown = set(config) - set(fields) - TOP_LEVEL_KEYS
+        if unknown:
+            raise ConfigError(
+                f"unknown configuration keys {sorted(unknown)} for {pipeline_cls.__name__}; "
+                f"known slots: {', '.join(fields)}")
+        registry = {slot: list(specs) for slot, specs in cls.MODEL_REGISTRY.items()}
+        instances: dict[str, Any] = {}
+        for slot, extra in (additional_model_registry or {}).items():
+            if isinstance(extra, list):
+                registry[slot] = [*extra, *registry.get(slot, [])]
+            elif _is_spec(extra):
+                registry[slot] = [extra, *registry.get(slot, [])]
+            else:
+                instances[slot] = extra
+
+        values: dict[str, Any] = {}
+        for key, f in fields.items():
+            if key in instances:
+                values[key] = instances[key]
+            elif key in config:
+                values[key] = cls._resolve_slot(key, config[key], registry)
+            elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise ConfigError(
+                    f"slot {key!r} is required by {pipeline_cls.__name__} but missing "
+                    f"from the configuration")
+        return cls._construct(pipeline_cls, fields, values)
+
+    @staticmethod
+    def _resolve_slot(slot: str, entry: Any, registry: dict[str, list[ImportSpec]]) -> Any:
+        if entry is None:
+            return None
+        if registry.get(slot) and isinstance(entry, str | Mapping):
+            return build_model(slot, entry, registry)
+        if isinstance(entry, Mapping) and "type" in entry:
+            parse_entry(slot, entry)  # validates the shape before the lookup error
+            return build_model(slot, entry, registry)
+        return entry  # plain values (default_response, use_streaming_tts, ...)
+
+    @staticmethod
+    def _construct(pipeline_cls: type[Pipeline], fields: dict[str, dataclasses.Field[Any]],
+                   values: dict[str, Any]) -> Pipeline:
+        import inspect
+
+        params = inspect.signature(pipeline_cls.__init__).parameters
+        takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+        kwargs = {k: v for k, v in values.items() if k in params or takes_kwargs}
+        try:
+            pipeline = pipeline_cls(**kwargs)
+        except TypeError as exc:
+            raise ConfigError(f"cannot create {pipeline_cls.__name__}: {exc}") from exc
+        for key, value in values.items():
+            if key not in kwargs:
+                setattr(pipeline, fields[key].name, value)
+        return pipeline
+
+    # ------------------------------------------------------------------ sessions
+    def set_session_limit(self, limit: int) -> None:
+        """Set or replace the number of sessions allowed at the same time."""
+        if self.limiter is None:
+            self.limiter = SessionLimiter(limit)
+        else:
+            self.limiter.set_limit(limit)
+
+    async def embed_text(self, session_id: str, text: str, user_id: str | None = None) -> None:
+        """Queue ``text`` for retrieval in session ``session_id``.
+
+        Raises:
+            ValueError: If no such live session exists (or it belongs to another user).
+        """
+        service = self.sessions.get(session_id)
+        if service is None or (user_id is not None
+                               and self._session_users.get(session_id) != user_id):
+            raise ValueError(f"no active session {session_id!r}")
+        if not isinstance(text, str) or not text.strip():
+            raise ValueError("text to embed must be a non-empty string")
+        assert service.event_bus is not None
+        await service.event_bus.publish(TextEmbeddingRequested(session_id=session_id,
+                                                               text=text))
+
+    def add_agent_tools(self, tools_or_factories: list[ToolLike | Callable[[], ToolLike]]
+                        ) -> None:
+        """Give the prototype agent more tools (instances or zero-argument factories).
+
+        Raises:
+            RuntimeError: If a session has already been created.
+        """
+        if self._sessions_created:
+            raise RuntimeError("add_agent_tools must be called before the first session")
+        tools = []
+        for item in tools_or_factories:
+            is_tool = hasattr(item, "name") and (hasattr(item, "invoke")
+                                                 or hasattr(item, "ainvoke"))
+            tools.append(item if is_tool else item() if callable(item) else item)
+        agent = self.service_prototype.pipeline.get_agent()
+        if agent is None:
+            raise RuntimeError("the pipeline has no agent to give tools to")
+        agent.add_tools(tools)
+
+    async def connect(self, websocket: WebSocket, user_id: str | None = None,
+                      *, session_id: str | None = None,
+                      messages: list[dict[str, Any]] | None = None) -> None:
+        """Accept a connection and run a session on it until the client leaves.
+
+        With a session limit, the client first waits in the FIFO queue. ``session_id`` and
+        ``messages`` attach to (and restore) an existing conversation.
+        """
+        await websocket.accept()
+        admitted = True
+        if self.limiter is not None:
+            admitted = await self.limiter.acquire(websocket)
+            if not admitted:
+                return
+        service: Service | None = None
+        try:
+            service = self.service_prototype.clone(websocket, session_id=session_id)
+            service.user_id = user_id
+            self._sessions_created += 1
+            self.sessions[service.session_id] = service
+            self._session_users[service.session_id] = user_id
+            if messages:
+                service.restore_conversation(messages=messages)
+            await service.handle_message_loop(already_accepted=True)
+        except Exception:
+            logger.exception("session failed")
+            with contextlib.suppress(Exception):
+                await websocket.close(code=1011, reason="internal error")
+        finally:
+            if service is not None:
+                self.sessions.pop(service.session_id, None)
+                self._session_users.pop(service.session_id, None)
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(service.stop())
+            if self.limiter is not None and admitted:
+                self.limiter.release()

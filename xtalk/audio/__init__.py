@@ -1,0 +1,1 @@
+"""Audio plumbing: canonical format conversion, resampling, and input history."""

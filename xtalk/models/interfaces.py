@@ -1,0 +1,235 @@
+"""Model interfaces: one small base class per capability.
+
+Audio contracts:
+
+* Input audio handed to ASR, VAD, enhancers, captioners and speaker encoders is PCM16 mono
+  at 16 kHz (``numpy.int16`` arrays), the engine's canonical input format.
+* Every TTS says its output rate in :attr:`TTS.sample_rate` and returns PCM16 mono at that
+  rate; the output edge (WebSocket gateway, local player) resamples once.
+
+Cloning: ``clone()`` returns the object a new session uses. Stateless models return
+``self``; models with per-session state (VAD state, voice/speed choice, conversation tools)
+return a new object that **shares** the read-only weights of the original.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+INPUT_SAMPLE_RATE = 16000
+
+
+class UnsupportedFeatureError(RuntimeError):
+    """A model was asked for something it cannot do (e.g. an emotion the voice lacks)."""
+
+
+class Clonable:
+    """Default cloning: the model is stateless and shared by every session."""
+
+    def clone(self) -> Any:
+        return self
+
+
+# --------------------------------------------------------------------------- ASR
+@dataclass
+class Transcription:
+    """Result of a recognition pass."""
+
+    text: str
+    confidence: float = 1.0
+    language: str | None = None
+    no_speech_prob: float = 0.0
+
+
+class ASR(Clonable, ABC):
+    """Speech recognition on 16 kHz PCM16 mono audio (called from a worker thread)."""
+
+    sample_rate: int = INPUT_SAMPLE_RATE
+
+    @abstractmethod
+    def transcribe(self, audio: np.ndarray) -> Transcription:
+        """Recognise a whole utterance."""
+
+    def transcribe_partial(self, audio: np.ndarray) -> Transcription:
+        """Recognise the utterance so far (interim result); defaults to :meth:`transcribe`."""
+        return self.transcribe(audio)
+
+
+# --------------------------------------------------------------------------- VAD
+class VAD(Clonable, ABC):
+    """Frame-wise voice activity detection with per-session state."""
+
+    sample_rate: int = INPUT_SAMPLE_RATE
+    frame_samples: int = 512
+
+    @abstractmethod
+    def speech_probability(self, frame: np.ndarray) -> float:
+        """Probability that ``frame`` (exactly ``frame_samples`` samples) is speech."""
+
+    def reset(self) -> None:
+        """Forget the stream state (new session or after a discontinuity)."""
+
+
+# --------------------------------------------------------------------------- TTS
+class TTS(Clonable, ABC):
+    """Text to speech. ``synthesize`` is called from a worker thread."""
+
+    sample_rate: int = 24000
+
+    @abstractmethod
+    def synthesize(self, text: str) -> Iterator[np.ndarray]:
+        """Yield PCM16 mono chunks at :attr:`sample_rate` for ``text``."""
+
+    @property
+    def voices(self) -> list[str]:
+        """Names of the selectable voices."""
+        return []
+
+    @property
+    def voice(self) -> str | None:
+        return None
+
+    def set_voice(self, name: str) -> None:
+        raise UnsupportedFeatureError(f"{type(self).__name__} has no selectable voices")
+
+    def set_speed(self, speed: float) -> None:
+        raise UnsupportedFeatureError(f"{type(self).__name__} cannot change speed")
+
+    @property
+    def emotions(self) -> list[str]:
+        return []
+
+    def set_emotion(self, name: str, vector: Sequence[float] | None = None) -> None:
+        raise UnsupportedFeatureError(f"{type(self).__name__} does not support emotions")
+
+
+# --------------------------------------------------------------------------- agent
+@dataclass
+class TextDelta:
+    """A piece of reply text."""
+
+    text: str
+
+
+@dataclass
+class ToolInvocation:
+    """The agent called a tool (already executed when yielded)."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+    result: str | None = None
+
+
+AgentOutput = TextDelta | ToolInvocation
+
+
+class Agent(ABC):
+    """Generates replies from a conversation.
+
+    The conversation itself is owned by the session (the context manager); an agent is
+    handed the messages (``{"role": "system"|"user"|"assistant", "content": str}``) and
+    streams its reply. Cancellation is by cancelling the consuming task.
+    """
+
+    @abstractmethod
+    def astream(self, messages: list[dict[str, Any]]) -> AsyncIterator[AgentOutput]:
+        """Stream the reply to ``messages``."""
+
+    def add_tools(self, tools: Sequence[Any]) -> None:
+        """Make LangChain tools available to the agent."""
+        raise UnsupportedFeatureError(f"{type(self).__name__} does not use tools")
+
+    @property
+    def tools(self) -> list[Any]:
+        return []
+
+    def clone(self) -> Agent:
+        return self
+
+
+# --------------------------------------------------------------------------- optional slots
+class Captioner(Clonable, ABC):
+    """Describes non-speech audio (applause, music...)."""
+
+    @abstractmethod
+    def caption(self, audio: np.ndarray) -> str:
+        """A short caption of ``audio`` (16 kHz PCM16), empty when nothing notable."""
+
+
+class PuntRestorer(Clonable, ABC):
+    """Restores punctuation and casing of a transcript."""
+
+    @abstractmethod
+    def restore(self, text: str) -> str: ...
+
+
+class Rewriter(Clonable, ABC):
+    """Rewrites a caption or transcript (e.g. with a chat model)."""
+
+    @abstractmethod
+    def rewrite(self, text: str) -> str: ...
+
+
+class SpeechEnhancer(Clonable, ABC):
+    """Denoises / cancels echo on input frames (stateful per session)."""
+
+    @abstractmethod
+    def enhance(self, frame: np.ndarray) -> np.ndarray:
+        """Return the enhanced frame (same length, PCM16 16 kHz)."""
+
+    def set_reference(self, pcm: np.ndarray, sample_rate: int) -> None:
+        """Audio being played (far end), for echo cancellation; optional."""
+
+
+class SpeakerEncoder(Clonable, ABC):
+    """Maps speech to a speaker embedding."""
+
+    @abstractmethod
+    def embed(self, audio: np.ndarray) -> np.ndarray: ...
+
+
+class SpeechSpeedController(Clonable, ABC):
+    """Changes the tempo of synthesised audio without changing pitch."""
+
+    @abstractmethod
+    def apply(self, pcm: np.ndarray, sample_rate: int, speed: float) -> np.ndarray: ...
+
+
+@dataclass
+class TurnVerdict:
+    """Whether a pause ends the user's turn; if not, how long more to wait."""
+
+    is_end: bool
+    wait_s: float = 0.0
+
+
+class TurnDetector(Clonable, ABC):
+    """Decides whether a pause in speech ends the user's turn."""
+
+    @abstractmethod
+    def decide(self, text: str, silence_s: float) -> TurnVerdict: ...
+
+
+try:  # Embeddings follow LangChain's interface when langchain-core is available.
+    from langchain_core.embeddings import Embeddings
+except ModuleNotFoundError:  # pragma: no cover - langchain-core is a core dependency
+
+    class Embeddings(ABC):  # type: ignore[no-redef]
+        @abstractmethod
+        def embed_documents(self, texts: list[str]) -> list[list[float]]: ...
+
+        @abstractmethod
+        def embed_query(self, text: str) -> list[float]: ...
+
+
+__all__ = [
+    "ASR", "INPUT_SAMPLE_RATE", "TTS", "VAD", "Agent", "AgentOutput", "Captioner",
+    "Embeddings", "PuntRestorer", "Rewriter", "SpeakerEncoder", "SpeechEnhancer",
+    "SpeechSpeedController", "TextDelta", "ToolInvocation", "Transcription", "TurnDetector",
+    "TurnVerdict", "UnsupportedFeatureError",
+]

@@ -1,0 +1,1 @@
+"""Document retrieval helpers: chunking and ranking (no model needed for BM25)."""

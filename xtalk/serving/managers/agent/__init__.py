@@ -1,0 +1,1 @@
+"""Agent: the conversation, the generation of replies, and retrieval of documents."""

@@ -1,0 +1,111 @@
+"""LLMAgentConsumptionManager: runs, streams and cancels the agent's generations.
+
+Consumes: GenerationRequested, GenerationCancelRequested, SessionStopping.
+Emits: ReplyTextDelta, ToolCalled, ReplyTextCompleted (never for a cancelled generation),
+ErrorOccurred (agent failures, with a safe message).
+
+One generation runs at a time; a new request cancels the previous one. When the agent
+fails or does not start answering within ``agent_timeout_s`` (service config, default 20),
+the user gets a short spoken apology instead of silence, and the session goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from xtalk.models.interfaces import TextDelta, ToolInvocation
+from xtalk.serving.events import (
+    ErrorOccurred,
+    GenerationCancelRequested,
+    GenerationRequested,
+    ReplyTextCompleted,
+    ReplyTextDelta,
+    SessionStopping,
+    ToolCalled,
+)
+from xtalk.serving.interfaces import Manager
+
+APOLOGY = "Sorry, I can't reach my language model right now. Please try again in a moment."
+
+
+class LLMAgentConsumptionManager(Manager):
+    """Streams one reply at a time from the session's agent."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._task: asyncio.Task[None] | None = None
+        self._turn: int | None = None
+        self.timeout_s = float(self.setting("agent_timeout_s", 20.0))
+
+    @Manager.event_handler(GenerationRequested, priority=30)
+    async def on_request(self, event: GenerationRequested) -> None:
+        await self._cancel()
+        if self.pipeline.get_agent() is None:
+            await self.publish(ReplyTextCompleted(session_id=self.session_id,
+                                                  turn_id=event.turn_id, text=""))
+            return
+        self._turn = event.turn_id
+        self._task = asyncio.get_running_loop().create_task(
+            self._generate(event.turn_id, event.messages), name=f"xtalk-gen-{event.turn_id}")
+
+    @Manager.event_handler(GenerationCancelRequested, priority=30)
+    async def on_cancel(self, event: GenerationCancelRequested) -> None:
+        if event.turn_id in (None, self._turn):
+            await self._cancel()
+
+    async def _cancel(self) -> None:
+        task, self._task, self._turn = self._task, None, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _generate(self, turn_id: int, messages: list[dict[str, Any]]) -> None:
+        agent = self.pipeline.get_agent()
+        assert agent is not None
+        text = ""
+        stream = agent.astream(messages)
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(anext(stream), self.timeout_s)
+                except StopAsyncIteration:
+                    break
+                if isinstance(item, TextDelta) and item.text:
+                    text += item.text
+                    await self.publish(ReplyTextDelta(session_id=self.session_id,
+                                                      turn_id=turn_id, delta=item.text,
+                                                      text=text))
+                elif isinstance(item, ToolInvocation):
+                    await self.publish(ToolCalled(session_id=self.session_id, turn_id=turn_id,
+                                                  name=item.name, args=dict(item.args)))
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+            raise
+        except Exception as exc:
+            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+            self.log.exception("agent failed on turn %s (%s)", turn_id, reason)
+            with contextlib.suppress(Exception):
+                await stream.aclose()
+            await self.publish(ErrorOccurred(
+                session_id=self.session_id, code="agent_unavailable",
+                message="The language model did not answer; please try again.",
+                source="agent"))
+            apology = (" " if text and not text.endswith(" ") else "") + APOLOGY
+            text += apology
+            await self.publish(ReplyTextDelta(session_id=self.session_id, turn_id=turn_id,
+                                              delta=apology, text=text))
+        if self._turn == turn_id:
+            self._turn = None
+        await self.publish(ReplyTextCompleted(session_id=self.session_id, turn_id=turn_id,
+                                              text=text))
+
+    @Manager.event_handler(SessionStopping)
+    async def on_stopping(self, event: SessionStopping) -> None:
+        await self._cancel()
+
+    async def shutdown(self) -> None:
+        await self._cancel()

@@ -1,0 +1,114 @@
+"""VADManager: decides where speech starts and ends on the input timeline.
+
+Consumes: AudioFrameReceived (when the pipeline has a VAD), ClientVADSignalled (the
+client's own VAD: always, so clients with their own VAD work with a VAD-less pipeline).
+Emits: SpeechStarted, SpeechEnded (sample positions + arrival time of the last speech
+sample), SpeechLevelMeasured (about 10 per second, for meters).
+
+Timing: VAD inference runs in a worker thread; a start is declared after
+``min_speech_s`` of speech, an end after ``min_silence_s`` of silence (service config key
+``"vad"``: fields of :class:`VADSettings`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+
+import numpy as np
+
+from xtalk.audio.pcm import rms_dbfs
+from xtalk.serving.events import (
+    AudioFrameReceived,
+    ClientVADSignalled,
+    SpeechEnded,
+    SpeechLevelMeasured,
+    SpeechStarted,
+)
+from xtalk.serving.interfaces import Manager
+from xtalk.serving.managers.audio_in.vad_segmenter import SpeechSegmenter, VADSettings
+
+CLIENT_PRE_ROLL_S = 0.3
+LEVEL_EVERY_FRAMES = 3
+
+
+def _has_vad(manager: Manager) -> bool:
+    return manager.pipeline.get_vad_model() is not None
+
+
+class VADManager(Manager):
+    """Runs the VAD model frame by frame and places client VAD signals on the timeline."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = VADSettings(**dict(self.setting("vad", {})))
+        self.segmenter = SpeechSegmenter(self.settings)
+        self._pending = np.zeros(0, dtype=np.int16)
+        self._pending_start = 0
+        self._arrivals: deque[tuple[int, float]] = deque(maxlen=400)
+        self._last_sample = 0
+        self._frames = 0
+        self._client_in_speech = False
+
+    def _arrival_time(self, sample: int) -> float:
+        """When the frame containing ``sample`` arrived (monotonic)."""
+        for end, received in self._arrivals:
+            if end > sample:
+                return received
+        return self._arrivals[-1][1] if self._arrivals else 0.0
+
+    @Manager.event_handler(AudioFrameReceived, priority=20)
+    async def on_frame(self, event: AudioFrameReceived) -> None:
+        end = event.start_sample + event.pcm.size
+        self._arrivals.append((end, event.received_time))
+        self._last_sample = end
+        vad = self.pipeline.get_vad_model()
+        if vad is None:
+            return
+        if self._pending.size == 0:
+            self._pending_start = event.start_sample
+        self._pending = np.concatenate([self._pending, event.pcm])
+        size = vad.frame_samples
+        n_frames = self._pending.size // size
+        if n_frames == 0:
+            return
+        frames = [self._pending[i * size:(i + 1) * size] for i in range(n_frames)]
+        starts = [self._pending_start + i * size for i in range(n_frames)]
+        self._pending = self._pending[n_frames * size:]
+        self._pending_start += n_frames * size
+        probabilities = await asyncio.to_thread(
+            lambda: [float(vad.speech_probability(f)) for f in frames])
+        for frame, start, probability in zip(frames, starts, probabilities, strict=True):
+            await self._on_probability(frame, start, probability)
+
+    async def _on_probability(self, frame: np.ndarray, start: int, probability: float) -> None:
+        self._frames += 1
+        if self._frames % LEVEL_EVERY_FRAMES == 0:
+            await self.publish(SpeechLevelMeasured(
+                session_id=self.session_id, probability=probability, rms=rms_dbfs(frame)))
+        decision = self.segmenter.process(start, frame.size, probability)
+        if decision is None:
+            return
+        if decision.kind == "start":
+            await self.publish(SpeechStarted(session_id=self.session_id,
+                                             start_sample=decision.sample))
+        else:
+            await self.publish(SpeechEnded(
+                session_id=self.session_id, end_sample=decision.sample,
+                end_time=self._arrival_time(decision.sample)))
+
+    @Manager.event_handler(ClientVADSignalled)
+    async def on_client_signal(self, event: ClientVADSignalled) -> None:
+        if event.kind == "start":
+            self._client_in_speech = True
+            start = max(0, self._last_sample - int(CLIENT_PRE_ROLL_S * 16000))
+            await self.publish(SpeechStarted(session_id=self.session_id, start_sample=start,
+                                             source="client"))
+            return
+        self._client_in_speech = False
+        if event.reason == "muted":
+            self.segmenter.force_end(self._last_sample)
+        await self.publish(SpeechEnded(
+            session_id=self.session_id, end_sample=self._last_sample,
+            end_time=self._arrival_time(max(0, self._last_sample - 1)),
+            source="client", reason=event.reason or "client"))

@@ -1,0 +1,85 @@
+"""Turn frame-wise speech probabilities into speech start / end decisions (pure logic)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class VADSettings:
+    """Thresholds and durations of the speech segmenter.
+
+    Attributes:
+        threshold: Probability at or above which a frame counts as speech.
+        neg_threshold: Probability below which a frame counts as silence (hysteresis);
+            defaults to ``threshold - 0.15``.
+        min_speech_s: Speech needed before a start is declared (filters clicks).
+        min_silence_s: Silence needed after speech before an end is declared.
+        pre_roll_s: Audio kept before the detected start (the start of a word is quiet).
+    """
+
+    threshold: float = 0.5
+    neg_threshold: float | None = None
+    min_speech_s: float = 0.064
+    min_silence_s: float = 0.4
+    pre_roll_s: float = 0.2
+
+    @property
+    def silence_threshold(self) -> float:
+        return self.neg_threshold if self.neg_threshold is not None else \
+            max(0.0, self.threshold - 0.15)
+
+
+@dataclass
+class SegmentEvent:
+    kind: str  # "start" or "end"
+    sample: int
+
+
+class SpeechSegmenter:
+    """Hysteresis state machine over frames at known sample positions."""
+
+    def __init__(self, settings: VADSettings, sample_rate: int = 16000) -> None:
+        self.settings = settings
+        self.sample_rate = sample_rate
+        self.in_speech = False
+        self._speech_run_start: int | None = None
+        self._silence_start: int | None = None
+
+    def process(self, start_sample: int, n_samples: int, probability: float
+                ) -> SegmentEvent | None:
+        """Feed one frame; returns a start/end event when one is decided."""
+        s = self.settings
+        end_sample = start_sample + n_samples
+        if not self.in_speech:
+            if probability >= s.threshold:
+                if self._speech_run_start is None:
+                    self._speech_run_start = start_sample
+                if end_sample - self._speech_run_start >= s.min_speech_s * self.sample_rate:
+                    self.in_speech = True
+                    self._silence_start = None
+                    pre = int(s.pre_roll_s * self.sample_rate)
+                    return SegmentEvent("start", max(0, self._speech_run_start - pre))
+            else:
+                self._speech_run_start = None
+            return None
+        if probability < s.silence_threshold:
+            if self._silence_start is None:
+                self._silence_start = start_sample
+            if end_sample - self._silence_start >= s.min_silence_s * self.sample_rate:
+                self.in_speech = False
+                self._speech_run_start = None
+                ended_at, self._silence_start = self._silence_start, None
+                return SegmentEvent("end", ended_at)
+        else:
+            self._silence_start = None
+        return None
+
+    def force_end(self, sample: int) -> SegmentEvent | None:
+        """End an ongoing speech segment now (e.g. the client muted)."""
+        if not self.in_speech:
+            return None
+        self.in_speech = False
+        self._speech_run_start = None
+        self._silence_start = None
+        return SegmentEvent("end", sample)

@@ -1,0 +1,1 @@
+"""Metrics: where each turn's latency goes."""

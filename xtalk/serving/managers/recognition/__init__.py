@@ -1,0 +1,1 @@
+"""Recognition: speech to text, plus captions of non-speech audio and speaker identity."""

@@ -1,0 +1,159 @@
+"""ASRManager: recognises each user turn, with interim results while the user speaks.
+
+Consumes: AudioFrameReceived (kept in an :class:`AudioHistory`), UserTurnStarted,
+UserTurnEnded, SessionStopping.
+Emits: TranscriptPartial, TranscriptFinalized, UtteranceRejected.
+
+An utterance is the exact input slice ``[turn start, turn end + padding)``, so audio of a
+rejected utterance can never leak into the next one. Partials run at most one at a time,
+every ``partial_interval_s``; when the turn ends a running partial is abandoned (its
+result dropped) so it never delays the final. Recognition runs in worker threads.
+Service config key ``"asr"``: ``partial_interval_s`` (0.5), ``min_partial_audio_s``
+(0.3), ``end_padding_s`` (0.15), ``max_utterance_s`` (30), ``min_confidence`` (0).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from xtalk.audio.history import AudioHistory
+from xtalk.models.interfaces import ASR, Transcription
+from xtalk.serving.events import (
+    AudioFrameReceived,
+    SessionStopping,
+    TranscriptFinalized,
+    TranscriptPartial,
+    UserTurnEnded,
+    UserTurnStarted,
+    UtteranceRejected,
+)
+from xtalk.serving.interfaces import Manager
+from xtalk.serving.managers.recognition.utterance_validation import validate_utterance
+
+SAMPLE_RATE = 16000
+
+
+@dataclass
+class ASRSettings:
+    partial_interval_s: float = 0.5
+    min_partial_audio_s: float = 0.3
+    end_padding_s: float = 0.15
+    max_utterance_s: float = 30.0
+    min_confidence: float = 0.0
+
+
+@dataclass
+class _Utterance:
+    turn_id: int
+    start_sample: int
+    last_partial_at: float = 0.0
+    last_partial_text: str = ""
+
+
+def _has_asr(manager: Manager) -> bool:
+    return manager.pipeline.get_asr_model() is not None
+
+
+class ASRManager(Manager):
+    """Streams partial transcripts and produces one final transcript per turn."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.settings = ASRSettings(**dict(self.setting("asr", {})))
+        self.history = AudioHistory(max_seconds=self.settings.max_utterance_s + 5.0)
+        self._current: _Utterance | None = None
+        self._partial_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def model(self) -> ASR:
+        model = self.pipeline.get_asr_model()
+        assert model is not None
+        return model
+
+    @Manager.event_handler(AudioFrameReceived, priority=10, enabled_if=_has_asr)
+    def on_frame(self, event: AudioFrameReceived) -> None:
+        self.history.append(event.start_sample, event.pcm)
+        utt = self._current
+        if utt is None or (self._partial_task is not None and not self._partial_task.done()):
+            return
+        now = time.monotonic()
+        heard = (self.history.end_sample - utt.start_sample) / SAMPLE_RATE
+        if heard >= self.settings.min_partial_audio_s and \
+                now - utt.last_partial_at >= self.settings.partial_interval_s:
+            utt.last_partial_at = now
+            self._partial_task = self._spawn(self._run_partial(utt))
+
+    @Manager.event_handler(UserTurnStarted, priority=10, enabled_if=_has_asr)
+    def on_turn_started(self, event: UserTurnStarted) -> None:
+        self._current = _Utterance(event.turn_id, event.start_sample,
+                                   last_partial_at=time.monotonic())
+
+    @Manager.event_handler(UserTurnEnded, priority=10, enabled_if=_has_asr)
+    def on_turn_ended(self, event: UserTurnEnded) -> None:
+        utt = self._current
+        start = utt.start_sample if utt is not None and utt.turn_id == event.turn_id \
+            else max(0, event.end_sample - int(self.settings.max_utterance_s * SAMPLE_RATE))
+        if utt is not None and utt.turn_id == event.turn_id:
+            self._current = None
+        pad = int(self.settings.end_padding_s * SAMPLE_RATE)
+        audio = self._utterance_audio(start, event.end_sample + pad)
+        self._spawn(self._run_final(event.turn_id, audio))
+
+    def _utterance_audio(self, start: int, end: int) -> np.ndarray:
+        max_samples = int(self.settings.max_utterance_s * SAMPLE_RATE)
+        return self.history.slice(max(start, end - max_samples), end)
+
+    async def _run_partial(self, utt: _Utterance) -> None:
+        audio = self._utterance_audio(utt.start_sample, self.history.end_sample)
+        result = await asyncio.to_thread(self.model.transcribe_partial, audio)
+        text = result.text.strip()
+        if self._current is utt and text and text != utt.last_partial_text:
+            utt.last_partial_text = text
+            await self.publish(TranscriptPartial(session_id=self.session_id,
+                                                 turn_id=utt.turn_id, text=text))
+
+    async def _run_final(self, turn_id: int, audio: np.ndarray) -> None:
+        seconds = audio.size / SAMPLE_RATE
+        if audio.size == 0:
+            result = Transcription(text="", confidence=0.0)
+        else:
+            try:
+                result = await asyncio.to_thread(self.model.transcribe, audio)
+            except Exception:
+                self.log.exception("recognition failed for turn %s", turn_id)
+                await self.publish(UtteranceRejected(session_id=self.session_id,
+                                                     turn_id=turn_id, reason="asr_error"))
+                return
+        text = result.text.strip()
+        restorer = self.pipeline.get_punt_restorer_model()
+        if restorer is not None and text:
+            text = await asyncio.to_thread(restorer.restore, text)
+        verdict = validate_utterance(text, result.confidence, seconds,
+                                     self.settings.min_confidence, result.no_speech_prob)
+        if not verdict.valid:
+            await self.publish(UtteranceRejected(session_id=self.session_id, turn_id=turn_id,
+                                                 reason=verdict.reason))
+            return
+        await self.publish(TranscriptFinalized(
+            session_id=self.session_id, turn_id=turn_id, text=text,
+            confidence=result.confidence, audio_seconds=seconds))
+
+    def _spawn(self, coro) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    @Manager.event_handler(SessionStopping)
+    async def on_stopping(self, event: SessionStopping) -> None:
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        self._tasks.clear()

@@ -1,0 +1,79 @@
+"""Split streaming reply text into speakable clauses (pure logic).
+
+Text is cut at sentence ends (``. ! ? …`` and their CJK forms, followed by a space or the
+end of the stream). The *first* clause of a reply is also cut at a comma, colon, semicolon
+or dash once it has a few words, so the first audio starts before the sentence ends.
+Decimal numbers ("3.5"), abbreviations ("e.g.", "Dr.") and ellipses inside text are not
+cut.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE_END = re.compile(r"([.!?…。！？]+[\"')\]]*)(\s+|$)")
+_CLAUSE_END = re.compile(r"([,;:—–]|\s-)(\s+)")
+_ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "e.g", "i.e", "no",
+    "approx", "dept", "est", "inc", "ltd", "mt", "fig", "u.s",
+})
+
+
+def _is_abbreviation(text: str, dot_index: int) -> bool:
+    word = re.findall(r"[\w.]+$", text[:dot_index])
+    return bool(word) and word[0].lower().rstrip(".") in _ABBREVIATIONS
+
+
+class ClauseSplitter:
+    """Accumulates text deltas and returns complete clauses.
+
+    Args:
+        first_clause_min_words: Words needed before the first clause may be cut at a comma.
+        max_clause_chars: Force a cut (at a space) in very long clauses.
+    """
+
+    def __init__(self, first_clause_min_words: int = 4, max_clause_chars: int = 220) -> None:
+        self.first_clause_min_words = first_clause_min_words
+        self.max_clause_chars = max_clause_chars
+        self._buffer = ""
+        self._emitted = 0
+
+    def push(self, delta: str) -> list[str]:
+        """Add text; return the clauses completed by it."""
+        self._buffer += delta
+        clauses: list[str] = []
+        while True:
+            cut = self._find_cut(final=False)
+            if cut is None:
+                break
+            clause, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:].lstrip()
+            if clause:
+                clauses.append(clause)
+                self._emitted += 1
+        return clauses
+
+    def flush(self) -> list[str]:
+        """End of the reply: return whatever is left."""
+        rest, self._buffer = self._buffer.strip(), ""
+        if rest:
+            self._emitted += 1
+            return [rest]
+        return []
+
+    def _find_cut(self, final: bool) -> int | None:
+        text = self._buffer
+        for match in _SENTENCE_END.finditer(text):
+            end_punct = match.start(1)
+            if match.group(2) == "" and not final:
+                return None  # the stream may continue right after the dot ("3.5")
+            if text[end_punct] == "." and _is_abbreviation(text, end_punct):
+                continue
+            return match.end(1)
+        if self._emitted == 0:
+            for match in _CLAUSE_END.finditer(text):
+                if len(text[:match.start()].split()) >= self.first_clause_min_words:
+                    return match.end(1)
+        if len(text) > self.max_clause_chars:
+            space = text.rfind(" ", 0, self.max_clause_chars)
+            return space if space > 0 else self.max_clause_chars
+        return None

@@ -1,0 +1,246 @@
+"""TTSPlaybackManager: hands reply audio out and tracks what the user actually heard.
+
+Consumes: UserTurnAccepted (a reply is coming), TTSChunkReady, TTSReplyCompleted,
+PlaybackPauseRequested, PlaybackResumeRequested, PlaybackStopRequested, ChunkPlayed,
+PlaybackDrained.
+Emits: PlaybackStarted (``start_tts``), AudioChunkSent, PlaybackPaused / PlaybackResumed /
+PlaybackStopped (``pause_tts`` / ``resume_tts`` / ``stop_tts``), PlaybackFinished
+(``tts_finished``).
+
+Guarantees:
+
+* every reply that started gets exactly one PlaybackFinished, after its last chunk —
+  also when it is empty, when it was stopped, or when the queue was already drained;
+* while paused, chunks are held back (the client hears nothing new); resuming sends them;
+* after a stop no chunk of that reply is ever sent again;
+* a reply counts as audible until the client reports its queue drained or, for clients
+  that do not report, until the audio sent so far has had time to play — so barge-in
+  works after the text (and even the synthesis) is complete.
+
+"Heard" is computed from the client's ``tts_chunk_played`` confirmations when it sends
+them, otherwise from the playing time.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from xtalk.serving.events import (
+    AudioChunkSent,
+    ChunkPlayed,
+    PlaybackDrained,
+    PlaybackFinished,
+    PlaybackPaused,
+    PlaybackPauseRequested,
+    PlaybackResumed,
+    PlaybackResumeRequested,
+    PlaybackStarted,
+    PlaybackStopped,
+    PlaybackStopRequested,
+    TTSChunkReady,
+    TTSReplyCompleted,
+    UserTurnAccepted,
+)
+from xtalk.serving.interfaces import Manager
+
+AUDIBLE_MARGIN_S = 0.3
+
+
+@dataclass
+class _SentChunk:
+    index: int
+    seconds: float
+    text: str
+
+
+@dataclass
+class ReplyPlayback:
+    """Playback state of one reply."""
+
+    turn_id: int
+    started: bool = False
+    paused: bool = False
+    stopped: bool = False
+    tts_complete: bool = False
+    finished: bool = False
+    drained: bool = False
+    held: list[TTSChunkReady] = field(default_factory=list)
+    sent: list[_SentChunk] = field(default_factory=list)
+    played: set[int] = field(default_factory=set)
+    play_started_at: float | None = None
+    paused_at: float | None = None
+    paused_total: float = 0.0
+
+    def playing_seconds(self, now: float) -> float:
+        """How long audio has been playing (pauses excluded)."""
+        if self.play_started_at is None:
+            return 0.0
+        until = self.paused_at if self.paused_at is not None else now
+        return max(0.0, until - self.play_started_at - self.paused_total)
+
+    def sent_seconds(self) -> float:
+        return sum(c.seconds for c in self.sent)
+
+    def audible(self, now: float) -> bool:
+        if self.stopped:
+            return False
+        if not self.finished:
+            return True
+        return not self.drained and \
+            self.playing_seconds(now) < self.sent_seconds() + AUDIBLE_MARGIN_S
+
+
+def heard_text(reply: ReplyPlayback, now: float, use_confirmations: bool) -> str:
+    """The part of the reply's text the user heard, clause by clause."""
+    heard_by_clause: dict[str, list[float]] = {}
+    if use_confirmations:
+        for chunk in reply.sent:
+            part = heard_by_clause.setdefault(chunk.text, [0.0, 0.0])
+            part[1] += chunk.seconds
+            if chunk.index in reply.played:
+                part[0] += chunk.seconds
+    else:
+        remaining = reply.playing_seconds(now)
+        for chunk in reply.sent:
+            part = heard_by_clause.setdefault(chunk.text, [0.0, 0.0])
+            part[1] += chunk.seconds
+            part[0] += min(chunk.seconds, max(0.0, remaining))
+            remaining -= chunk.seconds
+    words: list[str] = []
+    for clause, (heard, total) in heard_by_clause.items():
+        if total <= 0:
+            continue
+        fraction = heard / total
+        clause_words = clause.split()
+        if fraction >= 0.95:
+            words.extend(clause_words)
+            continue
+        words.extend(clause_words[:int(fraction * len(clause_words))])
+        break
+    return " ".join(words)
+
+
+class TTSPlaybackManager(Manager):
+    """Owns pause / resume / stop of the reply being played."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.current: ReplyPlayback | None = None
+        self._cancelled: set[int] = set()
+        self._confirmations_seen = False
+
+    def _reply_for(self, turn_id: int) -> ReplyPlayback | None:
+        if turn_id in self._cancelled:
+            return None
+        if self.current is None or self.current.turn_id != turn_id:
+            self.current = ReplyPlayback(turn_id)
+        return self.current
+
+    @Manager.event_handler(UserTurnAccepted, priority=10)
+    def on_turn_accepted(self, event: UserTurnAccepted) -> None:
+        self._reply_for(event.turn_id)
+
+    @Manager.event_handler(TTSChunkReady, priority=10)
+    async def on_chunk(self, event: TTSChunkReady) -> None:
+        reply = self._reply_for(event.turn_id)
+        if reply is None or reply.stopped or reply.finished:
+            return
+        await self._ensure_started(reply)
+        if reply.paused:
+            reply.held.append(event)
+        else:
+            await self._send(reply, event)
+
+    @Manager.event_handler(TTSReplyCompleted, priority=10)
+    async def on_tts_completed(self, event: TTSReplyCompleted) -> None:
+        reply = self._reply_for(event.turn_id)
+        if reply is None or reply.stopped:
+            return
+        reply.tts_complete = True
+        await self._ensure_started(reply)
+        await self._maybe_finish(reply)
+
+    async def _ensure_started(self, reply: ReplyPlayback) -> None:
+        if not reply.started:
+            reply.started = True
+            await self.publish(PlaybackStarted(session_id=self.session_id,
+                                               turn_id=reply.turn_id))
+
+    async def _send(self, reply: ReplyPlayback, chunk: TTSChunkReady) -> None:
+        if reply.play_started_at is None:
+            reply.play_started_at = time.monotonic()
+        reply.sent.append(_SentChunk(chunk.chunk_index, chunk.pcm.size / chunk.sample_rate,
+                                     chunk.text))
+        await self.publish(AudioChunkSent(
+            session_id=self.session_id, turn_id=reply.turn_id, chunk_index=chunk.chunk_index,
+            pcm=chunk.pcm, sample_rate=chunk.sample_rate))
+
+    async def _maybe_finish(self, reply: ReplyPlayback) -> None:
+        if reply.tts_complete and not reply.paused and not reply.held and not reply.finished:
+            reply.finished = True
+            await self.publish(PlaybackFinished(session_id=self.session_id,
+                                                turn_id=reply.turn_id))
+
+    # ------------------------------------------------------------------ control
+    def _target(self, turn_id: int | None) -> ReplyPlayback | None:
+        reply = self.current
+        if reply is None or reply.stopped or (turn_id is not None and reply.turn_id != turn_id):
+            return None
+        return reply
+
+    @Manager.event_handler(PlaybackPauseRequested, priority=10)
+    async def on_pause(self, event: PlaybackPauseRequested) -> None:
+        reply = self._target(event.turn_id)
+        now = time.monotonic()
+        if reply is None or reply.paused or not reply.audible(now):
+            return
+        reply.paused, reply.paused_at = True, now
+        await self.publish(PlaybackPaused(session_id=self.session_id, turn_id=reply.turn_id),
+                           wait_for_completion=True)
+
+    @Manager.event_handler(PlaybackResumeRequested, priority=10)
+    async def on_resume(self, event: PlaybackResumeRequested) -> None:
+        reply = self._target(event.turn_id)
+        if reply is None or not reply.paused:
+            return
+        now = time.monotonic()
+        reply.paused = False
+        if reply.paused_at is not None and reply.play_started_at is not None:
+            reply.paused_total += now - max(reply.paused_at, reply.play_started_at)
+        reply.paused_at = None
+        await self.publish(PlaybackResumed(session_id=self.session_id, turn_id=reply.turn_id))
+        held, reply.held = reply.held, []
+        for chunk in held:
+            await self._send(reply, chunk)
+        await self._maybe_finish(reply)
+
+    @Manager.event_handler(PlaybackStopRequested, priority=10)
+    async def on_stop(self, event: PlaybackStopRequested) -> None:
+        reply = self._target(event.turn_id)
+        now = time.monotonic()
+        if reply is None or (reply.finished and not reply.audible(now)):
+            return
+        heard = heard_text(reply, now, self._confirmations_seen)
+        reply.stopped = True
+        reply.held.clear()
+        self._cancelled.add(reply.turn_id)
+        await self.publish(PlaybackStopped(session_id=self.session_id, turn_id=reply.turn_id,
+                                           heard_text=heard, reason=event.reason),
+                           wait_for_completion=True)
+        if reply.started and not reply.finished:
+            reply.finished = True
+            await self.publish(PlaybackFinished(session_id=self.session_id,
+                                                turn_id=reply.turn_id, interrupted=True),
+                               wait_for_completion=True)
+
+    @Manager.event_handler(ChunkPlayed, priority=10)
+    def on_chunk_played(self, event: ChunkPlayed) -> None:
+        self._confirmations_seen = True
+        if self.current is not None:
+            self.current.played.add(event.chunk_index)
+
+    @Manager.event_handler(PlaybackDrained, priority=10)
+    def on_drained(self, event: PlaybackDrained) -> None:
+        if self.current is not None and self.current.finished:
+            self.current.drained = True

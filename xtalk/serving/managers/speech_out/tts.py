@@ -1,0 +1,250 @@
+"""TTSManager: turns reply text into audio, clause by clause, as the text streams in.
+
+Consumes: ReplyTextDelta, ReplyTextCompleted, SpeechSynthesisRequested,
+GenerationCancelRequested, PlaybackStopped, VoiceChangeRequested, SpeedChangeRequested,
+EmotionChangeRequested, SessionStopping.
+Emits: TTSChunkReady (PCM16 at the model's own ``sample_rate``), TTSReplyCompleted (once
+per reply that was not cancelled), VoiceChanged / SpeedChanged / EmotionChanged, and
+ErrorOccurred for requests the voice cannot honour (never silently ignored).
+
+Synthesis runs in a worker thread, one clause at a time, in order. A cancelled reply's
+queued clauses are dropped and chunks of a clause in flight are discarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from xtalk.models.interfaces import TTS, UnsupportedFeatureError
+from xtalk.serving.events import (
+    EmotionChanged,
+    EmotionChangeRequested,
+    ErrorOccurred,
+    GenerationCancelRequested,
+    PlaybackStopped,
+    ReplyTextCompleted,
+    ReplyTextDelta,
+    SessionStopping,
+    SpeechSynthesisRequested,
+    SpeedChanged,
+    SpeedChangeRequested,
+    TTSChunkReady,
+    TTSReplyCompleted,
+    VoiceChanged,
+    VoiceChangeRequested,
+)
+from xtalk.serving.interfaces import Manager
+from xtalk.serving.managers.speech_out.clauses import ClauseSplitter
+
+_END = object()
+
+
+@dataclass
+class _Reply:
+    turn_id: int
+    splitter: ClauseSplitter = field(default_factory=ClauseSplitter)
+    chunks: int = 0
+    cancelled: bool = False
+
+
+class TTSManager(Manager):
+    """Synthesises reply clauses in order and reports when a reply's audio is complete."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._replies: dict[int, _Reply] = {}
+        self._work: asyncio.Queue[tuple[_Reply, object]] = asyncio.Queue()
+        self._worker: asyncio.Task[None] | None = None
+        self.speed = 1.0
+        self._model_speed = False  # True when the model itself applies the speed
+
+    @property
+    def _streaming(self) -> bool:
+        return bool(getattr(self.pipeline, "use_streaming_tts", True))
+
+    @property
+    def model(self) -> TTS | None:
+        return self.pipeline.get_tts_model()
+
+    def _reply(self, turn_id: int) -> _Reply:
+        reply = self._replies.get(turn_id)
+        if reply is None:
+            reply = self._replies[turn_id] = _Reply(turn_id)
+        return reply
+
+    def _enqueue(self, reply: _Reply, item: object) -> None:
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.get_running_loop().create_task(self._work_loop())
+        self._work.put_nowait((reply, item))
+
+    # ------------------------------------------------------------------ text in
+    @Manager.event_handler(ReplyTextDelta, priority=20)
+    def on_delta(self, event: ReplyTextDelta) -> None:
+        reply = self._reply(event.turn_id)
+        if reply.cancelled or not self._streaming:
+            return
+        for clause in reply.splitter.push(event.delta):
+            self._enqueue(reply, clause)
+
+    @Manager.event_handler(SpeechSynthesisRequested, priority=20)
+    def on_say(self, event: SpeechSynthesisRequested) -> None:
+        reply = self._reply(event.turn_id)
+        if not reply.cancelled and event.text.strip():
+            self._enqueue(reply, event.text.strip())
+
+    @Manager.event_handler(ReplyTextCompleted, priority=20)
+    def on_completed(self, event: ReplyTextCompleted) -> None:
+        reply = self._reply(event.turn_id)
+        if reply.cancelled:
+            return
+        if self._streaming:
+            rest = reply.splitter.flush()
+        else:
+            rest = [event.text] if event.text.strip() else []
+        for clause in rest:
+            self._enqueue(reply, clause)
+        self._enqueue(reply, _END)
+
+    @Manager.event_handler(GenerationCancelRequested, priority=20)
+    def on_cancel(self, event: GenerationCancelRequested) -> None:
+        self._cancel(event.turn_id)
+
+    @Manager.event_handler(PlaybackStopped, priority=20)
+    def on_stopped(self, event: PlaybackStopped) -> None:
+        self._cancel(event.turn_id)
+
+    def _cancel(self, turn_id: int | None) -> None:
+        for reply in self._replies.values():
+            if turn_id is None or reply.turn_id == turn_id:
+                reply.cancelled = True
+
+    # ------------------------------------------------------------------ synthesis
+    async def _work_loop(self) -> None:
+        while True:
+            reply, item = await self._work.get()
+            if item is _END:
+                self._replies.pop(reply.turn_id, None)
+            if reply.cancelled:
+                continue
+            if item is _END:
+                await self.publish(TTSReplyCompleted(session_id=self.session_id,
+                                                     turn_id=reply.turn_id,
+                                                     chunk_count=reply.chunks))
+                continue
+            try:
+                await self._synthesize(reply, str(item))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("speech synthesis failed for turn %s", reply.turn_id)
+                await self.publish(ErrorOccurred(
+                    session_id=self.session_id, code="tts_failed",
+                    message="Speech synthesis failed for part of the reply.", source="tts"))
+
+    async def _synthesize(self, reply: _Reply, text: str) -> None:
+        model = self.model
+        if model is None:
+            return
+        loop = asyncio.get_running_loop()
+        chunks: asyncio.Queue[object] = asyncio.Queue()
+
+        def produce() -> None:  # worker thread: only hands results to the loop
+            try:
+                for pcm in model.synthesize(text):
+                    if reply.cancelled:
+                        break
+                    loop.call_soon_threadsafe(chunks.put_nowait, pcm)
+            except Exception as exc:
+                loop.call_soon_threadsafe(chunks.put_nowait, exc)
+            finally:
+                loop.call_soon_threadsafe(chunks.put_nowait, _END)
+
+        producer = loop.run_in_executor(None, produce)
+        try:
+            while True:
+                item = await chunks.get()
+                if item is _END:
+                    break
+                if isinstance(item, Exception):
+                    raise item
+                if reply.cancelled:
+                    continue
+                pcm = self._apply_speed(np.asarray(item, dtype=np.int16), model.sample_rate)
+                await self.publish(TTSChunkReady(
+                    session_id=self.session_id, turn_id=reply.turn_id,
+                    chunk_index=reply.chunks, pcm=pcm, sample_rate=model.sample_rate,
+                    text=text))
+                reply.chunks += 1
+        finally:
+            await producer
+
+    def _apply_speed(self, pcm: np.ndarray, sample_rate: int) -> np.ndarray:
+        controller = self.pipeline.get_speed_controller()
+        if controller is None or abs(self.speed - 1.0) < 1e-3 or self._model_speed:
+            return pcm
+        return controller.apply(pcm, sample_rate, self.speed)
+
+    # ------------------------------------------------------------------ voice settings
+    async def _unsupported(self, what: str, exc: Exception) -> None:
+        await self.publish(ErrorOccurred(session_id=self.session_id, code="unsupported",
+                                         message=f"{what}: {exc}", source="tts"))
+
+    @Manager.event_handler(VoiceChangeRequested)
+    async def on_voice(self, event: VoiceChangeRequested) -> None:
+        model = self.model
+        try:
+            if model is None:
+                raise UnsupportedFeatureError("no speech synthesis is configured")
+            model.set_voice(event.voice_name)
+        except (UnsupportedFeatureError, ValueError) as exc:
+            await self._unsupported("Voice not changed", exc)
+            return
+        await self.publish(VoiceChanged(session_id=self.session_id, name=event.voice_name))
+
+    @Manager.event_handler(SpeedChangeRequested)
+    async def on_speed(self, event: SpeedChangeRequested) -> None:
+        model = self.model
+        try:
+            if model is None:
+                raise UnsupportedFeatureError("no speech synthesis is configured")
+            model.set_speed(event.speed)
+            self._model_speed = True
+        except UnsupportedFeatureError as exc:
+            self._model_speed = False
+            if self.pipeline.get_speed_controller() is None:
+                await self._unsupported("Speed not changed", exc)
+                return
+        except ValueError as exc:
+            await self._unsupported("Speed not changed", exc)
+            return
+        self.speed = event.speed
+        await self.publish(SpeedChanged(session_id=self.session_id, speed=event.speed))
+
+    @Manager.event_handler(EmotionChangeRequested)
+    async def on_emotion(self, event: EmotionChangeRequested) -> None:
+        model = self.model
+        try:
+            if model is None:
+                raise UnsupportedFeatureError("no speech synthesis is configured")
+            model.set_emotion(event.emotion_name, event.emotion_vector)
+        except (UnsupportedFeatureError, ValueError) as exc:
+            await self._unsupported("Emotion not changed", exc)
+            return
+        await self.publish(EmotionChanged(session_id=self.session_id, name=event.emotion_name,
+                                          vector=event.emotion_vector))
+
+    @Manager.event_handler(SessionStopping)
+    async def on_stopping(self, event: SessionStopping) -> None:
+        await self.shutdown()
+
+    async def shutdown(self) -> None:
+        self._cancel(None)
+        worker, self._worker = self._worker, None
+        if worker is not None and not worker.done():
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await worker

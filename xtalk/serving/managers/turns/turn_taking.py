@@ -1,0 +1,169 @@
+"""TurnTakingManager: the mediator of the conversation's turns.
+
+Consumes: SpeechStarted, SpeechEnded, TurnEndDecided, TranscriptPartial,
+TranscriptFinalized, UtteranceRejected, UserTextSubmitted.
+Emits: UserTurnStarted, TurnEndCheckRequested, UserTurnEnded, UserTurnAccepted,
+PlaybackPauseRequested, PlaybackResumeRequested, PlaybackStopRequested,
+GenerationCancelRequested.
+
+The behaviour users feel:
+
+* speech starts while a reply plays → the reply pauses at once;
+* the speech turns out to be a valid utterance → the old reply is stopped and its
+  generation cancelled *before* the new turn is accepted (so the conversation records the
+  interrupted reply as heard before the new question);
+* the speech was noise → the old reply resumes;
+* turn ids come from one counter here and tag transcript, reply, audio and metrics alike.
+  An id is allocated when speech starts; a rejected utterance leaves a gap in the sequence.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+
+from xtalk.serving.events import (
+    GenerationCancelRequested,
+    PlaybackPauseRequested,
+    PlaybackResumeRequested,
+    PlaybackStopRequested,
+    SpeechEnded,
+    SpeechStarted,
+    TranscriptFinalized,
+    TranscriptPartial,
+    TurnEndCheckRequested,
+    TurnEndDecided,
+    UserTextSubmitted,
+    UserTurnAccepted,
+    UserTurnEnded,
+    UserTurnStarted,
+    UtteranceRejected,
+)
+from xtalk.serving.interfaces import Manager
+
+
+@dataclass
+class TurnState:
+    """Turn bookkeeping, owned by the turn-taking manager alone."""
+
+    next_turn_id: int = 1
+    user_turn: int | None = None
+    last_partial: str = ""
+    pending_end: tuple[int, float] | None = None  # (end_sample, speech end time)
+    awaiting_final: set[int] = field(default_factory=set)
+    reply_turn: int | None = None
+
+    def allocate(self) -> int:
+        turn_id, self.next_turn_id = self.next_turn_id, self.next_turn_id + 1
+        return turn_id
+
+
+class TurnTakingManager(Manager):
+    """Mediates between listening, recognising, answering and speaking."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.state = TurnState()
+        self._end_timer: asyncio.TimerHandle | None = None
+
+    # ---------------------------------------------------------------- speech activity
+    @Manager.event_handler(SpeechStarted, priority=50)
+    async def on_speech_started(self, event: SpeechStarted) -> None:
+        s = self.state
+        await self.publish(PlaybackPauseRequested(session_id=self.session_id,
+                                                  turn_id=s.reply_turn),
+                           wait_for_completion=True)
+        if s.user_turn is not None:
+            self._cancel_end_timer()  # the user kept talking: same turn goes on
+            s.pending_end = None
+            return
+        s.user_turn = s.allocate()
+        s.last_partial = ""
+        await self.publish(UserTurnStarted(session_id=self.session_id, turn_id=s.user_turn,
+                                           start_sample=event.start_sample))
+
+    @Manager.event_handler(SpeechEnded, priority=50)
+    async def on_speech_ended(self, event: SpeechEnded) -> None:
+        s = self.state
+        if s.user_turn is None:
+            return
+        s.pending_end = (event.end_sample, event.end_time)
+        if self.pipeline.get_turn_detector_model() is None or event.reason == "muted":
+            await self._end_turn()
+            return
+        await self.publish(TurnEndCheckRequested(
+            session_id=self.session_id, turn_id=s.user_turn, end_sample=event.end_sample,
+            text=s.last_partial))
+
+    @Manager.event_handler(TurnEndDecided, priority=50)
+    async def on_turn_end_decided(self, event: TurnEndDecided) -> None:
+        s = self.state
+        if event.turn_id != s.user_turn or s.pending_end is None:
+            return
+        if event.is_end or event.wait_s <= 0:
+            await self._end_turn()
+            return
+        self._cancel_end_timer()
+        loop = asyncio.get_running_loop()
+        self._end_timer = loop.call_later(
+            event.wait_s, lambda: loop.create_task(self._end_turn(event.turn_id)))
+
+    def _cancel_end_timer(self) -> None:
+        if self._end_timer is not None:
+            self._end_timer.cancel()
+            self._end_timer = None
+
+    async def _end_turn(self, expected_turn: int | None = None) -> None:
+        s = self.state
+        if s.user_turn is None or s.pending_end is None:
+            return
+        if expected_turn is not None and expected_turn != s.user_turn:
+            return
+        self._cancel_end_timer()
+        turn_id, (end_sample, end_time) = s.user_turn, s.pending_end
+        s.user_turn, s.pending_end = None, None
+        s.awaiting_final.add(turn_id)
+        await self.publish(UserTurnEnded(session_id=self.session_id, turn_id=turn_id,
+                                         end_sample=end_sample, speech_end_time=end_time))
+
+    # ---------------------------------------------------------------- recognition results
+    @Manager.event_handler(TranscriptPartial, priority=50)
+    def on_partial(self, event: TranscriptPartial) -> None:
+        if event.turn_id == self.state.user_turn:
+            self.state.last_partial = event.text
+
+    @Manager.event_handler(TranscriptFinalized, priority=50)
+    async def on_final(self, event: TranscriptFinalized) -> None:
+        self.state.awaiting_final.discard(event.turn_id)
+        await self._accept(event.turn_id, event.text, "speech")
+
+    @Manager.event_handler(UtteranceRejected, priority=50)
+    async def on_rejected(self, event: UtteranceRejected) -> None:
+        s = self.state
+        s.awaiting_final.discard(event.turn_id)
+        if s.user_turn is None and not s.awaiting_final and s.reply_turn is not None:
+            await self.publish(PlaybackResumeRequested(session_id=self.session_id,
+                                                       turn_id=s.reply_turn))
+
+    @Manager.event_handler(UserTextSubmitted, priority=50)
+    async def on_text(self, event: UserTextSubmitted) -> None:
+        if not event.text.strip():
+            return
+        await self._accept(self.state.allocate(), event.text.strip(), "text")
+
+    async def _accept(self, turn_id: int, text: str, modality: str) -> None:
+        s = self.state
+        previous = s.reply_turn
+        if previous is not None and previous != turn_id:
+            await self.publish(PlaybackStopRequested(
+                session_id=self.session_id, turn_id=previous, reason="barge_in"),
+                wait_for_completion=True)
+            await self.publish(GenerationCancelRequested(
+                session_id=self.session_id, turn_id=previous, reason="new_turn"),
+                wait_for_completion=True)
+        s.reply_turn = turn_id
+        await self.publish(UserTurnAccepted(session_id=self.session_id, turn_id=turn_id,
+                                            text=text, modality=modality))
+
+    async def shutdown(self) -> None:
+        self._cancel_end_timer()

@@ -1,0 +1,273 @@
+"""Session services: a pipeline, a bus, a stack of managers, and a client connection.
+
+A :class:`Service` created without a connection is a *prototype*: it holds the pipeline
+prototype, the configuration, the manager classes and the subscription overrides.
+:meth:`Service.clone` makes a *live* session from it with its own cloned pipeline, bus and
+manager instances, so two sessions never share mutable state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from xtalk.pipelines.interfaces import Pipeline
+from xtalk.serving import events as ev
+from xtalk.serving.event_bus import EventBus
+from xtalk.serving.interfaces import (
+    EventListenerMixin,
+    EventOverrides,
+    HandlerLike,
+    HandlerSpec,
+    Manager,
+)
+from xtalk.serving.managers import DEFAULT_MANAGER_CLASSES
+from xtalk.serving.wire.gateway import SessionGateway
+
+logger = logging.getLogger(__name__)
+
+WebSocket = Any  # Starlette WebSocket or xtalk.serving.connection.InProcessConnection
+
+
+class Service:
+    """Orchestrate a session-scoped pipeline and manager stack.
+
+    Args:
+        pipeline: Pipeline prototype (cloned for each live session).
+        service_config: Session configuration shared with managers and the gateway.
+        manager_classes: Manager classes to instantiate for live sessions.
+        _websocket: Connection of a live session; ``None`` makes a prototype.
+        _session_id: Session id of a live session (generated when omitted).
+        _event_overrides: Subscription overrides copied into cloned sessions.
+    """
+
+    MANAGER_CLASSES: list[type[Manager]] = []
+
+    def __init__(
+        self,
+        *,
+        pipeline: Pipeline,
+        service_config: dict[str, Any] | None = None,
+        manager_classes: list[type[Manager]] | None = None,
+        _websocket: WebSocket | None = None,
+        _session_id: str | None = None,
+        _event_overrides: dict[type[EventListenerMixin], EventOverrides] | None = None,
+    ) -> None:
+        self.pipeline = pipeline
+        self.service_config: dict[str, Any] = dict(service_config or {})
+        self.manager_classes: list[type[Manager]] = list(
+            manager_classes if manager_classes is not None else type(self).MANAGER_CLASSES
+        )
+        self._event_overrides: dict[type[EventListenerMixin], EventOverrides] = {
+            cls: ov.copy() for cls, ov in (_event_overrides or {}).items()
+        }
+        self._websocket = _websocket
+        self.session_id = _session_id or uuid.uuid4().hex
+        self.user_id: str | None = None
+        self.managers: dict[type[Manager], Manager] = {}
+        self.event_bus: EventBus | None = None
+        self.gateway: SessionGateway | None = None
+        self._retired: list[Manager] = []
+        self._stopped = False
+        if _websocket is not None:
+            self._start_live()
+
+    @property
+    def is_prototype(self) -> bool:
+        return self._websocket is None
+
+    # ------------------------------------------------------------------ live setup
+    def _start_live(self) -> None:
+        self.event_bus = EventBus(
+            enable_history=bool(self.service_config.get("event_history", False)),
+            max_history=int(self.service_config.get("event_history_size", 1000)),
+        )
+        self.gateway = SessionGateway(self._websocket, self.event_bus, self.session_id,
+                                      self.service_config)
+        for manager_cls in self.manager_classes:
+            self._instantiate(manager_cls)
+
+    def _instantiate(self, manager_cls: type[Manager]) -> None:
+        assert self.event_bus is not None
+        manager = manager_cls(self.event_bus, self.session_id, self.pipeline,
+                              self.service_config)
+        manager.bind_handlers(self.event_bus, self._overrides_for(manager_cls))
+        self.managers[manager_cls] = manager
+
+    def _overrides_for(self, cls: type[EventListenerMixin]) -> EventOverrides | None:
+        merged: EventOverrides | None = None
+        for klass in reversed(cls.__mro__):
+            override = self._event_overrides.get(klass)  # type: ignore[arg-type]
+            if override is not None:
+                merged = merged or EventOverrides()
+                merged.added.extend(override.added)
+                merged.removed.extend(override.removed)
+        return merged
+
+    # ------------------------------------------------------------------ configuration
+    def subscribe_event(
+        self,
+        *,
+        event_listener_cls: type[EventListenerMixin],
+        event_type: type[ev.BaseEvent],
+        method_or_handler: HandlerLike,
+        priority: int = 0,
+        enabled_if: Callable[[EventListenerMixin], bool] | None = None,
+    ) -> None:
+        """Add a subscription for instances of ``event_listener_cls``.
+
+        ``method_or_handler`` is a method name of the listener or an external sync/async
+        callable taking ``(event)`` or ``(listener, event)``. Applies to sessions cloned
+        afterwards and, on a live session, to its running listener at once.
+        """
+        spec = HandlerSpec(event_type, method_or_handler, priority, enabled_if)
+        self._event_overrides.setdefault(event_listener_cls, EventOverrides()).added.append(spec)
+        live = self.managers.get(event_listener_cls)  # type: ignore[call-overload]
+        if live is not None and self.event_bus is not None and (
+                enabled_if is None or enabled_if(live)):
+            self.event_bus.subscribe(event_type, live._resolve_handler(method_or_handler),
+                                     priority)
+
+    def unsubscribe_event(
+        self,
+        *,
+        event_listener_cls: type[EventListenerMixin],
+        event_type: type[ev.BaseEvent],
+        method_name: str | None = None,
+    ) -> None:
+        """Disable automatic subscriptions of ``event_listener_cls`` to ``event_type``
+        (one method, or all of them when ``method_name`` is ``None``)."""
+        self._event_overrides.setdefault(event_listener_cls, EventOverrides()).removed.append(
+            (event_type, method_name))
+        live = self.managers.get(event_listener_cls)  # type: ignore[call-overload]
+        if live is not None and self.event_bus is not None:
+            for spec in live.declared_handlers():
+                if spec.event_type is event_type and (method_name in (None, spec.name)):
+                    self.event_bus.unsubscribe(event_type, getattr(live, spec.name or ""))
+
+    def register_manager(self, manager_cls: type[Manager]) -> None:
+        """Add a manager class (started at once on a live session)."""
+        if manager_cls in self.manager_classes:
+            return
+        self.manager_classes.append(manager_cls)
+        if not self.is_prototype:
+            self._instantiate(manager_cls)
+
+    def unregister_manager(self, manager_cls: type[Manager]) -> None:
+        """Remove a manager class (its live instance is unsubscribed; shut down by
+        :meth:`stop` or by the caller awaiting ``manager.shutdown()``)."""
+        if manager_cls in self.manager_classes:
+            self.manager_classes.remove(manager_cls)
+        live = self.managers.pop(manager_cls, None)
+        if live is not None and self.event_bus is not None:
+            for spec in live.declared_handlers():
+                if spec.name:
+                    self.event_bus.unsubscribe(spec.event_type, getattr(live, spec.name))
+            self._retired.append(live)
+
+    def get_manager(self, manager_cls: type[Manager]) -> Manager | None:
+        """The live instance of ``manager_cls`` (or of a subclass), if any."""
+        for cls, manager in self.managers.items():
+            if issubclass(cls, manager_cls):
+                return manager
+        return None
+
+    # ------------------------------------------------------------------ sessions
+    def clone(
+        self,
+        new_websocket: WebSocket,
+        *,
+        session_id: str | None = None,
+        service_config_overrides: dict[str, Any] | None = None,
+    ) -> Service:
+        """Make a live session of the same concrete type for ``new_websocket``."""
+        config = {**self.service_config, **(service_config_overrides or {})}
+        return type(self)(
+            pipeline=self.pipeline.clone(),
+            service_config=config,
+            manager_classes=list(self.manager_classes),
+            _websocket=new_websocket,
+            _session_id=session_id,
+            _event_overrides=self._event_overrides,
+        )
+
+    def restore_conversation(self, *, messages: list[dict[str, Any]]) -> None:
+        """Replace the session's conversation with persisted ``messages``
+        (``{"role", "content"}`` dicts)."""
+        for message in messages:
+            if not isinstance(message, dict) or message.get("role") not in (
+                    "system", "user", "assistant") or not isinstance(
+                    message.get("content"), str):
+                raise ValueError("messages must be {'role', 'content'} dicts with a "
+                                 "system/user/assistant role and string content")
+        for manager in self.managers.values():
+            restore = getattr(manager, "restore_conversation", None)
+            if callable(restore):
+                restore(messages)
+
+    def conversation(self) -> list[dict[str, Any]]:
+        """The session's conversation so far (user and assistant messages)."""
+        for manager in self.managers.values():
+            get = getattr(manager, "conversation_messages", None)
+            if callable(get):
+                return get()
+        return []
+
+    async def send_session_attached(self) -> None:
+        """Tell the client which session it is attached to, with the history to render."""
+        self._require_live()
+        assert self.gateway is not None
+        self.gateway.send_json({"action": "session_attached", "data": {
+            "session_id": self.session_id, "messages": self.conversation()}})
+
+    async def handle_message_loop(self, already_accepted: bool = False) -> None:
+        """Run the session until the client disconnects, then stop it.
+
+        Raises:
+            RuntimeError: If called on a prototype.
+        """
+        self._require_live()
+        assert self.gateway is not None and self.event_bus is not None
+        try:
+            if not already_accepted:
+                await self._websocket.accept()
+            self.gateway.start()
+            self.gateway.send_json({"action": "session_info",
+                                    "data": {"session_id": self.session_id}})
+            await self.event_bus.publish(
+                ev.SessionStarted(session_id=self.session_id, user_id=self.user_id))
+            await self.gateway.receive_loop()
+        finally:
+            await self.stop()
+
+    def _require_live(self) -> None:
+        if self.is_prototype:
+            raise RuntimeError("this Service is a prototype; clone() it with a connection")
+
+    async def stop(self) -> None:
+        """Stop the session: every manager is shut down, even if one of them fails."""
+        if self._stopped or self.is_prototype:
+            self._stopped = True
+            return
+        self._stopped = True
+        assert self.event_bus is not None and self.gateway is not None
+        await self.event_bus.publish(
+            ev.SessionStopping(session_id=self.session_id, reason="stop"),
+            wait_for_completion=True)
+        for manager in [*self.managers.values(), *self._retired]:
+            try:
+                await asyncio.wait_for(manager.shutdown(), timeout=5.0)
+            except Exception:
+                logger.exception("session %s: %s failed to shut down", self.session_id,
+                                 type(manager).__name__)
+        await self.gateway.close()
+        await self.event_bus.shutdown()
+
+
+class DefaultService(Service):
+    """Convenience Service with the standard Xtalk manager stack."""
+
+    MANAGER_CLASSES: list[type[Manager]] = list(DEFAULT_MANAGER_CLASSES)

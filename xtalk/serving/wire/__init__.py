@@ -1,0 +1,1 @@
+"""The WebSocket wire protocol: inbound validation and outbound serialisation."""
