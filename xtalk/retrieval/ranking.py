@@ -10,8 +10,47 @@ import numpy as np
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
-    "a an and are as at be by do does for from how i in is it me my of on or so that the "
-    "this to was what when where which who why will with you your".split())
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "by",
+        "do",
+        "does",
+        "for",
+        "from",
+        "how",
+        "i",
+        "in",
+        "is",
+        "it",
+        "me",
+        "my",
+        "of",
+        "on",
+        "or",
+        "so",
+        "that",
+        "the",
+        "this",
+        "to",
+        "was",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "why",
+        "will",
+        "with",
+        "you",
+        "your",
+    ]
+)
 
 
 def tokenize(text: str) -> list[str]:
@@ -51,16 +90,22 @@ class BM25Index:
                     continue
                 idf = math.log(1 + (n - self._df[term] + 0.5) / (self._df[term] + 0.5))
                 f = tf[term]
-                score += idf * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * length
-                                                                    / avg))
+                score += (
+                    idf * f * (self.k1 + 1) / (f + self.k1 * (1 - self.b + self.b * length / avg))
+                )
             if score > 0:
                 scores.append((score, doc))
         scores.sort(key=lambda item: -item[0])
         return scores[:k]
 
 
-def cosine_top_k(query: list[float], vectors: list[list[float]], docs: list[str],
-                 k: int = 3, min_score: float = 0.2) -> list[tuple[float, str]]:
+def cosine_top_k(
+    query: list[float],
+    vectors: list[list[float]],
+    docs: list[str],
+    k: int = 3,
+    min_score: float = 0.2,
+) -> list[tuple[float, str]]:
     """The ``k`` documents whose vectors are most similar to ``query``."""
     if not vectors:
         return []

@@ -27,6 +27,7 @@ floods.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
@@ -235,7 +236,7 @@ class EventBus:
         """Return recorded events, optionally filtered by type string and session id."""
         return [
             e for e in self._history
-            if (event_type is None or e.TYPE == event_type)
+            if (event_type is None or event_type == e.TYPE)
             and (session_id is None or e.session_id == session_id)
         ]
 
@@ -286,8 +287,6 @@ class EventBus:
             if task is asyncio.current_task():
                 return
             task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-            except (asyncio.CancelledError, Exception):
-                pass
         self._subscriptions.clear()

@@ -202,6 +202,22 @@ class SpeechEnded(BaseEvent):
 
 
 @dataclass
+class SpeechPaused(BaseEvent):
+    """Silence began at ``pause_sample`` inside speech; the turn may be ending (the ASR
+    starts its final decode speculatively)."""
+
+    pause_sample: int = 0
+    TYPE: ClassVar[str] = "vad.speech_paused"
+
+
+@dataclass
+class SpeechResumed(BaseEvent):
+    """Speech came back before the silence was long enough to end the segment."""
+
+    TYPE: ClassVar[str] = "vad.speech_resumed"
+
+
+@dataclass
 class ClientVADSignalled(BaseEvent):
     """The client's own VAD reported speech start (``kind="start"``) or end (``"end"``);
     placed on the input timeline by the VAD manager."""

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 from xtalk.pipelines.interfaces import Pipeline
 from xtalk.serving import events as ev
@@ -44,7 +44,7 @@ class Service:
         _event_overrides: Subscription overrides copied into cloned sessions.
     """
 
-    MANAGER_CLASSES: list[type[Manager]] = []
+    MANAGER_CLASSES: ClassVar[list[type[Manager]]] = []
 
     def __init__(
         self,
@@ -270,4 +270,4 @@ class Service:
 class DefaultService(Service):
     """Convenience Service with the standard Xtalk manager stack."""
 
-    MANAGER_CLASSES: list[type[Manager]] = list(DEFAULT_MANAGER_CLASSES)
+    MANAGER_CLASSES: ClassVar[list[type[Manager]]] = list(DEFAULT_MANAGER_CLASSES)

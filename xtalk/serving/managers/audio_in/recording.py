@@ -31,7 +31,7 @@ class RecordingManager(Manager):
             directory = Path(self.config["record_dir"]).expanduser()
             directory.mkdir(parents=True, exist_ok=True)
             self.path = directory / f"{self.session_id}.wav"
-            self._wav = wave.open(str(self.path), "wb")
+            self._wav = wave.open(str(self.path), "wb")  # noqa: SIM115 - open for the session
             self._wav.setnchannels(1)
             self._wav.setsampwidth(2)
             self._wav.setframerate(16000)

@@ -3,7 +3,8 @@
 Consumes: AudioFrameReceived (when the pipeline has a VAD), ClientVADSignalled (the
 client's own VAD: always, so clients with their own VAD work with a VAD-less pipeline).
 Emits: SpeechStarted, SpeechEnded (sample positions + arrival time of the last speech
-sample), SpeechLevelMeasured (about 10 per second, for meters).
+sample), SpeechPaused / SpeechResumed (silence began / speech came back within a segment),
+SpeechLevelMeasured (about 10 per second, for meters).
 
 Timing: VAD inference runs in a worker thread; a start is declared after
 ``min_speech_s`` of speech, an end after ``min_silence_s`` of silence (service config key
@@ -23,6 +24,8 @@ from xtalk.serving.events import (
     ClientVADSignalled,
     SpeechEnded,
     SpeechLevelMeasured,
+    SpeechPaused,
+    SpeechResumed,
     SpeechStarted,
 )
 from xtalk.serving.interfaces import Manager
@@ -92,6 +95,11 @@ class VADManager(Manager):
         if decision.kind == "start":
             await self.publish(SpeechStarted(session_id=self.session_id,
                                              start_sample=decision.sample))
+        elif decision.kind == "pause":
+            await self.publish(SpeechPaused(session_id=self.session_id,
+                                            pause_sample=decision.sample))
+        elif decision.kind == "resume":
+            await self.publish(SpeechResumed(session_id=self.session_id))
         else:
             await self.publish(SpeechEnded(
                 session_id=self.session_id, end_sample=decision.sample,

@@ -32,7 +32,10 @@ class VADSettings:
 
 @dataclass
 class SegmentEvent:
-    kind: str  # "start" or "end"
+    """``start``/``end`` of a speech segment, or ``pause``/``resume`` inside one (silence
+    began / speech came back before ``min_silence_s``)."""
+
+    kind: str
     sample: int
 
 
@@ -64,15 +67,18 @@ class SpeechSegmenter:
                 self._speech_run_start = None
             return None
         if probability < s.silence_threshold:
-            if self._silence_start is None:
+            paused = self._silence_start is None
+            if paused:
                 self._silence_start = start_sample
             if end_sample - self._silence_start >= s.min_silence_s * self.sample_rate:
                 self.in_speech = False
                 self._speech_run_start = None
                 ended_at, self._silence_start = self._silence_start, None
                 return SegmentEvent("end", ended_at)
-        else:
+            return SegmentEvent("pause", start_sample) if paused else None
+        if self._silence_start is not None:
             self._silence_start = None
+            return SegmentEvent("resume", start_sample)
         return None
 
     def force_end(self, sample: int) -> SegmentEvent | None:

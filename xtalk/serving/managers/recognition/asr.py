@@ -1,13 +1,16 @@
 """ASRManager: recognises each user turn, with interim results while the user speaks.
 
 Consumes: AudioFrameReceived (kept in an :class:`AudioHistory`), UserTurnStarted,
-UserTurnEnded, SessionStopping.
+SpeechPaused, SpeechResumed, UserTurnEnded, SessionStopping.
 Emits: TranscriptPartial, TranscriptFinalized, UtteranceRejected.
 
 An utterance is the exact input slice ``[turn start, turn end + padding)``, so audio of a
 rejected utterance can never leak into the next one. Partials run at most one at a time,
 every ``partial_interval_s``; when the turn ends a running partial is abandoned (its
-result dropped) so it never delays the final. Recognition runs in worker threads.
+result dropped) so it never delays the final. When silence begins inside the turn
+(SpeechPaused) the final decode starts *speculatively*; if the turn then ends at that
+point its result is used, so the decode overlaps the endpoint silence; if the user keeps
+talking (SpeechResumed) it is dropped. Recognition runs in worker threads.
 Service config key ``"asr"``: ``partial_interval_s`` (0.5), ``min_partial_audio_s``
 (0.3), ``end_padding_s`` (0.15), ``max_utterance_s`` (30), ``min_confidence`` (0).
 """
@@ -25,6 +28,8 @@ from xtalk.models.interfaces import ASR, Transcription
 from xtalk.serving.events import (
     AudioFrameReceived,
     SessionStopping,
+    SpeechPaused,
+    SpeechResumed,
     TranscriptFinalized,
     TranscriptPartial,
     UserTurnEnded,
@@ -44,6 +49,15 @@ class ASRSettings:
     end_padding_s: float = 0.15
     max_utterance_s: float = 30.0
     min_confidence: float = 0.0
+    speculative_final: bool = True
+
+
+@dataclass
+class _Speculation:
+    turn_id: int
+    end_sample: int
+    audio_seconds: float
+    task: asyncio.Task[Transcription]
 
 
 @dataclass
@@ -66,8 +80,10 @@ class ASRManager(Manager):
         self.settings = ASRSettings(**dict(self.setting("asr", {})))
         self.history = AudioHistory(max_seconds=self.settings.max_utterance_s + 5.0)
         self._current: _Utterance | None = None
+        self.speculative_hits = 0
         self._partial_task: asyncio.Task[None] | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._speculation: _Speculation | None = None
+        self._tasks: set[asyncio.Task] = set()
 
     @property
     def model(self) -> ASR:
@@ -79,7 +95,8 @@ class ASRManager(Manager):
     def on_frame(self, event: AudioFrameReceived) -> None:
         self.history.append(event.start_sample, event.pcm)
         utt = self._current
-        if utt is None or (self._partial_task is not None and not self._partial_task.done()):
+        if utt is None or self._speculation is not None or (
+                self._partial_task is not None and not self._partial_task.done()):
             return
         now = time.monotonic()
         heard = (self.history.end_sample - utt.start_sample) / SAMPLE_RATE
@@ -93,6 +110,20 @@ class ASRManager(Manager):
         self._current = _Utterance(event.turn_id, event.start_sample,
                                    last_partial_at=time.monotonic())
 
+    @Manager.event_handler(SpeechPaused, priority=10, enabled_if=_has_asr)
+    def on_paused(self, event: SpeechPaused) -> None:
+        utt = self._current
+        if utt is None or not self.settings.speculative_final:
+            return
+        audio = self._final_audio(utt.start_sample, event.pause_sample)
+        self._speculation = _Speculation(
+            utt.turn_id, event.pause_sample, audio.size / SAMPLE_RATE,
+            self._spawn(asyncio.to_thread(self.model.transcribe, audio)))
+
+    @Manager.event_handler(SpeechResumed, priority=10, enabled_if=_has_asr)
+    def on_resumed(self, event: SpeechResumed) -> None:
+        self._speculation = None  # the user kept talking: its result is dropped
+
     @Manager.event_handler(UserTurnEnded, priority=10, enabled_if=_has_asr)
     def on_turn_ended(self, event: UserTurnEnded) -> None:
         utt = self._current
@@ -100,9 +131,24 @@ class ASRManager(Manager):
             else max(0, event.end_sample - int(self.settings.max_utterance_s * SAMPLE_RATE))
         if utt is not None and utt.turn_id == event.turn_id:
             self._current = None
+        spec, self._speculation = self._speculation, None
+        if spec is not None and spec.turn_id == event.turn_id \
+                and spec.end_sample == event.end_sample:
+            self.speculative_hits += 1
+            self._spawn(self._run_final(event.turn_id, spec.audio_seconds, spec.task))
+            return
+        audio = self._final_audio(start, event.end_sample)
+        self._spawn(self._run_final(event.turn_id, audio.size / SAMPLE_RATE,
+                                    self._decode(audio)))
+
+    def _final_audio(self, start: int, end: int) -> np.ndarray:
         pad = int(self.settings.end_padding_s * SAMPLE_RATE)
-        audio = self._utterance_audio(start, event.end_sample + pad)
-        self._spawn(self._run_final(event.turn_id, audio))
+        return self._utterance_audio(start, end + pad)
+
+    async def _decode(self, audio: np.ndarray) -> Transcription:
+        if audio.size == 0:
+            return Transcription(text="", confidence=0.0)
+        return await asyncio.to_thread(self.model.transcribe, audio)
 
     def _utterance_audio(self, start: int, end: int) -> np.ndarray:
         max_samples = int(self.settings.max_utterance_s * SAMPLE_RATE)
@@ -117,18 +163,16 @@ class ASRManager(Manager):
             await self.publish(TranscriptPartial(session_id=self.session_id,
                                                  turn_id=utt.turn_id, text=text))
 
-    async def _run_final(self, turn_id: int, audio: np.ndarray) -> None:
-        seconds = audio.size / SAMPLE_RATE
-        if audio.size == 0:
-            result = Transcription(text="", confidence=0.0)
-        else:
-            try:
-                result = await asyncio.to_thread(self.model.transcribe, audio)
-            except Exception:
-                self.log.exception("recognition failed for turn %s", turn_id)
-                await self.publish(UtteranceRejected(session_id=self.session_id,
-                                                     turn_id=turn_id, reason="asr_error"))
-                return
+    async def _run_final(self, turn_id: int, seconds: float, pending) -> None:
+        try:
+            result: Transcription = await pending
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.log.exception("recognition failed for turn %s", turn_id)
+            await self.publish(UtteranceRejected(session_id=self.session_id,
+                                                 turn_id=turn_id, reason="asr_error"))
+            return
         text = result.text.strip()
         restorer = self.pipeline.get_punt_restorer_model()
         if restorer is not None and text:
