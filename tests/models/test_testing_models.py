@@ -65,7 +65,8 @@ def test_tts_chunks_and_rate() -> None:
     chunks = list(tts.synthesize("hello there"))
     assert tts.sample_rate == 24000
     assert all(c.dtype == np.int16 and 0 < c.size <= 2400 for c in chunks)
-    assert sum(c.size for c in chunks) == round(11 * tone_code.SYMBOL_SECONDS * 24000)
+    # 11 symbols plus the trailing word gap that separates consecutive clauses
+    assert sum(c.size for c in chunks) == round(12 * tone_code.SYMBOL_SECONDS * 24000)
     assert list(tts.synthesize("   ")) == []
     assert list(tts.synthesize("")) == []
 

@@ -64,7 +64,8 @@ def normalize_text(text: str) -> str:
 
 
 def encode(
-    text: str, sample_rate: int = 16000, speed: float = 1.0, harmonics: bool = False
+    text: str, sample_rate: int = 16000, speed: float = 1.0, harmonics: bool = False,
+    trailing_space: bool = False,
 ) -> np.ndarray:
     """Encode text as a sequence of tones.
 
@@ -74,13 +75,18 @@ def encode(
         speed: Tempo factor; symbols last ``SYMBOL_SECONDS / speed`` seconds.
         harmonics: Add a quieter second harmonic (a "warmer" voice); the fundamental stays
             the strongest component.
+        trailing_space: End with a word-gap symbol, so that separately encoded clauses
+            played back to back decode as separate words.
 
     Returns:
         PCM16 mono samples (empty when the normalised text is empty).
     """
     if speed <= 0:
         raise ValueError(f"speed must be positive, got {speed}")
-    symbols = [_INDEX[ch] for ch in normalize_text(text)]
+    normalized = normalize_text(text)
+    symbols = [_INDEX[ch] for ch in normalized]
+    if trailing_space and symbols:
+        symbols.append(_INDEX[" "])
     period = SYMBOL_SECONDS / speed * sample_rate
     bounds = np.round(np.arange(len(symbols) + 1) * period).astype(int)
     out = np.zeros(int(bounds[-1]), dtype=np.float64)

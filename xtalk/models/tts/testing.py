@@ -61,9 +61,8 @@ class ToneCodeTTS(TTS):
         Yields:
             PCM16 mono chunks; nothing for empty or whitespace-only text.
         """
-        pcm = tone_code.encode(
-            text, self.sample_rate, speed=self.speed, harmonics=self._voice == "warm"
-        )
+        pcm = tone_code.encode(text, self.sample_rate, speed=self.speed,
+                               harmonics=self._voice == "warm", trailing_space=True)
         step = max(1, round(self.chunk_seconds * self.sample_rate))
         for start in range(0, pcm.size, step):
             chunk = pcm[start : start + step]
