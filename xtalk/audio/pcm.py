@@ -14,21 +14,21 @@ INPUT_SAMPLE_RATE = 16000
 
 
 def to_mono_float32(samples: np.ndarray) -> np.ndarray:
-    """Convert int16 / float arrays, mono ``(n,)`` or ``(n, channels)``, to float32 mono."""
+    """Convert int16 / int / float arrays, mono ``(n,)`` or ``(n, channels)``, to float32
+    mono in [-1, 1] (channels are averaged after scaling)."""
     array = np.asarray(samples)
-    if array.ndim == 2:
-        array = array.mean(axis=1) if array.dtype.kind == "f" else \
-            array.astype(np.float32).mean(axis=1)
-    elif array.ndim != 1:
+    if array.ndim not in (1, 2):
         raise ValueError(f"audio must be 1-D or (frames, channels), got shape {array.shape}")
-    if array.dtype == np.int16:
-        return array.astype(np.float32) / 32768.0
     if array.dtype.kind == "f":
-        return array.astype(np.float32, copy=False)
-    if array.dtype.kind in "iu":
+        scaled = array.astype(np.float32, copy=False)
+    elif array.dtype == np.int16:
+        scaled = array.astype(np.float32) / 32768.0
+    elif array.dtype.kind in "iu":
         info = np.iinfo(array.dtype)
-        return (array.astype(np.float64) / max(abs(info.min), info.max)).astype(np.float32)
-    raise ValueError(f"unsupported sample type {array.dtype}")
+        scaled = (array.astype(np.float64) / max(abs(info.min), info.max)).astype(np.float32)
+    else:
+        raise ValueError(f"unsupported sample type {array.dtype}")
+    return scaled.mean(axis=1, dtype=np.float32) if scaled.ndim == 2 else scaled
 
 
 def float_to_int16(samples: np.ndarray) -> np.ndarray:

@@ -1,0 +1,53 @@
+import numpy as np
+import pytest
+
+from xtalk.audio.history import AudioHistory
+from xtalk.audio.pcm import StreamResampler, float_to_int16, resample_int16, to_mono_float32
+
+
+def test_history_slices_by_absolute_sample_and_forgets_old_audio():
+    history = AudioHistory(max_seconds=1.0, sample_rate=100)
+    for start in range(0, 300, 10):
+        history.append(start, np.arange(start, start + 10, dtype=np.int16))
+    assert history.end_sample == 300
+    assert history.start_sample == 200
+    assert list(history.slice(250, 255)) == [250, 251, 252, 253, 254]
+    assert list(history.slice(0, 203)) == [200, 201, 202]  # older audio is gone
+
+
+def test_history_fills_gaps_with_silence_and_ignores_overlap():
+    history = AudioHistory(max_seconds=1.0, sample_rate=100)
+    history.append(0, np.ones(10, dtype=np.int16))
+    history.append(15, np.full(5, 2, dtype=np.int16))
+    history.append(18, np.full(5, 3, dtype=np.int16))  # 18, 19 already there
+    assert list(history.slice(8, 23)) == [1, 1, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 3, 3, 3]
+
+
+def test_to_mono_float32_handles_int16_stereo_and_float():
+    stereo = np.array([[32767, -32768], [0, 0]], dtype=np.int16)
+    mono = to_mono_float32(stereo)
+    assert mono.dtype == np.float32 and mono.shape == (2,)
+    assert mono[0] == pytest.approx(0.0, abs=1e-4)
+    with pytest.raises(ValueError):
+        to_mono_float32(np.zeros((2, 2, 2)))
+
+
+def test_resampling_keeps_duration_and_frequency():
+    t = np.arange(24000) / 24000
+    tone = float_to_int16(0.5 * np.sin(2 * np.pi * 1000 * t))
+    out = resample_int16(tone, 24000, 48000)
+    assert abs(out.size - 48000) <= 2
+    spectrum = np.abs(np.fft.rfft(out.astype(np.float64)))
+    assert abs(np.argmax(spectrum) * 48000 / out.size - 1000) < 5
+
+
+def test_stream_resampler_has_no_seams():
+    rate_in, rate_out = 44100, 16000
+    t = np.arange(rate_in) / rate_in
+    signal = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    stream = StreamResampler(rate_in, rate_out)
+    blocks = [stream.process(signal[i:i + 441]) for i in range(0, rate_in, 441)]
+    out = np.concatenate(blocks + [stream.process(np.zeros(0, np.float32), last=True)])
+    reference = resample_int16(float_to_int16(signal), rate_in, rate_out) / 32768.0
+    n = min(out.size, reference.size) - 200
+    assert np.max(np.abs(out[200:n] - reference[200:n])) < 0.02

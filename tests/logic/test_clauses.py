@@ -1,0 +1,42 @@
+from xtalk.serving.managers.speech_out.clauses import ClauseSplitter
+
+
+def feed(splitter: ClauseSplitter, text: str, step: int = 3) -> list[str]:
+    out: list[str] = []
+    for i in range(0, len(text), step):
+        out += splitter.push(text[i:i + step])
+    return out + splitter.flush()
+
+
+def test_sentences_are_cut_at_their_ends():
+    clauses = feed(ClauseSplitter(), "It is sunny. Take a hat! Will it rain? No.")
+    assert clauses == ["It is sunny.", "Take a hat!", "Will it rain?", "No."]
+
+
+def test_first_clause_is_cut_at_a_comma_after_a_few_words_only():
+    clauses = feed(ClauseSplitter(first_clause_min_words=4),
+                   "Well, the weather today is lovely, warm and bright, so go out.")
+    assert clauses[0] == "Well, the weather today is lovely,"
+    assert clauses[1] == "warm and bright, so go out."
+
+
+def test_decimals_and_abbreviations_are_not_cut():
+    clauses = feed(ClauseSplitter(), "It costs 3.5 dollars, e.g. for Dr. Smith. Done.", step=1)
+    assert clauses == ["It costs 3.5 dollars,", "e.g. for Dr. Smith.", "Done."]
+
+
+def test_text_stays_buffered_until_the_stream_shows_the_sentence_ended():
+    splitter = ClauseSplitter()
+    assert splitter.push("Version 3.") == []
+    assert splitter.push("5 is out. ") == ["Version 3.5 is out."]
+
+
+def test_very_long_clauses_are_cut_at_a_space():
+    splitter = ClauseSplitter(max_clause_chars=40)
+    clauses = feed(splitter, "word " * 30)
+    assert all(len(c) <= 40 for c in clauses)
+    assert " ".join(clauses).split() == ["word"] * 30
+
+
+def test_flush_of_nothing_is_empty():
+    assert ClauseSplitter().flush() == []
