@@ -47,7 +47,7 @@ def test_stream_resampler_has_no_seams():
     signal = (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
     stream = StreamResampler(rate_in, rate_out)
     blocks = [stream.process(signal[i:i + 441]) for i in range(0, rate_in, 441)]
-    out = np.concatenate(blocks + [stream.process(np.zeros(0, np.float32), last=True)])
+    out = np.concatenate([*blocks, stream.process(np.zeros(0, np.float32), last=True)])
     reference = resample_int16(float_to_int16(signal), rate_in, rate_out) / 32768.0
     n = min(out.size, reference.size) - 200
     assert np.max(np.abs(out[200:n] - reference[200:n])) < 0.02
