@@ -11,13 +11,15 @@ import logging
 import sys
 from pathlib import Path
 
+from fastapi import FastAPI, WebSocket
+
+from xtalk.registry import ConfigError
+
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "resources" / "default_config.json"
 
 
 def build_app(config: str | Path | dict):
     """A FastAPI app with the session WebSocket at ``/ws``."""
-    from fastapi import FastAPI, WebSocket
-
     from xtalk.api import Xtalk
 
     xtalk = Xtalk.from_config(config if isinstance(config, dict) else str(config))
@@ -45,8 +47,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from xtalk.registry import ConfigError
-
     try:
         app = build_app(args.config)
     except ConfigError as exc:
