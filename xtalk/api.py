@@ -193,6 +193,8 @@ class Xtalk:
         if isinstance(entry, Mapping) and "type" in entry:
             parse_entry(slot, entry)  # validates the shape before the lookup error
             return build_model(slot, entry, registry)
+        if registry.get(slot) and isinstance(entry, bool | int | float | list | tuple):
+            parse_entry(slot, entry)  # a model slot given a JSON scalar/array: ConfigError
         return entry  # plain values (default_response, use_streaming_tts, ...)
 
     @staticmethod

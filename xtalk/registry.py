@@ -153,7 +153,9 @@ def parse_entry(slot: str, entry: Any) -> tuple[str, dict[str, Any]]:
                 'use {"type": "ClassName", "params": {...}}'
             )
         type_name = entry.get("type")
-        params = entry.get("params", {}) or {}
+        params = entry.get("params")
+        if params is None:
+            params = {}
         if not isinstance(type_name, str) or not type_name:
             raise ConfigError(f'slot {slot!r}: "type" must be a class name string')
         if not isinstance(params, Mapping):

@@ -163,7 +163,7 @@ class EventBus:
         assert self._queue is not None
         while True:
             event = await self._queue.get()
-            if event is _STOP:
+            if event is _STOP or self._closed:
                 return
             self._busy = True
             try:
@@ -178,13 +178,24 @@ class EventBus:
     async def _dispatch(self, event: BaseEvent) -> bool:
         ok = True
         for sub in list(self._subscriptions.get(event.TYPE, ())):
+            if self._closed:
+                break
             try:
                 result = sub.handler(event)
                 if inspect.isawaitable(result):
                     await result
                 self._counts["handled"] += 1
-            except asyncio.CancelledError:
-                raise
+            except asyncio.CancelledError as exc:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # the bus (or the publisher) itself is being cancelled
+                # A handler let a cancellation of something it awaited escape: report it
+                # like any other failure instead of killing the dispatcher.
+                ok = False
+                self._counts["handler_errors"] += 1
+                logger.warning("handler %s on %s raised CancelledError",
+                               _handler_name(sub.handler), event.TYPE)
+                await self._report_error(event, sub.handler, exc)
             except Exception as exc:
                 ok = False
                 self._counts["handler_errors"] += 1
@@ -197,7 +208,7 @@ class EventBus:
         return ok
 
     async def _report_error(
-        self, event: BaseEvent, handler: Callable[..., Any], exc: Exception
+        self, event: BaseEvent, handler: Callable[..., Any], exc: BaseException
     ) -> None:
         depth = event.depth + 1 if isinstance(event, ErrorOccurred) else 1
         if depth > self.MAX_ERROR_EVENT_DEPTH:
@@ -282,11 +293,13 @@ class EventBus:
         if self._closed:
             return
         self._closed = True
+        self._subscriptions.clear()
+        if self._queue is not None:
+            while not self._queue.empty():
+                self._queue.get_nowait()
+            self._queue.put_nowait(_STOP)
         task, self._dispatcher = self._dispatcher, None
-        if task is not None and not task.done():
-            if task is asyncio.current_task():
-                return
+        if task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        self._subscriptions.clear()

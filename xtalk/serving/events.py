@@ -17,7 +17,9 @@ Times named ``*_time`` are :func:`time.monotonic` seconds.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import keyword
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -50,7 +52,7 @@ class BaseEvent:
         return type(self).TYPE
 
 
-_RESERVED_FIELDS = frozenset({"session_id", "timestamp", "monotonic", "TYPE"})
+_RESERVED_FIELDS = frozenset({"session_id", "timestamp", "monotonic", "TYPE", "event_type"})
 
 
 def create_event_class(
@@ -70,16 +72,17 @@ def create_event_class(
     Raises:
         ValueError: If ``name`` is not an identifier or a field name is invalid.
     """
-    if not name.isidentifier():
+    if not name.isidentifier() or keyword.iskeyword(name):
         raise ValueError(f"event class name must be an identifier, got {name!r}")
     spec: list[tuple[str, Any, Any]] = []
     for field_name, default in (fields or {}).items():
-        if not field_name.isidentifier() or field_name in _RESERVED_FIELDS:
+        if not field_name.isidentifier() or keyword.iskeyword(field_name) \
+                or field_name in _RESERVED_FIELDS:
             raise ValueError(f"invalid or reserved event field name {field_name!r}")
         annotation: Any = Any if default is None else type(default)
         if isinstance(default, list | dict | set):
             spec.append(
-                (field_name, annotation, field(default_factory=lambda d=default: type(d)(d)))
+                (field_name, annotation, field(default_factory=lambda d=default: copy.copy(d)))
             )
         else:
             spec.append((field_name, annotation, field(default=default)))

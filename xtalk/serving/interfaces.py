@@ -153,6 +153,7 @@ class EventListenerMixin:
             params = [
                 p for p in inspect.signature(func).parameters.values()
                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                and p.default is p.empty
             ]
         except (TypeError, ValueError):
             params = []
@@ -194,7 +195,7 @@ class Manager(EventListenerMixin, ShutdownMixin):
         self.event_bus = event_bus
         self.session_id = session_id
         self.pipeline = pipeline
-        self.config: dict[str, Any] = config or {}
+        self.config: dict[str, Any] = config if config is not None else {}
         self.log = logging.LoggerAdapter(
             logging.getLogger(type(self).__module__), {"session_id": session_id}
         )

@@ -1,0 +1,835 @@
+"""Tests of :class:`xtalk.serving.event_bus.EventBus`."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import random
+
+import pytest
+
+from xtalk.serving.event_bus import EventBus
+from xtalk.serving.events import (
+    AudioFrameReceived,
+    BaseEvent,
+    ErrorOccurred,
+    SpeechEnded,
+    SpeechStarted,
+)
+
+SECRET = "secret-token-1234 do not leak"
+
+
+def speech(i: int = 0, session_id: str = "s1") -> SpeechStarted:
+    return SpeechStarted(session_id=session_id, start_sample=i)
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def failing_handler(event: BaseEvent) -> None:
+    raise Boom(SECRET)
+
+
+# --------------------------------------------------------------------------- constants
+def test_class_constants() -> None:
+    assert EventBus.MAX_ERROR_EVENT_DEPTH == 3
+    assert EventBus.ERROR_EVENT_COOLDOWN == 1.0
+    assert EventBus.ERROR_EVENT_RATE_LIMIT == 10
+
+
+def test_init_signature_defaults() -> None:
+    params = inspect.signature(EventBus.__init__).parameters
+    assert list(params) == ["self", "enable_history", "max_history"]
+    assert params["enable_history"].default is False
+    assert params["max_history"].default == 1000
+
+
+def test_default_bus_has_history_disabled() -> None:
+    bus = EventBus()
+    stats = bus.get_stats()
+    assert stats["history_enabled"] is False
+    assert stats["closed"] is False
+
+
+def test_max_history_must_be_positive() -> None:
+    with pytest.raises(ValueError):
+        EventBus(enable_history=True, max_history=0)
+
+
+# --------------------------------------------------------------------------- priorities
+async def test_higher_priority_runs_first() -> None:
+    bus = EventBus()
+    calls: list[str] = []
+    bus.subscribe(SpeechStarted, lambda e: calls.append("low"), priority=-5)
+    bus.subscribe(SpeechStarted, lambda e: calls.append("mid"), priority=0)
+    bus.subscribe(SpeechStarted, lambda e: calls.append("high"), priority=10)
+    bus.subscribe(SpeechStarted, lambda e: calls.append("mid2"))
+    assert await bus.publish(speech(), wait_for_completion=True) is True
+    assert calls == ["high", "mid", "mid2", "low"]
+
+
+async def test_priority_order_independent_of_subscription_order() -> None:
+    bus = EventBus()
+    calls: list[int] = []
+    prios = list(range(20))
+    random.Random(4).shuffle(prios)
+    for p in prios:
+        bus.subscribe(SpeechStarted, lambda e, p=p: calls.append(p), priority=p)
+    await bus.publish(speech(), wait_for_completion=True)
+    assert calls == sorted(prios, reverse=True)
+
+
+async def test_equal_priority_runs_sequentially_in_subscription_order() -> None:
+    bus = EventBus()
+    log: list[str] = []
+
+    def make(name: str, delay: float):
+        async def handler(event: BaseEvent) -> None:
+            log.append(f"{name}-enter")
+            await asyncio.sleep(delay)
+            log.append(f"{name}-exit")
+
+        return handler
+
+    # The first one sleeps longest: if handlers ran concurrently, exits would reorder.
+    bus.subscribe(SpeechStarted, make("a", 0.03))
+    bus.subscribe(SpeechStarted, make("b", 0.01))
+    bus.subscribe(SpeechStarted, make("c", 0.0))
+    await bus.publish(speech(), wait_for_completion=True)
+    assert log == ["a-enter", "a-exit", "b-enter", "b-exit", "c-enter", "c-exit"]
+
+
+async def test_equal_priority_sequential_when_queued() -> None:
+    bus = EventBus()
+    log: list[str] = []
+    active = 0
+    max_active = 0
+
+    def make(name: str):
+        async def handler(event: BaseEvent) -> None:
+            nonlocal active, max_active
+            active += 1
+            max_active = max(max_active, active)
+            log.append(f"{name}-enter")
+            await asyncio.sleep(0.005)
+            log.append(f"{name}-exit")
+            active -= 1
+
+        return handler
+
+    for name in "xyz":
+        bus.subscribe(SpeechStarted, make(name), priority=3)
+    await bus.publish(speech())
+    await bus.drain()
+    assert max_active == 1
+    assert log == ["x-enter", "x-exit", "y-enter", "y-exit", "z-enter", "z-exit"]
+
+
+async def test_mixed_sync_and_async_handlers() -> None:
+    bus = EventBus()
+    log: list[str] = []
+
+    def sync_high(event: BaseEvent) -> None:
+        log.append("sync-high")
+
+    async def async_mid(event: BaseEvent) -> None:
+        await asyncio.sleep(0.005)
+        log.append("async-mid")
+
+    def sync_mid(event: BaseEvent) -> None:
+        log.append("sync-mid")
+
+    async def async_low(event: BaseEvent) -> None:
+        log.append("async-low")
+
+    bus.subscribe(SpeechStarted, async_low, priority=-1)
+    bus.subscribe(SpeechStarted, sync_high, priority=5)
+    bus.subscribe(SpeechStarted, async_mid)
+    bus.subscribe(SpeechStarted, sync_mid)
+    await bus.publish(speech(), wait_for_completion=True)
+    assert log == ["sync-high", "async-mid", "sync-mid", "async-low"]
+
+    log.clear()
+    await bus.publish(speech())
+    await bus.drain()
+    assert log == ["sync-high", "async-mid", "sync-mid", "async-low"]
+
+
+async def test_high_priority_handler_can_prepare_event_for_others() -> None:
+    bus = EventBus()
+    seen: list[int] = []
+
+    async def enhancer(event: SpeechStarted) -> None:
+        await asyncio.sleep(0.001)
+        event.start_sample += 100
+
+    bus.subscribe(SpeechStarted, lambda e: seen.append(e.start_sample))
+    bus.subscribe(SpeechStarted, enhancer, priority=10)
+    await bus.publish(speech(1))
+    await bus.drain()
+    assert seen == [101]
+
+
+# --------------------------------------------------------------------------- ordering
+async def test_publication_order_kept_with_awaiting_handler() -> None:
+    bus = EventBus()
+    log: list[tuple[str, int]] = []
+    rng = random.Random(7)
+
+    async def slow(event: SpeechStarted) -> None:
+        log.append(("start", event.start_sample))
+        # Vary the suspension so a concurrent implementation would interleave.
+        if rng.random() < 0.3:
+            await asyncio.sleep(0.0005)
+        else:
+            await asyncio.sleep(0)
+        log.append(("end", event.start_sample))
+
+    second: list[int] = []
+    bus.subscribe(SpeechStarted, slow, priority=1)
+    bus.subscribe(SpeechStarted, lambda e: second.append(e.start_sample))
+
+    for i in range(200):
+        assert await bus.publish(speech(i)) is True
+    await bus.drain()
+
+    expected: list[tuple[str, int]] = []
+    for i in range(200):
+        expected += [("start", i), ("end", i)]
+    assert log == expected
+    assert second == list(range(200))
+    stats = bus.get_stats()
+    assert stats["published"] == 200
+    assert stats["dispatched"] == 200
+    assert stats["queued"] == 0
+
+
+async def test_events_of_different_types_keep_publication_order() -> None:
+    bus = EventBus()
+    log: list[str] = []
+
+    async def on_start(event: SpeechStarted) -> None:
+        await asyncio.sleep(0.001)
+        log.append(f"start{event.start_sample}")
+
+    def on_end(event: SpeechEnded) -> None:
+        log.append(f"end{event.end_sample}")
+
+    bus.subscribe(SpeechStarted, on_start)
+    bus.subscribe(SpeechEnded, on_end)
+    for i in range(5):
+        await bus.publish(speech(i))
+        await bus.publish(SpeechEnded(session_id="s1", end_sample=i))
+    await bus.drain()
+    assert log == [x for i in range(5) for x in (f"start{i}", f"end{i}")]
+
+
+async def test_publish_without_waiting_returns_true_before_handling() -> None:
+    bus = EventBus()
+    calls: list[int] = []
+    bus.subscribe(SpeechStarted, lambda e: calls.append(e.start_sample))
+    assert await bus.publish(speech(3)) is True
+    assert calls == []
+    await bus.drain()
+    assert calls == [3]
+
+
+async def test_publish_without_waiting_returns_true_even_if_handler_fails() -> None:
+    bus = EventBus()
+    bus.subscribe(SpeechStarted, failing_handler)
+    assert await bus.publish(speech()) is True
+    await bus.drain()
+    assert bus.get_stats()["handler_errors"] == 1
+
+
+async def test_drain_waits_for_events_published_by_handlers() -> None:
+    bus = EventBus()
+    ends: list[int] = []
+
+    async def on_start(event: SpeechStarted) -> None:
+        await asyncio.sleep(0.001)
+        await bus.publish(SpeechEnded(session_id=event.session_id, end_sample=event.start_sample))
+
+    bus.subscribe(SpeechStarted, on_start)
+    bus.subscribe(SpeechEnded, lambda e: ends.append(e.end_sample))
+    for i in range(3):
+        await bus.publish(speech(i))
+    await bus.drain()
+    assert ends == [0, 1, 2]
+
+
+async def test_drain_on_unused_bus_returns() -> None:
+    bus = EventBus()
+    await asyncio.wait_for(bus.drain(), timeout=1.0)
+
+
+# --------------------------------------------------------------------------- publish
+async def test_wait_for_completion_runs_handlers_before_returning() -> None:
+    bus = EventBus()
+    done: list[str] = []
+
+    async def handler(event: BaseEvent) -> None:
+        await asyncio.sleep(0.01)
+        done.append("async")
+
+    bus.subscribe(SpeechStarted, handler)
+    bus.subscribe(SpeechStarted, lambda e: done.append("sync"))
+    result = await bus.publish(speech(), wait_for_completion=True)
+    assert result is True
+    assert done == ["async", "sync"]
+
+
+async def test_wait_for_completion_returns_false_when_handler_raises() -> None:
+    bus = EventBus()
+    after: list[str] = []
+    bus.subscribe(SpeechStarted, failing_handler, priority=1)
+    bus.subscribe(SpeechStarted, lambda e: after.append("ran"))
+    assert await bus.publish(speech(), wait_for_completion=True) is False
+    # The other handlers still run.
+    assert after == ["ran"]
+
+
+async def test_wait_for_completion_returns_false_when_async_handler_raises() -> None:
+    bus = EventBus()
+
+    async def bad(event: BaseEvent) -> None:
+        await asyncio.sleep(0)
+        raise ValueError("nope")
+
+    bus.subscribe(SpeechStarted, bad)
+    assert await bus.publish(speech(), wait_for_completion=True) is False
+    await bus.drain()
+
+
+async def test_wait_for_completion_without_subscribers_is_true() -> None:
+    bus = EventBus()
+    assert await bus.publish(speech(), wait_for_completion=True) is True
+
+
+async def test_publish_rejects_non_events() -> None:
+    bus = EventBus()
+    with pytest.raises(TypeError):
+        await bus.publish("not an event")  # type: ignore[arg-type]
+
+
+async def test_subscribe_with_type_string_and_class() -> None:
+    bus = EventBus()
+    calls: list[str] = []
+    bus.subscribe("vad.speech_started", lambda e: calls.append("string"))
+    bus.subscribe(SpeechStarted, lambda e: calls.append("class"))
+    assert bus.subscriber_count("vad.speech_started") == 2
+    assert bus.subscriber_count(SpeechStarted) == 2
+    await bus.publish(speech(), wait_for_completion=True)
+    assert calls == ["string", "class"]
+
+
+async def test_other_types_not_delivered() -> None:
+    bus = EventBus()
+    calls: list[BaseEvent] = []
+    bus.subscribe(SpeechEnded, calls.append)
+    await bus.publish(speech(), wait_for_completion=True)
+    await bus.publish(AudioFrameReceived(session_id="s1"))
+    await bus.drain()
+    assert calls == []
+
+
+def test_subscribe_rejects_bad_arguments() -> None:
+    bus = EventBus()
+    with pytest.raises(TypeError):
+        bus.subscribe(SpeechStarted, "not callable")  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        bus.subscribe(int, print)  # type: ignore[arg-type]
+
+
+def test_unsubscribe_returns_true_then_false() -> None:
+    bus = EventBus()
+
+    def handler(event: BaseEvent) -> None:
+        pass
+
+    assert bus.unsubscribe(SpeechStarted, handler) is False
+    bus.subscribe(SpeechStarted, handler)
+    assert bus.unsubscribe(SpeechStarted, handler) is True
+    assert bus.unsubscribe(SpeechStarted, handler) is False
+    assert bus.subscriber_count(SpeechStarted) == 0
+
+
+def test_unsubscribe_with_string_after_class_subscription() -> None:
+    bus = EventBus()
+
+    def handler(event: BaseEvent) -> None:
+        pass
+
+    bus.subscribe(SpeechStarted, handler)
+    assert bus.unsubscribe("vad.speech_started", handler) is True
+    bus.subscribe("vad.speech_started", handler)
+    assert bus.unsubscribe(SpeechStarted, handler) is True
+
+
+def test_unsubscribe_wrong_type_returns_false() -> None:
+    bus = EventBus()
+
+    def handler(event: BaseEvent) -> None:
+        pass
+
+    bus.subscribe(SpeechStarted, handler)
+    assert bus.unsubscribe(SpeechEnded, handler) is False
+    assert bus.subscriber_count(SpeechStarted) == 1
+
+
+async def test_unsubscribed_handler_not_called() -> None:
+    bus = EventBus()
+    calls: list[str] = []
+
+    def a(event: BaseEvent) -> None:
+        calls.append("a")
+
+    def b(event: BaseEvent) -> None:
+        calls.append("b")
+
+    bus.subscribe(SpeechStarted, a)
+    bus.subscribe(SpeechStarted, b)
+    bus.unsubscribe(SpeechStarted, a)
+    await bus.publish(speech(), wait_for_completion=True)
+    assert calls == ["b"]
+
+
+async def test_subscribing_same_handler_twice_is_noop() -> None:
+    bus = EventBus()
+    calls: list[int] = []
+
+    def handler(event: BaseEvent) -> None:
+        calls.append(1)
+
+    bus.subscribe(SpeechStarted, handler)
+    bus.subscribe(SpeechStarted, handler)
+    bus.subscribe("vad.speech_started", handler, priority=99)
+    assert bus.subscriber_count(SpeechStarted) == 1
+    await bus.publish(speech(), wait_for_completion=True)
+    assert calls == [1]
+    assert bus.unsubscribe(SpeechStarted, handler) is True
+    assert bus.unsubscribe(SpeechStarted, handler) is False
+
+
+async def test_same_bound_method_twice_is_noop() -> None:
+    bus = EventBus()
+
+    class Listener:
+        def __init__(self) -> None:
+            self.calls = 0
+
+        def on(self, event: BaseEvent) -> None:
+            self.calls += 1
+
+    listener = Listener()
+    bus.subscribe(SpeechStarted, listener.on)
+    bus.subscribe(SpeechStarted, listener.on)
+    await bus.publish(speech(), wait_for_completion=True)
+    assert listener.calls == 1
+
+    other = Listener()
+    bus.subscribe(SpeechStarted, other.on)
+    await bus.publish(speech(), wait_for_completion=True)
+    assert (listener.calls, other.calls) == (2, 1)
+
+
+async def test_same_handler_on_two_types() -> None:
+    bus = EventBus()
+    calls: list[str] = []
+
+    def handler(event: BaseEvent) -> None:
+        calls.append(event.TYPE)
+
+    bus.subscribe(SpeechStarted, handler)
+    bus.subscribe(SpeechEnded, handler)
+    await bus.publish(speech(), wait_for_completion=True)
+    await bus.publish(SpeechEnded(session_id="s1"), wait_for_completion=True)
+    assert calls == ["vad.speech_started", "vad.speech_ended"]
+
+
+# --------------------------------------------------------------------------- history
+async def test_history_disabled_by_default() -> None:
+    bus = EventBus()
+    await bus.publish(speech(), wait_for_completion=True)
+    await bus.publish(speech())
+    await bus.drain()
+    assert bus.get_history() == []
+    assert bus.get_stats()["history_size"] == 0
+
+
+async def test_history_records_published_events_in_order() -> None:
+    bus = EventBus(enable_history=True)
+    events = [speech(i) for i in range(5)]
+    for e in events[:3]:
+        await bus.publish(e)
+    for e in events[3:]:
+        await bus.publish(e, wait_for_completion=True)
+    await bus.drain()
+    history = bus.get_history()
+    assert history == events
+    assert all(a is b for a, b in zip(history, events, strict=True))
+    assert bus.get_stats()["history_enabled"] is True
+
+
+async def test_history_bounded_by_max_history() -> None:
+    bus = EventBus(enable_history=True, max_history=5)
+    for i in range(12):
+        await bus.publish(speech(i))
+    await bus.drain()
+    history = bus.get_history()
+    assert [e.start_sample for e in history] == [7, 8, 9, 10, 11]
+    assert bus.get_stats()["history_size"] == 5
+
+
+async def test_history_filters() -> None:
+    bus = EventBus(enable_history=True)
+    a1 = speech(1, session_id="a")
+    b1 = speech(2, session_id="b")
+    a2 = SpeechEnded(session_id="a", end_sample=3)
+    b2 = SpeechEnded(session_id="b", end_sample=4)
+    for e in (a1, b1, a2, b2):
+        await bus.publish(e)
+    await bus.drain()
+    assert bus.get_history(event_type="vad.speech_started") == [a1, b1]
+    assert bus.get_history(event_type=SpeechEnded.TYPE) == [a2, b2]
+    assert bus.get_history(session_id="a") == [a1, a2]
+    assert bus.get_history(event_type="vad.speech_ended", session_id="b") == [b2]
+    assert bus.get_history(event_type="no.such.type") == []
+    assert bus.get_history(session_id="zzz") == []
+    assert bus.get_history() == [a1, b1, a2, b2]
+
+
+async def test_history_includes_error_events() -> None:
+    bus = EventBus(enable_history=True)
+    bus.subscribe(SpeechStarted, failing_handler)
+    await bus.publish(speech())
+    await bus.drain()
+    errors = bus.get_history(event_type="error")
+    assert len(errors) == 1
+    assert isinstance(errors[0], ErrorOccurred)
+
+
+async def test_clear_history() -> None:
+    bus = EventBus(enable_history=True)
+    for i in range(3):
+        await bus.publish(speech(i))
+    await bus.drain()
+    assert len(bus.get_history()) == 3
+    bus.clear_history()
+    assert bus.get_history() == []
+    assert bus.get_stats()["history_size"] == 0
+    await bus.publish(speech(9))
+    assert [e.start_sample for e in bus.get_history()] == [9]
+
+
+# --------------------------------------------------------------------------- errors
+async def test_failing_handler_produces_sanitised_error_event() -> None:
+    bus = EventBus()
+    errors: list[ErrorOccurred] = []
+    bus.subscribe(ErrorOccurred, errors.append)
+    bus.subscribe(SpeechStarted, failing_handler)
+    await bus.publish(speech(session_id="sess-9"))
+    await bus.drain()
+
+    assert len(errors) == 1
+    err = errors[0]
+    assert isinstance(err, ErrorOccurred)
+    assert err.TYPE == "error"
+    assert err.event_type() == "error"
+    assert err.session_id == "sess-9"
+    assert err.depth == 1
+    assert err.message
+    assert SECRET not in err.message
+    assert "Traceback" not in err.message
+    assert "Boom" not in err.message
+    assert 'File "' not in err.message
+    stats = bus.get_stats()
+    assert stats["handler_errors"] == 1
+    assert stats["error_events"] == 1
+
+
+async def test_error_event_subscribed_by_string() -> None:
+    bus = EventBus()
+    errors: list[BaseEvent] = []
+    bus.subscribe("error", errors.append)
+    bus.subscribe(SpeechStarted, failing_handler)
+    assert await bus.publish(speech(), wait_for_completion=True) is False
+    await bus.drain()
+    assert len(errors) == 1
+
+
+async def test_failing_handler_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    bus = EventBus()
+    bus.subscribe(SpeechStarted, failing_handler)
+    with caplog.at_level("ERROR", logger="xtalk.serving.event_bus"):
+        await bus.publish(speech(), wait_for_completion=True)
+    assert any(r.exc_info for r in caplog.records)
+
+
+async def test_failing_error_handler_does_not_loop_forever() -> None:
+    bus = EventBus()
+    depths: list[int] = []
+
+    def bad_error_handler(event: ErrorOccurred) -> None:
+        depths.append(event.depth)
+        raise Boom("error handler broken")
+
+    bus.subscribe(ErrorOccurred, bad_error_handler)
+    bus.subscribe(SpeechStarted, failing_handler)
+    await bus.publish(speech())
+    await asyncio.wait_for(bus.drain(), timeout=5.0)
+    await asyncio.sleep(0.02)
+    await bus.drain()
+
+    assert len(depths) == EventBus.MAX_ERROR_EVENT_DEPTH == 3
+    assert depths == [1, 2, 3]
+    stats = bus.get_stats()
+    assert stats["error_events"] == 3
+    assert stats["error_events_dropped_depth"] == 1
+    assert stats["handler_errors"] == 4  # the original one + one per error event
+
+
+async def test_failing_error_handler_with_wait_for_completion() -> None:
+    bus = EventBus(enable_history=True)
+
+    def bad_error_handler(event: ErrorOccurred) -> None:
+        raise Boom("again")
+
+    bus.subscribe(ErrorOccurred, bad_error_handler)
+    bus.subscribe(SpeechStarted, failing_handler)
+    assert await bus.publish(speech(), wait_for_completion=True) is False
+    await asyncio.wait_for(bus.drain(), timeout=5.0)
+    errors = bus.get_history(event_type="error")
+    assert [e.depth for e in errors] == [1, 2, 3]
+
+
+async def test_error_event_published_by_user_counts_depth_from_its_own() -> None:
+    bus = EventBus(enable_history=True)
+
+    def bad_error_handler(event: ErrorOccurred) -> None:
+        raise Boom("x")
+
+    bus.subscribe(ErrorOccurred, bad_error_handler)
+    await bus.publish(ErrorOccurred(session_id="s1", code="custom", depth=2))
+    await asyncio.wait_for(bus.drain(), timeout=5.0)
+    assert [e.depth for e in bus.get_history(event_type="error")] == [2, 3]
+    assert bus.get_stats()["error_events_dropped_depth"] == 1
+
+
+async def test_error_storm_is_rate_limited() -> None:
+    bus = EventBus()
+    errors: list[ErrorOccurred] = []
+    bus.subscribe(ErrorOccurred, errors.append)
+    bus.subscribe(SpeechStarted, failing_handler)
+    for i in range(100):
+        await bus.publish(speech(i))
+    await bus.drain()
+
+    assert 1 <= len(errors) <= EventBus.ERROR_EVENT_RATE_LIMIT
+    assert len(errors) == EventBus.ERROR_EVENT_RATE_LIMIT
+    stats = bus.get_stats()
+    assert stats["handler_errors"] == 100
+    assert stats["error_events"] == len(errors)
+    assert stats["error_events_rate_limited"] == 100 - len(errors)
+    assert stats["error_events_rate_limited"] == 90
+
+
+async def test_error_storm_with_wait_for_completion_is_rate_limited() -> None:
+    bus = EventBus()
+    errors: list[ErrorOccurred] = []
+    bus.subscribe(ErrorOccurred, errors.append)
+    bus.subscribe(SpeechStarted, failing_handler)
+    results = [await bus.publish(speech(i), wait_for_completion=True) for i in range(50)]
+    await bus.drain()
+    assert results == [False] * 50
+    assert len(errors) == EventBus.ERROR_EVENT_RATE_LIMIT
+    assert bus.get_stats()["error_events_rate_limited"] == 40
+
+
+async def test_reset_error_tracking_lets_errors_through_again() -> None:
+    bus = EventBus()
+    errors: list[ErrorOccurred] = []
+    bus.subscribe(ErrorOccurred, errors.append)
+    bus.subscribe(SpeechStarted, failing_handler)
+    for i in range(30):
+        await bus.publish(speech(i))
+    await bus.drain()
+    assert len(errors) == EventBus.ERROR_EVENT_RATE_LIMIT
+
+    # Still suppressed (the cooldown has not elapsed).
+    await bus.publish(speech(100))
+    await bus.drain()
+    assert len(errors) == EventBus.ERROR_EVENT_RATE_LIMIT
+
+    bus.reset_error_tracking()
+    await bus.publish(speech(101))
+    await bus.drain()
+    assert len(errors) == EventBus.ERROR_EVENT_RATE_LIMIT + 1
+    assert errors[-1].depth == 1
+
+
+async def test_errors_flow_again_after_cooldown(monkeypatch: pytest.MonkeyPatch) -> None:
+    import xtalk.serving.event_bus as event_bus_module
+
+    now = [1000.0]
+
+    class FakeTime:
+        @staticmethod
+        def monotonic() -> float:
+            return now[0]
+
+    # Only the bus module's clock is replaced; the event loop keeps the real one.
+    monkeypatch.setattr(event_bus_module, "time", FakeTime)
+    bus = EventBus()
+    errors: list[ErrorOccurred] = []
+    bus.subscribe(ErrorOccurred, errors.append)
+    bus.subscribe(SpeechStarted, failing_handler)
+    for i in range(20):
+        await bus.publish(speech(i), wait_for_completion=True)
+    await bus.drain()
+    assert len(errors) == 10
+
+    now[0] += EventBus.ERROR_EVENT_COOLDOWN + 0.5
+    await bus.publish(speech(50), wait_for_completion=True)
+    await bus.drain()
+    assert len(errors) == 11
+
+
+# --------------------------------------------------------------------------- stats
+async def test_get_stats_keys_and_counts() -> None:
+    bus = EventBus()
+
+    def ok(event: BaseEvent) -> None:
+        pass
+
+    bus.subscribe(SpeechStarted, ok)
+    bus.subscribe(SpeechStarted, failing_handler)
+    bus.subscribe(SpeechEnded, ok)
+    stats = bus.get_stats()
+    for key in ("published", "dispatched", "handler_errors", "subscriptions"):
+        assert key in stats
+    assert stats["published"] == 0
+    assert stats["dispatched"] == 0
+    assert stats["handler_errors"] == 0
+    assert stats["subscriptions"] == {"vad.speech_started": 2, "vad.speech_ended": 1}
+
+    await bus.publish(speech(), wait_for_completion=True)
+    await bus.publish(SpeechEnded(session_id="s1"))
+    await bus.drain()
+    stats = bus.get_stats()
+    assert stats["published"] == 3  # two events plus the error event
+    assert stats["dispatched"] == 3
+    assert stats["handler_errors"] == 1
+    assert stats["handled"] == 2
+    assert stats["error_events"] == 1
+    assert stats["queued"] == 0
+
+
+def test_stats_subscriptions_drop_empty_types() -> None:
+    bus = EventBus()
+
+    def handler(event: BaseEvent) -> None:
+        pass
+
+    bus.subscribe(SpeechStarted, handler)
+    bus.unsubscribe(SpeechStarted, handler)
+    assert bus.get_stats()["subscriptions"] == {}
+
+
+# --------------------------------------------------------------------------- shutdown
+async def test_shutdown_then_publish_returns_false() -> None:
+    bus = EventBus(enable_history=True)
+    calls: list[BaseEvent] = []
+    bus.subscribe(SpeechStarted, calls.append)
+    await bus.publish(speech(0))
+    await bus.drain()
+    assert len(calls) == 1
+
+    await bus.shutdown()
+    assert bus.get_stats()["closed"] is True
+    assert await bus.publish(speech(1)) is False
+    assert await bus.publish(speech(2), wait_for_completion=True) is False
+    await asyncio.sleep(0.01)
+    assert len(calls) == 1
+    assert len(bus.get_history()) == 1
+    assert bus.get_stats()["dropped_after_shutdown"] == 2
+
+
+async def test_shutdown_twice_is_fine() -> None:
+    bus = EventBus()
+    await bus.publish(speech())
+    await bus.shutdown()
+    await bus.shutdown()
+    assert await bus.publish(speech()) is False
+
+
+async def test_shutdown_unused_bus() -> None:
+    bus = EventBus()
+    await bus.shutdown()
+    assert await bus.publish(speech(), wait_for_completion=True) is False
+
+
+async def test_shutdown_drops_queued_events_and_cancels_running_handler() -> None:
+    bus = EventBus()
+    started: list[int] = []
+    finished: list[int] = []
+
+    async def slow(event: SpeechStarted) -> None:
+        started.append(event.start_sample)
+        await asyncio.sleep(10)
+        finished.append(event.start_sample)
+
+    bus.subscribe(SpeechStarted, slow)
+    for i in range(3):
+        await bus.publish(speech(i))
+    await asyncio.sleep(0.01)
+    assert started == [0]
+    await asyncio.wait_for(bus.shutdown(), timeout=2.0)
+    await asyncio.sleep(0.01)
+    assert started == [0]
+    assert finished == []
+
+
+async def test_shutdown_from_inside_a_handler_stops_dispatching() -> None:
+    """A handler that shuts the bus down (e.g. the session ending on a client message)
+    must not see queued events dispatched afterwards: shutdown drops queued events."""
+    bus = EventBus()
+    seen: list[int] = []
+
+    async def handler(event: SpeechStarted) -> None:
+        seen.append(event.start_sample)
+        if event.start_sample == 0:
+            await bus.shutdown()
+
+    bus.subscribe(SpeechStarted, handler)
+    for i in range(3):
+        await bus.publish(speech(i))
+    await asyncio.sleep(0.05)
+    assert seen == [0]
+    assert bus.get_stats()["subscriptions"] == {}
+
+
+async def test_handler_raising_cancelled_error_does_not_stall_later_events() -> None:
+    """A handler awaiting a task that someone else cancelled raises CancelledError
+    although the bus itself was not cancelled; later queued events must still be
+    dispatched (and drain must not return while events are still queued)."""
+    bus = EventBus()
+    seen: list[int] = []
+
+    async def handler(event: SpeechStarted) -> None:
+        seen.append(event.start_sample)
+        if event.start_sample == 0:
+            task = asyncio.ensure_future(asyncio.sleep(10))
+            await asyncio.sleep(0)
+            task.cancel()
+            await task  # raises CancelledError in the handler
+
+    bus.subscribe(SpeechStarted, handler)
+    for i in range(3):
+        await bus.publish(speech(i))
+    await asyncio.wait_for(bus.drain(), timeout=2.0)
+    await asyncio.sleep(0.01)
+    assert seen == [0, 1, 2]
+    assert bus.get_stats()["queued"] == 0
