@@ -9,6 +9,7 @@ manager instances, so two sessions never share mutable state.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -140,13 +141,19 @@ class Service:
     ) -> None:
         """Disable automatic subscriptions of ``event_listener_cls`` to ``event_type``
         (one method, or all of them when ``method_name`` is ``None``)."""
-        self._event_overrides.setdefault(event_listener_cls, EventOverrides()).removed.append(
-            (event_type, method_name))
+        overrides = self._event_overrides.setdefault(event_listener_cls, EventOverrides())
+        overrides.removed.append((event_type, method_name))
+        # Subscriptions added earlier with subscribe_event are disabled too.
+        dropped = [s for s in overrides.added if s.event_type is event_type
+                   and method_name in (None, s.name)]
+        overrides.added = [s for s in overrides.added if not any(s is d for d in dropped)]
         live = self.managers.get(event_listener_cls)  # type: ignore[call-overload]
         if live is not None and self.event_bus is not None:
-            for spec in live.declared_handlers():
+            for spec in [*live.declared_handlers(), *dropped]:
                 if spec.event_type is event_type and (method_name in (None, spec.name)):
-                    self.event_bus.unsubscribe(event_type, getattr(live, spec.name or ""))
+                    with contextlib.suppress(AttributeError):
+                        self.event_bus.unsubscribe(
+                            event_type, live._resolve_handler(spec.method_or_handler))
 
     def register_manager(self, manager_cls: type[Manager]) -> None:
         """Add a manager class (started at once on a live session)."""

