@@ -1,7 +1,8 @@
 """VADManager: decides where speech starts and ends on the input timeline.
 
-Consumes: AudioFrameReceived (when the pipeline has a VAD), ClientVADSignalled (the
-client's own VAD: always, so clients with their own VAD work with a VAD-less pipeline).
+Consumes: AudioFrameReceived (always: it keeps the input timeline; the model runs only
+when the pipeline has a VAD), ClientVADSignalled (the client's own VAD, so clients with
+their own VAD work with a VAD-less pipeline).
 Emits: SpeechStarted, SpeechEnded (sample positions + arrival time of the last speech
 sample), SpeechPaused / SpeechResumed (silence began / speech came back within a segment),
 SpeechLevelMeasured (about 10 per second, for meters).
