@@ -18,3 +18,13 @@ async def transport(request: pytest.FixtureRequest):
         await t.aclose()
     leaks = [(c.name, m) for c in t.clients for m in c.tracebacks()]
     assert not leaks, f"traceback text sent to a client: {leaks}"
+
+
+@pytest.fixture
+def llm_server():
+    """A running :class:`llm_server.ScriptedLLMServer` (scripted OpenAI-compatible server on
+    127.0.0.1); script replies with ``llm_server.script(...)``, inspect ``.requests``."""
+    from llm_server import ScriptedLLMServer
+
+    with ScriptedLLMServer() as server:
+        yield server

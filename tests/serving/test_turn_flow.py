@@ -8,6 +8,7 @@ import asyncio
 import itertools
 import time
 
+import numpy as np
 import pytest
 from harness import (
     Client,
@@ -171,6 +172,36 @@ async def test_barge_in_while_generating(transport: Transport) -> None:
     assert len(finish) == 1 and finish[0].data["text"] == STOP_REPLY
     assert_finished_once_after_audio(client, new)
     assert same_letters(client.reply_text_heard(new), STOP_REPLY)
+
+
+CHANT = " ".join(["la"] * 1500) + "."
+
+
+async def test_barge_in_during_fast_streaming(transport: Transport) -> None:
+    """The reply streams fast (a token every 2 ms) and the client streams audio faster than
+    real time, so the bus is busy when the barge-in lands: the old reply's generation must
+    still be cancelled at once and none of its text may follow stop_tts."""
+    rules = [{"pattern": r"\bchant\b", "reply": CHANT}, *RULES]
+    xt = build_xtalk(rules=rules, agent={"token_delay_s": 0.002})
+    client = await transport.open_session(xt)
+    for _ in range(3):
+        mark = len(client.messages)
+        await client.say("sing a chant")
+        old = (await client.wait_for("finish_asr", start=mark)).turn_id
+        await client.wait_for("audio", turn_id=old, start=mark)
+        await client.send_audio(np.concatenate([speech("stop", tail_s=0.0), silence(2.0)]),
+                                speed=100.0)
+        stop = await client.wait_for("stop_tts", turn_id=old, start=mark)
+        final = await client.wait_for("finish_asr", start=stop.index)
+        assert final.data["text"] == "stop"
+        assert final.t - stop.t < 1.0, \
+            f"the new turn was held up {final.t - stop.t:.1f}s by the old generation"
+        await client.wait_for("tts_finished", turn_id=final.turn_id, start=mark)
+        await client.quiet(0.2)
+        late = client.of(turn_id=old, start=stop.index + 1,
+                         predicate=lambda m: m.action in REPLY_OUTPUT)
+        assert not late, f"{len(late)} message(s) of the stopped reply after stop_tts, " \
+                         f"first: {late[0]!r}"
 
 
 async def test_barge_in_after_generation_finished(transport: Transport) -> None:

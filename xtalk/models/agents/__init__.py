@@ -12,6 +12,8 @@ from typing import Any
 #: Class name -> module that defines it.
 _BACKENDS: dict[str, str] = {
     "RuleAgent": "xtalk.models.agents.rules",
+    "DefaultAgent": "xtalk.models.agents.default",
+    "OfflineAgent": "xtalk.models.agents.offline",
 }
 
 __all__ = list(_BACKENDS)

@@ -7,6 +7,7 @@ Replies are short speakable sentences, streamed word by word.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -29,7 +30,9 @@ HELP = (
 GREETING = "Hello! I'm running without a language model, but I can tell you the time."
 
 _TIME = re.compile(r"\b(what time|the time|time is it|current time|clock)\b", re.I)
-_DATE = re.compile(r"\b(date|what day|which day|today|day is it|what month|what year)\b", re.I)
+_DATE = re.compile(
+    r"\b(date|what day|which day|what's today|what is today|day is it|what month|what year)\b",
+    re.I)
 _HELP = re.compile(r"\b(help|what can you do|what do you do|how do i|commands?)\b", re.I)
 _GREETING = re.compile(
     r"^\W*(hello|hi|hey|good (morning|afternoon|evening)|greetings|howdy)\b", re.I)
@@ -83,8 +86,6 @@ class OfflineAgent(Agent):
 
     async def astream(self, messages: list[dict[str, Any]]) -> AsyncIterator[AgentOutput]:
         """Stream the reply to the last user message as word pieces."""
-        import asyncio
-
         for i, piece in enumerate(split_pieces(offline_reply(_last_user_text(messages)))):
             if i and self.token_delay_s:
                 await asyncio.sleep(self.token_delay_s)

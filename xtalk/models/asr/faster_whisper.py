@@ -140,6 +140,11 @@ class FasterWhisperASR(ASR):
         cpu_threads: CPU threads for CTranslate2 (0: its default).
         hotwords: Hint phrases (names, jargon) given to the decoder.
         vad_filter: Let faster-whisper cut non-speech with Silero VAD first.
+        without_timestamps: Decode finals in one pass with no timestamp tokens. Faster on
+            multi-phrase audio, but Whisper then often stops after the first phrase when a
+            pause or a change of voice/level follows, silently dropping the rest (seen with
+            tiny.en on the project's recordings), so finals use timestamps by default.
+            Interim results never use timestamps.
 
     Raises:
         ModelNotAvailableError: The model is not installed (the message says what to
@@ -149,7 +154,8 @@ class FasterWhisperASR(ASR):
     def __init__(self, model: str = "tiny.en", model_path: str | None = None,
                  device: str = "auto", compute_type: str | None = None,
                  language: str | None = None, beam_size: int = 1, cpu_threads: int = 0,
-                 hotwords: str | None = None, vad_filter: bool = False) -> None:
+                 hotwords: str | None = None, vad_filter: bool = False,
+                 without_timestamps: bool = False) -> None:
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
         if cpu_threads < 0:
@@ -160,6 +166,7 @@ class FasterWhisperASR(ASR):
         self.cpu_threads = int(cpu_threads)
         self.hotwords = hotwords or None
         self.vad_filter = bool(vad_filter)
+        self.without_timestamps = bool(without_timestamps)
         self.model = load_whisper_model(str(self.model_dir), self.device, self.compute_type,
                                         self.cpu_threads)
         multilingual = self.model.model.is_multilingual
@@ -176,7 +183,8 @@ class FasterWhisperASR(ASR):
         return self._decode(audio, beam_size=self.beam_size, final=True)
 
     def transcribe_partial(self, audio: np.ndarray) -> Transcription:
-        """Interim result: the last 15 s only, greedy decoding, no temperature fallback."""
+        """Interim result: the last 15 s only, greedy, no timestamps or temperature fallback.
+        """
         tail = np.asarray(audio)[-int(PARTIAL_WINDOW_S * self.sample_rate):]
         return self._decode(tail, beam_size=1, final=False)
 
@@ -190,7 +198,8 @@ class FasterWhisperASR(ASR):
             options["temperature"] = 0.0
         segments, info = self.model.transcribe(
             pcm, language=self.language, beam_size=beam_size,
-            condition_on_previous_text=False, without_timestamps=True,
+            condition_on_previous_text=False,
+            without_timestamps=self.without_timestamps if final else True,
             vad_filter=self.vad_filter, hotwords=self.hotwords,
             no_speech_threshold=NO_SPEECH_THRESHOLD, log_prob_threshold=LOGPROB_THRESHOLD,
             compression_ratio_threshold=COMPRESSION_RATIO_THRESHOLD, **options)

@@ -160,10 +160,10 @@ _HTML_TAG_RE = re.compile(r"<!--.*?-->|</?[A-Za-z][\w:-]*(?:\s[^<>]*)?/?>", re.D
 _AUTOLINK_RE = re.compile(r"<((?:https?|ftp)://[^<>\s]+|[\w.+-]+@[\w-]+(?:\.[\w-]+)+)>")
 
 _IMAGE_OR_LINK_RE = re.compile(
-    r"!?\[([^\]\n]*)\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'][^\"']*[\"'])?\s*\)"
+    r"!?\[([^\[\]\n]{0,300})\]\(\s*<?([^()\[\]\s>]*)>?(?:\s+[\"'][^\"'\n]*[\"'])?\s*\)"
 )
-_REF_LINK_RE = re.compile(r"\[([^\]\n]+)\]\[[^\]\n]*\]")
-_REF_DEF_RE = re.compile(r"^\s{0,3}\[[^\]\n]+\]:\s+\S+.*$", re.MULTILINE)
+_REF_LINK_RE = re.compile(r"\[([^\[\]\n]{1,300})\]\[[^\[\]\n]{0,100}\]")
+_REF_DEF_RE = re.compile(r"^\s{0,3}\[[^\[\]\n]{1,100}\]:\s+\S+.*$", re.MULTILINE)
 _FOOTNOTE_RE = re.compile(r"\[\^[\w-]{1,16}\]")
 _CITATION_RE = re.compile(r"\[\d+(?:\s*[,-]\s*\d+)*\]")
 
@@ -176,20 +176,21 @@ _RULE_RE = re.compile(r"^\s*(?:(?:[-*_]\s*){3,}|=+|-+)\s*$")
 _TABLE_SEP_RE = re.compile(r"^\s*\|?\s*:?-{2,}:?\s*(?:\|\s*:?-{2,}:?\s*)*\|?\s*$")
 
 _CODE_SPAN_RE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
+# Contents exclude their own delimiter so an unclosed one costs linear time, not quadratic.
 _EMPHASIS_RES = (
-    re.compile(r"\*\*\*(?=\S)(.+?)(?<=\S)\*\*\*", re.DOTALL),
-    re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*", re.DOTALL),
-    re.compile(r"(?<!\w)___(?=\S)(.+?)(?<=\S)___(?!\w)", re.DOTALL),
-    re.compile(r"(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)", re.DOTALL),
-    re.compile(r"(?<![\w*])\*(?=[^\s*])(.+?)(?<=[^\s*])\*(?![\w*])", re.DOTALL),
-    re.compile(r"(?<!\w)_(?=[^\s_])(.+?)(?<=[^\s_])_(?!\w)", re.DOTALL),
-    re.compile(r"~~(?=\S)(.+?)(?<=\S)~~", re.DOTALL),
+    re.compile(r"\*\*\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*\*\*"),
+    re.compile(r"\*\*(?=[^\s*])((?:[^*]|\*(?!\*))+?)(?<=[^\s*])\*\*"),
+    re.compile(r"(?<!\w)___(?=[^\s_])([^_]+?)(?<=[^\s_])___(?!\w)"),
+    re.compile(r"(?<!\w)__(?=[^\s_])((?:[^_]|_(?!_))+?)(?<=[^\s_])__(?!\w)"),
+    re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*])"),
+    re.compile(r"(?<!\w)_(?=[^\s_])([^_]+?)(?<=[^\s_])_(?!\w)"),
+    re.compile(r"~~(?=[^\s~])((?:[^~]|~(?!~))+?)(?<=[^\s~])~~"),
 )
 
-_EMAIL_RE = re.compile(r"(?<![\w.+-])([\w.+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+_EMAIL_RE = re.compile(r"(?<![\w.+/:-])([\w.+-]+)@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
 _URL_RE = re.compile(
     r"\b(?:(?:https?|ftp)://|www\.)[^\s<>()\[\]{}\"'`]+"
-    r"|\b(?:[A-Za-z0-9-]+\.)+(?:com|org|net|io|dev|ai|edu|gov|co|uk|de|fr|app|info|me)"
+    r"|\b(?:[A-Za-z0-9-]{1,63}\.){1,8}(?:com|org|net|io|dev|ai|edu|gov|co|uk|de|fr|app|info|me)"
     r"/[^\s<>()\[\]{}\"'`]*",
     re.IGNORECASE,
 )
@@ -198,9 +199,15 @@ _TRAILING = re.compile(r"[.,;:!?]+$")
 
 
 # --------------------------------------------------------------------------- markup
+def _drop_fence(match: re.Match[str]) -> str:
+    """A code block becomes a paragraph break (or a space when it sat inside a line)."""
+    before = match.string[:match.start()].rstrip(" ")
+    return "\n\n" if not before or before.endswith("\n") else " "
+
+
 def _strip_markup(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
-    text = _FENCE_RE.sub("\n\n", text)
+    text = _FENCE_RE.sub(_drop_fence, text)
     text = _HTML_BLOCK_RE.sub(" ", text)
     text = _AUTOLINK_RE.sub(r" \1 ", text)
     text = _HTML_BREAK_RE.sub("\n", text)
@@ -423,7 +430,7 @@ _PERCENT_RE = re.compile(
 )
 _TEMPERATURE_RE = re.compile(
     r"(?<![\w.,])(?P<sign>[-−])?(?P<int>" + _NUM + r")(?:\.(?P<frac>\d+))?"
-    r"\s?(?:°\s?(?P<unit>[CFK](?![a-zA-Z]))?|(?P<unit2>℃|℉))"
+    r"\s?(?:°(?:\s?(?P<unit>[CFK])(?![a-zA-Z]))?|(?P<unit2>℃|℉))"
 )
 _TIME_RE = re.compile(
     r"(?<![\w.:])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?!:?\d)"
@@ -501,7 +508,8 @@ def _month_day(match: re.Match[str]) -> str:
 
 
 def _day_month(match: re.Match[str]) -> str:
-    spoken = (f"the {ordinal_to_words(int(match.group('d')))} of "
+    article = "" if re.search(r"\bthe\s+$", match.string[:match.start()], re.I) else "the "
+    spoken = (f"{article}{ordinal_to_words(int(match.group('d')))} of "
               f"{_month_name(match.group('month'))}")
     if match.group("y"):
         spoken += f", {year_to_words(int(match.group('y')))}"

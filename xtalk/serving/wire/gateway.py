@@ -37,6 +37,9 @@ logger = logging.getLogger(__name__)
 OUTBOUND_PRIORITY = -1000  # after every manager has seen the event
 WIRE_OUTPUT_SAMPLE_RATE = 48000
 MAX_OUTBOX = 2000
+# Reply text of a turn that was stopped or cancelled may still be queued on the bus when the
+# stop happens; none of it may reach the client after ``stop_tts``.
+_REPLY_TEXT_EVENTS = (ev.ReplyTextDelta, ev.ReplyTextCompleted)
 
 
 class SessionGateway:
@@ -57,8 +60,12 @@ class SessionGateway:
         self._writer: asyncio.Task[None] | None = None
         self.closed = False
         self.stats = {"frames": 0, "messages": 0, "rejected": 0, "sent": 0}
+        self._dropped_turns: set[int] = set()
         for event_cls in OUTBOUND_TABLE:
             bus.subscribe(event_cls, self._on_event, priority=OUTBOUND_PRIORITY)
+        bus.subscribe(ev.PlaybackStopped, self._on_turn_dropped, priority=OUTBOUND_PRIORITY)
+        bus.subscribe(ev.GenerationCancelRequested, self._on_turn_dropped,
+                      priority=OUTBOUND_PRIORITY)
         bus.subscribe(ev.AudioChunkSent, self._on_audio, priority=OUTBOUND_PRIORITY)
 
     # ------------------------------------------------------------------ outbound
@@ -82,9 +89,16 @@ class SessionGateway:
             self._outbox = asyncio.Queue()
             self._outbox.put_nowait(("close", (1013, "client too slow")))
 
+    def _on_turn_dropped(self, event: ev.PlaybackStopped | ev.GenerationCancelRequested
+                         ) -> None:
+        if event.turn_id is not None:
+            self._dropped_turns.add(event.turn_id)
+
     def _on_event(self, event: ev.BaseEvent) -> None:
         serializer = OUTBOUND_TABLE.get(type(event))
         if serializer is None:
+            return
+        if isinstance(event, _REPLY_TEXT_EVENTS) and event.turn_id in self._dropped_turns:
             return
         message = serializer(event)
         if message is not None:

@@ -70,7 +70,11 @@ class LLMAgentConsumptionManager(Manager):
         try:
             while True:
                 try:
-                    item = await asyncio.wait_for(anext(stream), self.timeout_s)
+                    # Not asyncio.wait_for: on Python 3.11 it swallows a cancellation that
+                    # lands just as the next item is ready, so a barge-in could not stop the
+                    # generation (and _cancel() would block the bus until the reply ended).
+                    async with asyncio.timeout(self.timeout_s):
+                        item = await anext(stream)
                 except StopAsyncIteration:
                     break
                 if isinstance(item, TextDelta) and item.text:

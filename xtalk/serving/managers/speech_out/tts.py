@@ -157,7 +157,8 @@ class TTSManager(Manager):
                 for pcm in model.synthesize(text):
                     if reply.cancelled:
                         break
-                    loop.call_soon_threadsafe(chunks.put_nowait, pcm)
+                    # the rate is read as the chunk is made (a voice switch may change it)
+                    loop.call_soon_threadsafe(chunks.put_nowait, (pcm, model.sample_rate))
             except Exception as exc:
                 loop.call_soon_threadsafe(chunks.put_nowait, exc)
             finally:
@@ -173,11 +174,11 @@ class TTSManager(Manager):
                     raise item
                 if reply.cancelled:
                     continue
-                pcm = self._apply_speed(np.asarray(item, dtype=np.int16), model.sample_rate)
+                raw, rate = item  # type: ignore[misc]
+                pcm = self._apply_speed(np.asarray(raw, dtype=np.int16), rate)
                 await self.publish(TTSChunkReady(
                     session_id=self.session_id, turn_id=reply.turn_id,
-                    chunk_index=reply.chunks, pcm=pcm, sample_rate=model.sample_rate,
-                    text=text))
+                    chunk_index=reply.chunks, pcm=pcm, sample_rate=rate, text=text))
                 reply.chunks += 1
         finally:
             await producer
