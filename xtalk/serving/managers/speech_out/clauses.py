@@ -4,7 +4,7 @@ Text is cut at sentence ends (``. ! ? …`` and their CJK forms, followed by a s
 end of the stream). The *first* clause of a reply is also cut at a comma, colon, semicolon
 or dash once it has a few words, so the first audio starts before the sentence ends.
 Decimal numbers ("3.5"), abbreviations ("e.g.", "Dr.") and ellipses inside text are not
-cut.
+cut. Fenced code blocks (```) are never spoken, even when they span several clauses.
 """
 
 from __future__ import annotations
@@ -37,6 +37,18 @@ class ClauseSplitter:
         self.max_clause_chars = max_clause_chars
         self._buffer = ""
         self._emitted = 0
+        self._in_code = False
+
+    def _speakable(self, clause: str) -> str:
+        """Drop the parts of ``clause`` inside fenced code blocks (state carries over)."""
+        parts = clause.split("```")
+        kept = []
+        for i, part in enumerate(parts):
+            if i > 0:
+                self._in_code = not self._in_code
+            if not self._in_code:
+                kept.append(part)
+        return " ".join(" ".join(kept).split())
 
     def push(self, delta: str) -> list[str]:
         """Add text; return the clauses completed by it."""
@@ -47,6 +59,7 @@ class ClauseSplitter:
             if cut is None:
                 break
             clause, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:].lstrip()
+            clause = self._speakable(clause)
             if clause:
                 clauses.append(clause)
                 self._emitted += 1
@@ -54,7 +67,8 @@ class ClauseSplitter:
 
     def flush(self) -> list[str]:
         """End of the reply: return whatever is left."""
-        rest, self._buffer = self._buffer.strip(), ""
+        rest, self._buffer = self._speakable(self._buffer.strip()), ""
+        self._in_code = False
         if rest:
             self._emitted += 1
             return [rest]
