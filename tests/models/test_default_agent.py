@@ -202,6 +202,15 @@ async def test_server_rejecting_tools_is_retried_without_and_remembered() -> Non
         assert [("tools" in r) for r in server.requests] == [True, False, False]
 
 
+async def test_bare_500_with_tools_is_retried_but_not_remembered(
+        llm_server: ScriptedLLMServer) -> None:
+    llm_server.script(Fail(500, "overloaded"), "Answer without tools.", "With tools again.")
+    agent = make_agent(llm_server, builtin_tools=True)
+    assert text_of(await collect(agent)) == "Answer without tools."
+    assert text_of(await collect(agent)) == "With tools again."
+    assert [("tools" in r) for r in llm_server.requests] == [True, False, True]
+
+
 async def test_tool_rounds_are_limited(llm_server: ScriptedLLMServer) -> None:
     llm_server.script(*[ToolCall("add_numbers", {"a": i, "b": 1}) for i in range(6)])
     agent = make_agent(llm_server, max_tool_rounds=2)
@@ -239,9 +248,13 @@ async def test_endpoint_down_raises_quickly() -> None:
 
 
 async def test_http_500_raises(llm_server: ScriptedLLMServer) -> None:
+    import openai
+
     llm_server.script(Fail(500, "the GPU caught fire"))
-    with pytest.raises(LLMEndpointError, match="500"):
+    with pytest.raises(LLMEndpointError, match="500") as info:
         await collect(make_agent(llm_server))
+    assert "GPU caught fire" in str(info.value)
+    assert isinstance(info.value.__cause__, openai.InternalServerError)
 
 
 async def test_hang_raises_by_the_request_timeout(llm_server: ScriptedLLMServer) -> None:
@@ -279,7 +292,7 @@ async def test_api_key_never_leaks(llm_server: ScriptedLLMServer,
         await collect(agent)
     error = info.value
     assert "401" in str(error) and "***" in str(error)
-    assert error.__cause__ is None
+    assert error.__cause__ is None and error.__context__ is None
     for text in (agent.describe_endpoint(), repr(agent), str(error), repr(error),
                  caplog.text):
         assert SECRET not in text

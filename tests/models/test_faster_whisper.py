@@ -112,14 +112,13 @@ def test_each_stereo_channel_is_transcribed(asr: FasterWhisperASR) -> None:
         assert wer(reference, text) <= 0.3, (reference, text)
 
 
-def test_partial_decodes_only_the_last_15_seconds(asr: FasterWhisperASR,
-                                                  jfk: np.ndarray) -> None:
-    horizon = read_channels("stereo_diarization.wav")[1]  # 5 s: "The horizon ..."
-    audio = np.concatenate([jfk, np.zeros(11 * SR, np.int16), horizon])  # 27 s
-    partial = asr.transcribe_partial(audio)
+def test_partial_decodes_only_the_last_15_seconds(asr: FasterWhisperASR) -> None:
+    wizard, horizon = read_channels("stereo_diarization.wav")
+    audio = np.concatenate([wizard, np.zeros(12 * SR, np.int16), horizon])  # 22 s
+    partial = asr.transcribe_partial(audio)  # sees 10 s of silence + "The horizon ..."
     assert wer(STEREO_TEXTS[1], partial.text) <= 0.3, partial.text
-    final = asr.transcribe(audio)
-    assert wer(f"{JFK_TEXT} {STEREO_TEXTS[1]}", final.text) <= 0.15, final.text
+    assert "wizard" not in normalise_words(partial.text)
+    assert "wizard" in normalise_words(asr.transcribe(audio).text)
 
 
 def test_final_keeps_speech_after_a_pause(asr: FasterWhisperASR, jfk: np.ndarray) -> None:

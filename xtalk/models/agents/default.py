@@ -405,6 +405,12 @@ class DefaultAgent(Agent):
         error.__suppress_context__ = True
         return error
 
+    @staticmethod
+    def _rejects_tools(exc: Exception) -> bool:
+        """The error looks like "this server/model has no tool calling" (a client error, or
+        any error mentioning tools — e.g. llama.cpp's HTTP 500 without ``--jinja``)."""
+        return _status_code(exc) in (400, 422) or "tool" in str(exc).lower()
+
     def _retry_without_tools(self, exc: Exception, endpoint: tuple[str, str]) -> bool:
         """Whether a failed request with tools should be retried without them."""
         if _is_connection_error(exc):
@@ -441,7 +447,8 @@ class DefaultAgent(Agent):
         tools = self.tools
         by_name = {str(getattr(t, "name", "")): t for t in tools}
         use_tools = bool(tools) and endpoint not in _NO_TOOLS
-        suspect_no_tools = False  # a request with tools failed; confirm with the retry
+        # A request with tools was rejected: remember "no tools" if the retry succeeds.
+        suspect_no_tools = False
         rounds = 0
         options = {"max_tokens": self.max_tokens, "temperature": self.temperature}
         while True:
@@ -453,6 +460,7 @@ class DefaultAgent(Agent):
                 runnable = chat
             full: Any = None
             produced = False
+            failure: LLMEndpointError | None = None
             try:
                 # aclosing: a cancelled reply (barge-in) closes the HTTP stream at once, which
                 # also stops generation on local servers.
@@ -472,9 +480,14 @@ class DefaultAgent(Agent):
                                 "tools", backend.describe(), _status_code(exc)
                                 or type(exc).__name__)
                     use_tools = False
-                    suspect_no_tools = True
+                    # Other errors (e.g. a bare 500) get the retry without being remembered.
+                    suspect_no_tools = self._rejects_tools(exc)
                     continue
-                raise self._error(exc) from None
+                failure = self._error(exc)
+            if failure is not None:
+                # Raised outside the except block: no implicit __context__ that could carry
+                # the key; the original error is the __cause__ unless its text has the key.
+                raise failure
             if with_tools:
                 _TOOLS_OK.add(endpoint)
             elif suspect_no_tools:

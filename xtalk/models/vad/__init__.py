@@ -12,6 +12,7 @@ from typing import Any
 #: Class name -> module that defines it.
 _BACKENDS: dict[str, str] = {
     "EnergyVAD": "xtalk.models.vad.energy",
+    "SileroVAD": "xtalk.models.vad.silero",
 }
 
 __all__ = list(_BACKENDS)

@@ -2,7 +2,9 @@
 
 Consumes: GenerationRequested, GenerationCancelRequested, SessionStopping.
 Emits: ReplyTextDelta, ToolCalled, ReplyTextCompleted (never for a cancelled generation),
-ErrorOccurred (agent failures, with a safe message).
+ErrorOccurred (agent failures, with a safe message), VoiceChangeRequested /
+SpeedChangeRequested (when the agent's built-in tools ask for them, via the agent's
+``on_tool_action`` hook).
 
 One generation runs at a time; a new request cancels the previous one. When the agent
 fails or does not start answering within ``agent_timeout_s`` (service config, default 20),
@@ -23,7 +25,9 @@ from xtalk.serving.events import (
     ReplyTextCompleted,
     ReplyTextDelta,
     SessionStopping,
+    SpeedChangeRequested,
     ToolCalled,
+    VoiceChangeRequested,
 )
 from xtalk.serving.interfaces import Manager
 
@@ -38,6 +42,21 @@ class LLMAgentConsumptionManager(Manager):
         self._task: asyncio.Task[None] | None = None
         self._turn: int | None = None
         self.timeout_s = float(self.setting("agent_timeout_s", 20.0))
+        agent = self.pipeline.get_agent()
+        if agent is not None and hasattr(agent, "on_tool_action"):
+            agent.on_tool_action = self._on_tool_action
+
+    async def _on_tool_action(self, action: str, args: dict[str, Any]) -> str | None:
+        """Turn the agent's voice/speed tools into the session's change requests."""
+        if action == "set_voice":
+            await self.publish(VoiceChangeRequested(session_id=self.session_id,
+                                                    voice_name=str(args.get("voice", ""))))
+        elif action == "set_speed":
+            speed = float(args.get("speed", 1.0))
+            if not 0.5 <= speed <= 1.5:
+                return "The speaking speed must be between 0.5 and 1.5."
+            await self.publish(SpeedChangeRequested(session_id=self.session_id, speed=speed))
+        return None
 
     @Manager.event_handler(GenerationRequested, priority=30)
     async def on_request(self, event: GenerationRequested) -> None:

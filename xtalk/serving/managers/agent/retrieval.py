@@ -4,7 +4,8 @@ Consumes: DocumentChunksIndexed, UserTurnAccepted (priority 60: before the conte
 builds the prompt).
 Emits: RetrievalUpdated (``retrieval_updated``; the context manager adds it to the prompt).
 Uses vector search when chunks carry vectors and the pipeline has an embeddings model,
-else BM25. Silent when the session has no documents.
+else BM25. Silent when the session has no documents. Agents that can search on their
+own (``set_retriever``) get this manager's search as their retrieval tool.
 """
 
 from __future__ import annotations
@@ -25,10 +26,18 @@ class RetrievalManager(Manager):
         self.vector_docs: list[str] = []
         self.vectors: list[list[float]] = []
         self.top_k = int(self.setting("retrieval_top_k", 3))
+        self._offered = False
+
+    def _offer_to_agent(self) -> None:
+        agent = self.pipeline.get_agent()
+        if not self._offered and agent is not None and hasattr(agent, "set_retriever"):
+            agent.set_retriever(self.search)
+            self._offered = True
 
     @Manager.event_handler(DocumentChunksIndexed)
     def on_chunks(self, event: DocumentChunksIndexed) -> None:
         self.lexical.add(event.chunks)
+        self._offer_to_agent()
         if event.vectors is not None:
             self.vector_docs.extend(event.chunks)
             self.vectors.extend(event.vectors)
