@@ -174,7 +174,7 @@ class SileroVAD(VAD):
         x[0, :CONTEXT_SAMPLES] = self._context
         x[0, CONTEXT_SAMPLES:] = samples
         if self._split_state:
-            out, self._h, self._c = self._session.run(
+            out, _h, _c = self._session.run(
                 None, {"input": x, "h": self._h, "c": self._c})
         else:
             feeds = {"input": x, "state": self._state}

@@ -1,6 +1,8 @@
 """LLMAgentConsumptionManager: runs, streams and cancels the agent's generations.
 
-Consumes: GenerationRequested, GenerationCancelRequested, SessionStopping.
+Consumes: GenerationRequested, GenerationCancelRequested, PlaybackStopped (a reply cut
+off — by barge-in or the client's ``interrupt`` — is not generated further),
+SessionStopping.
 Emits: ReplyTextDelta, ToolCalled, ReplyTextCompleted (never for a cancelled generation),
 ErrorOccurred (agent failures, with a safe message), VoiceChangeRequested /
 SpeedChangeRequested (when the agent's built-in tools ask for them, via the agent's
@@ -22,6 +24,7 @@ from xtalk.serving.events import (
     ErrorOccurred,
     GenerationCancelRequested,
     GenerationRequested,
+    PlaybackStopped,
     ReplyTextCompleted,
     ReplyTextDelta,
     SessionStopping,
@@ -72,6 +75,11 @@ class LLMAgentConsumptionManager(Manager):
     @Manager.event_handler(GenerationCancelRequested, priority=30)
     async def on_cancel(self, event: GenerationCancelRequested) -> None:
         if event.turn_id in (None, self._turn):
+            await self._cancel()
+
+    @Manager.event_handler(PlaybackStopped, priority=30)
+    async def on_playback_stopped(self, event: PlaybackStopped) -> None:
+        if event.turn_id == self._turn:
             await self._cancel()
 
     async def _cancel(self) -> None:
