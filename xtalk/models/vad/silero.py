@@ -1,29 +1,30 @@
 """Silero VAD (ONNX, run with onnxruntime): the default voice activity detector.
 
-Thresholds (measured on real speech, see below)
------------------------------------------------
-Settings of the engine's segmenter (service config key ``"vad"``, :class:`VADSettings`)
-that work well with this model:
+Thresholds (measured on real speech)
+------------------------------------
+Segmenter settings (service config key ``"vad"``, fields of :class:`VADSettings`) that work
+well with this model:
 
-* ``threshold = 0.5`` (silence below ``threshold - 0.15 = 0.35``, the default hysteresis).
-  Inside speech most frames score 0.6–0.96; digital silence scores ≈ 0.002 and white noise
-  at −40 dBFS stays below 0.07, so 0.5 leaves a wide margin on both sides. Quiet or
-  breathy word endings dip to 0.3–0.5: raise the threshold above ≈ 0.7 only for noisy
-  rooms, it starts to drop word edges.
-* ``min_silence_s = 0.4`` (the default). The JFK recording (11 s, "And so my fellow
-  Americans, ... ask not what your country can do for you, ... ask what you can do for your
-  country") has pauses of 0.5–1.0 s between phrases: with 0.4 s it gives one segment per
-  phrase (3), 0.8 s merges the short-paused phrases and 1.2 s gives one segment. Use 0.6–0.8
-  s when users pause mid-sentence, 0.25–0.3 s for snappy turn-taking (a turn detector should
-  then confirm the end).
-* ``min_speech_s = 0.064`` (two frames) ignores single-frame clicks; a 0.3 s spoken "yes"
+* ``threshold = 0.5`` (silence below ``threshold - 0.15 = 0.35``: the default hysteresis).
+  Clear speech scores 0.6–0.96, digital silence ≤ 0.03 (≈ 0.002 once settled) and white
+  noise from −60 to −20 dBFS at most 0.12, so 0.5 leaves a wide margin on both sides. Soft
+  speech dips lower: in the JFK clip "ask not" scores 0.41–0.64, so 0.6–0.7 already cut its
+  start and 0.8 loses it. Going down to 0.3 keeps soft speech but its silence level (0.15) is
+  too close to background noise: the crowd noise after the last word (0.06–0.15) then kept the
+  final segment open.
+* ``min_silence_s = 0.4`` (the default). The JFK clip has four phrases with pauses of
+  0.65–1.1 s: at threshold 0.5, 0.4 s gives one segment per phrase, 0.25 s also splits inside a
+  phrase, 0.8 s merges the two phrases 0.65 s apart and 1.2 s gives one segment. Use 0.6–0.8 s
+  when users pause mid-sentence; below 0.3 s a turn detector should confirm the end.
+* ``min_speech_s = 0.064`` (two frames): a 0.33 s "yes" (espeak-ng) scores 0.82–0.96 and
   gives exactly one segment.
 
-Measured with ``faster_whisper/assets/silero_vad_v6.onnx`` (faster-whisper 1.2.1) on
-``jfk.flac`` mixed to mono and resampled to 16 kHz: 61 % of its 343 frames score above 0.5,
-the 0.3 s of leading silence scores ≤ 0.1; with ``threshold=0.5, min_silence_s=0.4`` the
-first segment starts 0.2–0.3 s before the energy onset (pre-roll included) and the last one
-ends ≈ 0.3 s after the energy end.
+Figures: ``faster_whisper/assets/silero_vad_v6.onnx`` (faster-whisper 1.2.1) on ``jfk.flac``
+(mixed to mono, resampled to 16 kHz; 343 frames): 61.5 % of frames score above 0.5; the
+0.3 s before the first word ≤ 0.11. With ``threshold=0.5, min_silence_s=0.4`` the first
+segment starts at 0.12 s (speech energy starts at 0.30 s; the 0.2 s pre-roll is included)
+and the last one ends at 10.50 s (last word's energy ends at ≈ 10.2 s). Cost: ≈ 0.1 ms per
+32 ms frame on one thread (``benchmarks/vad_cost.py``; a second thread does not help).
 
 The model
 ---------
@@ -174,7 +175,7 @@ class SileroVAD(VAD):
         x[0, :CONTEXT_SAMPLES] = self._context
         x[0, CONTEXT_SAMPLES:] = samples
         if self._split_state:
-            out, _h, _c = self._session.run(
+            out, self._h, self._c = self._session.run(
                 None, {"input": x, "h": self._h, "c": self._c})
         else:
             feeds = {"input": x, "state": self._state}
