@@ -130,6 +130,14 @@ def test_final_keeps_speech_after_a_pause(asr: FasterWhisperASR, jfk: np.ndarray
     assert wer(f"{STEREO_TEXTS[1]} {JFK_TEXT}", text) <= 0.15, text
 
 
+def test_hotwords_steer_spelling(asr: FasterWhisperASR) -> None:
+    pcm = read_mono("hotwords.mp3")  # "... your ComfyUI folder again, in the ComfyUI ..."
+    hinted = FasterWhisperASR(hotwords="ComfyUI")
+    assert hinted.model is asr.model  # same weights, different decoding options
+    assert "ComfyUI" in hinted.transcribe(pcm).text
+    assert "ComfyUI" not in asr.transcribe(pcm).text  # tiny.en alone writes "comfy eye"
+
+
 # --------------------------------------------------------------------------- synthesised speech
 def _espeak(text: str, tmp: Path) -> np.ndarray:
     exe = shutil.which("espeak-ng")

@@ -3,7 +3,8 @@ audio of the reply, stage by stage, on the monotonic clock.
 
 Consumes: UserTurnEnded, TranscriptFinalized, UserTurnAccepted, GenerationRequested,
 ReplyTextDelta, TTSChunkReady, AudioChunkSent, PlaybackFinished, ClockSynced.
-Emits: LatencyMeasured (``latency_metrics`` on the wire) once per answered turn.
+Emits: LatencyMeasured (``latency_metrics`` on the wire) once per answered turn, right
+after the first audio chunk (dispatched at once, so it precedes ``tts_finished``).
 
 Stages (milliseconds):
 
@@ -128,4 +129,4 @@ class LatencyManager(Manager):
             llm_sentence_ms=_ms(t.generation, t.first_chunk),
             tts_first_chunk_ms=_ms(t.first_token, t.first_chunk),
             e2e_ms=_ms(t.speech_end, t.first_sent),
-            network_ms=self.network_ms))
+            network_ms=self.network_ms), wait_for_completion=True)
