@@ -4,10 +4,7 @@ Classes are imported lazily on first access (``xtalk.models.asr.ClassName``), so
 with heavy dependencies is imported only when a configuration asks for it.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from xtalk.models._lazy import lazy_exports
 
 #: Class name -> module that defines it.
 _BACKENDS: dict[str, str] = {
@@ -16,16 +13,4 @@ _BACKENDS: dict[str, str] = {
 }
 
 __all__ = list(_BACKENDS)
-
-
-def __getattr__(name: str) -> Any:
-    module_name = _BACKENDS.get(name)
-    if module_name is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_BACKENDS))
+__getattr__, __dir__ = lazy_exports(__name__, _BACKENDS)

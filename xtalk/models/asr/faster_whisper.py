@@ -140,11 +140,11 @@ class FasterWhisperASR(ASR):
         cpu_threads: CPU threads for CTranslate2 (0: its default).
         hotwords: Hint phrases (names, jargon) given to the decoder.
         vad_filter: Let faster-whisper cut non-speech with Silero VAD first.
-        without_timestamps: Decode finals in one pass with no timestamp tokens. Faster on
-            multi-phrase audio, but Whisper then often stops after the first phrase when a
-            pause or a change of voice/level follows, silently dropping the rest (seen with
-            tiny.en on the project's recordings), so finals use timestamps by default.
-            Interim results never use timestamps.
+        without_timestamps: Decode finals without timestamp tokens. Whisper then often
+            stops after the first phrase when a pause or a change of voice/level follows,
+            silently dropping the rest (tiny.en on the project's recordings: pooled WER
+            0.27 on two-phrase clips vs 0.11 with timestamps, and no faster), so finals use
+            timestamps by default. Interim results never use timestamps.
 
     Raises:
         ModelNotAvailableError: The model is not installed (the message says what to

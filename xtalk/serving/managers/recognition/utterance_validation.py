@@ -31,9 +31,10 @@ def validate_utterance(text: str, confidence: float, audio_seconds: float,
                        no_speech_prob: float = 0.0) -> Verdict:
     """Accept an utterance unless it is empty, a sound tag, or a likely hallucination.
 
-    Short real answers ("yes", "no", "stop") are valid however short the audio is; a
-    known hallucination phrase is rejected when the model itself doubts there was speech
-    (``no_speech_prob`` ≥ 0.5) or the confidence is low.
+    Short real answers ("yes", "okay", "bye") are valid however short the audio is and
+    however unsure the model is of a single word (tiny models give ~0.4); a known
+    hallucination phrase is rejected only when the model itself doubts there was speech
+    (``no_speech_prob`` ≥ 0.5).
     """
     words = normalise(text)
     if not words:
@@ -42,7 +43,7 @@ def validate_utterance(text: str, confidence: float, audio_seconds: float,
         return Verdict(False, "sound_tag")
     if confidence < min_confidence:
         return Verdict(False, "low_confidence")
-    if words in HALLUCINATIONS and (no_speech_prob >= 0.5 or confidence < 0.5):
+    if words in HALLUCINATIONS and no_speech_prob >= 0.5:
         return Verdict(False, "hallucination")
     if audio_seconds <= 0:
         return Verdict(False, "no_audio")
