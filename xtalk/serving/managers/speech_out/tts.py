@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from xtalk.models.interfaces import TTS, UnsupportedFeatureError
 from xtalk.serving.events import (
+    BaseEvent,
     EmotionChanged,
     EmotionChangeRequested,
     ErrorOccurred,
@@ -190,53 +192,49 @@ class TTSManager(Manager):
         return controller.apply(pcm, sample_rate, self.speed)
 
     # ------------------------------------------------------------------ voice settings
-    async def _unsupported(self, what: str, exc: Exception) -> None:
-        await self.publish(ErrorOccurred(session_id=self.session_id, code="unsupported",
-                                         message=f"{what}: {exc}", source="tts"))
+    async def _change(self, what: str, apply: Callable[[TTS], None],
+                      done: BaseEvent) -> bool:
+        """Apply a voice setting to the model; report success (``done``) or why not."""
+        try:
+            if self.model is None:
+                raise UnsupportedFeatureError("no speech synthesis is configured")
+            apply(self.model)
+        except (UnsupportedFeatureError, ValueError) as exc:
+            await self.publish(ErrorOccurred(session_id=self.session_id, code="unsupported",
+                                             message=f"{what} not changed: {exc}",
+                                             source="tts"))
+            return False
+        await self.publish(done)
+        return True
 
     @Manager.event_handler(VoiceChangeRequested)
     async def on_voice(self, event: VoiceChangeRequested) -> None:
-        model = self.model
-        try:
-            if model is None:
-                raise UnsupportedFeatureError("no speech synthesis is configured")
-            model.set_voice(event.voice_name)
-        except (UnsupportedFeatureError, ValueError) as exc:
-            await self._unsupported("Voice not changed", exc)
-            return
-        await self.publish(VoiceChanged(session_id=self.session_id, name=event.voice_name))
-
-    @Manager.event_handler(SpeedChangeRequested)
-    async def on_speed(self, event: SpeedChangeRequested) -> None:
-        model = self.model
-        try:
-            if model is None:
-                raise UnsupportedFeatureError("no speech synthesis is configured")
-            model.set_speed(event.speed)
-            self._model_speed = True
-        except UnsupportedFeatureError as exc:
-            self._model_speed = False
-            if self.pipeline.get_speed_controller() is None:
-                await self._unsupported("Speed not changed", exc)
-                return
-        except ValueError as exc:
-            await self._unsupported("Speed not changed", exc)
-            return
-        self.speed = event.speed
-        await self.publish(SpeedChanged(session_id=self.session_id, speed=event.speed))
+        await self._change("Voice", lambda m: m.set_voice(event.voice_name),
+                           VoiceChanged(session_id=self.session_id, name=event.voice_name))
 
     @Manager.event_handler(EmotionChangeRequested)
     async def on_emotion(self, event: EmotionChangeRequested) -> None:
-        model = self.model
-        try:
-            if model is None:
-                raise UnsupportedFeatureError("no speech synthesis is configured")
-            model.set_emotion(event.emotion_name, event.emotion_vector)
-        except (UnsupportedFeatureError, ValueError) as exc:
-            await self._unsupported("Emotion not changed", exc)
-            return
-        await self.publish(EmotionChanged(session_id=self.session_id, name=event.emotion_name,
-                                          vector=event.emotion_vector))
+        await self._change(
+            "Emotion", lambda m: m.set_emotion(event.emotion_name, event.emotion_vector),
+            EmotionChanged(session_id=self.session_id, name=event.emotion_name,
+                           vector=event.emotion_vector))
+
+    @Manager.event_handler(SpeedChangeRequested)
+    async def on_speed(self, event: SpeedChangeRequested) -> None:
+        """The model's own speed control is preferred; a speed controller in the pipeline
+        stretches the audio of models that have none."""
+        def apply(model: TTS) -> None:
+            try:
+                model.set_speed(event.speed)
+                self._model_speed = True
+            except UnsupportedFeatureError:
+                if self.pipeline.get_speed_controller() is None:
+                    raise
+                self._model_speed = False
+
+        if await self._change("Speed", apply,
+                              SpeedChanged(session_id=self.session_id, speed=event.speed)):
+            self.speed = event.speed
 
     @Manager.event_handler(SessionStopping)
     async def on_stopping(self, event: SessionStopping) -> None:
