@@ -512,6 +512,24 @@ class EmotionChanged(BaseEvent):
 
 
 @dataclass
+class ModelChangeRequested(BaseEvent):
+    """Switch the session's ``kind`` (``"tts"`` or ``"llm"``) model at run time.
+
+    Only published for clients when the server allows client model changes."""
+
+    kind: str = "tts"
+    params: dict[str, Any] = field(default_factory=dict)
+    TYPE: ClassVar[str] = "model.change_requested"
+
+
+@dataclass
+class ModelChanged(BaseEvent):
+    kind: str = "tts"
+    name: str = ""
+    TYPE: ClassVar[str] = "model.changed"
+
+
+@dataclass
 class SpeedChangeRequested(BaseEvent):
     speed: float = 1.0
     TYPE: ClassVar[str] = "tts.speed_change_requested"

@@ -189,10 +189,9 @@ class SessionGateway:
     async def handle_text(self, text: str) -> None:
         try:
             event = parse_text_message(self.session_id, text, self.limits)
-            if isinstance(event, ev.ClientMessageReceived) and event.action in (
-                    "change_tts_model", "change_llm_model") and not self.allow_model_changes:
-                raise WireError("forbidden",
-                                f"{event.action} is disabled for clients on this server.")
+            if isinstance(event, ev.ModelChangeRequested) and not self.allow_model_changes:
+                raise WireError("forbidden", f"change_{event.kind}_model is disabled for "
+                                             "clients on this server.")
         except WireError as exc:
             self._reject(exc)
             return

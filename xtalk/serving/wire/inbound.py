@@ -148,6 +148,25 @@ def _text_input(sid: str, d: dict[str, Any]) -> ev.BaseEvent:
     return ev.UserTextSubmitted(session_id=sid, text=_string(d, "text", max_len=4000).strip())
 
 
+def _tts_model(sid: str, d: dict[str, Any]) -> ev.BaseEvent:
+    config = d.get("config") or {}
+    if not isinstance(config, dict):
+        raise WireError("invalid_field", "Field 'config' must be an object.")
+    return ev.ModelChangeRequested(session_id=sid, kind="tts", params={
+        "model_type": _string(d, "model_type", max_len=64), "config": config})
+
+
+def _llm_model(sid: str, d: dict[str, Any]) -> ev.BaseEvent:
+    extra = d.get("extra_body") or {}
+    if not isinstance(extra, dict):
+        raise WireError("invalid_field", "Field 'extra_body' must be an object.")
+    return ev.ModelChangeRequested(session_id=sid, kind="llm", params={
+        "model": _string(d, "model_name", max_len=200),
+        "base_url": _string(d, "base_url", required=False, max_len=500),
+        "api_key": _string(d, "api_key", required=False, max_len=500),
+        "extra_body": extra})
+
+
 def _client_message(action: str) -> Builder:
     def build(sid: str, d: dict[str, Any]) -> ev.BaseEvent:
         return ev.ClientMessageReceived(session_id=sid, action=action, data=dict(d))
@@ -167,8 +186,8 @@ INBOUND_ACTIONS: dict[str, Builder] = {
         session_id=sid, voice_name=_string(d, "voice_name")),
     "change_emotion": _emotion,
     "change_tts_speed": _speed,
-    "change_tts_model": _client_message("change_tts_model"),
-    "change_llm_model": _client_message("change_llm_model"),
+    "change_tts_model": _tts_model,
+    "change_llm_model": _llm_model,
     # Xtalk extensions (docs/protocol.md)
     "text_input": _text_input,
     "interrupt": lambda sid, d: ev.PlaybackStopRequested(session_id=sid, reason="client"),

@@ -47,6 +47,7 @@ OUTBOUND_TABLE: dict[type[ev.BaseEvent], Serializer] = {
     ev.VoiceChanged: lambda e: _msg("voice_changed", name=e.name),
     ev.EmotionChanged: lambda e: _msg("emotion_changed", name=e.name, vector=e.vector),
     ev.SpeedChanged: lambda e: _msg("speed_changed", speed=e.speed),
+    ev.ModelChanged: lambda e: _msg("model_changed", kind=e.kind, name=e.name),
     ev.SpeakerIdentified: lambda e: _msg("speaker_updated", speaker_id=e.speaker_id,
                                          reason=e.reason),
     ev.CaptionUpdated: lambda e: _msg("caption_updated", text=e.text, is_final=e.is_final),

@@ -2,9 +2,9 @@
 
 Consumes: GenerationRequested, GenerationCancelRequested, PlaybackStopped (a reply cut
 off — by barge-in or the client's ``interrupt`` — is not generated further),
-SessionStopping.
-Emits: ReplyTextDelta, ToolCalled, ReplyTextCompleted (never for a cancelled generation),
-ErrorOccurred (agent failures, with a safe message), VoiceChangeRequested /
+ModelChangeRequested (kind "llm"), SessionStopping.
+Emits: ModelChanged, ReplyTextDelta, ToolCalled, ReplyTextCompleted (never for a
+cancelled generation), ErrorOccurred (agent failures, with a safe message), VoiceChangeRequested /
 SpeedChangeRequested (when the agent's built-in tools ask for them, via the agent's
 ``on_tool_action`` hook).
 
@@ -24,6 +24,8 @@ from xtalk.serving.events import (
     ErrorOccurred,
     GenerationCancelRequested,
     GenerationRequested,
+    ModelChanged,
+    ModelChangeRequested,
     PlaybackStopped,
     ReplyTextCompleted,
     ReplyTextDelta,
@@ -76,6 +78,24 @@ class LLMAgentConsumptionManager(Manager):
     async def on_cancel(self, event: GenerationCancelRequested) -> None:
         if event.turn_id in (None, self._turn):
             await self._cancel()
+
+    @Manager.event_handler(ModelChangeRequested)
+    async def on_model_change(self, event: ModelChangeRequested) -> None:
+        if event.kind != "llm":
+            return
+        p = event.params
+        try:
+            await asyncio.to_thread(
+                self.pipeline.set_llm_model, str(p.get("model", "")),
+                str(p.get("base_url", "")), str(p.get("api_key", "")), p.get("extra_body"))
+        except Exception as exc:  # never echo the key or raw errors to the client
+            self.log.info("LLM change refused: %s", type(exc).__name__)
+            await self.publish(ErrorOccurred(
+                session_id=self.session_id, code="invalid_model",
+                message="Cannot switch the language model.", source="agent"))
+            return
+        await self.publish(ModelChanged(session_id=self.session_id, kind="llm",
+                                        name=str(p.get("model", ""))))
 
     @Manager.event_handler(PlaybackStopped, priority=30)
     async def on_playback_stopped(self, event: PlaybackStopped) -> None:

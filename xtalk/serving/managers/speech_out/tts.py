@@ -2,7 +2,7 @@
 
 Consumes: ReplyTextDelta, ReplyTextCompleted, SpeechSynthesisRequested,
 GenerationCancelRequested, PlaybackStopped, VoiceChangeRequested, SpeedChangeRequested,
-EmotionChangeRequested, SessionStopping.
+EmotionChangeRequested, ModelChangeRequested (kind "tts"), SessionStopping.
 Emits: TTSChunkReady (PCM16 at the model's own ``sample_rate``), TTSReplyCompleted (once
 per reply that was not cancelled), VoiceChanged / SpeedChanged / EmotionChanged, and
 ErrorOccurred for requests the voice cannot honour (never silently ignored).
@@ -27,6 +27,8 @@ from xtalk.serving.events import (
     EmotionChangeRequested,
     ErrorOccurred,
     GenerationCancelRequested,
+    ModelChanged,
+    ModelChangeRequested,
     PlaybackStopped,
     ReplyTextCompleted,
     ReplyTextDelta,
@@ -206,6 +208,23 @@ class TTSManager(Manager):
             return False
         await self.publish(done)
         return True
+
+    @Manager.event_handler(ModelChangeRequested)
+    async def on_model_change(self, event: ModelChangeRequested) -> None:
+        if event.kind != "tts":
+            return
+        model_type = str(event.params.get("model_type", ""))
+        config = dict(event.params.get("config") or {})
+        try:
+            await asyncio.to_thread(self.pipeline.set_tts_model, model_type, config)
+        except (ValueError, AttributeError) as exc:
+            self.log.info("TTS model change refused: %s", exc)
+            await self.publish(ErrorOccurred(
+                session_id=self.session_id, code="invalid_model",
+                message=f"Cannot switch speech synthesis to {model_type!r}.", source="tts"))
+            return
+        await self.publish(ModelChanged(session_id=self.session_id, kind="tts",
+                                        name=model_type))
 
     @Manager.event_handler(VoiceChangeRequested)
     async def on_voice(self, event: VoiceChangeRequested) -> None:

@@ -1,0 +1,29 @@
+"""Client model changes: refused by default (tested in test_turn_flow), applied when the
+server allows them."""
+
+from __future__ import annotations
+
+from harness import build_xtalk
+
+
+async def test_allowed_tts_model_change_switches_this_session_only(transport):
+    xtalk = build_xtalk(service={"allow_client_model_changes": True})
+    a = await transport.open_session(xtalk)
+    b = await transport.open_session(xtalk)
+    await a.send_json({"action": "change_tts_model",
+                       "data": {"model_type": "ToneCodeTTS", "config": {"sample_rate": 16000}}})
+    changed = await a.wait_for("model_changed")
+    assert changed.data == {"kind": "tts", "name": "ToneCodeTTS"}
+    rate_a = xtalk.sessions[a.session_id].pipeline.get_tts_model().sample_rate
+    rate_b = xtalk.sessions[b.session_id].pipeline.get_tts_model().sample_rate
+    assert (rate_a, rate_b) == (16000, 24000)
+
+
+async def test_unknown_model_type_is_a_clear_error(transport):
+    xtalk = build_xtalk(service={"allow_client_model_changes": True})
+    client = await transport.open_session(xtalk)
+    await client.send_json({"action": "change_tts_model",
+                            "data": {"model_type": "NoSuchTTS", "config": {}}})
+    error = await client.wait_for("error")
+    assert error.data["code"] == "invalid_model"
+    assert "NoSuchTTS" in error.data["message"]
