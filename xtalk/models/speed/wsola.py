@@ -88,8 +88,10 @@ class WSOLASpeedController(SpeechSpeedController):
                 lengthens. The output has ``round(len(pcm) / speed)`` samples.
 
         Returns:
-            PCM16 mono at the same rate; ``pcm`` itself when ``speed == 1``. Input shorter
-            than a frame is only cut or padded with silence to the new length.
+            PCM16 mono at the same rate (other sample types are rounded and clipped to
+            int16 first); ``pcm`` itself when ``speed == 1``. A chunk shorter than a
+            frame cannot be time-scaled properly: it is mostly cut, or padded with
+            silence, to the new length.
 
         Raises:
             ValueError: ``speed`` is outside 0.25..4, ``sample_rate`` is not positive or
@@ -140,12 +142,16 @@ class WSOLASpeedController(SpeechSpeedController):
                 pos = prev
             else:
                 nominal = round(k * hop_in)
-                # candidates: within ±search, inside the input where possible (the
-                # output part of the frame must not run past the input's end)
+                # candidates: within ±search; the part of the frame that is output must
+                # not run past the input's end (unless the input is shorter than that),
+                # so near the end the search range moves back
                 keep = min(frame, out_len - at)  # samples of this frame that are output
-                lo = max(nominal - search, 0)
-                hi = min(nominal + search, end - keep)
-                pos = min(max(nominal, lo), hi) if hi >= lo else nominal
+                lo, hi = max(nominal - search, 0), nominal + search
+                if end >= keep:
+                    hi = min(hi, end - keep)
+                    if hi < lo:
+                        lo = max(hi - 2 * search, 0)
+                pos = min(max(nominal, lo), hi)
                 if hi > lo:
                     # the previous frame's natural continuation over the overlap region
                     template = x[prev + hop_out: prev + hop_out + overlap]
