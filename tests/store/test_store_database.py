@@ -1,0 +1,187 @@
+"""Opening the database: pragmas, schema version table, migrations and their refusal."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_mock_engine, inspect
+from sqlalchemy.schema import CreateIndex, CreateTable
+
+from xtalk.store import SchemaVersionError, Store, database, latest_version, open_database
+from xtalk.store.models import Base
+
+
+def _db_file(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def test_creates_schema_with_version_table_and_wal(db_url):
+    db = open_database(db_url)
+    try:
+        assert _db_file(db_url).exists()  # parent directory created
+        assert db.schema_version() == latest_version() == 1
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 1  # NORMAL
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            rows = conn.exec_driver_sql("SELECT version, applied_at FROM schema_version").all()
+            assert [r[0] for r in rows] == [1] and rows[0][1] is not None
+            tables = set(inspect(conn).get_table_names())
+        assert set(Base.metadata.tables) <= tables
+        assert {"schema_version", database.FTS_TABLE} <= tables
+        assert db.fts_enabled
+    finally:
+        db.close()
+    # the journal mode is persistent: a plain sqlite3 connection sees WAL too
+    with sqlite3.connect(_db_file(db_url)) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_migrated_schema_matches_the_models(db_url):
+    db = open_database(db_url)
+    try:
+        insp = inspect(db.engine)
+        for table in Base.metadata.sorted_tables:
+            columns = {c["name"]: c for c in insp.get_columns(table.name)}
+            assert set(columns) == set(table.columns.keys()), table.name
+            for column in table.columns:
+                assert columns[column.name]["nullable"] == column.nullable, \
+                    (table.name, column.name)
+            pk = insp.get_pk_constraint(table.name)["constrained_columns"]
+            assert pk == [c.name for c in table.primary_key.columns], table.name
+            fks = {(tuple(fk["constrained_columns"]), fk["referred_table"],
+                    (fk.get("options") or {}).get("ondelete"))
+                   for fk in insp.get_foreign_keys(table.name)}
+            expected = {((fk.parent.name,), fk.column.table.name, fk.ondelete)
+                        for fk in table.foreign_keys}
+            assert fks == expected, table.name
+            assert {i["name"] for i in insp.get_indexes(table.name)} == \
+                {i.name for i in table.indexes}, table.name
+            uniques = {tuple(u["column_names"]) for u in insp.get_unique_constraints(table.name)}
+            expected_uniques = {(c.name,) for c in table.columns if c.unique}
+            assert uniques == expected_uniques, table.name
+    finally:
+        db.close()
+
+
+def test_reopening_does_not_migrate_again(db_url):
+    open_database(db_url).close()
+    db = open_database(db_url)
+    try:
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM schema_version").scalar() == 1
+    finally:
+        db.close()
+
+
+def test_newer_schema_version_is_refused_and_left_untouched(db_url):
+    open_database(db_url).close()
+    path = _db_file(db_url)
+    with sqlite3.connect(path) as raw:
+        raw.execute("INSERT INTO schema_version (version, applied_at) "
+                    "VALUES (7, '2030-01-01 00:00:00')")
+    with pytest.raises(SchemaVersionError) as info:
+        open_database(db_url)
+    message = str(info.value)
+    assert "7" in message and "newer" in message and "upgrade xtalk" in message
+    with pytest.raises(SchemaVersionError):
+        Store.open(db_url)
+    with sqlite3.connect(path) as raw:
+        versions = [v for (v,) in raw.execute("SELECT version FROM schema_version")]
+    assert sorted(versions) == [1, 7]
+
+
+def test_foreign_database_is_refused(tmp_path):
+    path = tmp_path / "other.db"
+    with sqlite3.connect(path) as raw:
+        raw.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    with pytest.raises(SchemaVersionError, match="not an xtalk database"):
+        open_database(f"sqlite:///{path}")
+
+
+def test_empty_file_is_migrated_from_version_zero(tmp_path):
+    path = tmp_path / "empty.db"
+    path.touch()
+    db = open_database(f"sqlite:///{path}")
+    try:
+        assert db.schema_version() == 1
+    finally:
+        db.close()
+
+
+def test_older_database_is_migrated_in_order(db_url, monkeypatch):
+    open_database(db_url).close()
+    calls: list[int] = []
+
+    def v2(conn):
+        calls.append(2)
+        conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN extra INTEGER")
+
+    def v3(conn):
+        calls.append(3)
+        conn.exec_driver_sql("CREATE TABLE v3_marker (id INTEGER PRIMARY KEY)")
+
+    monkeypatch.setattr(database, "MIGRATIONS", [*database.MIGRATIONS, (2, v2), (3, v3)])
+    db = open_database(db_url)
+    try:
+        assert calls == [2, 3]
+        assert db.schema_version() == 3
+        insp = inspect(db.engine)
+        assert "extra" in {c["name"] for c in insp.get_columns("messages")}
+        assert insp.has_table("v3_marker")
+    finally:
+        db.close()
+    open_database(db_url).close()
+    assert calls == [2, 3]
+
+
+def test_failed_migration_rolls_back_completely(db_url, monkeypatch):
+    open_database(db_url).close()
+
+    def broken_v2(conn):
+        conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN extra INTEGER")
+        raise RuntimeError("migration bug")
+
+    monkeypatch.setattr(database, "MIGRATIONS", [*database.MIGRATIONS, (2, broken_v2)])
+    with pytest.raises(RuntimeError, match="migration bug"):
+        open_database(db_url)
+    monkeypatch.undo()
+    db = open_database(db_url)
+    try:
+        assert db.schema_version() == 1
+        assert "extra" not in {c["name"] for c in inspect(db.engine).get_columns("messages")}
+    finally:
+        db.close()
+
+
+def test_schema_compiles_for_postgresql():
+    """The migrations and models use no SQLite-only DDL (checked without a server)."""
+    statements: list[str] = []
+    mock = create_mock_engine("postgresql://",
+                              lambda sql, *a, **kw: statements.append(str(sql.compile(
+                                  dialect=mock.dialect))))
+    database._migrate_v1(mock)
+    ddl = "\n".join(statements)
+    assert "CREATE TABLE conversation_sessions" in ddl
+    assert "ON DELETE CASCADE" in ddl
+    assert "fts5" not in ddl.lower()
+    for table in Base.metadata.sorted_tables:
+        str(CreateTable(table).compile(dialect=mock.dialect))
+        for index in table.indexes:
+            str(CreateIndex(index).compile(dialect=mock.dialect))
+
+
+def test_default_url_is_in_the_user_data_dir(monkeypatch, tmp_path):
+    monkeypatch.setattr(database.platformdirs, "user_data_dir",
+                        lambda app: str(tmp_path / "userdata" / app))
+    assert database.default_database_path() == tmp_path / "userdata" / "xtalk" / "xtalk.db"
+    db = open_database()
+    try:
+        assert (tmp_path / "userdata" / "xtalk" / "xtalk.db").exists()
+        assert db.is_sqlite and db.schema_version() == 1
+    finally:
+        db.close()
+
