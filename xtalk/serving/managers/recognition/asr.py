@@ -115,10 +115,27 @@ class ASRManager(Manager):
         utt = self._current
         if utt is None or not self.settings.speculative_final:
             return
-        audio = self._final_audio(utt.start_sample, event.pause_sample)
-        self._speculation = _Speculation(
-            utt.turn_id, event.pause_sample, audio.size / SAMPLE_RATE,
-            self._spawn(asyncio.to_thread(self.model.transcribe, audio)))
+        # Only the first frame of the silence has arrived: the end padding is filled with
+        # digital silence (the VAD just judged that stretch silent).
+        audio = self._final_audio(utt.start_sample, event.pause_sample, pad_with_silence=True)
+        spec = _Speculation(utt.turn_id, event.pause_sample, audio.size / SAMPLE_RATE,
+                            self._spawn(asyncio.to_thread(self.model.transcribe, audio)))
+        self._speculation = spec
+        self._spawn(self._share_speculation(utt, spec))
+
+    async def _share_speculation(self, utt: _Utterance, spec: _Speculation) -> None:
+        """Publish the speculative result as the freshest partial (the end-of-turn policy
+        judges the text said before the pause, not an older partial)."""
+        try:
+            result = await asyncio.shield(spec.task)
+        except Exception:
+            return
+        text = result.text.strip()
+        if self._current is utt and self._speculation is spec and text \
+                and text != utt.last_partial_text:
+            utt.last_partial_text = text
+            await self.publish(TranscriptPartial(session_id=self.session_id,
+                                                 turn_id=utt.turn_id, text=text))
 
     @Manager.event_handler(SpeechResumed, priority=10, enabled_if=_has_asr)
     def on_resumed(self, event: SpeechResumed) -> None:
@@ -141,9 +158,16 @@ class ASRManager(Manager):
         self._spawn(self._run_final(event.turn_id, audio.size / SAMPLE_RATE,
                                     self._decode(audio)))
 
-    def _final_audio(self, start: int, end: int) -> np.ndarray:
+    def _final_audio(self, start: int, end: int, pad_with_silence: bool = False
+                     ) -> np.ndarray:
+        """The turn's audio plus ``end_padding_s``; padding not yet received is filled
+        with silence when ``pad_with_silence``."""
         pad = int(self.settings.end_padding_s * SAMPLE_RATE)
-        return self._utterance_audio(start, end + pad)
+        audio = self._utterance_audio(start, end + pad)
+        missing = end + pad - self.history.end_sample
+        if pad_with_silence and missing > 0:
+            audio = np.concatenate([audio, np.zeros(missing, dtype=np.int16)])
+        return audio
 
     async def _decode(self, audio: np.ndarray) -> Transcription:
         if audio.size == 0:
