@@ -42,7 +42,7 @@ async def test_a_fresher_finished_transcript_ends_the_wait_early():
 
 async def test_an_unfinished_fresh_transcript_or_resumed_speech_changes_nothing():
     bus = await _setup()
-    await bus.publish(TurnEndCheckRequested(session_id="s", turn_id=1, text="I want"),
+    await bus.publish(TurnEndCheckRequested(session_id="s", turn_id=1, text="I want to"),
                       wait_for_completion=True)
     await bus.publish(TranscriptPartial(session_id="s", turn_id=1, text="I want to go and"),
                       wait_for_completion=True)
