@@ -27,11 +27,12 @@ def free_port() -> int:
 
 
 @pytest.fixture()
-def server():
+def server(tmp_path):
     port = free_port()
+    database = f"sqlite:///{tmp_path / 'xtalk.db'}"  # never the user's real store
     proc = subprocess.Popen(
         [sys.executable, "-m", "xtalk.server_cli", "--config", str(FIXTURE), "--port",
-         str(port), "--log-level", "warning"],
+         str(port), "--log-level", "warning", "--database", database],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -80,7 +81,8 @@ def test_a_bad_config_is_reported_clearly(tmp_path):
     bad.write_text(json.dumps({"asr": "NoSuchASR", "llm_agent": "RuleAgent",
                                "tts": "ToneCodeTTS"}))
     result = subprocess.run(
-        [sys.executable, "-m", "xtalk.server_cli", "--config", str(bad)],
+        [sys.executable, "-m", "xtalk.server_cli", "--config", str(bad), "--database",
+         f"sqlite:///{tmp_path / 'xtalk.db'}"],
         capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert "NoSuchASR" in result.stderr and "'asr'" in result.stderr

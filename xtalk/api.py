@@ -21,10 +21,11 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xtalk.pipelines.default import DefaultPipeline
 from xtalk.pipelines.interfaces import Pipeline
@@ -35,13 +36,18 @@ from xtalk.registry import (
     build_model,
     parse_entry,
 )
-from xtalk.serving.events import TextEmbeddingRequested
+from xtalk.serving.events import SessionStarted, TextEmbeddingRequested
 from xtalk.serving.limiter import SessionLimiter
 from xtalk.serving.service import DefaultService, Service
+
+if TYPE_CHECKING:
+    from xtalk.serving.http.auth import AuthSettings
+    from xtalk.store import Store
 
 logger = logging.getLogger(__name__)
 
 TOP_LEVEL_KEYS = frozenset({"max_connections", "service_config"})
+DATABASE_URL_ENV = "XTALK_DATABASE_URL"
 WebSocket = Any
 
 ToolLike = Any  # langchain_core.tools.BaseTool
@@ -88,6 +94,9 @@ class Xtalk:
         self.sessions: dict[str, Service] = {}
         self._session_users: dict[str, str | None] = {}
         self._sessions_created = 0
+        self.store: Store | None = None
+        self._auth_settings: AuthSettings | None = None
+        self._persistence_store: Store | None = None
 
     # ------------------------------------------------------------------ registry
     @classmethod
@@ -257,13 +266,67 @@ class Xtalk:
             raise RuntimeError("the pipeline has no agent to give tools to")
         agent.add_tools(tools)
 
+    # ------------------------------------------------------------------ serving
+    def attach_store(self, store: Store, *, auth: AuthSettings | None = None) -> None:
+        """Use ``store`` (users, sessions, documents) and the security settings ``auth``
+        for :meth:`mount_routes`. Without it, ``mount_routes`` opens the database named
+        by ``service_config["database_url"]`` (or the ``XTALK_DATABASE_URL`` environment
+        variable, else the default SQLite file) and reads ``service_config["auth"]``."""
+        from xtalk.serving.http.auth import AuthSettings
+
+        if self._persistence_store is not None and store is not self._persistence_store:
+            raise RuntimeError("routes are already mounted on another store")
+        if auth is not None and not isinstance(auth, AuthSettings):
+            raise TypeError("auth must be an AuthSettings")
+        self.store = store
+        if auth is not None:
+            self._auth_settings = auth
+
+    def mount_routes(self, app: Any, *, login_path: str = "/api/auth/login",
+                     sessions_path: str = "/api/sessions",
+                     session_detail_path: str = "/api/sessions/{session_id}",
+                     upload_path: str = "/api/upload", ws_path: str = "/ws") -> None:
+        """Mount the built-in auth, session, upload, and websocket routes.
+
+        See :mod:`xtalk.serving.http.routes`. Sessions run through these routes are
+        stored as they happen (every committed turn) and can be attached again later,
+        also after a restart.
+        """
+        from xtalk.serving.http.auth import AuthSettings
+        from xtalk.serving.http.persistence import PersistenceManager
+        from xtalk.serving.http.routes import mount
+        from xtalk.store import Store
+
+        config = self.service_prototype.service_config
+        if self.store is None:
+            url = config.get("database_url") or os.environ.get(DATABASE_URL_ENV) or None
+            self.store = Store.open(url)
+        if self._auth_settings is None:
+            auth_config = config.get("auth") or {}
+            if not isinstance(auth_config, Mapping):
+                raise ConfigError('"service_config.auth" must be an object')
+            try:
+                self._auth_settings = AuthSettings.from_mapping(
+                    auth_config, max_upload_bytes=config.get("max_upload_bytes"))
+            except (TypeError, ValueError) as exc:
+                raise ConfigError(f"invalid auth settings: {exc}") from exc
+        if self._persistence_store is None:
+            self.service_prototype.register_manager(PersistenceManager.bound_to(self.store))
+            self._persistence_store = self.store
+        mount(self, app, store=self.store, settings=self._auth_settings,
+              login_path=login_path, sessions_path=sessions_path,
+              session_detail_path=session_detail_path, upload_path=upload_path,
+              ws_path=ws_path)
+
     async def connect(self, websocket: WebSocket, user_id: str | None = None,
                       *, session_id: str | None = None,
-                      messages: list[dict[str, Any]] | None = None) -> None:
+                      messages: list[dict[str, Any]] | None = None,
+                      attached: bool = False) -> None:
         """Accept a connection and run a session on it until the client leaves.
 
         With a session limit, the client first waits in the FIFO queue. ``session_id`` and
-        ``messages`` attach to (and restore) an existing conversation.
+        ``messages`` attach to (and restore) an existing conversation; with ``attached``
+        the client is sent ``session_attached`` (right after ``session_info``).
         """
         await websocket.accept()
         admitted = True
@@ -280,6 +343,14 @@ class Xtalk:
             self._session_users[service.session_id] = user_id
             if messages:
                 service.restore_conversation(messages=messages)
+            if attached:
+                live = service
+
+                async def announce(_event: SessionStarted) -> None:
+                    await live.send_session_attached()
+
+                assert service.event_bus is not None
+                service.event_bus.subscribe(SessionStarted, announce, priority=-100)
             await service.handle_message_loop(already_accepted=True)
         except Exception:
             logger.exception("session failed")

@@ -1,61 +1,256 @@
-"""``xtalk-server``: serve the assistant over WebSocket (headless).
+"""``xtalk-server``: serve the assistant over HTTP and WebSocket (headless).
 
-Binds to 127.0.0.1 by default. The full serving layer (login, stored sessions, uploads,
-LAN mode) is built on ``Xtalk.mount_routes``; this command runs the session endpoint.
+Serving::
+
+    xtalk-server [--config FILE] [--host 127.0.0.1] [--port 8765] [--database URL]
+                 [--lan] [--allowed-origin URL ...] [--tls-cert FILE --tls-key FILE]
+
+The server binds to 127.0.0.1 by default; there, with no users in the store, no login is
+needed (the single-user desktop case). ``--lan`` binds every interface (0.0.0.0) and
+requires a login for everything; it refuses to start until a user exists. Users::
+
+    xtalk-server user add NAME [--password PW | password on stdin / prompt] [--admin]
+    xtalk-server user list
+    xtalk-server user delete NAME
+    xtalk-server pairing-code NAME        # a one-time code to pair a phone
+
+The database is ``--database URL``, else ``$XTALK_DATABASE_URL``, else SQLite in the user
+data directory.
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
+import ipaddress
 import logging
+import os
 import sys
 from pathlib import Path
-
-from fastapi import FastAPI, WebSocket
+from typing import Any
 
 from xtalk.registry import ConfigError
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "resources" / "default_config.json"
+DATABASE_URL_ENV = "XTALK_DATABASE_URL"
+LAN_HOST = "0.0.0.0"
+EXIT_USAGE = 2
 
 
-def build_app(config: str | Path | dict):
-    """A FastAPI app with the session WebSocket at ``/ws``."""
+def build_app(config: str | Path | dict | Any, *, store: Any = None, auth: Any = None):
+    """A FastAPI app with the login, session, upload and session WebSocket routes.
+
+    Args:
+        config: A configuration (file or dict) or a ready :class:`~xtalk.Xtalk`.
+        store: The store to use (default: see ``Xtalk.mount_routes``).
+        auth: :class:`~xtalk.serving.http.auth.AuthSettings` (with ``store``).
+    """
+    from fastapi import FastAPI
+
     from xtalk.api import Xtalk
 
-    xtalk = Xtalk.from_config(config if isinstance(config, dict) else str(config))
-    app = FastAPI(title="Xtalk", version="0.1.0")
+    if isinstance(config, Xtalk):
+        xtalk = config
+    else:
+        xtalk = Xtalk.from_config(config if isinstance(config, dict) else str(config))
+    app = FastAPI(title="Xtalk", version="0.1.0",
+                  description="Local-first voice assistant: login, sessions, documents "
+                              "and the session WebSocket (see docs/protocol.md).")
     app.state.xtalk = xtalk
+    if store is not None:
+        xtalk.attach_store(store, auth=auth)
+    xtalk.mount_routes(app)
 
-    @app.websocket("/ws")
-    async def session(websocket: WebSocket) -> None:
-        await xtalk.connect(websocket)
-
-    @app.get("/healthz")
-    async def health() -> dict[str, object]:
-        return {"status": "ok", "sessions": len(xtalk.sessions)}
+    @app.get("/healthz", tags=["server"], summary="Liveness check")
+    async def health() -> dict[str, str]:
+        return {"status": "ok"}
 
     return app
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="xtalk-server", description=__doc__)
+def _database_url(args: argparse.Namespace) -> str | None:
+    return getattr(args, "database", None) or os.environ.get(DATABASE_URL_ENV) or None
+
+
+def _open_store(args: argparse.Namespace):
+    from xtalk.store import Store
+
+    return Store.open(_database_url(args))
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", "ip6-localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _read_password(args: argparse.Namespace) -> str:
+    if args.password is not None:
+        return args.password
+    if sys.stdin.isatty():
+        first = getpass.getpass("Password: ")
+        if first != getpass.getpass("Repeat password: "):
+            raise ValueError("the passwords do not match")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def _fail(message: str, code: int = EXIT_USAGE) -> int:
+    print(f"xtalk-server: {message}", file=sys.stderr)
+    return code
+
+
+# --------------------------------------------------------------------------- subcommands
+def cmd_user(args: argparse.Namespace) -> int:
+    from xtalk.store import UserExistsError
+
+    with _open_store(args) as store:
+        if args.user_command == "add":
+            try:
+                password = _read_password(args)
+                user = store.users.create_user(args.name, password, is_admin=args.admin)
+            except UserExistsError:
+                return _fail(f"user {args.name!r} already exists", 1)
+            except (ValueError, TypeError) as exc:
+                return _fail(str(exc), 1)
+            print(f"created user {user.username!r} (id {user.id}"
+                  f"{', admin' if user.is_admin else ''})")
+            return 0
+        if args.user_command == "list":
+            users = store.users.list_users()
+            if not users:
+                print("no users (create one with: xtalk-server user add NAME)")
+            for user in users:
+                print(f"{user.id}\t{user.username}\t{'admin' if user.is_admin else 'user'}\t"
+                      f"{user.created_at:%Y-%m-%d %H:%M}")
+            return 0
+        if args.user_command == "delete":
+            user = store.users.get_user_by_name(args.name)
+            if user is None or not store.users.delete_user(user):
+                return _fail(f"no user {args.name!r}", 1)
+            print(f"deleted user {args.name!r} with their sessions")
+            return 0
+    return _fail("unknown user command")
+
+
+def cmd_pairing_code(args: argparse.Namespace) -> int:
+    with _open_store(args) as store:
+        user = store.users.get_user_by_name(args.name)
+        if user is None:
+            return _fail(f"no user {args.name!r} (create one with: xtalk-server user add "
+                         f"{args.name})", 1)
+        code = store.users.rotate_pairing_code(user, ttl=args.ttl_minutes * 60)
+    print(code)
+    print(f"pairing code for {user.username!r}, valid once for {args.ttl_minutes:g} minutes",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from xtalk.serving.http.auth import AuthSettings
+
+    host = LAN_HOST if args.lan else args.host
+    lan = args.lan or not _is_loopback(host)
+    try:
+        auth = AuthSettings(lan=lan, allowed_origins=tuple(args.allowed_origin or ()),
+                            **({"max_upload_bytes": args.max_upload_bytes}
+                               if args.max_upload_bytes else {}))
+    except ValueError as exc:
+        return _fail(str(exc))
+    if bool(args.tls_cert) != bool(args.tls_key):
+        return _fail("--tls-cert and --tls-key go together")
+    try:
+        from xtalk.api import Xtalk
+
+        xtalk = Xtalk.from_config(str(args.config))
+    except ConfigError as exc:
+        return _fail(f"configuration error: {exc}")
+    try:
+        store = _open_store(args)
+    except Exception as exc:
+        return _fail(f"cannot open the database: {exc}", 1)
+    if lan and not store.users.has_users():
+        store.close()
+        return _fail(
+            f"refusing to listen on {host}: LAN mode requires authentication, and the "
+            "store has no users.\nCreate one first:  xtalk-server user add NAME"
+            f"{' --database ' + args.database if args.database else ''}")
+    app = build_app(xtalk, store=store, auth=auth)
+    import uvicorn
+
+    print(f"xtalk-server: {'LAN mode, login required; ' if lan else ''}"
+          f"listening on {'https' if args.tls_cert else 'http'}://{host}:{args.port} "
+          f"(database {store.database.url})", file=sys.stderr)
+    try:
+        uvicorn.run(app, host=host, port=args.port, log_level=args.log_level,
+                    ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+    finally:
+        store.close()
+    return 0
+
+
+# --------------------------------------------------------------------------- parsing
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="xtalk-server", description="Serve the Xtalk voice assistant (HTTP + WebSocket).",
+        epilog="Without a command the server runs. Commands: user add|list|delete, "
+               "pairing-code NAME.")
     parser.add_argument("--config", default=str(DEFAULT_CONFIG),
                         help="pipeline configuration (JSON, Xtalk.from_config format)")
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default 127.0.0.1; a non-loopback address "
+                             "means LAN mode)")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--lan", action="store_true",
+                        help="listen on all interfaces (0.0.0.0); login required; refuses to "
+                             "start while the store has no users")
+    parser.add_argument("--database", metavar="URL", default=None,
+                        help=f"store database URL (default: ${DATABASE_URL_ENV}, else SQLite "
+                             "in the user data directory)")
+    parser.add_argument("--allowed-origin", metavar="URL", action="append", default=[],
+                        help="a browser origin allowed besides the server's own (repeatable)")
+    parser.add_argument("--max-upload-bytes", type=int, default=None,
+                        help="largest uploaded document (default 5 MB)")
+    parser.add_argument("--tls-cert", metavar="FILE", default=None, help="TLS certificate")
+    parser.add_argument("--tls-key", metavar="FILE", default=None, help="TLS private key")
     parser.add_argument("--log-level", default="info")
+
+    # Subcommands also accept --database after the command name.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--database", metavar="URL", default=argparse.SUPPRESS,
+                        help="store database URL")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    user = commands.add_parser("user", help="manage users", parents=[common])
+    user_commands = user.add_subparsers(dest="user_command", metavar="ACTION", required=True)
+    add = user_commands.add_parser("add", help="create a user", parents=[common])
+    add.add_argument("name")
+    add.add_argument("--password", default=None,
+                     help="the password (default: prompt, or one line from stdin)")
+    add.add_argument("--admin", action="store_true")
+    user_commands.add_parser("list", help="list users", parents=[common])
+    delete = user_commands.add_parser("delete", help="delete a user and their sessions",
+                                      parents=[common])
+    delete.add_argument("name")
+    pairing = commands.add_parser("pairing-code", parents=[common],
+                                  help="print a fresh one-time pairing code for a user")
+    pairing.add_argument("name")
+    pairing.add_argument("--ttl-minutes", type=float, default=10.0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        app = build_app(args.config)
-    except ConfigError as exc:
-        print(f"xtalk-server: configuration error: {exc}", file=sys.stderr)
-        return 2
-    import uvicorn
-
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
-    return 0
+    if args.command == "user":
+        return cmd_user(args)
+    if args.command == "pairing-code":
+        return cmd_pairing_code(args)
+    return cmd_serve(args)
 
 
 if __name__ == "__main__":
