@@ -44,7 +44,6 @@ import os
 import random
 import select
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -111,8 +110,8 @@ class ServerProcess:
     """The server subprocess, its port, and its CPU / RSS / log."""
 
     def __init__(self) -> None:
-        self.log = tempfile.NamedTemporaryFile(prefix="xtalk-scale-server-", suffix=".log",
-                                               delete=False)
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - closed in stop()
+            prefix="xtalk-scale-server-", suffix=".log", delete=False)
         self.proc = subprocess.Popen(
             [sys.executable, str(Path(__file__).resolve()), "--serve",
              "--min-silence", str(MIN_SILENCE_S)],
@@ -148,6 +147,22 @@ class ServerProcess:
         text = Path(f"/proc/{self.proc.pid}/stat").read_text()
         fields = text[text.rindex(")") + 2:].split()
         return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime, stime
+
+    def main_thread_cpu_s(self) -> float:
+        """CPU seconds of the server's main thread (its event loop; the rest of the
+        process CPU is the worker threads that run the models)."""
+        try:
+            text = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/stat").read_text()
+        except OSError:
+            return float("nan")
+        fields = text[text.rindex(")") + 2:].split()
+        return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+    def threads(self) -> int:
+        try:
+            return len(os.listdir(f"/proc/{self.proc.pid}/task"))
+        except OSError:
+            return 0
 
     def rss_mb(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -327,6 +342,8 @@ class Level:
     unanswered: int = 0
     errors: list[str] = field(default_factory=list)
     server_cpu_pct: float = 0.0
+    loop_cpu_pct: float = 0.0
+    threads: int = 0
     client_cpu_pct: float = 0.0
     rss_mb: float = 0.0
     rss_before_mb: float = 0.0
@@ -359,12 +376,14 @@ async def run_level(server: ServerProcess, n: int, seconds: float) -> Level:
         starts = list(range(phase, n_frames - SPEECH_FRAMES - TAIL_FRAMES, CYCLE_FRAMES))
         offset = rng.random() * FRAME_S  # clients' frame clocks are not aligned
         plans.append(c.stream(t_start + offset, n_frames, starts))
-    cpu0, ccpu0 = server.cpu_s(), time.process_time()
+    cpu0, ccpu0, lcpu0 = server.cpu_s(), time.process_time(), server.main_thread_cpu_s()
     await asyncio.sleep(max(0.0, t_start - time.monotonic()))
     wall0 = time.monotonic()
     await asyncio.gather(*plans)
     wall = time.monotonic() - wall0
     level.server_cpu_pct = 100 * (server.cpu_s() - cpu0) / wall
+    level.loop_cpu_pct = 100 * (server.main_thread_cpu_s() - lcpu0) / wall
+    level.threads = server.threads()
     level.client_cpu_pct = 100 * (time.process_time() - ccpu0) / wall
     level.rss_mb = server.rss_mb()
     deadline = time.monotonic() + REPLY_GRACE_S  # replies of the last utterances
@@ -401,7 +420,8 @@ async def run_level(server: ServerProcess, n: int, seconds: float) -> Level:
 # --------------------------------------------------------------------------- report
 HEADER = (f"{'N':>3} {'turns':>5} {'err':>4} | {'e2e p50':>7} {'p95':>6} | "
           f"{'added p50':>9} {'p95':>6} | {'client p50':>10} {'p95':>6} {'added p95':>9} | "
-          f"{'srv CPU%':>8} {'/sess':>6} | {'RSS MB':>6} {'/sess':>6} | {'cli CPU%':>8} "
+          f"{'srv CPU%':>8} {'/sess':>6} {'loop%':>5} | {'RSS MB':>6} {'/sess':>6} | "
+          f"{'cli CPU%':>8} "
           f"{'late ms':>7}")
 
 
@@ -414,7 +434,8 @@ def print_level(level: Level, base_e2e: float, base_client: float, idle_rss: flo
           f"{pct(level.e2e, 95):6.1f} | {pct(added, 50):9.1f} {pct(added, 95):6.1f} | "
           f"{pct(level.client, 50):10.1f} {pct(level.client, 95):6.1f} "
           f"{pct(added_client, 95):9.1f} | {level.server_cpu_pct:8.1f} "
-          f"{level.server_cpu_pct / level.n:6.2f} | {level.rss_mb:6.0f} {rss_per:6.2f} | "
+          f"{level.server_cpu_pct / level.n:6.2f} {level.loop_cpu_pct:5.0f} | "
+          f"{level.rss_mb:6.0f} {rss_per:6.2f} | "
           f"{level.client_cpu_pct:8.1f} {level.max_late_ms:7.1f}", flush=True)
 
 
@@ -435,8 +456,9 @@ async def amain(args: argparse.Namespace) -> int:
               f"(server e2e holds {SILENCE_WAIT_MS:.0f} ms of silence wait, "
               f"client-observed {SILENCE_WAIT_MS + FRAME_S * 1000:.0f} ms)")
         print("(ms; added = minus the N = 1 median; client = last speech frame sent → first "
-              "reply audio received; srv CPU% of one core (200 = both); RSS/sess = (RSS - "
-              "idle RSS) / N; late = how far the client's frame clock fell behind)")
+              "reply audio received; srv CPU% of one core (200 = both), loop% = its main "
+              "thread (the event loop); RSS/sess = (RSS - idle RSS) / N; late = how far the "
+              "client's frame clock fell behind)")
         print(HEADER, flush=True)
         levels: list[Level] = []
         base_e2e = base_client = float("nan")
@@ -473,7 +495,8 @@ async def amain(args: argparse.Namespace) -> int:
                   f"{pct(level.e2e_minus_endpoint, 50):.1f} / p95 "
                   f"{pct(level.e2e_minus_endpoint, 95):.1f} ms; server RSS "
                   f"{level.rss_before_mb:.0f} → {level.rss_mb:.0f} MB; client frames > 20 ms "
-                  f"late: {late:.1f} %; ws extensions: {level.extensions}")
+                  f"late: {late:.1f} %; server threads {level.threads}; ws extensions: "
+                  f"{level.extensions}")
         good = [lv.n for lv in levels if lv.e2e and not lv.errors
                 and pct([v - base_e2e for v in lv.e2e], 95) < ADDED_LIMIT_MS]
         if levels:

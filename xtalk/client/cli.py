@@ -36,6 +36,8 @@ from xtalk.audio.pcm import float_to_int16
 from xtalk.client.audio_io import AudioFileError, AudioUplink, read_wav, write_wav
 from xtalk.client.playback import BLOCK_SECONDS, DeviceSink, PlaybackController, VirtualSink
 from xtalk.client.session import (
+    EXIT_AUTH,
+    EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TIMEOUT,
@@ -479,7 +481,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INTERRUPTED if args.scripted else EXIT_OK
 
 
-__all__ = ["build_parser", "main"]
+__all__ = [
+    "EXIT_AUTH", "EXIT_ERROR", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_TIMEOUT", "EXIT_USAGE",
+    "build_parser", "main", "pick_device", "run_live", "run_scripted",
+]
 
 
 if __name__ == "__main__":
