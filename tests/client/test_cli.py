@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import io
 import json
+import signal
 import socket
 import subprocess
 import sys
@@ -286,11 +287,14 @@ class FakeServer:
                         self.received.append(json.loads(message))
 
         reader = asyncio.create_task(read())
+        script = asyncio.create_task(self.script(self, ws))
         try:
-            await self.script(self, ws)
-            await reader
+            await reader  # until the client closes
         finally:
             reader.cancel()
+            script.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await script  # a failing script fails the test
 
     def actions(self) -> list[str]:
         return [m["action"] for m in self.received]
@@ -397,12 +401,34 @@ async def test_server_errors_are_printed_and_a_silent_server_times_out():
         await asyncio.sleep(10)
 
     async with FakeServer(script).running() as server:
-        code, stdout, stderr = await run_client_async(
+        code, _, stderr = await run_client_async(
             f"ws://127.0.0.1:{server.port}/ws", "--text", "hi", "--timeout", "1")
     assert code == cli.EXIT_TIMEOUT
     assert "server error [agent_unavailable]: The model did not answer." in stderr
     assert "timed out" in stderr
     assert TRACEBACK not in stderr
+
+
+async def test_ctrl_c_exits_cleanly():
+    async def script(server: FakeServer, ws) -> None:
+        await send(ws, "session_info", session_id="s1")
+        await asyncio.sleep(30)
+
+    async with FakeServer(script).running() as server:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "xtalk.client.cli", f"ws://127.0.0.1:{server.port}/ws",
+            "--text", "hi", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        try:
+            line = await asyncio.wait_for(proc.stderr.readline(), 20)
+            assert b"connected" in line
+            proc.send_signal(signal.SIGINT)
+            _, err = await asyncio.wait_for(proc.communicate(), 20)
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+    assert proc.returncode == cli.EXIT_INTERRUPTED
+    assert b"interrupted" in err and TRACEBACK.encode() not in err
 
 
 async def test_a_ws_close_4401_is_an_auth_failure():
@@ -448,12 +474,12 @@ class FakeSoundDevice:
         index = device if device is not None else (0 if kind == "input" else 1)
         return dict(self.devices[index], index=index)
 
-    def InputStream(self, **kwargs):  # noqa: N802 (sounddevice's name)
+    def InputStream(self, **kwargs):  # sounddevice's name
         stream = FakeStream(self, "input", **kwargs)
         self.streams.append(stream)
         return stream
 
-    def OutputStream(self, **kwargs):  # noqa: N802
+    def OutputStream(self, **kwargs):
         stream = FakeStream(self, "output", **kwargs)
         self.streams.append(stream)
         return stream
