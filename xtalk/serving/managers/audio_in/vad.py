@@ -55,11 +55,14 @@ class VADManager(Manager):
         self._client_in_speech = False
 
     def _arrival_time(self, sample: int) -> float:
-        """When the frame containing ``sample`` arrived (monotonic)."""
-        for end, received in self._arrivals:
-            if end > sample:
-                return received
-        return self._arrivals[-1][1] if self._arrivals else 0.0
+        """When the frame containing ``sample`` arrived (monotonic); scans from the newest
+        frame, since the sample asked for is a fraction of a second old."""
+        found = self._arrivals[0][1] if self._arrivals else 0.0
+        for end, received in reversed(self._arrivals):
+            if end <= sample:
+                break
+            found = received
+        return found
 
     @Manager.event_handler(AudioFrameReceived, priority=20)
     async def on_frame(self, event: AudioFrameReceived) -> None:
