@@ -57,11 +57,13 @@ class VADManager(Manager):
     def _arrival_time(self, sample: int) -> float:
         """When the frame containing ``sample`` arrived (monotonic); scans from the newest
         frame, since the sample asked for is a fraction of a second old."""
-        found = self._arrivals[0][1] if self._arrivals else 0.0
+        found: float | None = None
         for end, received in reversed(self._arrivals):
             if end <= sample:
                 break
             found = received
+        if found is None:  # newer than every frame seen (or none yet)
+            return self._arrivals[-1][1] if self._arrivals else 0.0
         return found
 
     @Manager.event_handler(AudioFrameReceived, priority=20)
