@@ -65,7 +65,44 @@ def build_app(config: str | Path | dict | Any, *, store: Any = None, auth: Any =
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    _mount_web_client(app)  # last: the routes above take precedence over "/"
     return app
+
+
+WEB_CLIENT_DIR = DEFAULT_CONFIG.parent / "web"
+WEB_CLIENT_CSP = (b"default-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob:; "
+                  b"img-src 'self' data:; object-src 'none'; base-uri 'none'; "
+                  b"frame-ancestors 'none'")
+
+
+def _mount_web_client(app: Any, directory: Path = WEB_CLIENT_DIR) -> None:
+    """Serve the browser client (``resources/web``) at ``/`` with a Content-Security-Policy.
+
+    WebSocket requests for unknown paths are refused instead of reaching the static files.
+    """
+    if not directory.is_dir():
+        return
+    from starlette.staticfiles import StaticFiles
+
+    static = StaticFiles(directory=directory, html=True)
+
+    async def web_client(scope, receive, send) -> None:
+        if scope["type"] != "http":
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            return
+
+        async def send_with_csp(message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers") or ()
+                           if k.lower() != b"content-security-policy"]
+                headers.append((b"content-security-policy", WEB_CLIENT_CSP))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await static(scope, receive, send_with_csp)
+
+    app.mount("/", web_client, name="web_client")
 
 
 def _database_url(args: argparse.Namespace) -> str | None:

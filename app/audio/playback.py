@@ -1,0 +1,295 @@
+"""Speaker: plays the engine's reply audio on an output device.
+
+The queue logic is :class:`xtalk.client.playback.PlaybackController` (the same one the CLI
+client uses): reply chunks in, fixed-size blocks out, ``pause_tts`` takes back what the
+device has not played yet (barge-in stops the sound within a block or two),
+``resume_tts`` continues, ``stop_tts`` drops the queue. Played chunks and the drained
+queue are reported to the engine (``tts_chunk_played`` / ``tts_playback_finished``), and
+every played block is given to the echo gate as its reference.
+
+The PortAudio stream runs at the device's native rate, and the engine is created with the
+same ``output_sample_rate`` (:func:`output_rate`), so reply audio is resampled exactly
+once, by the engine. The callback only pops a prepared block (``DeviceSink``).
+
+Like the microphone, a lost device is reported (``on_status("lost", ...)``) and reopened
+every ``retry_s`` seconds; what was queued plays when it is back. :meth:`abort` stops at
+once (shutdown: ``stop()`` of PortAudio can hang on a vanished device).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from app.audio.devices import (
+    AudioDevice,
+    audio_unavailable_reason,
+    find_device,
+    list_devices,
+    locate,
+    register_stream,
+    sounddevice_module,
+    unregister_stream,
+)
+from xtalk.client.playback import DeviceSink, PlaybackController, VirtualSink
+
+if TYPE_CHECKING:
+    from app.engine import EngineHost
+
+logger = logging.getLogger(__name__)
+
+RETRY_SECONDS = 2.0
+BLOCK_SECONDS = 0.02
+PREFILL_BLOCKS = 4
+DEFAULT_RATE = 48000
+
+StatusCallback = Callable[[str, str], None]
+
+
+def output_rate(device: str | int | None = None) -> int:
+    """The native rate of output ``device`` (the engine's ``output_sample_rate``);
+    48 kHz when there is no such device."""
+    found = find_device(device, "output", list_devices())
+    return found.default_samplerate if found is not None and found.default_samplerate \
+        else DEFAULT_RATE
+
+
+class Speaker:
+    """Plays reply audio from an :class:`~app.engine.EngineHost`.
+
+    Args:
+        engine: The engine; the speaker listens to its messages and reports playback.
+        device: Output device name / key / index; ``None``: the system default.
+        sample_rate: The stream's rate (default: the device's native rate, which should
+            be the engine's ``output_sample_rate``).
+        on_status: Status changes (``starting``, ``running``, ``lost``, ``unavailable``,
+            ``stopped``), on the loop's thread.
+        on_audio: Every played block (float32 mono at the stream rate), e.g. to record.
+        virtual: Play without a device, in real time (headless / tests).
+    """
+
+    def __init__(self, engine: EngineHost, device: str | int | None = None, *,
+                 sample_rate: int | None = None, on_status: StatusCallback | None = None,
+                 on_audio: Callable[[np.ndarray], None] | None = None,
+                 virtual: bool = False, retry_s: float = RETRY_SECONDS,
+                 block_s: float = BLOCK_SECONDS) -> None:
+        self.engine = engine
+        self.device = device
+        self.on_status = on_status
+        self.on_audio = on_audio
+        self.virtual = virtual
+        self.retry_s = float(retry_s)
+        self.block_s = float(block_s)
+        self.sample_rate = int(sample_rate or engine.output_sample_rate)
+        self.status = "stopped"
+        self.detail = ""
+        self.active_device: AudioDevice | None = None
+        self.controller = PlaybackController(self._send, output_rate=self.sample_rate,
+                                             on_audio=self._played)
+        self._sink: Any = None
+        self._stream: Any = None
+        self._finished = False
+        self._task: asyncio.Task[None] | None = None
+        self._virtual_task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.played_samples = 0
+
+    # ------------------------------------------------------------------ status
+    def _set_status(self, status: str, detail: str = "") -> None:
+        if (status, detail) == (self.status, self.detail):
+            return
+        self.status, self.detail = status, detail
+        if status in ("lost", "unavailable"):
+            logger.warning("speaker %s: %s", status, detail)
+        if self.on_status is not None:
+            try:
+                self.on_status(status, detail)
+            except Exception:
+                logger.exception("speaker status callback failed")
+
+    @property
+    def idle(self) -> bool:
+        """Nothing queued or playing."""
+        return self.controller.idle
+
+    # ------------------------------------------------------------------ engine side
+    def _send(self, message: dict[str, Any]) -> None:
+        action = message.get("action")
+        if action == "tts_chunk_played":
+            self.engine.chunk_played(message["data"]["chunk_index"])
+        elif action == "tts_playback_finished":
+            self.engine.playback_drained()
+
+    def _played(self, block: np.ndarray) -> None:
+        self.played_samples += block.size
+        self.engine.report_played(block, self.sample_rate)
+        if self.on_audio is not None:
+            self.on_audio(block)
+
+    def _on_message(self, message: dict[str, Any]) -> None:
+        action = message.get("action")
+        data = message.get("data") or {}
+        c = self.controller
+        if action == "audio":
+            c.chunk(message["pcm"], int(data.get("sample_rate") or self.sample_rate),
+                    turn_id=data.get("turn_id"), chunk_index=data.get("chunk_index"))
+        elif action == "start_tts":
+            c.start()
+        elif action == "pause_tts":
+            c.pause()
+        elif action == "resume_tts":
+            c.resume()
+        elif action == "stop_tts":
+            c.stop()
+        elif action == "tts_finished":
+            c.tts_finished()
+        elif action in ("session_info", "session_attached"):
+            c.stop()  # a new conversation: nothing of the old one plays on
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self) -> None:
+        """Attach to the engine and open the device (retried until it works)."""
+        if self._task is not None or self._virtual_task is not None:
+            return
+        self._loop = asyncio.get_running_loop()
+        self.engine.add_listener(self._on_message)
+        self.engine.playback_attached = True
+        if self.virtual:
+            sink = VirtualSink(self.controller, block_seconds=self.block_s)
+            self.controller.sink = self._sink = sink
+            self._virtual_task = self._loop.create_task(sink.run(), name="virtual-speaker")
+            self._set_status("running", "virtual")
+            return
+        self._set_status("starting")
+        await self._try_open()
+        self._task = self._loop.create_task(self._supervise(), name="speaker")
+
+    async def stop(self) -> None:
+        """Detach from the engine and close the device (abort: immediate)."""
+        self.engine.remove_listener(self._on_message)
+        self.engine.playback_attached = False
+        for name in ("_task", "_virtual_task"):
+            task = getattr(self, name)
+            setattr(self, name, None)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        await asyncio.to_thread(self.abort)
+        self._set_status("stopped")
+
+    def abort(self) -> None:
+        """Stop the stream at once, dropping what it holds (thread-safe, idempotent)."""
+        stream, self._stream = self._stream, None
+        unregister_stream(self)
+        if stream is None:
+            return
+        with contextlib.suppress(Exception):
+            stream.abort()
+        with contextlib.suppress(Exception):
+            stream.close()
+
+    async def set_device(self, device: str | int | None) -> None:
+        self.device = device
+        if self.virtual:
+            return
+        await asyncio.to_thread(self.abort)
+        if self._task is not None:
+            self._set_status("starting")
+            await self._try_open()
+
+    # ------------------------------------------------------------------ stream
+    def _finished_callback(self) -> None:
+        self._finished = True
+
+    async def _try_open(self) -> bool:
+        try:
+            await asyncio.to_thread(self._open)
+        except _NoDevice as exc:
+            self._set_status("unavailable" if exc.unavailable else "lost", str(exc))
+            return False
+        except Exception as exc:
+            self._set_status("lost", f"cannot open the speaker: {exc}")
+            await asyncio.to_thread(self.abort)
+            return False
+        self._set_status("running", self.active_device.name if self.active_device else "")
+        self.controller.sink.refill()
+        return True
+
+    def _open(self) -> None:
+        sd = sounddevice_module()
+        if sd is None:
+            raise _NoDevice(audio_unavailable_reason() or "no audio", unavailable=True)
+        device, devices = locate(self.device, "output", owner=self)
+        if device is None:
+            if not any(d.is_output for d in devices):
+                raise _NoDevice("no speaker found", unavailable=self.device is None)
+            raise _NoDevice(f"speaker {self.device!r} is not connected")
+        assert self._loop is not None
+        block = max(1, round(self.sample_rate * self.block_s))
+        sink = DeviceSink(self.controller, self._loop, block, prefill=PREFILL_BLOCKS)
+        errors = []
+        for channels in dict.fromkeys((1, min(2, device.max_output_channels))):
+            try:
+                stream = sd.OutputStream(
+                    device=device.index, samplerate=self.sample_rate, channels=channels,
+                    dtype="float32", blocksize=block, callback=sink.callback,
+                    finished_callback=self._finished_callback)
+                break
+            except Exception as exc:
+                errors.append(exc)
+        else:
+            raise errors[-1]
+        old = self._sink
+        if isinstance(old, DeviceSink):
+            self.controller.queue.take_back(old.take_back())
+        self._sink = self.controller.sink = sink
+        self._finished = False
+        stream.start()
+        self._stream = stream
+        register_stream(self)
+        self.active_device = device
+
+    def _healthy(self) -> bool:
+        stream = self._stream
+        if stream is None or self._finished:
+            return False
+        with contextlib.suppress(Exception):
+            return bool(stream.active)
+        return False
+
+    async def _supervise(self) -> None:
+        while True:
+            if self._stream is not None:
+                await asyncio.sleep(0.25)
+                if not self._healthy():
+                    name = self.active_device.name if self.active_device else "speaker"
+                    await asyncio.to_thread(self.abort)
+                    self._set_status("lost", f"{name} stopped playing")
+                continue
+            await asyncio.sleep(self.retry_s)
+            await self._try_open()
+
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is queued; ``False`` on timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.idle:
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+
+class _NoDevice(Exception):
+    def __init__(self, message: str, *, unavailable: bool = False) -> None:
+        super().__init__(message)
+        self.unavailable = unavailable
+
+
+__all__ = ["Speaker", "output_rate"]

@@ -1,0 +1,207 @@
+"""The desktop app's user settings: one JSON file in the user config folder.
+
+``load_settings()`` always returns a complete dict (defaults filled in, unknown keys kept,
+a missing or damaged file gives the defaults); ``save_settings()`` writes atomically (a
+temporary file in the same folder, then ``os.replace``), so a crash never leaves half a
+file. The folder is ``platformdirs.user_config_dir("xtalk")``; the ``XTALK_CONFIG_DIR``
+environment variable overrides it (tests, portable installs).
+
+``merge_into_config(config, settings)`` maps the settings onto an ``Xtalk.from_config``
+configuration (see ``resources/default_config.json``) and returns a new dict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+logger = logging.getLogger(__name__)
+
+CONFIG_DIR_ENV = "XTALK_CONFIG_DIR"
+SETTINGS_FILE = "settings.json"
+
+MIN_SPEED = 0.5
+MAX_SPEED = 1.5
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "input_device": None,          # device name; None: the system default
+    "output_device": None,
+    "voice": None,                 # TTS voice name or path; None: the config's voice
+    "speed": 1.0,                  # speaking rate 0.5..1.5
+    "asr_model": None,             # e.g. "tiny.en"; None: the config's model
+    "llm": {"base_url": "", "model": "", "api_key": ""},   # empty: auto-detect
+    "system_prompt": "",           # empty: the engine's default prompt
+    "lan_enabled": False,
+    "hands_free": True,
+    "push_to_talk_shortcut": "Space",
+}
+
+# TTS classes whose speaking rate is a constructor parameter (``length_scale``)
+_LENGTH_SCALE_TTS = {"PiperTTS"}
+_WHISPER_ASR = {"FasterWhisperASR"}
+_LLM_AGENTS = {"DefaultAgent"}
+
+
+def config_dir() -> Path:
+    """The folder of the settings file (``XTALK_CONFIG_DIR`` or the user config dir)."""
+    override = os.environ.get(CONFIG_DIR_ENV)
+    if override:
+        return Path(override).expanduser()
+    return Path(platformdirs.user_config_dir("xtalk"))
+
+
+def settings_path() -> Path:
+    return config_dir() / SETTINGS_FILE
+
+
+def default_settings() -> dict[str, Any]:
+    return copy.deepcopy(DEFAULT_SETTINGS)
+
+
+def _clean_speed(value: Any) -> float:
+    try:
+        speed = float(value)
+    except (TypeError, ValueError):
+        return 1.0
+    if speed != speed:  # NaN
+        return 1.0
+    return min(MAX_SPEED, max(MIN_SPEED, speed))
+
+
+def normalize(settings: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Defaults filled in and values coerced to their types (unknown keys are kept)."""
+    result = default_settings()
+    if not isinstance(settings, Mapping):
+        return result
+    for key, value in settings.items():
+        if key == "llm":
+            if isinstance(value, Mapping):
+                for sub in ("base_url", "model", "api_key"):
+                    v = value.get(sub)
+                    result["llm"][sub] = "" if v is None else str(v)
+        else:
+            result[key] = copy.deepcopy(value)
+    result["speed"] = _clean_speed(result.get("speed"))
+    for key in ("lan_enabled", "hands_free"):
+        result[key] = bool(result.get(key))
+    for key in ("input_device", "output_device", "voice", "asr_model"):
+        value = result.get(key)
+        result[key] = str(value) if value not in (None, "") else None
+    result["system_prompt"] = str(result.get("system_prompt") or "")
+    result["push_to_talk_shortcut"] = str(result.get("push_to_talk_shortcut") or "Space")
+    return result
+
+
+def load_settings() -> dict[str, Any]:
+    """The saved settings with defaults filled in (the defaults when nothing is saved or
+    the file cannot be read)."""
+    path = settings_path()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return default_settings()
+    except (OSError, ValueError) as exc:
+        logger.warning("cannot read settings %s (%s); using defaults", path, exc)
+        return default_settings()
+    return normalize(data)
+
+
+def save_settings(settings: Mapping[str, Any]) -> Path:
+    """Write the settings atomically; returns the file path."""
+    data = normalize(settings)
+    folder = config_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2, sort_keys=True)
+            handle.write("\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        with contextlib.suppress(OSError):
+            os.chmod(tmp, 0o600)  # the file may hold an API key
+        path = folder / SETTINGS_FILE
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def _slot(config: dict[str, Any], slot: str) -> tuple[str | None, dict[str, Any] | None]:
+    """Normalise ``config[slot]`` to ``{"type", "params"}`` in place; returns the type name
+    and its params dict (None, None when the slot is absent or not a class entry)."""
+    entry = config.get(slot)
+    if isinstance(entry, str):
+        entry = {"type": entry, "params": {}}
+        config[slot] = entry
+    if not isinstance(entry, dict) or not isinstance(entry.get("type"), str):
+        return None, None
+    params = entry.get("params")
+    if not isinstance(params, dict):
+        params = {}
+        entry["params"] = params
+    return entry["type"].rsplit(":", 1)[-1].rsplit(".", 1)[-1], params
+
+
+def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``config`` with the user's settings applied.
+
+    * ``voice`` → ``tts.params.voice``; ``speed`` → ``service_config.tts_speed`` (and the
+      Piper ``length_scale``, 1/speed);
+    * ``asr_model`` → ``asr.params.model`` of a Whisper ASR;
+    * ``llm`` (when a base URL or model is given) → ``llm_agent.params.model``;
+    * ``system_prompt`` → ``service_config.system_prompt``.
+
+    Empty settings leave the config's values alone.
+    """
+    result = copy.deepcopy(dict(config))
+    s = normalize(settings)
+    service_config = result.get("service_config")
+    if not isinstance(service_config, dict):
+        service_config = {}
+        result["service_config"] = service_config
+
+    tts_type, tts_params = _slot(result, "tts")
+    if tts_params is not None:
+        if s["voice"]:
+            tts_params["voice"] = s["voice"]
+        if tts_type in _LENGTH_SCALE_TTS and abs(s["speed"] - 1.0) > 1e-6:
+            tts_params["length_scale"] = round(1.0 / s["speed"], 4)
+    if abs(s["speed"] - 1.0) > 1e-6:
+        service_config["tts_speed"] = s["speed"]
+
+    asr_type, asr_params = _slot(result, "asr")
+    if asr_params is not None and s["asr_model"] and asr_type in _WHISPER_ASR:
+        asr_params["model"] = s["asr_model"]
+        asr_params.pop("model_path", None)
+
+    agent_type, agent_params = _slot(result, "llm_agent")
+    llm = s["llm"]
+    if agent_params is not None and agent_type in _LLM_AGENTS:
+        if llm["base_url"] or llm["model"]:
+            model = dict(agent_params.get("model") or {})
+            for key in ("base_url", "model", "api_key"):
+                if llm[key] or key == "api_key":
+                    model[key] = llm[key]
+            agent_params["model"] = model
+
+    if s["system_prompt"].strip():
+        service_config["system_prompt"] = s["system_prompt"].strip()
+    return result
+
+
+__all__ = [
+    "CONFIG_DIR_ENV", "DEFAULT_SETTINGS", "config_dir", "default_settings", "load_settings",
+    "merge_into_config", "normalize", "save_settings", "settings_path",
+]

@@ -1,0 +1,1023 @@
+// Xtalk browser client: login, sessions, microphone capture (AudioWorklet, 16 kHz PCM16),
+// reply playback with barge-in, transcript, latency metrics and document upload.
+// No dependencies and no build step; the wire protocol is described in docs/protocol.md.
+
+(() => {
+  "use strict";
+
+  const TOKEN_KEY = "xtalk.token";
+  const USER_KEY = "xtalk.user";
+  const TARGET_RATE = 16000;
+  const FRAME_SAMPLES = 512;
+  const DEFAULT_OUTPUT_RATE = 48000;
+  const MAX_BUFFERED_BYTES = 1 << 20; // drop microphone frames rather than queue seconds
+  const UPLOAD_TYPES = {
+    txt: "text/plain", text: "text/plain", md: "text/markdown", markdown: "text/markdown",
+    pdf: "application/pdf",
+  };
+  const STATE_LABELS = {
+    offline: "offline", connecting: "connecting…", queued: "waiting in line", ready: "ready",
+    listening: "listening", hearing: "hearing you", thinking: "thinking", speaking: "speaking",
+    error: "error",
+  };
+  const CLOSE_MESSAGES = {
+    4400: "The server refused the connection request.",
+    4401: "Please sign in again.",
+    4403: "The server does not accept connections from this page.",
+    4404: "That conversation no longer exists.",
+    4409: "This conversation is open in another window or tab.",
+  };
+  const METRIC_LABELS = [
+    ["e2e_ms", "end-to-end"], ["endpoint_ms", "end of speech"], ["asr_ms", "recognition"],
+    ["llm_first_token_ms", "first token"], ["llm_sentence_ms", "first sentence"],
+    ["tts_first_chunk_ms", "first audio"], ["network_ms", "network"],
+  ];
+
+  const $ = (id) => document.getElementById(id);
+
+  // Counters and logs for tests and troubleshooting (read-only for the page itself).
+  const debug = {
+    state: "offline", authRequired: null, sessionId: null, connected: false,
+    messages: {}, framesSent: 0, bytesSent: 0, micRate: null,
+    chunksReceived: 0, chunksPlayed: 0, chunksDropped: 0, playbackFinishedSent: 0,
+    transcripts: [], replies: [], errors: [], lastMetrics: null, attachRetries: 0,
+  };
+  window.xtalkDebug = debug;
+
+  class UserError extends Error {
+    constructor(message, code) {
+      super(message);
+      this.code = code;
+    }
+  }
+  class AuthError extends UserError {}
+
+  const app = {
+    token: sessionStorage.getItem(TOKEN_KEY),
+    username: sessionStorage.getItem(USER_KEY) || "",
+    ws: null,
+    ready: null, // promise: resolved with the session id on session_info
+    connected: false,
+    queued: false,
+    queuePosition: null,
+    closed: null,
+    sessionId: null,
+    sessionHasContent: false,
+    sessions: [],
+    mic: null,
+    micStarting: false,
+    turns: new Map(),
+    pendingText: null, // the bubble of a typed message waiting for its turn id
+    hearingTurn: null,
+    thinkingTurn: null,
+    errorUntil: 0,
+    lastErrorAt: 0,
+    meta: null,
+  };
+
+  // ------------------------------------------------------------------ utilities
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text !== undefined) node.textContent = text;
+    return node;
+  }
+
+  function safeText(value, fallback) {
+    if (typeof value !== "string") return fallback;
+    const text = value.trim();
+    if (!text || text.length > 400 || /Traceback|^\s*[{[]/.test(text)) return fallback;
+    return text;
+  }
+
+  function formatDate(value) {
+    const date = new Date(value);
+    if (Number.isNaN(date.getTime())) return "";
+    const today = new Date();
+    const sameDay = date.toDateString() === today.toDateString();
+    return sameDay
+      ? date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+      : date.toLocaleDateString([], { month: "short", day: "numeric" });
+  }
+
+  // ------------------------------------------------------------------ banner / state
+  let bannerTimer = null;
+
+  function showError(message, { transient = true } = {}) {
+    const text = safeText(message, "Something went wrong.");
+    debug.errors.push(text);
+    app.lastErrorAt = Date.now();
+    $("banner-text").textContent = text;
+    $("banner").hidden = false;
+    clearTimeout(bannerTimer);
+    if (transient) bannerTimer = setTimeout(hideBanner, 8000);
+    app.errorUntil = Date.now() + 3000;
+    refreshState();
+    setTimeout(refreshState, 3100);
+  }
+
+  function hideBanner() {
+    $("banner").hidden = true;
+  }
+
+  function refreshState() {
+    let state;
+    if (Date.now() < app.errorUntil) state = "error";
+    else if (!app.ws) state = "offline";
+    else if (app.queued) state = "queued";
+    else if (!app.connected) state = "connecting";
+    else if (app.hearingTurn !== null) state = "hearing";
+    else if (player.playing) state = "speaking";
+    else if (app.thinkingTurn !== null) state = "thinking";
+    else if (app.mic) state = "listening";
+    else state = "ready";
+    debug.state = state;
+    const box = $("state");
+    box.dataset.state = state;
+    box.className = `state state-${state}`;
+    $("state-label").textContent = state === "queued" && app.queuePosition
+      ? `waiting in line (${app.queuePosition})` : STATE_LABELS[state];
+  }
+
+  // ------------------------------------------------------------------ HTTP API
+  async function errorText(response) {
+    let detail = null;
+    try {
+      const body = await response.json();
+      detail = body && body.detail;
+    } catch (_) {
+      detail = null;
+    }
+    const byStatus = {
+      400: "The request was not accepted.", 401: "Please sign in.",
+      403: "The server refused this request.", 404: "Not found.",
+      413: "The document is too large.", 415: "This kind of document is not supported.",
+      422: "Some of the information sent was not valid.",
+      429: "Too many attempts; please wait a moment and try again.",
+    };
+    const fallback = byStatus[response.status] ||
+      (response.status >= 500 ? "The server had a problem; please try again."
+                              : "The request failed.");
+    return safeText(detail, fallback);
+  }
+
+  async function api(path, { method = "GET", body, headers = {} } = {}) {
+    const all = { ...headers };
+    if (app.token) all.Authorization = `Bearer ${app.token}`;
+    let response;
+    try {
+      response = await fetch(path, { method, body, headers: all, cache: "no-store" });
+    } catch (_) {
+      throw new UserError("The server cannot be reached.");
+    }
+    if (response.status === 401) {
+      debug.authRequired = true;
+      throw new AuthError(await errorText(response));
+    }
+    if (!response.ok) throw new UserError(await errorText(response));
+    return response.status === 204 ? null : response.json();
+  }
+
+  // ------------------------------------------------------------------ login
+  function showLogin(message) {
+    $("app-view").hidden = true;
+    $("login-view").hidden = false;
+    $("logout").hidden = true;
+    $("user-name").textContent = "";
+    const error = $("login-error");
+    error.hidden = !message;
+    error.textContent = message || "";
+    setTimeout(() => $("login-username").focus(), 0);
+  }
+
+  function showApp() {
+    $("login-view").hidden = true;
+    $("app-view").hidden = false;
+    $("logout").hidden = !app.token;
+    $("user-name").textContent = app.username;
+    refreshState();
+  }
+
+  function forgetToken() {
+    app.token = null;
+    sessionStorage.removeItem(TOKEN_KEY);
+  }
+
+  async function onLogin(event) {
+    event.preventDefault();
+    const username = $("login-username").value.trim();
+    const password = $("login-password").value;
+    const submit = $("login-submit");
+    $("login-error").hidden = true;
+    submit.disabled = true;
+    try {
+      let response;
+      try {
+        response = await fetch("/api/auth/login", {
+          method: "POST", cache: "no-store",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify({ username, password }),
+        });
+      } catch (_) {
+        throw new UserError("The server cannot be reached.");
+      }
+      if (!response.ok) {
+        throw new UserError(response.status === 401
+          ? "Wrong username or password." : await errorText(response));
+      }
+      const data = await response.json();
+      app.token = data.token;
+      app.username = (data.user && data.user.username) || username;
+      sessionStorage.setItem(TOKEN_KEY, app.token);
+      sessionStorage.setItem(USER_KEY, app.username);
+      $("login-password").value = "";
+      showApp();
+      await loadSessions();
+    } catch (error) {
+      const box = $("login-error");
+      box.textContent = error instanceof UserError ? error.message : "Sign-in failed.";
+      box.hidden = false;
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  async function onLogout() {
+    if (app.token) {
+      try {
+        await api("/api/auth/logout", { method: "POST" });
+      } catch (_) {
+        // the token is dropped either way
+      }
+    }
+    forgetToken();
+    stopMic();
+    await disconnect();
+    clearTranscript();
+    app.sessionId = null;
+    showLogin();
+  }
+
+  function handleAuthLost() {
+    const hadToken = Boolean(app.token);
+    forgetToken();
+    stopMic();
+    disconnect();
+    showLogin(hadToken ? "Your sign-in has expired; please sign in again." : "");
+  }
+
+  // ------------------------------------------------------------------ sessions
+  async function loadSessions() {
+    try {
+      app.sessions = await api("/api/sessions");
+      renderSessions();
+    } catch (error) {
+      if (error instanceof AuthError) handleAuthLost();
+      else showError(error.message);
+    }
+  }
+
+  let sessionsTimer = null;
+  function refreshSessionsSoon() {
+    clearTimeout(sessionsTimer);
+    sessionsTimer = setTimeout(loadSessions, 700);
+  }
+
+  function renderSessions() {
+    const list = $("session-list");
+    list.replaceChildren();
+    for (const session of app.sessions) {
+      const item = el("li");
+      const button = el("button", "session");
+      button.type = "button";
+      if (session.id === app.sessionId) {
+        button.classList.add("active");
+        button.setAttribute("aria-current", "true");
+      }
+      button.append(el("span", "session-title", session.title || "Conversation"));
+      const count = session.message_count === 1 ? "1 message"
+        : `${session.message_count} messages`;
+      button.append(el("span", "session-meta", `${formatDate(session.updated_at)} · ${count}`));
+      button.addEventListener("click", () => attachSession(session.id));
+      item.append(button);
+      list.append(item);
+    }
+    $("session-empty").hidden = app.sessions.length > 0;
+  }
+
+  // Switching conversations: the latest click wins (earlier switches stop at their next
+  // step).
+  let navigation = 0;
+
+  async function attachSession(sessionId) {
+    player.unlock();
+    if (sessionId === app.sessionId && app.ws) return;
+    const nav = ++navigation;
+    await disconnect();
+    if (nav !== navigation) return;
+    clearTranscript();
+    app.sessionId = sessionId;
+    app.sessionHasContent = true;
+    $("upload-list").replaceChildren();
+    renderSessions();
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await connect(sessionId);
+        return;
+      } catch (error) {
+        if (nav !== navigation || app.ws) return;
+        // Just left by this page: the server may still be closing it for a moment.
+        if (error.code === 4409 && attempt < 5) {
+          debug.attachRetries += 1;
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          if (nav !== navigation || app.ws) return;
+          continue;
+        }
+        showError(error.message);
+        if (error.code === 4404) loadSessions();
+        return;
+      }
+    }
+  }
+
+  async function newConversation() {
+    player.unlock();
+    const nav = ++navigation;
+    await disconnect();
+    if (nav !== navigation) return;
+    clearTranscript();
+    app.sessionId = null;
+    app.sessionHasContent = false;
+    $("upload-list").replaceChildren();
+    renderSessions();
+    if (app.mic) {
+      try {
+        await connect(null);
+      } catch (error) {
+        if (nav === navigation && !app.ws) showError(error.message);
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ WebSocket
+  function wsUrl(sessionId) {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const query = new URLSearchParams();
+    if (app.token) query.set("token", app.token);
+    if (sessionId) query.set("session_id", sessionId);
+    const qs = query.toString();
+    return `${scheme}//${location.host}/ws${qs ? `?${qs}` : ""}`;
+  }
+
+  function connect(sessionId) {
+    if (app.ws) return app.ready;
+    let ws;
+    try {
+      ws = new WebSocket(wsUrl(sessionId));
+    } catch (_) {
+      return Promise.reject(new UserError("Cannot open a connection to the server."));
+    }
+    ws.binaryType = "arraybuffer";
+    app.ws = ws;
+    app.connected = false;
+    app.queued = false;
+    app.closed = new Promise((resolve) => ws.addEventListener("close", resolve));
+    app.ready = new Promise((resolve, reject) => {
+      ws.addEventListener("message", (event) => {
+        if (app.ws !== ws) return;
+        if (typeof event.data === "string") onText(event.data, resolve);
+        else onAudio(event.data);
+      });
+      ws.addEventListener("close", (event) => {
+        if (app.ws !== ws) return;
+        onClose(event);
+        reject(new UserError(CLOSE_MESSAGES[event.code] ||
+          "The connection to the server was lost.", event.code));
+      });
+    });
+    app.ready.catch(() => {}); // observed by callers that await it
+    refreshState();
+    return app.ready;
+  }
+
+  async function ensureConnected() {
+    if (app.ws) return app.ready;
+    const resume = app.sessionHasContent ? app.sessionId : null;
+    try {
+      return await connect(resume);
+    } catch (error) {
+      if (resume && !app.ws) {
+        app.sessionId = null; // the stored session is gone: start a new one
+        app.sessionHasContent = false;
+        return connect(null);
+      }
+      throw error;
+    }
+  }
+
+  async function disconnect() {
+    const ws = app.ws;
+    const closed = app.closed;
+    resetConnection();
+    if (ws) {
+      try {
+        ws.close(1000, "client closed");
+      } catch (_) {
+        // already closed
+      }
+      await Promise.race([closed, new Promise((r) => setTimeout(r, 2000))]);
+    }
+    refreshState();
+  }
+
+  function resetConnection() {
+    app.ws = null;
+    app.ready = null;
+    app.connected = false;
+    app.queued = false;
+    app.hearingTurn = null;
+    app.thinkingTurn = null;
+    app.meta = null;
+    debug.connected = false;
+    debug.sessionId = null;
+    player.stop();
+    player.finishPending = false;
+  }
+
+  function onClose(event) {
+    resetConnection();
+    if (event.code === 4401) {
+      handleAuthLost();
+      return;
+    }
+    if (event.code === 4409 || event.code === 4404) return; // the caller retries / explains
+    stopMic();
+    if (event.code !== 1000 && Date.now() - app.lastErrorAt > 1500) {
+      showError(CLOSE_MESSAGES[event.code] || "The connection to the server was lost.");
+    }
+    refreshState();
+  }
+
+  function send(action, data) {
+    const ws = app.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(JSON.stringify({ action, data: data || {} }));
+    return true;
+  }
+
+  function onText(text, resolveReady) {
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch (_) {
+      return; // not JSON: ignored
+    }
+    if (!message || typeof message !== "object") return;
+    const action = message.action || message.type;
+    if (typeof action !== "string") return;
+    let data = message.data;
+    if (!data || typeof data !== "object") {
+      data = { ...message };
+      delete data.action;
+      delete data.type;
+    }
+    debug.messages[action] = (debug.messages[action] || 0) + 1;
+    const handler = handlers[action];
+    if (handler) handler(data, resolveReady);
+  }
+
+  const handlers = {
+    session_info(data, resolveReady) {
+      app.sessionId = data.session_id;
+      debug.sessionId = data.session_id;
+      app.connected = true;
+      app.queued = false;
+      debug.connected = true;
+      resolveReady(data.session_id);
+      send("ping", { timestamp: Date.now() });
+      renderSessions();
+      refreshSessionsSoon();
+      refreshState();
+    },
+    session_attached(data) {
+      const messages = Array.isArray(data.messages) ? data.messages : [];
+      for (const message of messages) {
+        if (message.role !== "user" && message.role !== "assistant") continue;
+        const bubble = addBubble(message.role, String(message.content || ""), "history");
+        if (message.interrupted) bubble.classList.add("interrupted");
+      }
+      if (messages.length) app.sessionHasContent = true;
+    },
+    queue_status(data) {
+      app.queued = true;
+      const position = Number(data.position);
+      app.queuePosition = Number.isFinite(position) ? position : null;
+      refreshState();
+    },
+    queue_granted() {
+      app.queued = false;
+      refreshState();
+    },
+    pong(data) {
+      const sent = Number(data.client_timestamp);
+      const server = Number(data.server_recv_timestamp);
+      if (!Number.isFinite(sent) || !Number.isFinite(server)) return;
+      send("clock_sync", {
+        client_send_ts: sent / 1000, server_recv_ts: server / 1000,
+        client_recv_ts: Date.now() / 1000,
+      });
+    },
+    update_asr(data) {
+      const turn = getTurn(data.turn_id);
+      if (!turn.userFinal) setUserText(turn, String(data.text || ""), false);
+      app.hearingTurn = data.turn_id;
+      refreshState();
+    },
+    finish_asr(data) {
+      const turn = getTurn(data.turn_id);
+      const text = String(data.text || "");
+      setUserText(turn, text, true);
+      debug.transcripts.push(text);
+      app.sessionHasContent = true;
+      if (app.hearingTurn === data.turn_id) app.hearingTurn = null;
+      app.thinkingTurn = data.turn_id;
+      refreshState();
+    },
+    invalid_asr_result(data) {
+      const turn = app.turns.get(data.turn_id);
+      if (turn && turn.user && !turn.userFinal) {
+        turn.user.remove();
+        turn.user = null;
+      }
+      if (app.hearingTurn === data.turn_id) app.hearingTurn = null;
+      refreshState();
+    },
+    update_resp(data) {
+      const turn = getTurn(data.turn_id);
+      if (turn.stopped) return;
+      if (app.thinkingTurn === -1) app.thinkingTurn = data.turn_id; // reply to typed text
+      setAssistantText(turn, String(data.text || ""), false);
+    },
+    finish_resp(data) {
+      const turn = getTurn(data.turn_id);
+      if (turn.stopped) return;
+      const text = String(data.text || "");
+      setAssistantText(turn, text, true);
+      debug.replies.push(text);
+      refreshSessionsSoon();
+    },
+    tool_called(data) {
+      const turn = getTurn(data.turn_id);
+      const details = el("details", "tool-call");
+      const name = safeText(data.name, "a tool");
+      details.append(el("summary", null, `used ${name}`));
+      let args = "";
+      try {
+        args = JSON.stringify(data.args ?? {}, null, 1);
+      } catch (_) {
+        args = "";
+      }
+      if (args && args !== "{}") details.append(el("pre", null, args.slice(0, 2000)));
+      insertInTurn(turn, details);
+    },
+    start_tts(data) {
+      player.start(data.turn_id);
+    },
+    pause_tts() {
+      player.pause();
+      refreshState();
+    },
+    resume_tts() {
+      player.resume();
+      refreshState();
+    },
+    stop_tts(data) {
+      player.stop(data.turn_id);
+      const turn = app.turns.get(data.turn_id);
+      if (turn) {
+        turn.stopped = true;
+        if (turn.assistant) turn.assistant.classList.add("interrupted");
+      }
+      if (app.thinkingTurn === data.turn_id) app.thinkingTurn = null;
+      refreshState();
+    },
+    tts_chunk_meta(data) {
+      app.meta = data;
+    },
+    tts_finished(data) {
+      if (app.thinkingTurn === data.turn_id) app.thinkingTurn = null;
+      player.finished();
+      refreshState();
+    },
+    latency_metrics(data) {
+      debug.lastMetrics = data;
+      renderMetrics(data);
+    },
+    error(data) {
+      // Refusals the close handlers deal with (sign-in again, retry, fall back).
+      if (["unauthorized", "session_in_use", "session_not_found"].includes(data.code)) return;
+      showError(safeText(data.message, "The server reported a problem."));
+    },
+  };
+
+  function onAudio(buffer) {
+    const meta = app.meta || {};
+    app.meta = null;
+    debug.chunksReceived += 1;
+    if (buffer.byteLength < 2) return;
+    const turn = app.turns.get(meta.turn_id);
+    if (turn && turn.stopped) return;
+    if (app.thinkingTurn === meta.turn_id) app.thinkingTurn = null;
+    player.enqueue(meta, buffer);
+    refreshState();
+  }
+
+  // ------------------------------------------------------------------ transcript
+  function clearTranscript() {
+    app.turns.clear();
+    app.pendingText = null;
+    const box = $("transcript");
+    box.replaceChildren($("transcript-empty"));
+    $("transcript-empty").hidden = false;
+    $("metrics").hidden = true;
+  }
+
+  function getTurn(turnId) {
+    let turn = app.turns.get(turnId);
+    if (!turn) {
+      turn = { id: turnId, user: null, userFinal: false, assistant: null, extras: [],
+               stopped: false };
+      app.turns.set(turnId, turn);
+    }
+    return turn;
+  }
+
+  function addBubble(role, text, extraClass) {
+    $("transcript-empty").hidden = true;
+    const row = el("div", `message ${role}${extraClass ? ` ${extraClass}` : ""}`);
+    row.append(el("div", "who", role === "user" ? "You" : "Assistant"));
+    row.append(el("div", "text", text));
+    $("transcript").append(row);
+    scrollDown();
+    return row;
+  }
+
+  function scrollDown() {
+    const box = $("transcript");
+    box.scrollTop = box.scrollHeight;
+  }
+
+  function setUserText(turn, text, final) {
+    if (!turn.user) {
+      if (app.pendingText && final) {
+        turn.user = app.pendingText;
+        app.pendingText = null;
+      } else {
+        turn.user = addBubble("user", "", "partial");
+      }
+    }
+    turn.user.querySelector(".text").textContent = text || "…";
+    turn.user.classList.toggle("partial", !final);
+    turn.userFinal = final;
+    scrollDown();
+  }
+
+  function setAssistantText(turn, text, final) {
+    if (!turn.assistant) {
+      if (!turn.user && app.pendingText) { // the reply to a typed message
+        turn.user = app.pendingText;
+        turn.userFinal = true;
+        app.pendingText = null;
+      }
+      turn.assistant = addBubble("assistant", "", "streaming");
+      for (const extra of turn.extras) turn.assistant.append(extra);
+    }
+    turn.assistant.querySelector(".text").textContent = text;
+    turn.assistant.classList.toggle("streaming", !final);
+    scrollDown();
+  }
+
+  function insertInTurn(turn, node) {
+    if (turn.assistant) turn.assistant.append(node);
+    else turn.extras.push(node);
+    scrollDown();
+  }
+
+  function renderMetrics(data) {
+    const box = $("metrics-values");
+    const items = [];
+    for (const [key, label] of METRIC_LABELS) {
+      const value = Number(data[key]);
+      if (data[key] === null || data[key] === undefined || !Number.isFinite(value)) continue;
+      const item = el("span", "metric");
+      item.append(el("span", "metric-label", `${label} `), el("b", null, `${Math.round(value)} ms`));
+      items.push(item);
+    }
+    if (!items.length) return;
+    box.replaceChildren(...items);
+    $("metrics").hidden = false;
+  }
+
+  // ------------------------------------------------------------------ playback
+  // Reply audio: each chunk becomes an AudioBuffer at the rate the server announced and is
+  // scheduled right after the previous one. Pausing suspends the playback context (the
+  // microphone has its own context and keeps running); stopping drops every queued chunk.
+  const player = {
+    ctx: null,
+    playhead: 0,
+    active: new Set(),
+    paused: false,
+    finishPending: false,
+
+    get playing() {
+      return this.active.size > 0 && !this.paused;
+    },
+
+    context() {
+      if (!this.ctx) {
+        const Ctx = window.AudioContext || window.webkitAudioContext;
+        if (!Ctx) return null;
+        this.ctx = new Ctx({ latencyHint: "interactive" });
+      }
+      return this.ctx;
+    },
+
+    // Call from user gestures: browsers only start audio after one.
+    unlock() {
+      const ctx = this.context();
+      if (ctx && ctx.state === "suspended" && !this.paused) ctx.resume().catch(() => {});
+    },
+
+    start() {
+      this.paused = false;
+      this.unlock();
+    },
+
+    enqueue(meta, buffer) {
+      const ctx = this.context();
+      if (!ctx) return;
+      const samples = new Int16Array(buffer, 0, buffer.byteLength >> 1);
+      const rate = Number(meta.sample_rate) > 0 ? Number(meta.sample_rate) : DEFAULT_OUTPUT_RATE;
+      const audio = ctx.createBuffer(1, samples.length, rate);
+      const channel = audio.getChannelData(0);
+      for (let i = 0; i < samples.length; i++) channel[i] = samples[i] / 32768;
+      const source = ctx.createBufferSource();
+      source.buffer = audio;
+      source.connect(ctx.destination);
+      const when = Math.max(ctx.currentTime + 0.04, this.playhead);
+      this.playhead = when + audio.duration;
+      const entry = { source, index: meta.chunk_index, turn: meta.turn_id, dropped: false };
+      this.active.add(entry);
+      source.onended = () => {
+        if (entry.dropped) return;
+        this.active.delete(entry);
+        debug.chunksPlayed += 1;
+        if (Number.isInteger(entry.index)) {
+          send("tts_chunk_played", { chunk_index: entry.index, turn_id: entry.turn });
+        }
+        this.checkDrained();
+        refreshState();
+      };
+      source.start(when);
+      if (ctx.state === "suspended" && !this.paused) ctx.resume().catch(() => {});
+    },
+
+    pause() {
+      this.paused = true;
+      if (this.ctx && this.ctx.state === "running") this.ctx.suspend().catch(() => {});
+    },
+
+    resume() {
+      this.paused = false;
+      if (this.ctx && this.ctx.state === "suspended") this.ctx.resume().catch(() => {});
+    },
+
+    stop() {
+      for (const entry of this.active) {
+        entry.dropped = true;
+        debug.chunksDropped += 1;
+        try {
+          entry.source.stop();
+        } catch (_) {
+          // not started yet
+        }
+      }
+      this.active.clear();
+      this.playhead = 0;
+      if (this.paused) this.resume();
+      this.checkDrained();
+    },
+
+    finished() {
+      this.finishPending = true;
+      this.checkDrained();
+    },
+
+    checkDrained() {
+      if (!this.finishPending || this.active.size > 0) return;
+      this.finishPending = false;
+      if (send("tts_playback_finished", { timestamp: Date.now() })) {
+        debug.playbackFinishedSent += 1;
+      }
+    },
+  };
+
+  // ------------------------------------------------------------------ microphone
+  function setMicUi(on) {
+    const button = $("mic");
+    button.classList.toggle("on", on);
+    button.setAttribute("aria-pressed", on ? "true" : "false");
+    const label = on ? "Stop the microphone" : "Start the microphone";
+    button.title = label;
+    $("mic-label").textContent = label;
+    if (!on) button.style.setProperty("--level", "0");
+  }
+
+  async function startMic() {
+    if (app.mic || app.micStarting) return;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || !window.AudioWorkletNode) {
+      showError("This browser cannot record audio here. Open the page over https or on " +
+                "localhost in a current browser.", { transient: false });
+      return;
+    }
+    app.micStarting = true;
+    player.unlock();
+    // Created inside the click so that the browser lets it run.
+    const ctx = new AudioContext({ latencyHint: "interactive" });
+    let stream = null;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true,
+                 autoGainControl: true },
+      });
+      await ctx.audioWorklet.addModule("audio-worklet.js");
+      const source = ctx.createMediaStreamSource(stream);
+      const node = new AudioWorkletNode(ctx, "xtalk-pcm16-capture", {
+        numberOfInputs: 1, numberOfOutputs: 0, channelCount: 1,
+        channelCountMode: "explicit", channelInterpretation: "speakers",
+        processorOptions: { targetRate: TARGET_RATE, frameSamples: FRAME_SAMPLES },
+      });
+      node.port.onmessage = (event) => onFrame(event.data);
+      source.connect(node);
+      await ctx.resume();
+      app.mic = { ctx, stream, source, node };
+      debug.micRate = ctx.sampleRate;
+      for (const track of stream.getAudioTracks()) {
+        track.addEventListener("ended", () => {
+          if (app.mic && app.mic.stream === stream) {
+            stopMic();
+            showError("The microphone was disconnected.");
+          }
+        });
+      }
+      setMicUi(true);
+      refreshState();
+    } catch (error) {
+      if (stream) for (const track of stream.getTracks()) track.stop();
+      ctx.close().catch(() => {});
+      app.micStarting = false;
+      const name = error && error.name;
+      if (name === "NotAllowedError" || name === "SecurityError") {
+        showError("Microphone access was refused. Allow it in the browser to talk.",
+                  { transient: false });
+      } else if (name === "NotFoundError" || name === "OverconstrainedError") {
+        showError("No microphone was found.", { transient: false });
+      } else {
+        showError("The microphone could not be started.");
+      }
+      return;
+    }
+    app.micStarting = false;
+    try {
+      await ensureConnected();
+    } catch (error) {
+      showError(error.message);
+    }
+  }
+
+  function stopMic() {
+    const mic = app.mic;
+    if (!mic) return;
+    app.mic = null;
+    if (app.hearingTurn !== null) {
+      send("vad_speech_end", { timestamp: Date.now(), reason: "muted" });
+    }
+    try {
+      mic.node.port.postMessage({ type: "stop" });
+      mic.source.disconnect();
+    } catch (_) {
+      // already torn down
+    }
+    for (const track of mic.stream.getTracks()) track.stop();
+    mic.ctx.close().catch(() => {});
+    setMicUi(false);
+    refreshState();
+  }
+
+  let levelShown = 0;
+  function onFrame(data) {
+    if (!data || !(data.pcm instanceof ArrayBuffer)) return;
+    const level = Math.min(1, Math.sqrt(Number(data.level) || 0) * 2.5);
+    levelShown = Math.max(level, levelShown * 0.8);
+    $("mic").style.setProperty("--level", levelShown.toFixed(3));
+    const ws = app.ws;
+    if (!ws || !app.connected || ws.readyState !== WebSocket.OPEN) return;
+    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) return;
+    ws.send(data.pcm);
+    debug.framesSent += 1;
+    debug.bytesSent += data.pcm.byteLength;
+  }
+
+  // ------------------------------------------------------------------ text and upload
+  async function onSendText(event) {
+    event.preventDefault();
+    const input = $("text-input");
+    const text = input.value.trim();
+    if (!text) return;
+    player.unlock();
+    try {
+      await ensureConnected();
+    } catch (error) {
+      showError(error.message);
+      return;
+    }
+    if (!send("text_input", { text })) {
+      showError("Not connected to the server.");
+      return;
+    }
+    input.value = "";
+    app.pendingText = addBubble("user", text);
+    app.sessionHasContent = true;
+    app.thinkingTurn = -1;
+    refreshState();
+  }
+
+  function uploadType(file) {
+    const ext = (file.name.split(".").pop() || "").toLowerCase();
+    if (UPLOAD_TYPES[ext]) return UPLOAD_TYPES[ext];
+    if (Object.values(UPLOAD_TYPES).includes(file.type)) return file.type;
+    return null;
+  }
+
+  async function onUpload() {
+    const input = $("upload-input");
+    const file = input.files && input.files[0];
+    input.value = "";
+    if (!file) return;
+    const type = uploadType(file);
+    if (!type) {
+      showError("Only text (.txt), markdown (.md) or PDF documents can be added.");
+      return;
+    }
+    const item = el("li", "pending", `${file.name} — uploading…`);
+    $("upload-list").append(item);
+    try {
+      await ensureConnected();
+      const query = new URLSearchParams({ session_id: app.sessionId, filename: file.name });
+      const result = await api(`/api/upload?${query}`, {
+        method: "POST", body: file,
+        headers: { "Content-Type": type === "application/pdf" ? type : `${type}; charset=utf-8` },
+      });
+      const doc = result.document || {};
+      const parts = Number(doc.chunk_count);
+      item.textContent = `${file.name} — added${Number.isFinite(parts)
+        ? ` (${parts} ${parts === 1 ? "part" : "parts"})` : ""}`;
+      item.className = "done";
+      app.sessionHasContent = true;
+      refreshSessionsSoon();
+    } catch (error) {
+      item.remove();
+      if (error instanceof AuthError) handleAuthLost();
+      else showError(error.message);
+    }
+  }
+
+  // ------------------------------------------------------------------ start
+  async function boot() {
+    $("login-form").addEventListener("submit", onLogin);
+    $("logout").addEventListener("click", onLogout);
+    $("banner-close").addEventListener("click", hideBanner);
+    $("new-session").addEventListener("click", newConversation);
+    $("mic").addEventListener("click", () => (app.mic ? stopMic() : startMic()));
+    $("text-form").addEventListener("submit", onSendText);
+    $("upload-input").addEventListener("change", onUpload);
+    refreshState();
+    try {
+      app.sessions = await api("/api/sessions");
+      if (!app.token) debug.authRequired = false;
+      showApp();
+      renderSessions();
+    } catch (error) {
+      if (error instanceof AuthError) {
+        const hadToken = Boolean(app.token);
+        forgetToken();
+        showLogin(hadToken ? "Your sign-in has expired; please sign in again." : "");
+      } else {
+        showApp();
+        showError(error.message, { transient: false });
+      }
+    }
+  }
+
+  boot();
+})();
