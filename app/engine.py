@@ -276,9 +276,10 @@ class EngineHost:
         self._reader_task = self._loop.create_task(self._read_loop(conn),
                                                    name="xtalk-desktop-reader")
         ready = self._session_ready
-        await asyncio.wait(
-            {self._loop.create_task(ready.wait()), self._session_task},
-            timeout=SESSION_OPEN_TIMEOUT_S, return_when=asyncio.FIRST_COMPLETED)
+        waiter = self._loop.create_task(ready.wait())
+        await asyncio.wait({waiter, self._session_task}, timeout=SESSION_OPEN_TIMEOUT_S,
+                           return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
         if not ready.is_set():
             self._set_phase("error", "the conversation could not be opened")
             raise EngineError("the conversation could not be opened")
@@ -414,7 +415,9 @@ class EngineHost:
         data = message.get("data") if isinstance(message.get("data"), dict) else {}
         if action in ("session_info", "session_attached"):
             self._session_id = str(data.get("session_id") or self._session_id or "")
-            if self._session_ready is not None:
+            # a reopened conversation is ready once its history has been announced
+            if self._session_ready is not None and (action == "session_attached"
+                                                    or self._new_session):
                 self._session_ready.set()
         elif action == "update_asr":
             if self._phase in ("idle", "hearing", "speaking"):
