@@ -541,6 +541,23 @@ def summarize(results: list[TurnResult], hits: int, cpu_s: float, wall_s: float)
           f"CPU/wall {cpu_s / wall_s:.2f} of 2 cores)")
 
 
+def export(args: argparse.Namespace, results: list[TurnResult], title: str) -> None:
+    """``--json``: per-turn stages of the session; ``--plot``: their breakdown as a PNG."""
+    if not (args.json or args.plot):
+        return
+    data = {"title": f"End of user speech → first reply audio: {title}",
+            "target_ms": TARGET_E2E_MS, "machine": f"{os.cpu_count()} CPU(s)",
+            "turns": [{"label": r.label, "outcome": r.outcome,
+                       **{stage: r.stage(stage) for stage in STAGES}} for r in results]}
+    if args.json:
+        Path(args.json).write_text(json.dumps(data, indent=1), encoding="utf-8")
+        print(f"per-turn stages written to {args.json}")
+    if args.plot:
+        from plot_latency import plot
+
+        print(f"latency breakdown plotted to {plot(data, Path(args.plot))}")
+
+
 # --------------------------------------------------------------------------- main
 async def amain(args: argparse.Namespace) -> None:
     run_started = time.perf_counter()
@@ -587,6 +604,7 @@ async def amain(args: argparse.Namespace) -> None:
         print_turn_header()
         results, hits, cpu, wall = await run_session(xtalk_a, utterances, settle_s)
         summarize(results, hits, cpu, wall)
+        export(args, results, "(a) scripted LLM on loopback, default offline models")
 
         print("\n== jfk.flac (11 s, 44.1 kHz stereo → mono 16 kHz), own session, "
               "vad min_silence_s = 2.0 ==")
@@ -618,6 +636,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="model name at --llm (default: the first one it lists)")
     parser.add_argument("--api-key-env", default=None,
                         help="environment variable holding the API key for --llm")
+    parser.add_argument("--json", metavar="FILE", default=None,
+                        help="write the per-turn stages of session (a) as JSON")
+    parser.add_argument("--plot", metavar="PNG", default=None,
+                        help="plot the latency breakdown of session (a) (needs matplotlib)")
     args = parser.parse_args(argv)
     if args.turns < 1:
         parser.error("--turns must be at least 1")
