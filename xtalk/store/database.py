@@ -323,6 +323,7 @@ class Database:
     """
 
     def __init__(self, engine: Engine, *, fts_enabled: bool = False) -> None:
+        # fts_enabled: the database can search text itself (SQLite with FTS5, PostgreSQL).
         self.engine = engine
         self.fts_enabled = fts_enabled
         self._read = sessionmaker(bind=engine, expire_on_commit=False)
@@ -407,7 +408,8 @@ def open_database(url: str | None = None, *, echo: bool = False,
     display = parsed.render_as_string(hide_password=True)
     try:
         _migrate(engine, display, clock or utc_now)
-        fts = _ensure_sqlite_fts(engine) if is_sqlite else False
+        # PostgreSQL has full-text search built in (see xtalk.store.documents).
+        fts = _ensure_sqlite_fts(engine) if is_sqlite else engine.dialect.name == "postgresql"
     except BaseException:
         engine.dispose()
         raise

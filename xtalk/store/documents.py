@@ -9,14 +9,19 @@ Search, per session:
 * SQLite: an FTS5 index over the chunks (external content, kept in sync by triggers in
   :mod:`xtalk.store.database`), ranked by ``bm25()``. The only SQLite-specific SQL of
   this module is in :meth:`Documents._fts_search`, used only on SQLite with FTS5.
-* Other dialects (PostgreSQL), or SQLite without FTS5: the session's chunks are loaded
-  and ranked with :class:`xtalk.retrieval.ranking.BM25Index`.
+* PostgreSQL: built-in full-text search, ``to_tsvector('english', text)`` matched
+  against the query's words (each a ``plainto_tsquery``, OR-ed) and ranked by
+  ``ts_rank``; the only PostgreSQL-specific SQL is in :meth:`Documents._pg_search`. The
+  vectors are computed per query over the session's chunks only (a session holds a few
+  documents), so no extra index is needed.
+* Other dialects, or SQLite without FTS5, or ``use_fts=False``: the session's chunks are
+  loaded and ranked with :class:`xtalk.retrieval.ranking.BM25Index`.
 * With a ``query_vector`` and chunks that have vectors of the same dimension: cosine
   similarity (:func:`xtalk.retrieval.ranking.cosine_top_k`) first, topped up with
   keyword hits when fewer than ``k`` chunks are similar enough.
 
-Query text is reduced to plain word tokens before it reaches FTS5, so user input can
-never be parsed as FTS5 query syntax.
+Query text is reduced to plain word tokens before it reaches FTS5 or PostgreSQL (where each
+word is also a bound parameter), so user input can never be parsed as query syntax.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from xtalk.store.database import FTS_TABLE, Clock, Database, utc_now
 from xtalk.store.models import NAME_MAX, ConversationSession, Document, DocumentChunk
 
 MAX_QUERY_TERMS = 32
+PG_TS_CONFIG = "english"
 
 
 @dataclass(frozen=True)
@@ -69,10 +75,13 @@ def _vector(values: Sequence[float]) -> list[float]:
     return vector
 
 
+def _query_terms(query: str) -> list[str]:
+    return list(dict.fromkeys(tokenize(query)))[:MAX_QUERY_TERMS]
+
+
 def _fts_query(query: str) -> str:
     """An FTS5 query matching any of the query's words (each a quoted string)."""
-    terms = list(dict.fromkeys(tokenize(query)))[:MAX_QUERY_TERMS]
-    return " OR ".join(f'"{term}"' for term in terms)
+    return " OR ".join(f'"{term}"' for term in _query_terms(query))
 
 
 class Documents:
@@ -81,8 +90,9 @@ class Documents:
     Args:
         db: The open database.
         clock: Returns the current aware UTC time.
-        use_fts: Use the SQLite FTS5 index; None (default) uses it whenever the database
-            has one, False always ranks in Python (the non-SQLite path).
+        use_fts: Use the database's full-text search (SQLite FTS5, PostgreSQL
+            ``tsvector``); None (default) uses it whenever the database has one, False
+            always ranks in Python.
     """
 
     def __init__(self, db: Database, *, clock: Clock | None = None,
@@ -216,6 +226,8 @@ class Documents:
             return []
         if self.use_fts and self.db.is_sqlite:
             return self._fts_search(session_id, query, k)
+        if self.use_fts and self.db.dialect == "postgresql":
+            return self._pg_search(session_id, query, k)
         with self.db.session() as s:
             texts = list(s.scalars(select(DocumentChunk.text)
                                    .where(DocumentChunk.session_id == session_id)
@@ -235,6 +247,24 @@ class Documents:
             rows = s.execute(stmt, {"query": _fts_query(query), "session_id": session_id,
                                     "k": k}).all()
         return [(-float(rank), chunk) for chunk, rank in rows]
+
+    def _pg_search(self, session_id: str, query: str, k: int) -> list[tuple[float, str]]:
+        # PostgreSQL only (checked by the caller): tsvector @@ tsquery + ts_rank (higher
+        # is better). Every word is a bound parameter, OR-ed with the tsquery || operator;
+        # words that are stop words in PG_TS_CONFIG add nothing.
+        terms = _query_terms(query)
+        params: dict[str, Any] = {f"t{i}": term for i, term in enumerate(terms)}
+        tsquery = " || ".join(f"plainto_tsquery('{PG_TS_CONFIG}', :t{i})"
+                              for i in range(len(terms)))
+        stmt = text(
+            f"SELECT c.text, ts_rank(to_tsvector('{PG_TS_CONFIG}', c.text), q.query) AS rank "
+            f"FROM document_chunks AS c, (SELECT {tsquery} AS query) AS q "
+            f"WHERE c.session_id = :session_id "
+            f"AND to_tsvector('{PG_TS_CONFIG}', c.text) @@ q.query "
+            "ORDER BY rank DESC, c.id LIMIT :k")
+        with self.db.session() as s:
+            rows = s.execute(stmt, {**params, "session_id": session_id, "k": k}).all()
+        return [(float(rank), chunk) for chunk, rank in rows]
 
 
 __all__ = ["ChunkRecord", "DocumentInfo", "Documents"]
