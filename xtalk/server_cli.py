@@ -3,7 +3,10 @@
 Serving::
 
     xtalk-server [--config FILE] [--host 127.0.0.1] [--port 8765] [--database URL]
-                 [--lan] [--allowed-origin URL ...] [--tls-cert FILE --tls-key FILE]
+                 [--lan] [--allowed-origin URL ...]
+                 [--tls-cert FILE --tls-key FILE | --tls-self-signed]
+                 [--max-frame-bytes N] [--max-messages-per-s R] [--idle-timeout S]
+                 [--max-sessions-per-user N] [--max-upload-bytes N]
 
 The server binds to 127.0.0.1 by default; there, with no users in the store, no login is
 needed (the single-user desktop case). ``--lan`` binds every interface (0.0.0.0) and
@@ -13,6 +16,11 @@ requires a login for everything; it refuses to start until a user exists. Users:
     xtalk-server user list
     xtalk-server user delete NAME
     xtalk-server pairing-code NAME        # a one-time code to pair a phone
+
+``--tls-self-signed`` generates a certificate once (valid for localhost, the loopback
+addresses and the LAN address), keeps it in the user data directory and prints its SHA-256
+fingerprint, so a phone's browser can use the microphone over https. The limit flags
+override the ``service_config`` keys of the same name (``docs/protocol.md``, "Limits").
 
 The database is ``--database URL``, else ``$XTALK_DATABASE_URL``, else SQLite in the user
 data directory.
@@ -35,6 +43,8 @@ DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "resources" / "default
 DATABASE_URL_ENV = "XTALK_DATABASE_URL"
 LAN_HOST = "0.0.0.0"
 EXIT_USAGE = 2
+LIMIT_FLAGS = ("max_frame_bytes", "max_messages_per_s", "idle_timeout_s",
+               "max_sessions_per_user")
 
 
 def build_app(config: str | Path | dict | Any, *, store: Any = None, auth: Any = None):
@@ -199,12 +209,35 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     if bool(args.tls_cert) != bool(args.tls_key):
         return _fail("--tls-cert and --tls-key go together")
+    if args.tls_self_signed and args.tls_cert:
+        return _fail("--tls-self-signed and --tls-cert/--tls-key exclude each other")
     try:
         from xtalk.api import Xtalk
+        from xtalk.serving.wire.limits import ConnectionLimits
 
         xtalk = Xtalk.from_config(str(args.config))
+        service_config = xtalk.service_prototype.service_config
+        service_config.update({key: getattr(args, key) for key in LIMIT_FLAGS
+                               if getattr(args, key) is not None})
+        limits = ConnectionLimits.from_config(service_config)
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}")
+    except ValueError as exc:
+        return _fail(str(exc))
+    tls_cert, tls_key = args.tls_cert, args.tls_key
+    if args.tls_self_signed:
+        from xtalk.serving.http.tls import ensure_self_signed, lan_address
+
+        hosts = [h for h in (host, lan_address() if lan else None) if h]
+        try:
+            cert = ensure_self_signed(args.tls_dir, hosts=tuple(hosts))
+        except OSError as exc:
+            return _fail(f"cannot store the TLS certificate: {exc}", 1)
+        tls_cert, tls_key = str(cert.cert_path), str(cert.key_path)
+        print(f"xtalk-server: {'generated' if cert.created else 'using'} self-signed TLS "
+              f"certificate {cert.cert_path} for {', '.join(cert.hosts)}\n"
+              f"xtalk-server: certificate SHA-256 fingerprint {cert.fingerprint}",
+              file=sys.stderr, flush=True)
     try:
         store = _open_store(args)
     except Exception as exc:
@@ -219,11 +252,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     print(f"xtalk-server: {'LAN mode, login required; ' if lan else ''}"
-          f"listening on {'https' if args.tls_cert else 'http'}://{host}:{args.port} "
+          f"listening on {'https' if tls_cert else 'http'}://{host}:{args.port} "
           f"(database {store.database.url})", file=sys.stderr)
     try:
         uvicorn.run(app, host=host, port=args.port, log_level=args.log_level,
-                    ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key)
+                    ssl_certfile=tls_cert, ssl_keyfile=tls_key,
+                    ws_max_size=limits.hard_frame_bytes)
     finally:
         store.close()
     return 0
@@ -253,6 +287,21 @@ def build_parser() -> argparse.ArgumentParser:
                         help="largest uploaded document (default 5 MB)")
     parser.add_argument("--tls-cert", metavar="FILE", default=None, help="TLS certificate")
     parser.add_argument("--tls-key", metavar="FILE", default=None, help="TLS private key")
+    parser.add_argument("--tls-self-signed", action="store_true",
+                        help="serve https/wss with a generated self-signed certificate "
+                             "(kept in the user data directory; its fingerprint is printed)")
+    parser.add_argument("--tls-dir", metavar="DIR", type=Path, default=None,
+                        help="where --tls-self-signed keeps its certificate (default: "
+                             "<user data dir>/tls)")
+    parser.add_argument("--max-frame-bytes", type=int, default=None,
+                        help="largest WebSocket audio frame (default 65536)")
+    parser.add_argument("--max-messages-per-s", type=float, default=None,
+                        help="sustained WebSocket messages per second per connection "
+                             "(default 200)")
+    parser.add_argument("--idle-timeout", dest="idle_timeout_s", type=float, default=None,
+                        help="close a connection silent for this many seconds (default 600)")
+    parser.add_argument("--max-sessions-per-user", type=int, default=None,
+                        help="concurrent sessions of one user (default 8)")
     parser.add_argument("--log-level", default="info")
 
     # Subcommands also accept --database after the command name.

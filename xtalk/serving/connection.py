@@ -54,7 +54,13 @@ class InProcessClient:
 
 
 class InProcessConnection:
-    """Server end of an in-process connection (duck-types Starlette's ``WebSocket``)."""
+    """Server end of an in-process connection (duck-types Starlette's ``WebSocket``).
+
+    In-process clients are the local user's own app: the per-connection message rate and
+    idle timeout (:mod:`xtalk.serving.wire.limits`) do not apply to them.
+    """
+
+    in_process = True
 
     def __init__(self, headers: dict[str, str] | None = None) -> None:
         self._to_server: asyncio.Queue[dict[str, Any]] = asyncio.Queue()

@@ -20,8 +20,9 @@
 Authentication and origin rules are in :mod:`xtalk.serving.http.auth`. WebSocket refusals
 accept the connection, send one ``error`` message and close it with a 44xx code, so a
 browser can tell why: 4400 bad request, 4401 not authenticated, 4403 origin/host refused,
-4404 unknown session, 4409 session already attached elsewhere. No session runs for a
-refused connection. No CORS headers are ever added.
+4404 unknown session, 4409 session already attached elsewhere, 4430 too many sessions of
+this user (``max_sessions_per_user``; :mod:`xtalk.serving.wire.limits`). No session runs
+for a refused connection. No CORS headers are ever added.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from xtalk.registry import ConfigError
 from xtalk.serving.http.auth import (
     AuthGate,
     AuthSettings,
@@ -52,6 +54,7 @@ from xtalk.serving.http.auth import (
     install_token_redaction,
     origin_allowed,
 )
+from xtalk.serving.wire.limits import WS_TOO_MANY_SESSIONS, ConnectionLimits
 from xtalk.store import SessionNotFoundError, Store, UserInfo
 
 if TYPE_CHECKING:
@@ -210,6 +213,8 @@ class ServingContext:
     settings: AuthSettings
     gate: AuthGate = field(init=False)
     claimed: set[str] = field(default_factory=set)  # session ids being attached / live
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
+    connections: dict[int | None, int] = field(default_factory=dict)  # per user (or None)
 
     def __post_init__(self) -> None:
         self.gate = AuthGate(self.store, self.settings)
@@ -497,6 +502,27 @@ def build_router(ctx: ServingContext, *, login_path: str, sessions_path: str,
         except _Refused as exc:
             await refuse(websocket, exc.ws_code, exc.code, exc.message)
             return
+        owner = principal.owner
+        open_now = ctx.connections.get(owner, 0)
+        if open_now >= ctx.limits.max_sessions_per_user:
+            logger.warning("websocket of user %s refused: %d sessions open (limit %d)",
+                           owner if owner is not None else "(local)", open_now,
+                           ctx.limits.max_sessions_per_user)
+            await refuse(websocket, WS_TOO_MANY_SESSIONS, "too_many_sessions",
+                         f"You already have {open_now} sessions open (the limit is "
+                         f"{ctx.limits.max_sessions_per_user}); close one and try again.")
+            return
+        ctx.connections[owner] = open_now + 1
+        try:
+            await run_session(websocket, principal)
+        finally:
+            left = ctx.connections.get(owner, 1) - 1
+            if left > 0:
+                ctx.connections[owner] = left
+            else:
+                ctx.connections.pop(owner, None)
+
+    async def run_session(websocket: WebSocket, principal: Principal) -> None:
         requested = websocket.query_params.get("session_id")
         owner = principal.owner
         messages: list[dict[str, str]] | None = None
@@ -562,7 +588,11 @@ def mount(xtalk: Xtalk, app: Any, *, store: Store, settings: AuthSettings, login
     """Mount the routes on ``app`` (a FastAPI app or router)."""
     if not hasattr(app, "include_router"):
         raise TypeError("mount_routes needs a FastAPI application (or APIRouter)")
-    ctx = ServingContext(xtalk, store, settings)
+    try:
+        limits = ConnectionLimits.from_config(xtalk.service_prototype.service_config)
+    except ValueError as exc:
+        raise ConfigError(f"invalid service_config limits: {exc}") from exc
+    ctx = ServingContext(xtalk, store, settings, limits=limits)
     router = build_router(ctx, login_path=login_path, sessions_path=sessions_path,
                           session_detail_path=session_detail_path, upload_path=upload_path,
                           ws_path=ws_path)

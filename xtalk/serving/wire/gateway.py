@@ -5,6 +5,11 @@ audio enters as :class:`~xtalk.serving.events.DirectAudioSubmitted` so that one 
 the input timeline. Inbound errors are answered with an ``error`` message and logged; the
 session lives on.
 
+Limits (:mod:`.limits`): messages over the connection's rate are dropped (a persistent
+flood closes the connection with 4429), and a connection that sends nothing for
+``idle_timeout_s`` is closed with 4408. In-process connections (the desktop app) are
+trusted and exempt from the rate and idle limits.
+
 Outbound: events listed in :data:`.outbound.OUTBOUND_TABLE` are serialised and sent by a
 single writer task, so sends never interleave and a slow client never blocks the bus.
 Reply audio is resampled once, here, from the TTS rate to the connection's output rate.
@@ -30,6 +35,13 @@ from xtalk.serving.wire.inbound import (
     parse_audio_frame,
     parse_text_message,
 )
+from xtalk.serving.wire.limits import (
+    WS_CLIENT_TOO_SLOW,
+    WS_IDLE_TIMEOUT,
+    WS_RATE_LIMITED,
+    ConnectionLimits,
+    FloodGuard,
+)
 from xtalk.serving.wire.outbound import OUTBOUND_TABLE
 
 logger = logging.getLogger(__name__)
@@ -51,10 +63,14 @@ class SessionGateway:
         self.bus = bus
         self.session_id = session_id
         self.output_sample_rate = int(config.get("output_sample_rate") or WIRE_OUTPUT_SAMPLE_RATE)
-        self.limits = InboundLimits(
-            max_frame_bytes=int(config.get("max_frame_bytes") or InboundLimits.max_frame_bytes),
-            max_text_bytes=int(config.get("max_text_bytes") or InboundLimits.max_text_bytes),
-        )
+        self.connection_limits = ConnectionLimits.from_config(config)
+        self.limits = InboundLimits(max_frame_bytes=self.connection_limits.max_frame_bytes,
+                                    max_text_bytes=self.connection_limits.max_text_bytes)
+        # In-process connections (the desktop app's own microphone) are not rate limited
+        # and never time out.
+        self.enforce_limits = not getattr(websocket, "in_process", False)
+        self.flood = FloodGuard(self.connection_limits)
+        self.close_code: int | None = None
         self.allow_model_changes = bool(config.get("allow_client_model_changes", False))
         self._outbox: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue(MAX_OUTBOX)
         self._writer: asyncio.Task[None] | None = None
@@ -86,8 +102,20 @@ class SessionGateway:
         except asyncio.QueueFull:
             logger.warning("session %s: client is not reading; closing", self.session_id)
             self.closed = True
+            self.close_code = WS_CLIENT_TOO_SLOW
             self._outbox = asyncio.Queue()
-            self._outbox.put_nowait(("close", (1013, "client too slow")))
+            self._outbox.put_nowait(("close", (WS_CLIENT_TOO_SLOW, "client too slow")))
+
+    def close_for(self, ws_code: int, code: str, message: str) -> None:
+        """Tell the client why (an ``error`` message), then close with ``ws_code`` once
+        everything queued before has been sent. No more input is read."""
+        if self.closed:
+            return
+        logger.warning("session %s: closing the connection: %s", self.session_id, code)
+        self.send_json({"action": "error", "data": {"code": code, "message": message}})
+        self._enqueue("close", (ws_code, message[:120]))
+        self.closed = True
+        self.close_code = ws_code
 
     def _on_turn_dropped(self, event: ev.PlaybackStopped | ev.GenerationCancelRequested
                          ) -> None:
@@ -161,15 +189,23 @@ class SessionGateway:
     # ------------------------------------------------------------------ inbound
     async def receive_loop(self) -> None:
         """Read client messages until the client disconnects or the gateway closes."""
+        idle_timeout = self.connection_limits.idle_timeout_s if self.enforce_limits else None
         while not self.closed:
             try:
-                message = await self.websocket.receive()
+                message = await asyncio.wait_for(self.websocket.receive(), idle_timeout)
+            except TimeoutError:
+                self.close_for(WS_IDLE_TIMEOUT, "idle_timeout",
+                               f"No message for {idle_timeout:g} s; the connection was "
+                               "closed. Reconnect to continue the conversation.")
+                return
             except (WebSocketDisconnect, RuntimeError):
                 return
             kind = message.get("type")
             if kind == "websocket.disconnect":
                 return
             if kind != "websocket.receive":
+                continue
+            if self.enforce_limits and not self._within_rate():
                 continue
             if message.get("bytes") is not None:
                 await self.handle_bytes(message["bytes"])
@@ -198,6 +234,26 @@ class SessionGateway:
         self.stats["messages"] += 1
         if event is not None:
             await self.bus.publish(event)
+
+    def _within_rate(self) -> bool:
+        """Apply the message rate; ``False``: drop the message (maybe closing)."""
+        verdict = self.flood.check()
+        if verdict == FloodGuard.ACCEPT:
+            return True
+        self.stats["rejected"] += 1
+        limits = self.connection_limits
+        if verdict == FloodGuard.REPORT:
+            logger.info("session %s: message rate exceeded; dropping messages",
+                        self.session_id)
+            self.send_json({"action": "error", "data": {
+                "code": "rate_limited",
+                "message": f"Too many messages (more than {limits.max_messages_per_s:g} per "
+                           "second); messages are being dropped. Slow down or the "
+                           "connection will be closed."}})
+        elif verdict == FloodGuard.CLOSE:
+            self.close_for(WS_RATE_LIMITED, "rate_limited",
+                           "Message rate limit exceeded; the connection was closed.")
+        return False
 
     def _reject(self, exc: WireError) -> None:
         self.stats["rejected"] += 1

@@ -1,0 +1,316 @@
+"""Connection limits over real sockets (uvicorn on loopback, ``websockets``/``httpx``
+clients): frame sizes, message rate, idle timeout, sessions per user. Every violation gets
+a clear error and/or close code, is logged, and leaves other sessions alone."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import websockets
+from argon2 import PasswordHasher
+from fastapi import FastAPI
+from harness import WebSocketTestClient, make_config
+
+from xtalk import Xtalk
+from xtalk.registry import ConfigError
+from xtalk.server_cli import main as server_main
+from xtalk.serving.wire.limits import (
+    WS_IDLE_TIMEOUT,
+    WS_RATE_LIMITED,
+    WS_TOO_MANY_SESSIONS,
+    ConnectionLimits,
+    FloodGuard,
+)
+from xtalk.store import Store, sqlite_url
+
+ROOT = Path(__file__).resolve().parents[2]
+TONE_CONFIG = ROOT / "tests" / "fixtures" / "tone_config.json"
+PASSWORD = "limits test password"
+TIMEOUT = 15.0
+
+
+# --------------------------------------------------------------------------- server
+class LimitServer:
+    def __init__(self, xtalk: Xtalk, port: int) -> None:
+        self.xtalk = xtalk
+        self.ws_url = f"ws://127.0.0.1:{port}/ws"
+        self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=TIMEOUT)
+        self.clients: list[WebSocketTestClient] = []
+
+    async def open(self, token: str | None = None) -> WebSocketTestClient:
+        url = self.ws_url + (f"?token={token}" if token else "")
+        ws = await websockets.connect(url, max_size=None, ping_interval=None,
+                                      open_timeout=5)
+        client = WebSocketTestClient(f"ws-{len(self.clients) + 1}", ws)
+        client.start()
+        self.clients.append(client)
+        return client
+
+    async def session(self, token: str | None = None) -> WebSocketTestClient:
+        client = await self.open(token)
+        await client.wait_for("session_info", timeout=TIMEOUT)
+        return client
+
+    async def login(self, username: str) -> str:
+        response = await self.http.post("/api/auth/login",
+                                        json={"username": username, "password": PASSWORD})
+        assert response.status_code == 200, response.text
+        return response.json()["token"]
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.close()
+        for client in self.clients:
+            if client._reader is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(client._reader), 3.0)
+                client._reader.cancel()
+        await self.http.aclose()
+
+
+@contextlib.asynccontextmanager
+async def serve(store: Store, **service: Any) -> AsyncIterator[LimitServer]:
+    """The mounted routes with ``service`` config keys, served like ``xtalk-server``
+    (uvicorn's own message size cap set to the limits' hard cap)."""
+    xtalk = Xtalk.from_config(make_config(service=service))
+    xtalk.attach_store(store)
+    app = FastAPI()
+    xtalk.mount_routes(app)
+    hard_cap = ConnectionLimits.from_config(xtalk.service_prototype.service_config)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                       lifespan="off", timeout_graceful_shutdown=3,
+                                       ws_max_size=hard_cap.hard_frame_bytes))
+    task = asyncio.get_running_loop().create_task(uv.serve(sockets=[sock]))
+    deadline = time.monotonic() + 5
+    while not uv.started:
+        if task.done():
+            task.result()
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        await asyncio.sleep(0.01)
+    server = LimitServer(xtalk, port)
+    try:
+        yield server
+    finally:
+        await server.aclose()
+        uv.should_exit = True
+        try:
+            await asyncio.wait_for(task, 8)
+        except (TimeoutError, asyncio.CancelledError):
+            task.cancel()
+        sock.close()
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    store = Store.open(sqlite_url(tmp_path / "limits.db"), password_hasher=hasher)
+    yield store
+    store.close()
+
+
+async def converse(client: WebSocketTestClient, text: str) -> None:
+    """A typed turn, answered and played out."""
+    start = len(client.messages)
+    await client.send_json({"action": "text_input", "data": {"text": text}})
+    final = await client.wait_for("finish_resp", start=start, timeout=TIMEOUT)
+    assert final.data["text"] == f"I heard you say: {text}."
+    await client.wait_for("tts_finished", start=start, timeout=TIMEOUT)
+
+
+async def closed_with(client: WebSocketTestClient) -> int | None:
+    await client.wait_closed(timeout=TIMEOUT)
+    return client.ws.close_code
+
+
+def errors(client: WebSocketTestClient, code: str, start: int = 0) -> list[dict[str, Any]]:
+    return [m.data for m in client.of("error", start=start) if m.data.get("code") == code]
+
+
+async def flood(client: WebSocketTestClient, count: int) -> None:
+    """``count`` pings as fast as the socket takes them (stops once the server closed)."""
+    for n in range(count):
+        try:
+            await client.send_json({"action": "ping", "data": {"timestamp": n}})
+        except websockets.ConnectionClosed:
+            return
+
+
+# --------------------------------------------------------------------------- frame sizes
+async def test_oversized_frames_are_rejected_and_the_session_goes_on(store: Store) -> None:
+    async with serve(store, max_frame_bytes=4096, max_text_bytes=2048) as server:
+        client = await server.session()
+        start = len(client.messages)
+        await client.send_bytes(b"\x00\x01" * 4096)  # 8 KiB > 4 KiB
+        await client.send_text('{"action": "text_input", "data": {"text": "'
+                               + "a" * 3000 + '"}}')
+        await client.wait_for("error", predicate=lambda m: m.data["code"] ==
+                              "message_too_large", start=start, timeout=TIMEOUT)
+        [frame_error] = errors(client, "frame_too_large", start)
+        assert "4096 bytes" in frame_error["message"]
+        await client.send_bytes(b"\x00\x00" * 2048)  # exactly at the limit: accepted
+        await converse(client, "still here")
+        assert not errors(client, "frame_too_large", start + 3)
+        assert not client.closed and not client.tracebacks()
+
+
+async def test_a_frame_beyond_the_hard_cap_closes_only_that_connection(store: Store) -> None:
+    async with serve(store) as server:
+        other = await server.session()
+        client = await server.session()
+        hard_cap = ConnectionLimits().hard_frame_bytes
+        await client.send_bytes(b"\x00" * (hard_cap + 2))
+        assert await closed_with(client) == 1009  # message too big, never buffered
+        await converse(other, "unaffected")
+        await converse(await server.session(), "new connection")
+
+
+# --------------------------------------------------------------------------- message rate
+def test_flood_guard_policy() -> None:
+    now = [0.0]
+    guard = FloodGuard(ConnectionLimits(max_messages_per_s=10, max_message_burst=4,
+                                        max_dropped_messages=3), clock=lambda: now[0])
+    assert [guard.check() for _ in range(7)] == ["accept"] * 4 + ["report", "drop", "drop"]
+    now[0] += 0.1  # one token back, but not recovered (half of 4)
+    assert guard.check() == "accept"
+    assert guard.check() == "close"  # fourth drop of the episode
+    now[0] += 1.0  # the client paused: a new episode
+    assert guard.check() == "accept"
+    assert [guard.check() for _ in range(5)] == ["accept"] * 3 + ["report", "drop"]
+
+
+async def test_a_burst_is_reported_and_a_persistent_flood_closes(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="xtalk")
+    async with serve(store, max_messages_per_s=5, max_message_burst=10,
+                     max_dropped_messages=25) as server:
+        bystander = await server.session()
+        client = await server.session()
+        # A burst of 30: about 10 accepted, the rest dropped; one error, no close.
+        await flood(client, 30)
+        await client.wait_for("error", predicate=lambda m: m.data["code"] == "rate_limited",
+                              timeout=TIMEOUT)
+        await asyncio.sleep(2.5)  # the bucket recovers: the burst episode is over
+        assert not client.closed
+        assert 10 <= client.count("pong") < 30
+        assert len(errors(client, "rate_limited")) == 1
+        start = len(client.messages)
+        await client.send_json({"action": "ping", "data": {"timestamp": 1}})
+        await client.wait_for("pong", start=start, timeout=TIMEOUT)
+        # A second burst is a new episode (its drops do not add to the first one's).
+        await flood(client, 30)
+        await client.wait_for("error", predicate=lambda m: m.data["code"] == "rate_limited",
+                              start=start, timeout=TIMEOUT)
+        await asyncio.sleep(2.5)
+        assert not client.closed
+        # A flood that does not stop: closed with 4429 after the error.
+        await flood(client, 400)
+        assert await closed_with(client) == WS_RATE_LIMITED
+        assert "limit exceeded" in errors(client, "rate_limited")[-1]["message"]
+        await converse(bystander, "the flood was elsewhere")
+        await converse(await server.session(), "a new connection")
+    assert "message rate exceeded" in caplog.text
+    assert "closing the connection: rate_limited" in caplog.text
+
+
+async def test_normal_audio_streaming_is_within_the_default_rate(store: Store) -> None:
+    """A client streaming 512-sample frames 4x faster than real time (125 frames/s) with
+    its control messages is never rate limited by the defaults."""
+    async with serve(store) as server:
+        client = await server.session()
+        await client.say("hello there")
+        await client.wait_for("tts_finished", timeout=TIMEOUT)
+        assert not errors(client, "rate_limited")
+
+
+# --------------------------------------------------------------------------- idle timeout
+async def test_an_idle_connection_is_closed_and_an_active_one_is_not(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="xtalk")
+    async with serve(store, idle_timeout_s=1.5) as server:
+        idle = await server.session()
+        active = await server.session()
+        started = time.monotonic()
+        while time.monotonic() - started < 4.0:  # keeps talking (pings every 0.3 s)
+            await active.send_json({"action": "ping", "data": {"timestamp": 0}})
+            await asyncio.sleep(0.3)
+        assert await closed_with(idle) == WS_IDLE_TIMEOUT
+        [error] = errors(idle, "idle_timeout")
+        assert "1.5 s" in error["message"]
+        assert not active.closed
+        await converse(active, "i was not idle")
+    assert "closing the connection: idle_timeout" in caplog.text
+
+
+# --------------------------------------------------------------------------- sessions per user
+async def test_sessions_per_user_are_limited_without_affecting_other_users(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="xtalk")
+    store.users.create_user("ada", PASSWORD)
+    store.users.create_user("bob", PASSWORD)
+    async with serve(store, max_sessions_per_user=2) as server:
+        ada, bob = await server.login("ada"), await server.login("bob")
+        first = await server.session(ada)
+        await server.session(ada)
+        third = await server.open(ada)
+        assert await closed_with(third) == WS_TOO_MANY_SESSIONS
+        assert third.first("session_info") is None
+        [error] = errors(third, "too_many_sessions")
+        assert "limit is 2" in error["message"]
+        # Another user is unaffected.
+        bobs = [await server.session(bob), await server.session(bob)]
+        await converse(bobs[1], "bob talks")
+        # A closed session frees its place.
+        await first.close()
+        await first.wait_closed(timeout=TIMEOUT)
+        deadline = time.monotonic() + TIMEOUT
+        while True:
+            again = await server.open(ada)
+            with contextlib.suppress(AssertionError):
+                await again.wait_for("session_info", timeout=TIMEOUT)
+                break
+            assert time.monotonic() < deadline, again.dump()
+            await asyncio.sleep(0.2)  # the server may not have seen the close yet
+        await converse(again, "ada is back")
+    assert "too_many_sessions" in caplog.text
+    assert ada not in caplog.text and bob not in caplog.text  # tokens are never logged
+
+
+# --------------------------------------------------------------------------- configuration
+@pytest.mark.parametrize("bad", [{"max_sessions_per_user": 0}, {"idle_timeout_s": -1},
+                                 {"max_messages_per_s": "fast"}, {"max_frame_bytes": 1.5},
+                                 {"max_message_burst": True}])
+def test_invalid_limits_are_configuration_errors(store: Store, bad: dict[str, Any]) -> None:
+    xtalk = Xtalk.from_config(make_config(service=bad))
+    xtalk.attach_store(store)
+    with pytest.raises(ConfigError, match=next(iter(bad))):
+        xtalk.mount_routes(FastAPI())
+
+
+def test_limit_defaults_and_config_keys() -> None:
+    limits = ConnectionLimits.from_config({"idle_timeout_s": 30, "max_frame_bytes": 2048,
+                                           "unrelated": 1})
+    assert limits.idle_timeout_s == 30.0 and limits.max_frame_bytes == 2048
+    assert limits.max_sessions_per_user == ConnectionLimits().max_sessions_per_user
+    assert limits.hard_frame_bytes >= 4 * limits.max_text_bytes
+
+
+def test_server_flags_validate_limits(capsys: pytest.CaptureFixture[str],
+                                      tmp_path: Path) -> None:
+    code = server_main(["--config", str(TONE_CONFIG), "--database",
+                        sqlite_url(tmp_path / "x.db"), "--max-sessions-per-user", "0"])
+    assert code == 2
+    assert "max_sessions_per_user must be positive" in capsys.readouterr().err
