@@ -381,3 +381,57 @@ def test_real_base_parts_join_once_and_load(tmp_path: Path, jfk: np.ndarray,
     result = base.transcribe(jfk)
     assert wer(JFK_TEXT, result.text) <= 0.15, result.text
     assert result.language == "en"  # detected
+
+
+# --------------------------------------------------------------------------- interim results
+def test_partials_use_a_short_encoder_window_and_stay_accurate(asr: FasterWhisperASR,
+                                                                jfk: np.ndarray) -> None:
+    """Interim results encode the clip plus 10 s of silence, not Whisper's 30 s window,
+    and still read recorded speech well."""
+    from xtalk.models.asr import whisper_short_context
+
+    shapes: list[tuple[int, ...]] = []
+
+    class Spy:  # records what the encoder is given, delegates everything
+        def __init__(self, inner: object) -> None:
+            self.inner = inner
+
+        def encode(self, features, *args, **kwargs):
+            shapes.append(tuple(features.shape))
+            return self.inner.encode(features, *args, **kwargs)
+
+        def __getattr__(self, name: str):
+            return getattr(self.inner, name)
+
+    class Wrapped:
+        def __init__(self, model: object) -> None:
+            self.model = Spy(model.model)  # type: ignore[attr-defined]
+            self._outer = model
+
+        def __getattr__(self, name: str):
+            return getattr(self._outer, name)
+
+    pcm = prepare_audio(jfk)
+    result = whisper_short_context.short_context_decode(Wrapped(asr.model), pcm,
+                                                        language="en", pad_s=10.0)
+    assert wer(JFK_TEXT, result.text) <= 0.15, result.text
+    frames = shapes[0][-1]
+    assert frames < 3000 and abs(frames - (pcm.size / 160 + 1000)) <= 4, shapes
+
+    pairs = [(JFK_TEXT, asr.transcribe_partial(jfk).text)]
+    pairs += [(ref, asr.transcribe_partial(pcm).text)
+              for pcm, ref in zip(read_channels("stereo_diarization.wav"), STEREO_TEXTS,
+                                  strict=True)]
+    assert corpus_wer(pairs) <= 0.2, pairs
+    # half of the sentence: the words heard so far, no invented ending
+    half = asr.transcribe_partial(jfk[: jfk.size // 2]).text
+    assert 2 <= len(normalise_words(half)) < len(normalise_words(JFK_TEXT)), half
+
+
+def test_full_window_partials_on_request(jfk: np.ndarray) -> None:
+    full = FasterWhisperASR(partial_context_pad_s=None)
+    assert wer(JFK_TEXT, full.transcribe_partial(jfk).text) <= 0.15
+    with pytest.raises(ValueError, match="partial_context_pad_s"):
+        FasterWhisperASR(partial_context_pad_s=-1)
+    with pytest.raises(ValueError, match="num_workers"):
+        FasterWhisperASR(num_workers=0)

