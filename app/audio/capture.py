@@ -9,6 +9,16 @@ Never silently deaf: when the device disappears (the stream fails to open, finis
 unexpectedly, or stops delivering blocks), the microphone reports ``lost`` and tries to
 open the device again every ``retry_s`` seconds until it is back (``running``).
 
+A device can also vanish behind a stream that keeps running: PortAudio reaches PulseAudio /
+PipeWire through ALSA's ``pulse`` plugin, and when the Pulse source goes away the server
+moves our stream to another source (often a sink monitor that only delivers zeros). A real
+microphone always has a noise floor, so ``silent_s`` seconds of exact digital silence are
+reported as ``lost`` too ("only digital silence: disconnected or muted?"): the stream is
+reopened every ``retry_s`` seconds (which binds it to the named device again, or fails while
+that device is missing) and the status is ``running`` again only once a block carries a
+signal. The check samples the last block from the loop's side; the callback does nothing
+more than hand the block over.
+
 Status values (``on_status(status, detail)``, on the loop's thread): ``starting``,
 ``running``, ``lost``, ``unavailable`` (no PortAudio / no input device at all: retried
 too), ``stopped``.
@@ -39,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 RETRY_SECONDS = 2.0
 STALL_SECONDS = 2.0
+SILENT_SECONDS = 3.0
 BLOCK_SECONDS = 0.02
 
 Submit = Callable[[np.ndarray, int], None]
@@ -55,17 +66,22 @@ class Microphone:
         on_status: Called on the loop's thread when the status changes.
         retry_s: Seconds between attempts to (re)open a missing device.
         block_s: Block length asked from PortAudio.
+        stall_s: No block for this long: the device is lost.
+        silent_s: Only exact digital silence for this long: the device is lost (``0``
+            turns the check off).
     """
 
     def __init__(self, submit: Submit, device: str | int | None = None, *,
                  on_status: StatusCallback | None = None, retry_s: float = RETRY_SECONDS,
-                 block_s: float = BLOCK_SECONDS, stall_s: float = STALL_SECONDS) -> None:
+                 block_s: float = BLOCK_SECONDS, stall_s: float = STALL_SECONDS,
+                 silent_s: float = SILENT_SECONDS) -> None:
         self.submit = submit
         self.device = device
         self.on_status = on_status
         self.retry_s = float(retry_s)
         self.block_s = float(block_s)
         self.stall_s = float(stall_s)
+        self.silent_s = float(silent_s)
         self.status = "stopped"
         self.detail = ""
         self.sample_rate: int | None = None
@@ -74,6 +90,8 @@ class Microphone:
         self._stream: Any = None
         self._last_block: np.ndarray | None = None
         self._last_callback = 0.0
+        self._last_signal = 0.0
+        self._awaiting_signal = False
         self._finished = False
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -126,12 +144,14 @@ class Microphone:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await asyncio.to_thread(self._close)
+        self._awaiting_signal = False
         self._set_status("stopped")
 
     async def set_device(self, device: str | int | None) -> None:
         """Switch to another device (reopened at once)."""
         self.device = device
         await asyncio.to_thread(self._close)
+        self._awaiting_signal = False
         if self._task is not None:
             self._set_status("starting")
             await self._try_open()
@@ -158,7 +178,8 @@ class Microphone:
             self._set_status("lost", f"cannot open the microphone: {exc}")
             await asyncio.to_thread(self._close)
             return False
-        self._set_status("running", self.active_device.name if self.active_device else "")
+        if not self._awaiting_signal:
+            self._set_status("running", self.active_device.name if self.active_device else "")
         return True
 
     def _open(self) -> None:
@@ -185,7 +206,8 @@ class Microphone:
         else:
             raise errors[-1]
         self._finished = False
-        self._last_callback = time.monotonic()
+        self._last_callback = self._last_signal = time.monotonic()
+        self._last_block = None
         stream.start()
         self._stream = stream
         register_stream(self)
@@ -212,14 +234,32 @@ class Microphone:
                 return False
         return time.monotonic() - self._last_callback < self.stall_s
 
+    def _check_signal(self) -> str | None:
+        """Loop side: why the open stream counts as lost (``None``: it does not)."""
+        if not self._healthy():
+            return "stopped delivering audio"
+        block = self._last_block
+        now = time.monotonic()
+        if block is not None and np.any(block):
+            self._last_signal = now
+            if self._awaiting_signal:
+                self._awaiting_signal = False
+                self._set_status("running",
+                                 self.active_device.name if self.active_device else "")
+        elif self.silent_s > 0 and now - self._last_signal > self.silent_s:
+            self._awaiting_signal = True
+            return "delivers only digital silence (disconnected or muted?)"
+        return None
+
     async def _supervise(self) -> None:
         while True:
             if self._stream is not None:
                 await asyncio.sleep(0.25)
-                if not self._healthy():
+                problem = self._check_signal()
+                if problem is not None:
                     name = self.active_device.name if self.active_device else "microphone"
                     await asyncio.to_thread(self._close)
-                    self._set_status("lost", f"{name} stopped delivering audio")
+                    self._set_status("lost", f"{name} {problem}")
                 continue
             await asyncio.sleep(self.retry_s)
             await self._try_open()

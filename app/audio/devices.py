@@ -249,6 +249,7 @@ class DeviceMonitor:
         self.devices: list[AudioDevice] = []
         self._watched: dict[str, tuple[str, str | None]] = {}  # role -> (kind, name)
         self._lost: set[str] = set()
+        self._polled = False
         self._task: asyncio.Task[None] | None = None
 
     def watch(self, role: str, kind: str, name: str | None) -> None:
@@ -283,7 +284,7 @@ class DeviceMonitor:
     def _diff(self, fresh: list[AudioDevice]) -> None:
         old = {d.key: d for d in self.devices}
         new = {d.key: d for d in fresh}
-        first = not self.devices and not old
+        first, self._polled = not self._polled, True  # the first list is no change
         self.devices = fresh
         if not first:
             for key, device in new.items():
