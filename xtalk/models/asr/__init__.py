@@ -10,6 +10,7 @@ from xtalk.models._lazy import lazy_exports
 _BACKENDS: dict[str, str] = {
     "ToneCodeASR": "xtalk.models.asr.testing",
     "FasterWhisperASR": "xtalk.models.asr.faster_whisper",
+    "OpenAITranscriptionASR": "xtalk.models.asr.openai_transcription",
 }
 
 __all__ = list(_BACKENDS)

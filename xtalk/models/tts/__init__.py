@@ -10,7 +10,20 @@ from xtalk.models._lazy import lazy_exports
 _BACKENDS: dict[str, str] = {
     "ToneCodeTTS": "xtalk.models.tts.testing",
     "PiperTTS": "xtalk.models.tts.piper",
+    "IndexTTS": "xtalk.models.tts.indextts",
+    "IndexTTS2": "xtalk.models.tts.indextts",
+    "OpenAISpeechTTS": "xtalk.models.tts.openai_speech",
 }
+#: Short names accepted in configs and by ``DefaultPipeline.set_tts_model``.
+_ALIASES: dict[str, str] = {"Piper": "PiperTTS"}
 
 __all__ = list(_BACKENDS)
-__getattr__, __dir__ = lazy_exports(__name__, _BACKENDS)
+_resolve, _dir = lazy_exports(__name__, _BACKENDS)
+
+
+def __getattr__(name: str) -> object:
+    return _resolve(_ALIASES.get(name, name))
+
+
+def __dir__() -> list[str]:
+    return sorted(set(_dir()) | set(_ALIASES))
