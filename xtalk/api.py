@@ -282,6 +282,12 @@ class Xtalk:
         if auth is not None:
             self._auth_settings = auth
 
+    @property
+    def auth_settings(self) -> AuthSettings | None:
+        """The security settings of the mounted routes (None before ``mount_routes``
+        unless given to ``attach_store``)."""
+        return self._auth_settings
+
     def mount_routes(self, app: Any, *, login_path: str = "/api/auth/login",
                      sessions_path: str = "/api/sessions",
                      session_detail_path: str = "/api/sessions/{session_id}",

@@ -24,6 +24,12 @@ override the ``service_config`` keys of the same name (``docs/protocol.md``, "Li
 
 The database is ``--database URL``, else ``$XTALK_DATABASE_URL``, else SQLite in the user
 data directory.
+
+Every option can also come from a settings file (``--settings FILE``, TOML or JSON, or
+``$XTALK_SETTINGS``) and from ``XTALK_<OPTION>`` environment variables; flags win over
+the environment, which wins over the file (:mod:`xtalk.server_settings`). ``/healthz`` and
+``/readyz`` are always served; ``--metrics`` adds Prometheus metrics at ``/metrics``
+(docs/deployment.md).
 """
 
 from __future__ import annotations
@@ -47,13 +53,16 @@ LIMIT_FLAGS = ("max_frame_bytes", "max_messages_per_s", "idle_timeout_s",
                "max_sessions_per_user")
 
 
-def build_app(config: str | Path | dict | Any, *, store: Any = None, auth: Any = None):
+def build_app(config: str | Path | dict | Any, *, store: Any = None, auth: Any = None,
+              metrics: bool = False):
     """A FastAPI app with the login, session, upload and session WebSocket routes.
 
     Args:
         config: A configuration (file or dict) or a ready :class:`~xtalk.Xtalk`.
         store: The store to use (default: see ``Xtalk.mount_routes``).
         auth: :class:`~xtalk.serving.http.auth.AuthSettings` (with ``store``).
+        metrics: Serve Prometheus metrics at ``/metrics`` (see
+            :mod:`xtalk.serving.http.metrics`).
     """
     from fastapi import FastAPI
 
@@ -71,9 +80,13 @@ def build_app(config: str | Path | dict | Any, *, store: Any = None, auth: Any =
         xtalk.attach_store(store, auth=auth)
     xtalk.mount_routes(app)
 
-    @app.get("/healthz", tags=["server"], summary="Liveness check")
-    async def health() -> dict[str, str]:
-        return {"status": "ok"}
+    from xtalk.serving.http.health import mount_health
+
+    mount_health(app, xtalk)
+    if metrics:
+        from xtalk.serving.http.metrics import mount_metrics
+
+        mount_metrics(app, xtalk, store=xtalk.store, settings=xtalk.auth_settings)
 
     _mount_web_client(app)  # last: the routes above take precedence over "/"
     return app
@@ -248,7 +261,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             f"refusing to listen on {host}: LAN mode requires authentication, and the "
             "store has no users.\nCreate one first:  xtalk-server user add NAME"
             f"{' --database ' + args.database if args.database else ''}")
-    app = build_app(xtalk, store=store, auth=auth)
+    app = build_app(xtalk, store=store, auth=auth, metrics=args.metrics)
     import uvicorn
 
     print(f"xtalk-server: {'LAN mode, login required; ' if lan else ''}"
@@ -303,6 +316,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-sessions-per-user", type=int, default=None,
                         help="concurrent sessions of one user (default 8)")
     parser.add_argument("--log-level", default="info")
+    parser.add_argument("--metrics", action="store_true",
+                        help="serve Prometheus metrics at /metrics (admin token when login "
+                             "is on)")
+    parser.add_argument("--settings", metavar="FILE", default=None,
+                        help="settings file (TOML or JSON; default: $XTALK_SETTINGS); "
+                             "XTALK_<OPTION> variables override it, flags override both")
 
     # Subcommands also accept --database after the command name.
     common = argparse.ArgumentParser(add_help=False)
@@ -330,8 +349,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    from xtalk.server_settings import SettingsError, apply_settings, describe
+
+    try:
+        resolved = apply_settings(parser, args, argv)
+    except SettingsError as exc:
+        return _fail(str(exc))
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("xtalk.server").info("%s", describe(args, resolved))
     if args.command == "user":
         return cmd_user(args)
     if args.command == "pairing-code":

@@ -1,0 +1,133 @@
+"""/healthz, /readyz and the opt-in Prometheus /metrics of xtalk-server."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import websockets
+from deploy.server_process import (
+    FIXTURE,
+    ServerProcess,
+    free_port,
+    http_get,
+    http_post_json,
+    speak,
+)
+from fastapi.testclient import TestClient
+
+from xtalk.server_cli import build_app
+from xtalk.serving.http.metrics import Histogram
+from xtalk.store import Store, sqlite_url
+
+
+def metric(text: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    assert match, f"{name} not in\n{text}"
+    return float(match.group(1))
+
+
+def test_readiness_follows_the_database(tmp_path: Path):
+    folder = tmp_path / "db"
+    store = Store.open(sqlite_url(folder / "xtalk.db"))
+    try:
+        client = TestClient(build_app(str(FIXTURE), store=store))
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+        assert ready.status_code == 200
+        assert ready.json() == {"status": "ready",
+                                "checks": {"models": "ok", "database": "ok"}}
+        assert client.get("/metrics").status_code == 404  # opt-in only
+
+        shutil.rmtree(folder)  # the database goes away
+        store.database.engine.dispose()
+        broken = client.get("/readyz")
+        assert broken.status_code == 503
+        assert broken.json() == {"status": "not_ready",
+                                 "checks": {"models": "ok", "database": "unreachable"}}
+        assert "xtalk.db" not in broken.text
+        assert client.get("/healthz").status_code == 200  # alive, just not ready
+    finally:
+        store.close()
+
+
+def test_histogram_is_cumulative():
+    histogram = Histogram((0.1, 1.0))
+    for value in (0.05, 0.5, 0.5, 7.0, float("nan"), -1.0):
+        histogram.observe(value)
+    assert histogram.lines("x", 'stage="a"') == [
+        'x_bucket{stage="a",le="0.1"} 1', 'x_bucket{stage="a",le="1"} 3',
+        'x_bucket{stage="a",le="+Inf"} 4', 'x_sum{stage="a"} 8.05',
+        'x_count{stage="a"} 4']
+
+
+@pytest.fixture
+def metrics_server(tmp_path: Path):
+    server = ServerProcess(free_port(), sqlite_url(tmp_path / "xtalk.db"),
+                           tmp_path / "server.log", "--metrics")
+    try:
+        server.wait_ready()
+        yield server
+    finally:
+        server.stop()
+
+
+async def test_metrics_count_sessions_turns_and_stage_latency(metrics_server: ServerProcess):
+    status, before = http_get(f"{metrics_server.base}/metrics")
+    assert status == 200
+    assert metric(before, "xtalk_sessions_active") == 0
+    assert metric(before, 'xtalk_turns_total{modality="speech"}') == 0
+    assert "# TYPE xtalk_stage_latency_seconds histogram" in before
+
+    async with websockets.connect(f"ws://127.0.0.1:{metrics_server.port}/ws") as ws:
+        assert await speak(ws, "hello") == "hello"
+        _, during = http_get(f"{metrics_server.base}/metrics")
+        assert metric(during, "xtalk_sessions_active") == 1
+        assert metric(during, "xtalk_session_limit") == 2  # max_connections of the fixture
+        assert metric(during, "xtalk_sessions_started_total") == 1
+        assert metric(during, 'xtalk_turns_total{modality="speech"}') == 1
+        for stage in ("asr", "e2e", "tts_first_chunk", "llm_first_token"):
+            count = metric(during, f'xtalk_stage_latency_seconds_count{{stage="{stage}"}}')
+            total = metric(during, f'xtalk_stage_latency_seconds_sum{{stage="{stage}"}}')
+            inf = metric(during, f'xtalk_stage_latency_seconds_bucket{{stage="{stage}",'
+                                 'le="+Inf"}')
+            assert count == inf == 1 and 0 <= total < 30, stage
+        e2e = metric(during, 'xtalk_stage_latency_seconds_sum{stage="e2e"}')
+        assert e2e > 0
+    status, _ = http_get(f"{metrics_server.base}/readyz")
+    assert status == 200
+
+
+def test_metrics_need_an_admin_token_when_login_is_on(tmp_path: Path):
+    database = sqlite_url(tmp_path / "xtalk.db")
+    for name, extra in (("root", ["--admin"]), ("guest", [])):
+        subprocess.run([sys.executable, "-m", "xtalk.server_cli", "--database", database,
+                        "user", "add", name, "--password", f"{name}-pass-123", *extra],
+                       check=True, capture_output=True, timeout=60)
+    server = ServerProcess(free_port(), database, tmp_path / "server.log", "--metrics")
+    try:
+        server.wait_ready()
+        tokens = {}
+        for name in ("root", "guest"):
+            status, body = http_post_json(f"{server.base}/api/auth/login",
+                                          {"username": name, "password": f"{name}-pass-123"})
+            assert status == 200, body
+            tokens[name] = body["token"]
+        status, body = http_get(f"{server.base}/metrics")
+        assert status == 401 and "xtalk_" not in body
+        status, body = http_get(f"{server.base}/metrics",
+                                {"Authorization": "Bearer not-a-token"})
+        assert status == 401
+        status, body = http_get(f"{server.base}/metrics",
+                                {"Authorization": f"Bearer {tokens['guest']}"})
+        assert status == 403 and "xtalk_" not in body
+        status, body = http_get(f"{server.base}/metrics",
+                                {"Authorization": f"Bearer {tokens['root']}"})
+        assert status == 200 and metric(body, "xtalk_sessions_active") == 0
+        assert http_get(f"{server.base}/readyz")[0] == 200  # the proxy needs no token
+    finally:
+        server.stop()
