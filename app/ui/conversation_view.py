@@ -1,0 +1,283 @@
+"""The conversation: user and assistant bubbles, the live partial transcript while the user
+speaks, the reply text as it streams in, and discreet tool-call lines.
+
+Feed it the engine's messages with :meth:`ConversationView.handle_message`; typed turns
+are added with :meth:`ConversationView.add_user_text` (the protocol sends no transcript
+for typed text).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+BUBBLE_WIDTH = 0.74  # of the visible width
+
+
+class Bubble(QFrame):
+    """One message: ``role`` user / assistant."""
+
+    def __init__(self, role: str, text: str = "", *, partial: bool = False,
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.role = role
+        self.partial = partial
+        self.interrupted = False
+        self.setObjectName("userBubble" if role == "user" else "assistantBubble")
+        self.label = QLabel(self)
+        self.label.setWordWrap(True)
+        self.label.setTextFormat(Qt.TextFormat.PlainText)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(12, 8, 12, 8)
+        layout.addWidget(self.label)
+        self._text = ""
+        self.set_text(text, partial=partial)
+
+    @property
+    def text(self) -> str:
+        return self._text
+
+    def set_text(self, text: str, *, partial: bool | None = None) -> None:
+        self._text = text
+        if partial is not None:
+            self.partial = partial
+        shown = text if text else ("…" if self.partial else "")
+        if self.interrupted:
+            shown += "  [interrupted]"
+        self.label.setText(shown)
+        self.setProperty("partial", self.partial)
+        self.style().unpolish(self)
+        self.style().polish(self)
+
+    def mark_interrupted(self) -> None:
+        if not self.interrupted:
+            self.interrupted = True
+            self.set_text(self._text, partial=False)
+
+
+class _Row(QWidget):
+    """A bubble aligned right (user) or left (assistant)."""
+
+    def __init__(self, bubble: Bubble, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bubble = bubble
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        if bubble.role == "user":
+            layout.addStretch(1)
+            layout.addWidget(bubble)
+        else:
+            layout.addWidget(bubble)
+            layout.addStretch(1)
+
+
+class ConversationView(QScrollArea):
+    """Scrolling list of the conversation's messages."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("conversationView")
+        self.setWidgetResizable(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self._content = QWidget()
+        self._content.setObjectName("conversationContent")
+        self._layout = QVBoxLayout(self._content)
+        self._layout.setContentsMargins(16, 16, 16, 16)
+        self._layout.setSpacing(10)
+        self._placeholder = QLabel(
+            "Say something — or type below.\nThe conversation appears here.", self._content)
+        self._placeholder.setObjectName("placeholder")
+        self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self._placeholder.setSizePolicy(QSizePolicy.Policy.Preferred,
+                                        QSizePolicy.Policy.Expanding)
+        self._layout.addWidget(self._placeholder)
+        self._layout.addStretch(1)
+        self.setWidget(self._content)
+        self._items: list[tuple[str, QWidget]] = []  # (kind, widget) in display order
+        self._user: dict[int, Bubble] = {}
+        self._assistant: dict[int, Bubble] = {}
+        self._pending_typed: list[Bubble] = []
+        self._stick = True
+        self.verticalScrollBar().rangeChanged.connect(self._on_range)
+        self.verticalScrollBar().valueChanged.connect(self._on_scroll)
+
+    # ------------------------------------------------------------------ queries (tests)
+    def entries(self) -> list[tuple[str, str]]:
+        """``(kind, text)`` in display order; kind is user / assistant / tool / note."""
+        result = []
+        for kind, widget in self._items:
+            if isinstance(widget, _Row):
+                result.append((kind, widget.bubble.text))
+            elif isinstance(widget, QLabel):
+                result.append((kind, widget.text()))
+        return result
+
+    def texts(self, kind: str) -> list[str]:
+        return [text for k, text in self.entries() if k == kind]
+
+    def partial_text(self) -> str | None:
+        """The live transcript being recognised, if any."""
+        for bubble in self._user.values():
+            if bubble.partial:
+                return bubble.text
+        return None
+
+    # ------------------------------------------------------------------ building
+    def clear(self) -> None:
+        for _kind, widget in self._items:
+            self._layout.removeWidget(widget)
+            widget.deleteLater()
+        self._items.clear()
+        self._user.clear()
+        self._assistant.clear()
+        self._pending_typed.clear()
+        self._placeholder.show()
+        self._stick = True
+
+    def _append(self, kind: str, widget: QWidget) -> None:
+        self._placeholder.hide()
+        # before the trailing stretch
+        self._layout.insertWidget(self._layout.count() - 1, widget)
+        self._items.append((kind, widget))
+        if isinstance(widget, _Row):
+            self._fit(widget.bubble)
+
+    def _bubble(self, role: str, text: str, *, partial: bool = False) -> Bubble:
+        bubble = Bubble(role, text, partial=partial)
+        self._append(role, _Row(bubble))
+        return bubble
+
+    def _line(self, kind: str, text: str) -> QLabel:
+        label = QLabel(text)
+        label.setObjectName("toolLine" if kind == "tool" else "noteLine")
+        label.setWordWrap(True)
+        label.setTextFormat(Qt.TextFormat.PlainText)
+        self._append(kind, label)
+        return label
+
+    def add_user_text(self, text: str) -> Bubble:
+        """A typed turn (shown at once)."""
+        bubble = self._bubble("user", text)
+        self._pending_typed.append(bubble)
+        return bubble
+
+    def add_note(self, text: str) -> QLabel:
+        """A discreet line (errors, conversation events)."""
+        return self._line("note", text)
+
+    def load_messages(self, messages: list[dict[str, Any]]) -> None:
+        """Show a stored conversation (``{"role", "content", "interrupted"?}`` dicts)."""
+        self.clear()
+        for m in messages:
+            role = m.get("role")
+            if role not in ("user", "assistant"):
+                continue
+            bubble = self._bubble(role, str(m.get("content") or ""))
+            if m.get("interrupted"):
+                bubble.mark_interrupted()
+        self._stick = True
+
+    # ------------------------------------------------------------------ engine messages
+    def handle_message(self, message: dict[str, Any]) -> None:
+        action = message.get("action") or message.get("type")
+        data = message.get("data") if isinstance(message.get("data"), dict) else {}
+        turn = data.get("turn_id")
+        if action == "session_attached":
+            self.load_messages(list(data.get("messages") or []))
+        elif action == "update_asr":
+            text = str(data.get("text") or "")
+            bubble = self._user.get(turn)
+            if bubble is None:
+                self._user[turn] = self._bubble("user", text, partial=True)
+            elif bubble.partial:
+                bubble.set_text(text)
+        elif action == "finish_asr":
+            text = str(data.get("text") or "")
+            bubble = self._user.get(turn)
+            if bubble is None:
+                self._user[turn] = self._bubble("user", text)
+            else:
+                bubble.set_text(text, partial=False)
+        elif action == "invalid_asr_result":
+            bubble = self._user.pop(turn, None)
+            if bubble is not None and bubble.partial:
+                self._remove(bubble)
+        elif action in ("update_resp", "finish_resp"):
+            text = str(data.get("text") or "")
+            bubble = self._assistant.get(turn)
+            if bubble is None:
+                if not text and action == "finish_resp":
+                    return
+                self._pending_typed.clear()
+                self._assistant[turn] = self._bubble("assistant", text,
+                                                     partial=action == "update_resp")
+            elif not bubble.interrupted:
+                bubble.set_text(text or bubble.text, partial=action == "update_resp")
+        elif action == "stop_tts":
+            bubble = self._assistant.get(turn)
+            if bubble is not None and bubble.partial:
+                bubble.mark_interrupted()
+        elif action == "tool_called":
+            self._line("tool", f"⚙ {data.get('name', 'tool')}({_short_args(data.get('args'))})")
+        elif action == "error":
+            code = data.get("code") or "error"
+            if code not in ("invalid_field", "unknown_action"):
+                self.add_note(f"⚠ {data.get('message') or code}")
+
+    def _remove(self, bubble: Bubble) -> None:
+        for i, (_kind, widget) in enumerate(self._items):
+            if isinstance(widget, _Row) and widget.bubble is bubble:
+                del self._items[i]
+                self._layout.removeWidget(widget)
+                widget.deleteLater()
+                break
+        if not self._items:
+            self._placeholder.show()
+
+    # ------------------------------------------------------------------ layout
+    def _fit(self, bubble: Bubble) -> None:
+        width = max(200, int(self.viewport().width() * BUBBLE_WIDTH))
+        bubble.setMaximumWidth(width)
+        bubble.label.setMaximumWidth(width - 24)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        for _kind, widget in self._items:
+            if isinstance(widget, _Row):
+                self._fit(widget.bubble)
+
+    def _on_scroll(self, value: int) -> None:
+        bar = self.verticalScrollBar()
+        self._stick = value >= bar.maximum() - 24
+
+    def _on_range(self, _lo: int, hi: int) -> None:
+        if self._stick:
+            QTimer.singleShot(0, self.scroll_to_end)
+
+    def scroll_to_end(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())
+
+
+def _short_args(args: Any, limit: int = 60) -> str:
+    if args in (None, "", {}, []):
+        return ""
+    if isinstance(args, dict):
+        text = ", ".join(f"{k}={json.dumps(v, ensure_ascii=False)}" for k, v in args.items())
+    else:
+        text = str(args)
+    return text if len(text) <= limit else text[:limit - 1] + "…"

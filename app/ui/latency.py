@@ -1,0 +1,186 @@
+"""Per-turn latency: the last turn's breakdown (end of speech → transcript → first token →
+first audio) and a small stacked-bar chart over the session (QPainter, no plotting
+library)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import QGridLayout, QLabel, QSizePolicy, QVBoxLayout, QWidget
+
+# (key in latency_metrics, label, colour): the stages of one turn, in order
+STAGES: tuple[tuple[str, str, str], ...] = (
+    ("endpoint_ms", "End of speech", "#9aa5b1"),
+    ("asr_ms", "Transcript", "#1f7ae0"),
+    ("llm_first_token_ms", "First token", "#c98a06"),
+    ("tts_first_chunk_ms", "First audio", "#7b4fd6"),
+)
+MAX_BARS = 30
+
+
+def _ms(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
+def format_ms(value: Any) -> str:
+    ms = _ms(value)
+    if ms is None:
+        return "—"
+    return f"{ms / 1000:.2f} s" if ms >= 1000 else f"{ms:.0f} ms"
+
+
+class LatencyChart(QWidget):
+    """Stacked bars, one per turn (the stages' times); the e2e time as a dot."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.history: list[dict[str, Any]] = []
+        self.setMinimumHeight(90)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setToolTip("Latency per turn: stacked stages; the dot is end of speech → "
+                        "first audio")
+
+    def sizeHint(self) -> QSize:
+        return QSize(240, 120)
+
+    def set_history(self, history: list[dict[str, Any]]) -> None:
+        self.history = list(history)[-MAX_BARS:]
+        self.update()
+
+    def _total(self, metrics: dict[str, Any]) -> float:
+        parts = sum(_ms(metrics.get(key)) or 0.0 for key, _label, _color in STAGES)
+        return max(parts, _ms(metrics.get("e2e_ms")) or 0.0)
+
+    def paintEvent(self, event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        area = QRectF(self.rect()).adjusted(34, 6, -6, -16)
+        p.setPen(QPen(QColor("#d5d9df"), 1))
+        p.drawLine(area.bottomLeft(), area.bottomRight())
+        small = QFont(self.font())
+        small.setPointSizeF(max(6.5, small.pointSizeF() * 0.8))
+        p.setFont(small)
+        if not self.history:
+            p.setPen(QColor("#8a8f98"))
+            p.drawText(area, Qt.AlignmentFlag.AlignCenter, "No turns yet")
+            return
+        top = max(self._total(m) for m in self.history) or 1.0
+        scale = _nice(top)
+        # grid: 0, half, full
+        for frac in (0.5, 1.0):
+            y = area.bottom() - area.height() * frac
+            p.setPen(QPen(QColor("#eceef1"), 1, Qt.PenStyle.DashLine))
+            p.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+            p.setPen(QColor("#8a8f98"))
+            p.drawText(QRectF(0, y - 7, 31, 14),
+                       Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                       format_ms(scale * frac).replace(" ", ""))
+        n = len(self.history)
+        slot = area.width() / max(n, 6)
+        bar = max(3.0, min(22.0, slot * 0.62))
+        for i, metrics in enumerate(self.history):
+            x = area.left() + slot * i + (slot - bar) / 2
+            y = area.bottom()
+            p.setPen(Qt.PenStyle.NoPen)
+            for key, _label, color in STAGES:
+                ms = _ms(metrics.get(key)) or 0.0
+                h = area.height() * ms / scale
+                if h <= 0:
+                    continue
+                p.setBrush(QColor(color))
+                p.drawRect(QRectF(x, y - h, bar, h))
+                y -= h
+            e2e = _ms(metrics.get("e2e_ms"))
+            if e2e is not None:
+                ey = area.bottom() - area.height() * e2e / scale
+                p.setBrush(QColor("#2e9d5b"))
+                p.setPen(QPen(QColor("white"), 1))
+                p.drawEllipse(QPointF(x + bar / 2, ey), 3.2, 3.2)
+            if n <= 12 or i % max(1, n // 8) == 0:
+                p.setPen(QColor("#8a8f98"))
+                p.drawText(QRectF(x - 8, area.bottom() + 1, bar + 16, 14),
+                           Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
+                           str(metrics.get("turn_id", i + 1)))
+
+
+def _nice(value: float) -> float:
+    """A round axis maximum ≥ value (ms)."""
+    for step in (100, 200, 250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000, 7500, 10000,
+                 15000, 20000, 30000, 60000):
+        if value <= step:
+            return float(step)
+    return float(value)
+
+
+class LatencyPanel(QWidget):
+    """The last turn's numbers and the session chart."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("latencyPanel")
+        self.history: list[dict[str, Any]] = []
+        self.last: dict[str, Any] | None = None
+        title = QLabel("Latency — last turn", self)
+        title.setObjectName("panelTitle")
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(10)
+        grid.setVerticalSpacing(3)
+        self.values: dict[str, QLabel] = {}
+        rows = [*STAGES, ("e2e_ms", "Speech end → audio", "#2e9d5b")]
+        for row, (key, label, color) in enumerate(rows):
+            swatch = QLabel(self)
+            swatch.setFixedSize(10, 10)
+            swatch.setStyleSheet(f"background: {color}; border-radius: 2px;")
+            name = QLabel(label, self)
+            value = QLabel("—", self)
+            value.setObjectName("latencyValue")
+            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            if key == "e2e_ms":
+                font = value.font()
+                font.setBold(True)
+                value.setFont(font)
+                name.setFont(font)
+            grid.addWidget(swatch, row, 0)
+            grid.addWidget(name, row, 1)
+            grid.addWidget(value, row, 2)
+            self.values[key] = value
+        grid.setColumnStretch(1, 1)
+        self.chart = LatencyChart(self)
+        chart_title = QLabel("This session", self)
+        chart_title.setObjectName("panelTitle")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(6)
+        layout.addWidget(title)
+        layout.addLayout(grid)
+        layout.addSpacing(6)
+        layout.addWidget(chart_title)
+        layout.addWidget(self.chart, 1)
+
+    def add_metrics(self, metrics: dict[str, Any]) -> None:
+        """One ``latency_metrics`` message's data."""
+        self.last = dict(metrics)
+        self.history.append(self.last)
+        for key, label in self.values.items():
+            label.setText(format_ms(metrics.get(key)))
+        self.chart.set_history(self.history)
+
+    def set_history(self, history: list[dict[str, Any]]) -> None:
+        self.history = [dict(m) for m in history]
+        self.last = self.history[-1] if self.history else None
+        for key, label in self.values.items():
+            label.setText(format_ms(self.last.get(key)) if self.last else "—")
+        self.chart.set_history(self.history)
+
+    def clear(self) -> None:
+        self.set_history([])
+
+    def shown(self) -> dict[str, str]:
+        """What the panel shows now (tests)."""
+        return {key: label.text() for key, label in self.values.items()}

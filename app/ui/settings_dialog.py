@@ -1,0 +1,356 @@
+"""The settings dialog: audio devices (refreshed when devices come and go, a lost device
+reported), voice, speed, ASR model, language model endpoint with a "test connection"
+button, system prompt, and LAN access with its address, pairing code and QR code.
+
+The dialog edits a copy of the settings (:meth:`SettingsDialog.values`); the main window
+saves and applies them when the user presses Save. LAN access is live: the checkbox
+emits :attr:`SettingsDialog.lan_toggled` at once and the window reports back with
+:meth:`SettingsDialog.set_lan_info`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.settings import MAX_SPEED, MIN_SPEED, normalize
+from app.ui.qr import qr_pixmap
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DEVICE = "System default"
+ASR_MODELS = ("tiny.en", "base")
+DEFAULT_VOICE = "en_US-joe-medium"
+TEST_TIMEOUT_S = 5.0
+
+
+def _voices() -> list[str]:
+    """The bundled voice and the user's Piper voices (``*.onnx`` in the voices folder)."""
+    names = [DEFAULT_VOICE]
+    with contextlib.suppress(Exception):
+        from xtalk.models.tts.piper import default_voices_dir
+
+        names += sorted(p.stem for p in default_voices_dir().glob("*.onnx"))
+    return list(dict.fromkeys(names))
+
+
+def test_llm_connection(base_url: str, api_key: str = "", model: str = "",
+                        timeout_s: float = TEST_TIMEOUT_S) -> tuple[bool, str]:
+    """Ask ``base_url`` for its models (blocking: run it in a worker thread).
+
+    Returns:
+        ``(ok, message)``; the message never contains the API key.
+    """
+    from xtalk.models.agents.endpoints import fetch_model_ids
+
+    base_url = base_url.strip()
+    if not base_url:
+        return False, "Enter the server's base URL (e.g. http://localhost:11434/v1)."
+    if not base_url.startswith(("http://", "https://")):
+        return False, "The base URL must start with http:// or https://."
+    try:
+        ids = fetch_model_ids(base_url, timeout_s, api_key=api_key.strip())
+    except Exception as exc:
+        status = getattr(getattr(exc, "response", None), "status_code", None)
+        if status in (401, 403):
+            return False, f"The server refused the API key (HTTP {status})."
+        if status is not None:
+            return False, f"The server answered HTTP {status}."
+        return False, f"Cannot reach {base_url} ({type(exc).__name__})."
+    if not ids:
+        return False, "Connected, but the server lists no models."
+    if model and model not in ids:
+        return False, (f"Connected, but model “{model}” is not offered "
+                       f"(available: {', '.join(ids[:5])}).")
+    return True, f"Connected: {len(ids)} model(s), e.g. {', '.join(ids[:3])}."
+
+
+class SettingsDialog(QDialog):
+    """Edits the settings. Signals: ``lan_toggled(bool)``, ``new_code_requested()``."""
+
+    lan_toggled = Signal(bool)
+    new_code_requested = Signal()
+
+    def __init__(self, settings: dict[str, Any], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Xtalk settings")
+        self.setMinimumWidth(520)
+        self._settings = normalize(settings)
+        self._test_task: asyncio.Task[None] | None = None
+        tabs = QTabWidget(self)
+        tabs.addTab(self._audio_tab(), "Audio")
+        tabs.addTab(self._voice_tab(), "Voice && speech")
+        tabs.addTab(self._llm_tab(), "Language model")
+        tabs.addTab(self._lan_tab(), "LAN access")
+        self.tabs = tabs
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
+                                   | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.note = QLabel("Voice, speech and language model changes restart the engine "
+                           "(a few seconds).", self)
+        self.note.setObjectName("noteLine")
+        self.note.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(self.note)
+        layout.addWidget(buttons)
+
+    # ------------------------------------------------------------------ tabs
+    def _audio_tab(self) -> QWidget:
+        page = QWidget(self)
+        form = QFormLayout(page)
+        self.input_combo = QComboBox(page)
+        self.output_combo = QComboBox(page)
+        self.input_status = QLabel("", page)
+        self.output_status = QLabel("", page)
+        for label in (self.input_status, self.output_status):
+            label.setWordWrap(True)
+            label.setStyleSheet("color: #a02828;")
+            label.hide()
+        form.addRow("Microphone", self.input_combo)
+        form.addRow("", self.input_status)
+        form.addRow("Speaker", self.output_combo)
+        form.addRow("", self.output_status)
+        self.devices_note = QLabel("The lists update when devices are plugged in or "
+                                   "removed.", page)
+        self.devices_note.setObjectName("noteLine")
+        self.devices_note.setWordWrap(True)
+        form.addRow(self.devices_note)
+        self.hands_free = QCheckBox("Hands-free: answer when I stop speaking", page)
+        self.hands_free.setChecked(self._settings["hands_free"])
+        form.addRow(self.hands_free)
+        self.shortcut_edit = QLineEdit(self._settings["push_to_talk_shortcut"], page)
+        self.shortcut_edit.setPlaceholderText("e.g. Space, F9, Ctrl+Space")
+        form.addRow("Push-to-talk key", self.shortcut_edit)
+        self.set_devices([], [])
+        return page
+
+    def _voice_tab(self) -> QWidget:
+        page = QWidget(self)
+        form = QFormLayout(page)
+        self.voice_combo = QComboBox(page)
+        self.voice_combo.setEditable(True)
+        self.voice_combo.addItems(_voices())
+        self.voice_combo.setCurrentText(self._settings["voice"] or DEFAULT_VOICE)
+        self.voice_combo.setToolTip("A Piper voice name or the path of a .onnx voice file")
+        form.addRow("Voice", self.voice_combo)
+        self.speed_spin = QDoubleSpinBox(page)
+        self.speed_spin.setRange(MIN_SPEED, MAX_SPEED)
+        self.speed_spin.setSingleStep(0.05)
+        self.speed_spin.setDecimals(2)
+        self.speed_spin.setSuffix(" ×")
+        self.speed_spin.setValue(self._settings["speed"])
+        form.addRow("Speaking speed", self.speed_spin)
+        self.asr_combo = QComboBox(page)
+        self.asr_combo.setEditable(True)
+        self.asr_combo.addItems(ASR_MODELS)
+        self.asr_combo.setCurrentText(self._settings["asr_model"] or ASR_MODELS[0])
+        self.asr_combo.setToolTip("tiny.en: English, fastest; base: multilingual "
+                                  "(needs the optional 'multilingual' packages)")
+        form.addRow("Speech recognition", self.asr_combo)
+        self.prompt_edit = QPlainTextEdit(self._settings["system_prompt"], page)
+        self.prompt_edit.setPlaceholderText("Empty: the built-in assistant prompt")
+        self.prompt_edit.setMinimumHeight(90)
+        form.addRow("System prompt", self.prompt_edit)
+        return page
+
+    def _llm_tab(self) -> QWidget:
+        page = QWidget(self)
+        form = QFormLayout(page)
+        llm = self._settings["llm"]
+        intro = QLabel("Any OpenAI-compatible server (Ollama, llama.cpp, LM Studio, OpenAI…). "
+                       "Leave empty to find a local server automatically; without one, a "
+                       "small offline assistant answers.", page)
+        intro.setWordWrap(True)
+        intro.setObjectName("noteLine")
+        form.addRow(intro)
+        self.base_url_edit = QLineEdit(llm["base_url"], page)
+        self.base_url_edit.setPlaceholderText("http://localhost:11434/v1")
+        form.addRow("Endpoint", self.base_url_edit)
+        self.model_edit = QLineEdit(llm["model"], page)
+        self.model_edit.setPlaceholderText("e.g. llama3.2 (empty: the server's first model)")
+        form.addRow("Model", self.model_edit)
+        self.key_edit = QLineEdit(llm["api_key"], page)
+        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
+        self.key_edit.setPlaceholderText("only for servers that need one")
+        form.addRow("API key", self.key_edit)
+        self.test_button = QPushButton("Test connection", page)
+        self.test_button.clicked.connect(self.test_connection)
+        self.test_result = QLabel("", page)
+        self.test_result.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.test_button)
+        row.addWidget(self.test_result, 1)
+        form.addRow(row)
+        return page
+
+    def _lan_tab(self) -> QWidget:
+        page = QWidget(self)
+        layout = QVBoxLayout(page)
+        self.lan_check = QCheckBox("Let phones and other computers on my network connect",
+                                   page)
+        self.lan_check.setChecked(self._settings["lan_enabled"])
+        self.lan_check.toggled.connect(self._lan_clicked)
+        layout.addWidget(self.lan_check)
+        info = QHBoxLayout()
+        text = QVBoxLayout()
+        self.lan_address = QLabel("", page)
+        self.lan_address.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.lan_code = QLabel("", page)
+        self.lan_code.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.lan_code.font()
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        font.setBold(True)
+        self.lan_code.setFont(font)
+        self.lan_help = QLabel("", page)
+        self.lan_help.setWordWrap(True)
+        self.lan_help.setObjectName("noteLine")
+        self.new_code_button = QPushButton("New pairing code", page)
+        self.new_code_button.clicked.connect(self.new_code_requested.emit)
+        text.addWidget(self.lan_address)
+        text.addWidget(self.lan_code)
+        text.addWidget(self.lan_help)
+        text.addWidget(self.new_code_button, 0, Qt.AlignmentFlag.AlignLeft)
+        text.addStretch(1)
+        self.qr_label = QLabel(page)
+        self.qr_label.setFixedSize(190, 190)
+        self.qr_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        info.addLayout(text, 1)
+        info.addWidget(self.qr_label)
+        layout.addLayout(info)
+        layout.addStretch(1)
+        self.set_lan_info(None, None)
+        return page
+
+    # ------------------------------------------------------------------ devices
+    def set_devices(self, inputs: Sequence[str], outputs: Sequence[str]) -> None:
+        """Refill the device lists (names), keeping the chosen device even when it is
+        missing (marked "not connected")."""
+        for combo, names, key in ((self.input_combo, inputs, "input_device"),
+                                  (self.output_combo, outputs, "output_device")):
+            chosen = self._chosen(combo, key)
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem(DEFAULT_DEVICE, None)
+            for name in names:
+                combo.addItem(name, name)
+            if chosen is not None and chosen not in names:
+                combo.addItem(f"{chosen} (not connected)", chosen)
+            index = combo.findData(chosen) if chosen is not None else 0
+            combo.setCurrentIndex(max(0, index))
+            combo.blockSignals(False)
+        none = not inputs and not outputs
+        self.devices_note.setText(
+            "No audio devices found: type your messages instead. The lists update when "
+            "devices are plugged in." if none else
+            "The lists update when devices are plugged in or removed.")
+
+    def _chosen(self, combo: QComboBox, key: str) -> str | None:
+        if combo.count() == 0:
+            return self._settings.get(key)
+        return combo.currentData()
+
+    def set_device_problem(self, role: str, text: str | None) -> None:
+        """Show (or clear, ``None``) a problem of the ``"input"`` / ``"output"`` device."""
+        label = self.input_status if role == "input" else self.output_status
+        label.setText(text or "")
+        label.setVisible(bool(text))
+
+    # ------------------------------------------------------------------ LAN
+    def _lan_clicked(self, on: bool) -> None:
+        self.lan_help.setText("Starting…" if on else "")
+        self.lan_toggled.emit(on)
+
+    def set_lan_enabled(self, on: bool) -> None:
+        self.lan_check.blockSignals(True)
+        self.lan_check.setChecked(on)
+        self.lan_check.blockSignals(False)
+
+    def set_lan_info(self, url: str | None, code: str | None, error: str | None = None) -> None:
+        """Show the LAN address, pairing code and QR code (``url`` None: LAN off)."""
+        running = url is not None
+        self.lan_address.setText(f"Address: <a href='{url}'>{url}</a>" if running else
+                                 "LAN access is off: only this computer can use Xtalk.")
+        self.lan_address.setOpenExternalLinks(running)
+        self.lan_code.setText(f"Pairing code: {code}" if running and code else "")
+        self.lan_code.setVisible(running)
+        self.new_code_button.setVisible(running)
+        if error:
+            self.lan_help.setText(f"⚠ {error}")
+        elif running:
+            self.lan_help.setText("On the phone, scan the QR code (or open the address), "
+                                  "then enter the pairing code. A code works once.")
+        else:
+            self.lan_help.setText("")
+        if running:
+            self.qr_label.setPixmap(qr_pixmap(url, 180))
+            self.qr_label.show()
+        else:
+            self.qr_label.clear()
+            self.qr_label.hide()
+
+    # ------------------------------------------------------------------ LLM test
+    def test_connection(self) -> None:
+        if self._test_task is not None and not self._test_task.done():
+            return
+        self.test_button.setEnabled(False)
+        self.test_result.setStyleSheet("")
+        self.test_result.setText("Testing…")
+        self._test_task = asyncio.ensure_future(self._test())
+
+    async def _test(self) -> None:
+        try:
+            ok, message = await asyncio.to_thread(
+                test_llm_connection, self.base_url_edit.text(), self.key_edit.text(),
+                self.model_edit.text().strip())
+        except Exception as exc:  # pragma: no cover - defensive
+            ok, message = False, f"Test failed: {type(exc).__name__}"
+        self.test_result.setStyleSheet(f"color: {'#1d7a45' if ok else '#a02828'};")
+        self.test_result.setText(("✓ " if ok else "✗ ") + message)
+        self.test_button.setEnabled(True)
+
+    # ------------------------------------------------------------------ result
+    def values(self) -> dict[str, Any]:
+        """The settings as edited (complete, normalised)."""
+        result = copy.deepcopy(self._settings)
+        result["input_device"] = self.input_combo.currentData()
+        result["output_device"] = self.output_combo.currentData()
+        result["hands_free"] = self.hands_free.isChecked()
+        result["push_to_talk_shortcut"] = self.shortcut_edit.text().strip() or "Space"
+        voice = self.voice_combo.currentText().strip()
+        result["voice"] = None if voice in ("", DEFAULT_VOICE) else voice
+        result["speed"] = round(self.speed_spin.value(), 2)
+        asr = self.asr_combo.currentText().strip()
+        result["asr_model"] = None if asr in ("", ASR_MODELS[0]) else asr
+        result["system_prompt"] = self.prompt_edit.toPlainText().strip()
+        result["llm"] = {"base_url": self.base_url_edit.text().strip(),
+                         "model": self.model_edit.text().strip(),
+                         "api_key": self.key_edit.text().strip()}
+        result["lan_enabled"] = self.lan_check.isChecked()
+        return normalize(result)
+
+
+__all__ = ["SettingsDialog", "test_llm_connection"]

@@ -1,0 +1,93 @@
+"""Fixtures of the desktop app's GUI tests (pytest-qt, offscreen).
+
+The GUI tests are synchronous: the qasync loop wraps the QApplication that pytest-qt made
+(``already_running=True``), so asyncio tasks run whenever Qt processes events, e.g. in
+``qtbot.waitUntil``. (Async tests must never call ``qtbot.waitUntil``: it hangs.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+
+TONE_CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "tone_config.json"
+
+
+def tone_config(**overrides: Any) -> dict[str, Any]:
+    config = json.loads(TONE_CONFIG.read_text())
+    config.update(overrides)
+    return config
+
+
+@pytest.fixture
+def qloop(qapp):
+    """A qasync loop on pytest-qt's QApplication, running while Qt processes events."""
+    import qasync
+
+    loop = qasync.QEventLoop(qapp, already_running=True)
+    asyncio.set_event_loop(loop)
+    try:
+        yield loop
+    finally:
+        # not loop.stop(): it calls QApplication.exit(), which breaks the next tests
+        loop._QEventLoop__is_running = False
+        asyncio.events._set_running_loop(None)
+        loop.close()
+        asyncio.set_event_loop(None)
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private settings folder (``XTALK_CONFIG_DIR``)."""
+    folder = tmp_path / "config"
+    monkeypatch.setenv("XTALK_CONFIG_DIR", str(folder))
+    return folder
+
+
+@pytest.fixture
+def gui_store(tmp_path: Path):
+    """A temporary conversation store (fast password hashing)."""
+    from argon2 import PasswordHasher
+
+    from xtalk.store import Store, sqlite_url
+
+    store = Store.open(sqlite_url(tmp_path / "xtalk.db"),
+                       password_hasher=PasswordHasher(time_cost=1, memory_cost=8,
+                                                      parallelism=1))
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def make_window(qloop, qtbot, config_dir):
+    """``make_window(**kwargs)`` → a started, shown :class:`MainWindow` (tone-code models,
+    virtual audio unless asked otherwise); every window is shut down after the test."""
+    from app.ui.main_window import MainWindow
+
+    windows: list[MainWindow] = []
+
+    def make(config: dict[str, Any] | None = None, *, wait_ready: bool = True,
+             **kwargs: Any) -> MainWindow:
+        kwargs.setdefault("audio", "virtual")
+        kwargs.setdefault("use_tray", False)
+        window = MainWindow(config or tone_config(), **kwargs)
+        windows.append(window)
+        window.show()
+        window.start()
+        if wait_ready:
+            qtbot.waitUntil(lambda: window.status.state == "listening", timeout=30000)
+        return window
+
+    yield make
+    for window in windows:
+        done = asyncio.ensure_future(window.shutdown())
+        qtbot.waitUntil(done.done, timeout=30000)
+        done.result()
+        window.deleteLater()
