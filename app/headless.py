@@ -18,13 +18,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 import time
+from pathlib import Path
 from typing import Any, TextIO
 
 import numpy as np
 
 from app.engine import EngineHost
+from xtalk.registry import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +91,10 @@ class HeadlessRun:
 
         samples: np.ndarray | None = None
         rate = 0
+        problem = output_problem(self.output_wav)
+        if problem is not None:
+            print(f"xtalk-app: {problem}", file=sys.stderr)
+            return EXIT_USAGE
         if self.input_wav is not None:
             try:
                 samples, rate = read_wav(self.input_wav)
@@ -107,6 +114,9 @@ class HeadlessRun:
         try:
             try:
                 await engine.start()
+            except ConfigError as exc:
+                print(f"xtalk-app: bad configuration: {exc}", file=sys.stderr)
+                return EXIT_USAGE
             except Exception as exc:
                 print(f"xtalk-app: the engine could not start: {exc}", file=sys.stderr)
                 return EXIT_ERROR
@@ -211,6 +221,22 @@ class HeadlessRun:
                     await asyncio.wait_for(self._changed.wait(), 0.1)
         finally:
             engine.remove_listener(on_message)
+
+
+def output_problem(path: str | None) -> str | None:
+    """Why ``--output-wav path`` cannot be written (checked before the models load), or
+    ``None``."""
+    if path is None:
+        return None
+    target = Path(path).expanduser()
+    folder = target.parent
+    if target.is_dir():
+        return f"{path}: is a folder, not a file"
+    if not folder.is_dir():
+        return f"{path}: cannot write (no folder {folder})"
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        return f"{path}: cannot write (permission denied)"
+    return None
 
 
 async def _sleep_until(when: float) -> None:
