@@ -88,7 +88,7 @@ class OpenAISpeechTTS(TTS):
         sample_rate: int | None = None,
         server_speed: bool = True,
         chunk_s: float = 0.2,
-        timeout_s: float = 60.0,
+        timeout_s: float = 30.0,
         connect_timeout_s: float = 5.0,
         speakable: bool = True,
         extra_body: dict[str, Any] | None = None,
