@@ -181,3 +181,43 @@ def test_config_errors() -> None:
         OpenAITranscriptionASR(base_url="http://gpu:8000/v1", model="m", response_format="srt")
     with pytest.raises(ValueError, match="timeout_s"):
         OpenAITranscriptionASR(base_url="http://gpu:8000/v1", model="m", timeout_s=-1)
+
+
+async def test_service_turn_with_remote_asr_down_then_back(transport) -> None:
+    """A session's turns are recognised by a remote server that decodes the tone-coded
+    audio it receives; while it is down the turn is rejected, once back the next turn is
+    recognised and answered."""
+    from harness import make_config
+
+    from xtalk import Xtalk
+    from xtalk.models import tone_code
+
+    def tone_asr(request: Recorded) -> Reply:
+        fields, files = request.multipart()
+        assert fields == {"model": "tone-code", "response_format": "json"}
+        assert request.headers.get("authorization") == f"Bearer {API_KEY}"
+        pcm, rate = decode_wav(files["file"][2])
+        text, confidence = tone_code.decode(pcm, rate)
+        return Reply(200, "application/json",
+                     json.dumps({"text": text if confidence >= 0.5 else ""}).encode())
+
+    with ScriptedSpeechServer(tone_asr) as server:
+        server.stop()
+        config = make_config(agent={"default_reply": "You said {text}."})
+        config["asr"] = {"type": "OpenAITranscriptionASR", "params": {
+            "base_url": server.base_url + "/v1", "model": "tone-code", "api_key": API_KEY,
+            "timeout_s": 5.0, "connect_timeout_s": 1.0}}
+        client = await transport.open_session(Xtalk.from_config(config))
+
+        await client.say("hello there")
+        rejected = await client.wait_for("invalid_asr_result", timeout=8.0)
+        assert rejected.data["reason"] == "asr_error"
+        assert client.count("finish_asr") == 0
+
+        server.start()
+        start = len(client.messages)
+        await client.say("good morning")
+        final = await client.wait_for("finish_asr", start=start, timeout=8.0)
+        assert final.data["text"] == "good morning"
+        await client.wait_for("tts_finished", turn_id=final.turn_id, start=start, timeout=8.0)
+        assert API_KEY not in json.dumps([m.raw for m in client.messages if m.action != "audio"])
