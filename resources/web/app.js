@@ -26,6 +26,11 @@
     4403: "The server does not accept connections from this page.",
     4404: "That conversation no longer exists.",
     4409: "This conversation is open in another window or tab.",
+    4408: "The connection was idle for too long and was closed; it reconnects when you continue.",
+    4429: "Too many messages were sent; the server closed the connection.",
+    4430: "You have too many conversations open; close one and try again.",
+    1009: "A message was too large for the server.",
+    1013: "The connection was too slow to keep up and was closed.",
   };
   const METRIC_LABELS = [
     ["e2e_ms", "end-to-end"], ["endpoint_ms", "end of speech"], ["asr_ms", "recognition"],

@@ -24,6 +24,7 @@ from harness import WebSocketTestClient, make_config
 from xtalk import Xtalk
 from xtalk.registry import ConfigError
 from xtalk.server_cli import main as server_main
+from xtalk.serving.connection import InProcessConnection
 from xtalk.serving.wire.limits import (
     WS_IDLE_TIMEOUT,
     WS_RATE_LIMITED,
@@ -287,6 +288,54 @@ async def test_sessions_per_user_are_limited_without_affecting_other_users(
         await converse(again, "ada is back")
     assert "too_many_sessions" in caplog.text
     assert ada not in caplog.text and bob not in caplog.text  # tokens are never logged
+
+
+async def test_in_process_connections_are_exempt_from_rate_and_idle_limits() -> None:
+    """The desktop app's own connection is trusted: a silent microphone never times out."""
+    xtalk = Xtalk.from_config(make_config(service={"idle_timeout_s": 0.5,
+                                                   "max_messages_per_s": 1,
+                                                   "max_message_burst": 1,
+                                                   "max_dropped_messages": 1}))
+    conn = InProcessConnection()
+    task = asyncio.create_task(xtalk.connect(conn))
+    try:
+        assert '"session_info"' in await conn.client.receive(timeout=TIMEOUT)
+        await asyncio.sleep(1.5)  # three idle timeouts
+        for n in range(5):  # five times the burst
+            await conn.client.send_json({"action": "ping", "data": {"timestamp": n}})
+        pongs = 0
+        while pongs < 5:
+            message = await conn.client.receive(timeout=TIMEOUT)
+            assert "error" not in str(message), message
+            pongs += '"pong"' in str(message)
+        assert not task.done()
+    finally:
+        await conn.client.close()
+        await asyncio.wait_for(task, TIMEOUT)
+
+
+# --------------------------------------------------------------------------- uploads
+async def test_an_oversized_upload_is_refused_while_streaming_and_logged(
+        store: Store, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="xtalk")
+    async with serve(store, max_upload_bytes=10_000) as server:
+        client = await server.session()
+        sid = client.session_id
+
+        async def body(size: int) -> AsyncIterator[bytes]:  # no Content-Length
+            for _ in range(size // 1000):
+                yield b"word " * 200
+
+        params = {"session_id": sid, "filename": "big.txt"}
+        headers = {"Content-Type": "text/plain"}
+        big = await server.http.post("/api/upload", params=params, headers=headers,
+                                     content=body(50_000))
+        assert big.status_code == 413 and "10000 bytes" in big.json()["detail"]
+        fine = await server.http.post("/api/upload", params=params, headers=headers,
+                                      content=body(5_000))
+        assert fine.status_code == 201, fine.text
+        await converse(client, "uploads done")
+    assert "upload to session" in caplog.text and "refused" in caplog.text
 
 
 # --------------------------------------------------------------------------- configuration

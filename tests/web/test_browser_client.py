@@ -59,7 +59,15 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 30.0) -> None:
+def spawn(command: list[str], log: Path, **kwargs: Any) -> subprocess.Popen[bytes]:
+    """Start a process whose output goes to ``log`` (a pipe nobody reads could fill up and
+    block a chatty process such as Chromium)."""
+    with log.open("wb") as handle:
+        return subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, **kwargs)
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[Any], log: Path,
+                  timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
@@ -67,8 +75,7 @@ def wait_for_port(port: int, proc: subprocess.Popen[Any], timeout: float = 30.0)
                 return
         except OSError:
             if proc.poll() is not None:
-                output = proc.stdout.read() if proc.stdout else ""
-                pytest.fail(f"process exited early:\n{output}")
+                pytest.fail(f"process exited early:\n{log.read_text(errors='replace')}")
             if time.monotonic() > deadline:
                 pytest.fail(f"nothing listens on port {port} after {timeout:.0f} s")
             time.sleep(0.1)
@@ -103,8 +110,6 @@ def stop_process(proc: subprocess.Popen[Any], *, group: bool = False) -> None:
                 else:
                     proc.kill()
             proc.wait(timeout=10)
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 class CDP:
@@ -196,12 +201,12 @@ def server(tmp_path: Path):
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert created.returncode == 0, created.stderr
     port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "xtalk.server_cli", "--config", str(TONE_CONFIG),
-         "--database", db_url, "--port", str(port), "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT, env=env)
+    log = tmp_path / "server.log"
+    proc = spawn([sys.executable, "-m", "xtalk.server_cli", "--config", str(TONE_CONFIG),
+                  "--database", db_url, "--port", str(port), "--log-level", "warning"],
+                 log, cwd=ROOT, env=env)
     try:
-        wait_for_port(port, proc)
+        wait_for_port(port, proc, log)
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_process(proc)
@@ -211,12 +216,13 @@ def server(tmp_path: Path):
 def chromium(tmp_path: Path):
     """Starts headless Chromium with a fake microphone playing a WAV file; returns the
     DevTools WebSocket URL of its page. Every browser is stopped after the test."""
-    started: list[subprocess.Popen[str]] = []
+    started: list[subprocess.Popen[bytes]] = []
 
     def launch(wav: Path) -> str:
         profile = tmp_path / f"profile-{len(started)}"
         profile.mkdir()
-        proc = subprocess.Popen(
+        log = tmp_path / f"chromium-{len(started)}.log"
+        proc = spawn(
             [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
              "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--disable-extensions",
@@ -224,14 +230,13 @@ def chromium(tmp_path: Path):
              "--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0",
              "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
              f"--use-file-for-fake-audio-capture={wav}", "about:blank"],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-            start_new_session=True)
+            log, start_new_session=True)
         started.append(proc)
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not (port_file.exists() and port_file.read_text().strip()):
             if proc.poll() is not None:
-                pytest.fail(f"chromium exited: {proc.stdout.read() if proc.stdout else ''}")
+                pytest.fail(f"chromium exited: {log.read_text(errors='replace')}")
             if time.monotonic() > deadline:
                 pytest.fail("chromium did not open its DevTools port within 30 s")
             time.sleep(0.1)

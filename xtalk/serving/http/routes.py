@@ -444,13 +444,17 @@ def build_router(ctx: ServingContext, *, login_path: str, sessions_path: str,
             if not declared.strip().isdigit():
                 raise HTTPException(400, "Invalid Content-Length.")
             if int(declared) > limit:
+                logger.warning("upload to session %s refused: %s bytes declared, limit %d",
+                               session_id, declared.strip(), limit)
                 raise too_large
         body = bytearray()
         try:
             async for chunk in request.stream():
                 body += chunk
-                if len(body) > limit:
-                    raise too_large  # stop reading: the rest is never buffered
+                if len(body) > limit:  # stop reading: the rest is never buffered
+                    logger.warning("upload to session %s refused: over the limit of %d "
+                                   "bytes", session_id, limit)
+                    raise too_large
         except ClientDisconnect:
             raise HTTPException(400, "The upload was interrupted.") from None
         if media == PDF_TYPE:
