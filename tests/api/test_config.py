@@ -534,3 +534,17 @@ def test_model_instance_inside_a_config_dict_is_used_as_is() -> None:
     asr = ToneCodeASR()
     app = Xtalk.from_config(base_config(asr=asr))
     assert app.service_prototype.pipeline.get_asr_model() is asr
+
+
+def test_openai_embeddings_by_name() -> None:
+    """The embeddings slot resolves ``OpenAIEmbeddings`` (langchain-openai) by name."""
+    from langchain_openai import OpenAIEmbeddings
+
+    xtalk = Xtalk.from_config({
+        "asr": "ToneCodeASR", "vad": "EnergyVAD", "tts": "ToneCodeTTS",
+        "llm_agent": "RuleAgent",
+        "embeddings": {"type": "OpenAIEmbeddings", "params": {
+            "base_url": "http://127.0.0.1:9/v1", "api_key": "sk-test", "model": "nomic",
+            "check_embedding_ctx_length": False}}})
+    model = xtalk.service_prototype.pipeline.get_embeddings_model()
+    assert isinstance(model, OpenAIEmbeddings) and model.model == "nomic"
