@@ -27,3 +27,15 @@ async def test_unknown_model_type_is_a_clear_error(transport):
     error = await client.wait_for("error")
     assert error.data["code"] == "invalid_model"
     assert "NoSuchTTS" in error.data["message"]
+
+
+async def test_the_sessions_speed_carries_over_to_a_new_tts_model(transport):
+    xtalk = build_xtalk(service={"allow_client_model_changes": True})
+    client = await transport.open_session(xtalk)
+    await client.send_json({"action": "change_tts_speed", "data": {"speed": 1.25}})
+    await client.wait_for("speed_changed")
+    await client.send_json({"action": "change_tts_model", "data": {
+        "model_type": "ToneCodeTTS", "config": {"sample_rate": 16000}}})
+    await client.wait_for("model_changed")
+    model = xtalk.sessions[client.session_id].pipeline.get_tts_model()
+    assert model.sample_rate == 16000 and model.speed == 1.25

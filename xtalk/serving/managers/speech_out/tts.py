@@ -223,6 +223,12 @@ class TTSManager(Manager):
                 session_id=self.session_id, code="invalid_model",
                 message=f"Cannot switch speech synthesis to {model_type!r}.", source="tts"))
             return
+        if abs(self.speed - 1.0) > 1e-3 and self.model is not None:
+            try:  # the session's speed carries over to the new model
+                self._give_speed(self.model, self.speed)
+            except (UnsupportedFeatureError, ValueError) as exc:
+                self.log.info("speed %.2f not applied to %s: %s", self.speed, model_type, exc)
+                self.speed, self._model_speed = 1.0, False
         await self.publish(ModelChanged(session_id=self.session_id, kind="tts",
                                         name=model_type))
 
@@ -242,18 +248,19 @@ class TTSManager(Manager):
     async def on_speed(self, event: SpeedChangeRequested) -> None:
         """The model's own speed control is preferred; a speed controller in the pipeline
         stretches the audio of models that have none."""
-        def apply(model: TTS) -> None:
-            try:
-                model.set_speed(event.speed)
-                self._model_speed = True
-            except UnsupportedFeatureError:
-                if self.pipeline.get_speed_controller() is None:
-                    raise
-                self._model_speed = False
-
-        if await self._change("Speed", apply,
+        if await self._change("Speed", lambda m: self._give_speed(m, event.speed),
                               SpeedChanged(session_id=self.session_id, speed=event.speed)):
             self.speed = event.speed
+
+    def _give_speed(self, model: TTS, speed: float) -> None:
+        """Hand ``speed`` to the model, or leave it to the pipeline's speed controller."""
+        try:
+            model.set_speed(speed)
+            self._model_speed = True
+        except UnsupportedFeatureError:
+            if self.pipeline.get_speed_controller() is None:
+                raise
+            self._model_speed = False
 
     @Manager.event_handler(SessionStopping)
     async def on_stopping(self, event: SessionStopping) -> None:
