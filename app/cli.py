@@ -4,13 +4,16 @@
 
     xtalk-app [--config FILE] [--no-window] [--input-wav FILE] [--output-wav FILE]
               [--text "..."] [--input-device NAME] [--output-device NAME] [--timeout S]
+    xtalk-app --server [xtalk-server arguments]
 
 ``--config`` takes the ``Xtalk.from_config`` JSON format; by default
 ``resources/default_config.json`` merged with the user's settings
 (``platformdirs.user_config_dir("xtalk")/settings.json``, see :mod:`app.settings`). An
 explicit ``--config`` is used as given. Without ``--no-window`` the GUI starts
 (``app.ui.main_window.run_gui(args)``); ``--no-window`` runs one exchange headless
-(:mod:`app.headless`).
+(:mod:`app.headless`). ``--server`` (first argument) runs the HTTP/WebSocket server instead,
+with every following argument passed to ``xtalk-server`` (:func:`xtalk.server_cli.main`), so
+one binary serves both uses.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "resources" / "default_config.json"
+from xtalk.resource_paths import default_config_path
+
+DEFAULT_CONFIG = default_config_path()
 EXIT_USAGE = 2
+SERVER_FLAG = "--server"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -47,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="headless: give up this long after the input ended "
                              "(default 60)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    parser.add_argument(SERVER_FLAG, action="store_true",
+                        help="run the HTTP/WebSocket server (headless, also for the LAN) "
+                             "instead of the app; must come first, every following argument "
+                             "is xtalk-server's (see: --server --help)")
     return parser
 
 
@@ -92,8 +102,16 @@ def _devices_from_settings(args: argparse.Namespace) -> tuple[str | None, str | 
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == [SERVER_FLAG]:
+        from xtalk.server_cli import main as server_main
+
+        return int(server_main(argv[1:]) or 0)
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.server:
+        parser.error(f"{SERVER_FLAG} must be the first argument "
+                     f"(xtalk-app {SERVER_FLAG} [xtalk-server arguments])")
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     headless_only = [opt for opt, value in (("--input-wav", args.input_wav),

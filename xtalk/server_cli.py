@@ -44,8 +44,9 @@ from pathlib import Path
 from typing import Any
 
 from xtalk.registry import ConfigError
+from xtalk.resource_paths import default_config_path
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "resources" / "default_config.json"
+DEFAULT_CONFIG = default_config_path()
 DATABASE_URL_ENV = "XTALK_DATABASE_URL"
 LAN_HOST = "0.0.0.0"
 EXIT_USAGE = 2

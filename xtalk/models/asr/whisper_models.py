@@ -84,6 +84,12 @@ def _package_dir(package: str) -> Path | None:
         return None
     if spec is None:
         return None
+    # The package's folder on disk. submodule_search_locations also answers for a namespace
+    # package and inside a PyInstaller bundle, where files() may give a MultiplexedPath
+    # (whose str() is no path).
+    for location in spec.submodule_search_locations or ():
+        if Path(location).is_dir():
+            return Path(location)
     return Path(str(importlib.resources.files(package)))
 
 
