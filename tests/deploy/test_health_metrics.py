@@ -55,6 +55,19 @@ def test_readiness_follows_the_database(tmp_path: Path):
         store.close()
 
 
+def test_readiness_needs_the_models(tmp_path: Path):
+    store = Store.open(sqlite_url(tmp_path / "xtalk.db"))
+    try:
+        app = build_app(str(FIXTURE), store=store)
+        client = TestClient(app)
+        app.state.xtalk.service_prototype.pipeline.tts_model = None  # as if it failed to load
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["checks"] == {"models": "missing: tts", "database": "ok"}
+    finally:
+        store.close()
+
+
 def test_histogram_is_cumulative():
     histogram = Histogram((0.1, 1.0))
     for value in (0.05, 0.5, 0.5, 7.0, float("nan"), -1.0):
