@@ -192,7 +192,8 @@ class SessionGateway:
         idle_timeout = self.connection_limits.idle_timeout_s if self.enforce_limits else None
         while not self.closed:
             try:
-                message = await asyncio.wait_for(self.websocket.receive(), idle_timeout)
+                async with asyncio.timeout(idle_timeout):  # no task per message
+                    message = await self.websocket.receive()
             except TimeoutError:
                 self.close_for(WS_IDLE_TIMEOUT, "idle_timeout",
                                f"No message for {idle_timeout:g} s; the connection was "
