@@ -39,9 +39,12 @@ NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)
 PASSWORD = "alice-pass-1234"
 
-pytestmark = pytest.mark.skipif(
-    NGINX is None, reason="nginx is not installed (Debian package `nginx`); the "
-                          "reverse-proxy deployment test needs it")
+pytestmark = [
+    pytest.mark.skipif(NGINX is None, reason="nginx is not installed (Debian package "
+                                             "`nginx`); the reverse-proxy deployment test "
+                                             "needs it"),
+    pytest.mark.timeout(300),  # three processes and real turns on a shared, busy machine
+]
 
 
 def render_config(root: Path, replicas: list[int], https_port: int, http_port: int,
