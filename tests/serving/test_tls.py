@@ -145,6 +145,7 @@ def pinned_context(cert_path: Path) -> ssl.SSLContext:
     """Trust exactly this certificate (and check the host name against its SAN)."""
     context = ssl.create_default_context(cafile=str(cert_path))
     context.check_hostname = True
+    context.verify_flags |= ssl.VERIFY_X509_STRICT  # Python 3.13's default
     return context
 
 
@@ -192,6 +193,15 @@ async def test_the_server_speaks_https_and_wss_with_its_pinned_certificate(
         async with websockets.connect(f"wss://127.0.0.1:{server.port}/ws", open_timeout=10,
                                       ssl=ssl.create_default_context()):
             pass
+
+    # The command-line client over wss, trusting the certificate file.
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "xtalk.client.cli", f"wss://localhost:{server.port}/ws",
+        "--cafile", str(cert_path), "--text", "hello", "--speed", "4",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, cwd=ROOT)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 0, (out + err).decode(errors="replace")
+    assert b"Assistant: Hello! How can I help you?" in out
 
     # Restarted, the server presents the same certificate.
     server.stop()
