@@ -224,6 +224,7 @@ def chromium(tmp_path: Path):
         log = tmp_path / f"chromium-{len(started)}.log"
         proc = spawn(
             [CHROMIUM, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--disable-dev-shm-usage",  # containers (CI) often have a tiny /dev/shm
              "--no-first-run", "--no-default-browser-check", "--disable-background-networking",
              "--disable-component-update", "--disable-sync", "--disable-extensions",
              "--mute-audio", f"--user-data-dir={profile}", "--window-size=1280,800",
