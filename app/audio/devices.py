@@ -20,6 +20,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from types import ModuleType
@@ -29,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 2.0
 
+_PORTAUDIO_LOCK = threading.RLock()
 _sd: ModuleType | None = None
 _sd_error: str | None = None
 
@@ -119,9 +121,10 @@ def list_devices(*, rescan: bool = False) -> list[AudioDevice]:
     sd = sounddevice_module()
     if sd is None:
         return []
-    if rescan:
-        rescan_portaudio()
-    return [AudioDevice(**d) for d in _device_dicts(sd)]
+    with _PORTAUDIO_LOCK:  # the microphone, speaker and monitor rescan from worker threads
+        if rescan:
+            rescan_portaudio()
+        return [AudioDevice(**d) for d in _device_dicts(sd)]
 
 
 def list_devices_out_of_process(timeout: float = 10.0) -> list[AudioDevice] | None:
@@ -148,10 +151,11 @@ def rescan_portaudio() -> None:
     sd = sounddevice_module()
     if sd is None:
         return
-    try:
-        sd._terminate()
-    finally:
-        sd._initialize()
+    with _PORTAUDIO_LOCK:  # two threads re-initialising PortAudio at once crash it
+        try:
+            sd._terminate()
+        finally:
+            sd._initialize()
 
 
 def input_devices(devices: list[AudioDevice] | None = None) -> list[AudioDevice]:
