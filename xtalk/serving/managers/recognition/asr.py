@@ -10,7 +10,9 @@ every ``partial_interval_s``; when the turn ends a running partial is abandoned 
 result dropped) so it never delays the final. When silence begins inside the turn
 (SpeechPaused) the final decode starts *speculatively*; if the turn then ends at that
 point its result is used, so the decode overlaps the endpoint silence; if the user keeps
-talking (SpeechResumed) it is dropped. Recognition runs in worker threads.
+talking (SpeechResumed) it is dropped. Recognition runs in worker threads, one decode
+per session at a time; a speculation or partial that is no longer wanted when its turn
+comes is skipped, so abandoned speculations never pile up in front of the final.
 Service config key ``"asr"``: ``partial_interval_s`` (0.5), ``min_partial_audio_s``
 (0.3), ``end_padding_s`` (0.15), ``max_utterance_s`` (30), ``min_confidence`` (0).
 """
@@ -52,12 +54,17 @@ class ASRSettings:
     speculative_final: bool = True
 
 
+class _Superseded(Exception):
+    """A queued decode that nobody wants any more (skipped, never run)."""
+
+
 @dataclass
 class _Speculation:
     turn_id: int
     end_sample: int
     audio_seconds: float
-    task: asyncio.Task[Transcription]
+    task: asyncio.Task[Transcription] | None = None
+    wanted: bool = True
 
 
 @dataclass
@@ -84,6 +91,7 @@ class ASRManager(Manager):
         self._partial_task: asyncio.Task[None] | None = None
         self._speculation: _Speculation | None = None
         self._tasks: set[asyncio.Task] = set()
+        self._decoding = asyncio.Lock()  # one decode of this session at a time
 
     @property
     def model(self) -> ASR:
@@ -118,8 +126,11 @@ class ASRManager(Manager):
         # Only the first frame of the silence has arrived: the end padding is filled with
         # digital silence (the VAD just judged that stretch silent).
         audio = self._final_audio(utt.start_sample, event.pause_sample, pad_with_silence=True)
-        spec = _Speculation(utt.turn_id, event.pause_sample, audio.size / SAMPLE_RATE,
-                            self._spawn(asyncio.to_thread(self.model.transcribe, audio)))
+        if self._speculation is not None:
+            self._speculation.wanted = False  # superseded by this fresher pause
+        spec = _Speculation(utt.turn_id, event.pause_sample, audio.size / SAMPLE_RATE)
+        spec.task = self._spawn(self._run_model(self.model.transcribe, audio,
+                                                lambda: spec.wanted))
         self._speculation = spec
         self._spawn(self._share_speculation(utt, spec))
 
@@ -139,7 +150,9 @@ class ASRManager(Manager):
 
     @Manager.event_handler(SpeechResumed, priority=10, enabled_if=_has_asr)
     def on_resumed(self, event: SpeechResumed) -> None:
-        self._speculation = None  # the user kept talking: its result is dropped
+        if self._speculation is not None:  # the user kept talking: its result is dropped
+            self._speculation.wanted = False
+        self._speculation = None
 
     @Manager.event_handler(UserTurnEnded, priority=10, enabled_if=_has_asr)
     def on_turn_ended(self, event: UserTurnEnded) -> None:
@@ -150,10 +163,12 @@ class ASRManager(Manager):
             self._current = None
         spec, self._speculation = self._speculation, None
         if spec is not None and spec.turn_id == event.turn_id \
-                and spec.end_sample == event.end_sample:
+                and spec.end_sample == event.end_sample and spec.task is not None:
             self.speculative_hits += 1
             self._spawn(self._run_final(event.turn_id, spec.audio_seconds, spec.task))
             return
+        if spec is not None:
+            spec.wanted = False
         audio = self._final_audio(start, event.end_sample)
         self._spawn(self._run_final(event.turn_id, audio.size / SAMPLE_RATE,
                                     self._decode(audio)))
@@ -172,7 +187,16 @@ class ASRManager(Manager):
     async def _decode(self, audio: np.ndarray) -> Transcription:
         if audio.size == 0:
             return Transcription(text="", confidence=0.0)
-        return await asyncio.to_thread(self.model.transcribe, audio)
+        return await self._run_model(self.model.transcribe, audio)
+
+    async def _run_model(self, decode, audio: np.ndarray, wanted=lambda: True
+                         ) -> Transcription:
+        """Run ``decode(audio)`` in a worker thread once this session's previous decode
+        is done, unless ``wanted()`` has turned false by then (:class:`_Superseded`)."""
+        async with self._decoding:
+            if not wanted():
+                raise _Superseded
+            return await asyncio.to_thread(decode, audio)
 
     def _utterance_audio(self, start: int, end: int) -> np.ndarray:
         max_samples = int(self.settings.max_utterance_s * SAMPLE_RATE)
@@ -180,7 +204,12 @@ class ASRManager(Manager):
 
     async def _run_partial(self, utt: _Utterance) -> None:
         audio = self._utterance_audio(utt.start_sample, self.history.end_sample)
-        result = await asyncio.to_thread(self.model.transcribe_partial, audio)
+        try:
+            result = await self._run_model(
+                self.model.transcribe_partial, audio,
+                lambda: self._current is utt and self._speculation is None)
+        except _Superseded:
+            return
         text = result.text.strip()
         if self._current is utt and text and text != utt.last_partial_text:
             utt.last_partial_text = text
