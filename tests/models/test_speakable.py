@@ -206,7 +206,7 @@ def test_email(text: str, spoken: str) -> None:
     ("cats vs. dogs", "cats versus dogs"),
     ("cats vs dogs", "cats versus dogs"),
     ("VS Code", "VS Code"),
-    ("approx. 5 km", "approximately five km"),
+    ("approx. 5 km", "approximately five kilometers"),
     ("No. 7", "Number seven"),
     ("with w/o sugar", "with without sugar"),
 ])
@@ -354,6 +354,38 @@ def test_temperatures(text: str, spoken: str) -> None:
 
 
 @pytest.mark.parametrize(("text", "spoken"), [
+    # Piper spelled these out letter by letter ("F T"); a listener heard "1,083 FD"
+    ("It is 330 m tall, about 1,083 ft.",
+     "It is three hundred thirty meters tall, about one thousand eighty-three feet."),
+    ("1 ft", "one foot"),
+    ("1.5 m", "one point five meters"),
+    ("10 kg", "ten kilograms"),
+    ("1 lb", "one pound"),
+    ("5 mi away", "five miles away"),
+    ("3 GB of RAM", "three gigabytes of RAM"),
+    ("2.5 GHz", "two point five gigahertz"),
+    ("100 ms", "one hundred milliseconds"),
+    ("20 MB/s", "twenty megabytes per second"),
+    ("10 m/s", "ten meters per second"),
+    ("60 km/h", "sixty kilometers per hour"),
+    ("65 mph", "sixty-five miles per hour"),
+    ("about 5 min", "about five minutes"),
+    ("3 hrs", "three hours"),
+    ("in 2 h", "in two hours"),
+    ("a 100W bulb", "a one hundred watts bulb"),
+    ("5000 mAh", "five thousand milliamp hours"),
+    # not units: no space before a one-letter symbol, a word, an ambiguous symbol
+    ("5m users", "five m users"),
+    ("the 1990s", "the nineteen nineties"),
+    ("1 in 5 people", "one in five people"),
+    ("5 minutes", "five minutes"),
+    ("$5 m", "five million dollars"),
+])
+def test_units(text: str, spoken: str) -> None:
+    assert make_speakable(text) == spoken
+
+
+@pytest.mark.parametrize(("text", "spoken"), [
     ("1/2", "one half"),
     ("3/4 cup", "three quarters cup"),
     ("2/3", "two thirds"),
@@ -369,7 +401,7 @@ def test_temperatures(text: str, spoken: str) -> None:
     ("2x faster", "two times faster"),
     ("1.5x", "one point five times"),
     ("1920x1080", "one thousand nine hundred twenty by one thousand eighty"),
-    ("100km", "one hundred km"),
+    ("100km", "one hundred kilometers"),
     ("5G network", "five G network"),
     ("COVID-19", "COVID nineteen"),
     ("#1 fan", "number one fan"),

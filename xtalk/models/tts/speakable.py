@@ -432,6 +432,55 @@ _TEMPERATURE_RE = re.compile(
     r"(?<![\w.,])(?P<sign>[-−])?(?P<int>" + _NUM + r")(?:\.(?P<frac>\d+))?"
     r"\s?(?:°(?:\s?(?P<unit>[CFK])(?![a-zA-Z]))?|(?P<unit2>℃|℉))"
 )
+# Units of measure written after a number ("330 m", "1,083 ft", "3 GB", "20 MB/s"): read
+# as words, singular for exactly one. Case-sensitive; symbols too ambiguous to expand
+# ("in", "A", "M") are left alone.
+_UNITS: dict[str, tuple[str, str]] = {
+    "mm": ("millimeter", "millimeters"), "cm": ("centimeter", "centimeters"),
+    "m": ("meter", "meters"), "km": ("kilometer", "kilometers"),
+    "ft": ("foot", "feet"), "yd": ("yard", "yards"), "mi": ("mile", "miles"),
+    "mg": ("milligram", "milligrams"), "g": ("gram", "grams"),
+    "kg": ("kilogram", "kilograms"), "lb": ("pound", "pounds"), "lbs": ("pound", "pounds"),
+    "oz": ("ounce", "ounces"), "ml": ("milliliter", "milliliters"),
+    "mL": ("milliliter", "milliliters"), "L": ("liter", "liters"),
+    "ms": ("millisecond", "milliseconds"), "s": ("second", "seconds"),
+    "sec": ("second", "seconds"), "secs": ("second", "seconds"),
+    "min": ("minute", "minutes"), "mins": ("minute", "minutes"),
+    "h": ("hour", "hours"), "hr": ("hour", "hours"), "hrs": ("hour", "hours"),
+    "mph": ("mile per hour", "miles per hour"), "kph": ("kilometer per hour",
+                                                       "kilometers per hour"),
+    "Hz": ("hertz", "hertz"), "kHz": ("kilohertz", "kilohertz"),
+    "MHz": ("megahertz", "megahertz"), "GHz": ("gigahertz", "gigahertz"),
+    "KB": ("kilobyte", "kilobytes"), "kB": ("kilobyte", "kilobytes"),
+    "MB": ("megabyte", "megabytes"), "GB": ("gigabyte", "gigabytes"),
+    "TB": ("terabyte", "terabytes"), "Mbps": ("megabit per second", "megabits per second"),
+    "Gbps": ("gigabit per second", "gigabits per second"),
+    "W": ("watt", "watts"), "kW": ("kilowatt", "kilowatts"),
+    "kWh": ("kilowatt hour", "kilowatt hours"), "V": ("volt", "volts"),
+    "mAh": ("milliamp hour", "milliamp hours"),
+}
+_PER_UNITS = {"s": "second", "h": "hour", "hr": "hour", "min": "minute"}
+# "5m users", "the 80s", "5s": without a space these letters are not units.
+_SPACED_UNITS = ("m", "s", "g", "h")
+_UNIT_RE = re.compile(
+    r"(?<![\w.,])(?P<num>(?P<int>" + _NUM + r")(?:\.(?P<frac>\d+))?)"
+    r"(?:\s?(?P<unit>" + "|".join(sorted(
+        (re.escape(u) for u in _UNITS if u not in _SPACED_UNITS), key=len, reverse=True))
+    + r")|\s(?P<spaced>" + "|".join(_SPACED_UNITS) + r"))"
+    r"(?:/(?P<per>" + "|".join(sorted(_PER_UNITS, key=len, reverse=True)) + r"))?"
+    r"(?![\w/])"
+)
+
+
+def _unit(match: re.Match[str]) -> str:
+    one, many = _UNITS[match.group("unit") or match.group("spaced")]
+    is_one = match.group("int") == "1" and not match.group("frac")
+    words = f"{match.group('num')} {one if is_one else many}"
+    if match.group("per"):
+        words += f" per {_PER_UNITS[match.group('per')]}"
+    return words
+
+
 _TIME_RE = re.compile(
     r"(?<![\w.:])(?P<h>[01]?\d|2[0-3]):(?P<m>[0-5]\d)(?!:?\d)"
     r"(?:\s?(?P<ampm>[aApP])\.?\s?[mM]\.?(?![a-zA-Z]))?"
@@ -621,6 +670,7 @@ def _speak_numbers(text: str) -> str:
     text = _YEAR_ERA_RE.sub(
         lambda m: f"{year_to_words(int(m.group('y')))} {m.group('era')}", text)
     text = _YEAR_CONTEXT_RE.sub(_year_context, text)
+    text = _UNIT_RE.sub(_unit, text)
     text = _FRACTION_RE.sub(_fraction, text)
     text = _TIMES_RE.sub(" times ", text)
     text = _BY_RE.sub(" by ", text)
