@@ -143,6 +143,8 @@ async def test_a_spoken_turn_at_44k_stereo_gets_a_decodable_reply(host: EngineHo
                           rec.states()), rec.states()
     assert host.state == "listening"
     assert len(host.latency_history) == 1 and host.latency_history[0]["turn_id"] == 1
+    # tts_finished = all audio sent; the reply enters the conversation once played
+    await rec.wait_for(lambda: len(host.conversation()) == 2)
     assert host.conversation() == [
         {"role": "user", "content": "hello there"},
         {"role": "assistant", "content": "Hello! How can I help you?"}]

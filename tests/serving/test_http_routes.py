@@ -171,6 +171,8 @@ async def converse(client: WebSocketTestClient, text: str) -> None:
     start = len(client.messages)
     await client.send_json({"action": "text_input", "data": {"text": text}})
     await client.wait_for("tts_finished", start=start, timeout=TIMEOUT)
+    # tts_finished: all audio sent; the client's queue running dry: all of it heard
+    await client.send_json({"action": "tts_playback_finished", "data": {"timestamp": 0}})
 
 
 async def stored_messages(http: httpx.AsyncClient, session_id: str, count: int,

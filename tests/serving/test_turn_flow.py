@@ -325,6 +325,9 @@ async def test_conversation_records_what_was_heard(transport: Transport) -> None
     await client.say("stop")
     final = await client.wait_for("finish_asr", start=mark)
     await client.wait_for("tts_finished", turn_id=final.turn_id, timeout=6)
+    # the last reply enters the conversation once it has had time to play
+    await wait_until(lambda: len(xt.sessions[client.session_id].conversation()) == 4,
+                     timeout=10, what="the last reply heard")
 
     messages = xt.sessions[client.session_id].conversation()
     assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"], \
@@ -336,6 +339,50 @@ async def test_conversation_records_what_was_heard(transport: Transport) -> None
     assert heard and len(heard) < len(full) and full[:len(heard)] == heard, cut
     assert messages[2]["content"] == "stop"
     assert messages[3]["content"] == STOP_REPLY
+
+
+async def test_interrupted_after_all_audio_was_sent_is_recorded_as_heard(
+        transport: Transport) -> None:
+    # Replies are sent faster than real time: tts_finished comes while the user is still
+    # listening. Interrupting then must record the reply as heard, not in full.
+    xt = xtalk_for()
+    client = await transport.open_session(xt)
+    await client.say("tell me a story")
+    old = (await client.wait_for("finish_asr")).turn_id
+    await client.wait_for("tts_finished", turn_id=old)  # all ~6.5 s of audio sent
+    sent_at = time.monotonic()
+    await asyncio.sleep(1.5)  # a few words of it have been heard
+    mark = len(client.messages)
+    await client.say("stop")
+    final = await client.wait_for("finish_asr", start=mark)
+    await client.wait_for("stop_tts", turn_id=old, start=mark)
+    assert time.monotonic() - sent_at < 6.0  # still within the reply's playing time
+    await client.wait_for("tts_finished", turn_id=final.turn_id)
+
+    messages = xt.sessions[client.session_id].conversation()
+    assert [m["role"] for m in messages[:3]] == ["user", "assistant", "user"], messages
+    cut = messages[1]["content"]
+    assert cut.endswith("…"), cut
+    heard, full = words(cut.rstrip("…")), words(STORY)
+    assert len(heard) < len(full) and full[:len(heard)] == heard, cut
+
+
+async def test_reply_played_to_its_end_is_recorded_in_full(transport: Transport) -> None:
+    xt = xtalk_for()
+    client = await transport.open_session(xt)
+    await answered_turn(client, "hello")
+    # tts_finished alone is not "heard"; the client's drained queue is
+    await client.send_json({"action": "tts_playback_finished", "data": {"timestamp": 0}})
+    await wait_until(lambda: len(xt.sessions[client.session_id].conversation()) == 2,
+                     timeout=5, what="the reply committed")
+    assert xt.sessions[client.session_id].conversation()[1] == {
+        "role": "assistant", "content": GREETING}
+
+    # a client that never reports playback: committed once the audio has had time to play
+    await answered_turn(client, "yes", start=len(client.messages))
+    await wait_until(lambda: len(xt.sessions[client.session_id].conversation()) == 4,
+                     timeout=10, what="the second reply committed")
+    assert xt.sessions[client.session_id].conversation()[3]["content"] == "Great, let's go."
 
 
 # --------------------------------------------------------------------------- robustness
