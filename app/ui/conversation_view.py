@@ -266,7 +266,7 @@ class ConversationView(QScrollArea):
 
     def _on_range(self, _lo: int, hi: int) -> None:
         if self._stick:
-            QTimer.singleShot(0, self.scroll_to_end)
+            QTimer.singleShot(0, self, self.scroll_to_end)
 
     def scroll_to_end(self) -> None:
         bar = self.verticalScrollBar()

@@ -168,6 +168,7 @@ class MainWindow(QMainWindow):
         self._closing = False
         self._shut_down = False
         self._engine_lock = asyncio.Lock()
+        self._info_timers: dict[str, QTimer] = {}
 
         self.setWindowTitle("Xtalk")
         self.setWindowIcon(app_icon())
@@ -464,13 +465,15 @@ class MainWindow(QMainWindow):
         if status == "running":
             if self.notices.text("input") is not None:
                 self.notices.set("input", "info", f"Microphone connected: {detail}.")
-                QTimer.singleShot(4000, lambda: self._clear_if_info("input"))
+                self._clear_info_later("input")
             self.mic_label.setText("Mic")
             self.meter.set_active(not self._muted)
         elif status == "lost":
+            name = self.settings["input_device"]
+            which = f"Microphone “{name}” lost" if name else "Microphone lost"
             self.notices.set("input", "error",
-                             f"Microphone lost: {detail}. Xtalk reconnects as soon as it "
-                             "is back; you can type meanwhile.")
+                             f"{which}: {detail}. Xtalk reconnects as soon as it is back; "
+                             "you can type meanwhile.")
             self.mic_label.setText("Mic lost")
             self.meter.set_active(False)
         elif status == "unavailable":
@@ -487,11 +490,21 @@ class MainWindow(QMainWindow):
         if status == "running" and detail != "virtual":
             self._clear_if_problem("output")
         elif status in ("lost", "unavailable"):
+            name = self.settings["output_device"]
+            which = f"Speaker “{name}” lost" if name else "Speaker lost"
             self.notices.set("output", "error",
-                             f"Speaker lost: {detail}. Replies continue when it is back.")
+                             f"{which}: {detail}. Replies continue when it is back.")
         if self.settings_dialog is not None:
             problem = detail if status in ("lost", "unavailable") else None
             self.settings_dialog.set_device_problem("output", problem)
+
+    def _clear_info_later(self, key: str, ms: int = 4000) -> None:
+        timer = self._info_timers.get(key)
+        if timer is None:
+            timer = self._info_timers[key] = QTimer(self)
+            timer.setSingleShot(True)
+            timer.timeout.connect(lambda: self._clear_if_info(key))
+        timer.start(ms)
 
     def _clear_if_info(self, key: str) -> None:
         text = self.notices.text(key)
@@ -512,6 +525,10 @@ class MainWindow(QMainWindow):
             self.notices.set("input" if device.is_input or device.index < 0 else "output",
                              "error", f"Audio device lost: {device.name}. Xtalk reconnects "
                              "as soon as it is back.")
+        elif kind == "returned":
+            self.notices.set("input" if device.is_input else "output", "info",
+                             f"{device.name} is back.")
+            self._clear_info_later("input" if device.is_input else "output")
         elif kind == "added" and device.is_output and self.speaker is not None \
                 and self.speaker.virtual and self.engine is not None:
             self._spawn(self._use_real_speaker())
@@ -554,6 +571,8 @@ class MainWindow(QMainWindow):
             if state == "hearing" and self._ptt_held:
                 detail = "push-to-talk"
             self.status.set_state(state, detail)
+            if state == "listening" and self.store is not None:
+                self._sidebar_timer.start()  # a turn is over: it has been stored
             if self.tray is not None:
                 self.tray.set_state(STATE_LOOK.get(state, (state,))[0])
             if state == "error" and detail:
@@ -573,8 +592,8 @@ class MainWindow(QMainWindow):
             self._sidebar_timer.start()
         elif action == "latency_metrics":
             self.latency.add_metrics(data)
-        elif action in ("finish_resp", "finish_asr"):
-            self._sidebar_timer.start()
+        elif action in ("finish_resp", "finish_asr", "tts_finished", "tts_stopped"):
+            self._sidebar_timer.start()  # titles and message counts change
         self.view.handle_message(message)
 
     # ------------------------------------------------------------------ user actions
@@ -606,6 +625,11 @@ class MainWindow(QMainWindow):
             self.meter.set_active(False)
         if self.engine is not None and self._ready:
             self.engine.set_muted(muted)
+
+    @property
+    def ready(self) -> bool:
+        """The models are loaded and the audio devices opened (or reported missing)."""
+        return self._ready
 
     @property
     def muted(self) -> bool:
@@ -792,6 +816,8 @@ class MainWindow(QMainWindow):
         self._closing = True
         self._meter_timer.stop()
         self._sidebar_timer.stop()
+        for timer in self._info_timers.values():
+            timer.stop()
         self.ptt_key.detach()
         if self.settings_dialog is not None:
             self.settings_dialog.reject()

@@ -276,7 +276,7 @@ class SettingsDialog(QDialog):
     def set_device_problem(self, role: str, text: str | None) -> None:
         """Show (or clear, ``None``) a problem of the ``"input"`` / ``"output"`` device."""
         label = self.input_status if role == "input" else self.output_status
-        label.setText(text or "")
+        label.setText(f"⚠ Not working: {text}" if text else "")
         label.setVisible(bool(text))
 
     # ------------------------------------------------------------------ LAN

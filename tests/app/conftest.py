@@ -26,20 +26,31 @@ def tone_config(**overrides: Any) -> dict[str, Any]:
     return config
 
 
-@pytest.fixture
-def qloop(qapp):
-    """A qasync loop on pytest-qt's QApplication, running while Qt processes events."""
+@pytest.fixture(scope="session")
+def _session_qloop(qapp):
+    """One qasync loop for the whole run: a closed loop's Qt timers outlive it, and if
+    the garbage collector then frees the loop on another thread, Qt crashes later."""
     import qasync
 
     loop = qasync.QEventLoop(qapp, already_running=True)
-    asyncio.set_event_loop(loop)
+    asyncio.events._set_running_loop(None)
+    yield loop
+    # at the end, here on the main thread: stop the executor's QThreads (not loop.stop(),
+    # which calls QApplication.exit())
+    loop._QEventLoop__is_running = False
+    loop.close()
+
+
+@pytest.fixture
+def qloop(_session_qloop):
+    """The qasync loop, running (for asyncio) while the test runs; set aside afterwards
+    so that other tests can run their own loops."""
+    asyncio.set_event_loop(_session_qloop)
+    asyncio.events._set_running_loop(_session_qloop)
     try:
-        yield loop
+        yield _session_qloop
     finally:
-        # not loop.stop(): it calls QApplication.exit(), which breaks the next tests
-        loop._QEventLoop__is_running = False
         asyncio.events._set_running_loop(None)
-        loop.close()
         asyncio.set_event_loop(None)
 
 
@@ -82,7 +93,8 @@ def make_window(qloop, qtbot, config_dir):
         window.show()
         window.start()
         if wait_ready:
-            qtbot.waitUntil(lambda: window.status.state == "listening", timeout=30000)
+            qtbot.waitUntil(lambda: window.ready and window.status.state == "listening",
+                            timeout=30000)
         return window
 
     yield make

@@ -1,0 +1,174 @@
+"""The settings dialog and what hangs on it (offscreen, tone-code models): settings
+persist and restart the engine, "test connection", audio devices that are missing or lost
+are shown (typing still works), and the LAN toggle starts and stops a server that a
+WebSocket client reaches."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
+from websockets.sync.client import connect as ws_connect
+
+from app.audio.devices import AudioDevice, list_devices, output_devices
+from app.settings import load_settings, save_settings, settings_path
+
+
+def save_button(dialog):
+    return dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
+
+
+def test_settings_persist_and_restart_the_engine(make_window, qtbot, config_dir) -> None:
+    window = make_window()
+    first_engine = window.engine
+    dialog = window.open_settings()
+    assert dialog.isVisible()
+    dialog.speed_spin.setValue(1.25)
+    dialog.prompt_edit.setPlainText("Answer in one short sentence.")
+    dialog.base_url_edit.setText("http://127.0.0.1:9/v1")
+    dialog.model_edit.setText("tiny")
+    dialog.key_edit.setText("sk-secret")
+    dialog.hands_free.setChecked(False)
+    dialog.shortcut_edit.setText("F9")
+    qtbot.mouseClick(save_button(dialog), Qt.MouseButton.LeftButton)
+    # engine options changed: the engine restarts with them
+    qtbot.waitUntil(lambda: window.engine is not None and window.engine is not first_engine
+                    and window.status.state == "listening", timeout=30000)
+    assert window.engine.config["service_config"]["tts_speed"] == 1.25
+    assert window.engine.config["service_config"]["system_prompt"] == \
+        "Answer in one short sentence."
+    saved = json.loads(settings_path().read_text())
+    assert settings_path().parent == config_dir
+    assert saved["speed"] == 1.25 and saved["hands_free"] is False
+    assert saved["llm"] == {"base_url": "http://127.0.0.1:9/v1", "model": "tiny",
+                            "api_key": "sk-secret"}
+    assert saved["push_to_talk_shortcut"] == "F9"
+    # applied live: hands-free off, push-to-talk on F9
+    assert not window.controls.hands_free.isChecked()
+    assert "F9" in window.controls.talk_button.text()
+    window.view.setFocus()
+    qtbot.keyPress(window.view, Qt.Key.Key_F9)
+    qtbot.waitUntil(lambda: window.status.state == "hearing", timeout=5000)
+    qtbot.keyRelease(window.view, Qt.Key.Key_F9)
+    qtbot.waitUntil(lambda: window.status.state == "listening", timeout=10000)
+
+    # a new window (the next launch) starts with them
+    assert load_settings()["system_prompt"] == "Answer in one short sentence."
+    again = make_window()
+    assert again.settings == load_settings()
+    assert not again.controls.hands_free.isChecked()
+    dialog = again.open_settings()
+    assert dialog.speed_spin.value() == 1.25
+    assert dialog.key_edit.text() == "sk-secret"
+    assert dialog.key_edit.echoMode() == dialog.key_edit.EchoMode.Password
+    # Cancel keeps the saved settings
+    dialog.speed_spin.setValue(0.8)
+    dialog.reject()
+    qtbot.wait(100)
+    assert load_settings()["speed"] == 1.25
+
+
+def test_test_connection_reports_success_and_failure(make_window, qtbot, llm_server) -> None:
+    window = make_window()
+    dialog = window.open_settings(tab=2)
+    dialog.base_url_edit.setText(llm_server.base_url)
+    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.test_result.text().startswith("✓"), timeout=10000)
+    assert "Connected" in dialog.test_result.text()
+    dialog.model_edit.setText("no-such-model")
+    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: dialog.test_result.text().startswith("✗"), timeout=10000)
+    assert "no-such-model" in dialog.test_result.text()
+    dialog.base_url_edit.setText("http://127.0.0.1:9/v1")  # nothing listens there
+    dialog.key_edit.setText("sk-do-not-show")
+    qtbot.mouseClick(dialog.test_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: "Cannot reach" in dialog.test_result.text(), timeout=10000)
+    assert "sk-do-not-show" not in dialog.test_result.text()
+
+
+def test_a_missing_microphone_is_shown_and_typing_still_works(make_window, qtbot,
+                                                              config_dir) -> None:
+    save_settings({"input_device": "USB Headset"})
+    window = make_window(audio="devices")
+    qtbot.waitUntil(lambda: window.notices.text("input") is not None, timeout=10000)
+    notice = window.notices.text("input")
+    assert "Microphone “USB Headset” lost" in notice, notice
+    assert window.mic_label.text() == "Mic lost"
+    assert window.status.state == "listening"  # the engine is fine
+    if not output_devices(list_devices()):
+        assert "No speaker found" in window.notices.text("output")
+    dialog = window.open_settings()
+    assert dialog.input_combo.currentText() == "USB Headset (not connected)"
+    assert dialog.input_status.isVisibleTo(dialog)
+    assert dialog.input_status.text() == "⚠ Not working: no microphone found"
+    dialog.reject()
+    window.send_text("hello")
+    qtbot.waitUntil(lambda: window.view.texts("assistant") == ["Hello! How can I help you?"],
+                    timeout=20000)
+
+
+def test_the_device_monitor_reports_a_lost_and_returned_speaker(make_window, qtbot,
+                                                                config_dir) -> None:
+    save_settings({"output_device": "Desk Speakers"})
+    window = make_window(audio="devices")
+    monitor = window.monitor
+    assert monitor is not None
+    stopped = asyncio.ensure_future(monitor.stop())  # no background polls in this test
+    qtbot.waitUntil(stopped.done, timeout=10000)
+    speakers = AudioDevice(7, "Desk Speakers", "ALSA", 0, 2, 48000)
+    window.notices.clear("output")
+    monitor._diff([speakers])   # the speaker is plugged in ...
+    dialog = window.open_settings()
+    assert [dialog.output_combo.itemText(i) for i in range(dialog.output_combo.count())] \
+        == ["System default", "Desk Speakers"]
+    monitor._diff([])           # ... and unplugged
+    assert "Audio device lost: Desk Speakers" in window.notices.text("output")
+    assert [dialog.output_combo.itemText(i) for i in range(dialog.output_combo.count())] \
+        == ["System default", "Desk Speakers (not connected)"]
+    monitor._diff([speakers])   # back
+    assert "Desk Speakers is back" in window.notices.text("output")
+
+
+def test_the_lan_toggle_starts_and_stops_the_server(make_window, qtbot, gui_store,
+                                                    config_dir) -> None:
+    window = make_window(store=gui_store)
+    dialog = window.open_settings(tab=3)
+    assert not dialog.lan_check.isChecked() and dialog.qr_label.isHidden()
+    dialog.lan_check.setChecked(True)
+    qtbot.waitUntil(lambda: window.engine.lan_url is not None and window.lan_code is not None,
+                    timeout=20000)
+    url = window.engine.lan_url
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    assert window.lan_badge.isVisibleTo(window) and str(port) in window.lan_badge.text()
+    assert url in dialog.lan_address.text()
+    code = dialog.lan_code.text().removeprefix("Pairing code: ")
+    assert code == window.lan_code and len(code) == 8
+    assert not dialog.qr_label.pixmap().isNull()
+    qtbot.waitUntil(lambda: load_settings()["lan_enabled"] is True, timeout=5000)
+
+    # a phone pairs with the code shown and talks over the WebSocket
+    response = httpx.post(f"http://127.0.0.1:{port}/api/auth/login/pairing",
+                          json={"code": code}, timeout=10)
+    assert response.status_code == 200, response.text
+    token = response.json()["token"]
+    with ws_connect(f"ws://127.0.0.1:{port}/ws?token={token}", open_timeout=10) as ws:
+        first = json.loads(ws.recv(timeout=10))
+        assert first["action"] == "session_info"
+
+    # a new code replaces the old one
+    qtbot.mouseClick(dialog.new_code_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.lan_code != code, timeout=10000)
+    assert window.lan_code in dialog.lan_code.text()
+
+    dialog.lan_check.setChecked(False)
+    qtbot.waitUntil(lambda: window.engine.lan_url is None and window.lan_badge.isHidden(),
+                    timeout=20000)
+    assert dialog.qr_label.isHidden() and "off" in dialog.lan_address.text()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+    qtbot.waitUntil(lambda: load_settings()["lan_enabled"] is False, timeout=5000)
+    assert window.status.state == "listening"  # the desktop conversation is unaffected
