@@ -18,8 +18,14 @@ from xtalk.models.agents.default import (
     LLMTimeoutError,
     forget_tool_support,
 )
-from xtalk.models.agents.offline import NOT_CONNECTED, OfflineAgent, offline_reply
+from xtalk.models.agents.offline import (
+    NOT_CONNECTED,
+    NOT_CONNECTED_AGAIN,
+    OfflineAgent,
+    offline_reply,
+)
 from xtalk.models.interfaces import TextDelta, ToolInvocation
+from xtalk.models.tts.speakable import make_speakable
 
 SECRET = "sk-test-SECRET-0123456789abcdef"
 CONVERSATION = [
@@ -398,10 +404,46 @@ async def test_offline_agent_answers() -> None:
     assert (await say("Hello!")).startswith("Hello")
     reply = await say("Write me a poem about the sea.")
     assert reply == NOT_CONNECTED
-    assert "not connected to a language model" in reply and "OPENAI_API_KEY" in reply
+    assert "not connected to a language model" in reply and "OpenAI API key" in reply
     assert "Ollama" in reply and "settings" in reply
     assert offline_reply("what time and date is it").count("on") >= 1
     assert agent.clone() is not agent
+
+
+async def test_offline_agent_speaks_the_key_name_as_words() -> None:
+    # Piper read "OPENAI_API_KEY" as "OpenIAVIKY"
+    for reply in (NOT_CONNECTED, offline_reply("help")):
+        assert "_" not in reply and "OpenAI API key" in reply
+        assert "_" not in make_speakable(reply)
+
+
+@pytest.mark.parametrize(("said", "reply"), [
+    ("Thanks.", "You're welcome."), ("thank you very much", "You're welcome."),
+    ("Yes.", "Okay."), ("No", "Okay."), ("Stop!", "Okay."), ("okay", "Okay."),
+    ("Bye!", "Goodbye!"),
+])
+async def test_offline_agent_answers_short_replies_briefly(said: str, reply: str) -> None:
+    items = await collect(OfflineAgent(), [{"role": "user", "content": said}])
+    assert text_of(items) == reply
+
+
+async def test_offline_agent_explains_in_full_once_per_conversation() -> None:
+    agent = OfflineAgent()
+    history: list[dict[str, str]] = []
+
+    async def say(text: str) -> str:
+        history.append({"role": "user", "content": text})
+        reply = text_of(await collect(agent, list(history)))
+        history.append({"role": "assistant", "content": reply})
+        return reply
+
+    assert await say("Tell me a story.") == NOT_CONNECTED
+    again = await say("How tall is the Eiffel Tower?")
+    assert again == NOT_CONNECTED_AGAIN and len(again) < len(NOT_CONNECTED) / 2
+    assert "help" in again
+    assert "OpenAI API key" in await say("help")
+    # a new conversation hears the full explanation again
+    assert text_of(await collect(agent, [{"role": "user", "content": "Sing."}])) == NOT_CONNECTED
 
 
 # --------------------------------------------------------------------------- integration
