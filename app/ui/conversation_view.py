@@ -58,9 +58,31 @@ class Bubble(QFrame):
         if self.interrupted:
             shown += "  [interrupted]"
         self.label.setText(shown)
+        self._update_width()
         self.setProperty("partial", self.partial)
         self.style().unpolish(self)
         self.style().polish(self)
+
+    def fit(self, max_width: int) -> None:
+        """Let the bubble grow up to ``max_width`` pixels before wrapping."""
+        self._max_width = max_width
+        self.setMaximumWidth(max_width)
+        self._update_width()
+
+    def _update_width(self) -> None:
+        # a word-wrapped QLabel asks for a narrow width; give it the width its text needs
+        # (up to the maximum) so short messages stay on one line and long ones use the
+        # whole bubble width
+        inner = getattr(self, "_max_width", 0) - 24
+        if inner <= 0:
+            return
+        self.label.ensurePolished()  # the style sheet's font, not the default one
+        metrics = self.label.fontMetrics()
+        natural = max((metrics.horizontalAdvance(line) for line in
+                       self.label.text().splitlines() or [""]), default=0) + 4
+        width = min(natural, inner)
+        self.label.setMinimumWidth(width)
+        self.label.setMaximumWidth(inner)
 
     def mark_interrupted(self) -> None:
         if not self.interrupted:
@@ -250,9 +272,7 @@ class ConversationView(QScrollArea):
 
     # ------------------------------------------------------------------ layout
     def _fit(self, bubble: Bubble) -> None:
-        width = max(200, int(self.viewport().width() * BUBBLE_WIDTH))
-        bubble.setMaximumWidth(width)
-        bubble.label.setMaximumWidth(width - 24)
+        bubble.fit(max(200, int(self.viewport().width() * BUBBLE_WIDTH)))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

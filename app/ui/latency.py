@@ -35,6 +35,19 @@ def format_ms(value: Any) -> str:
     return f"{ms / 1000:.2f} s" if ms >= 1000 else f"{ms:.0f} ms"
 
 
+def is_typed(metrics: dict[str, Any]) -> bool:
+    """A typed turn: no speech to detect or transcribe (both stages are 0)."""
+    return not (_ms(metrics.get("endpoint_ms")) or _ms(metrics.get("asr_ms")))
+
+
+def stage_text(metrics: dict[str, Any], key: str) -> str:
+    """What the panel shows for one stage (``typed`` for the speech stages of a typed
+    turn)."""
+    if key in ("endpoint_ms", "asr_ms") and is_typed(metrics):
+        return "typed"
+    return format_ms(metrics.get(key))
+
+
 class LatencyChart(QWidget):
     """Stacked bars, one per turn (the stages' times); the e2e time as a dot."""
 
@@ -60,7 +73,7 @@ class LatencyChart(QWidget):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        area = QRectF(self.rect()).adjusted(34, 6, -6, -16)
+        area = QRectF(self.rect()).adjusted(46, 6, -6, -16)
         p.setPen(QPen(QColor("#d5d9df"), 1))
         p.drawLine(area.bottomLeft(), area.bottomRight())
         small = QFont(self.font())
@@ -78,7 +91,7 @@ class LatencyChart(QWidget):
             p.setPen(QPen(QColor("#eceef1"), 1, Qt.PenStyle.DashLine))
             p.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
             p.setPen(QColor("#8a8f98"))
-            p.drawText(QRectF(0, y - 7, 31, 14),
+            p.drawText(QRectF(0, y - 7, 42, 14),
                        Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                        format_ms(scale * frac).replace(" ", ""))
         n = len(self.history)
@@ -106,7 +119,7 @@ class LatencyChart(QWidget):
                 p.setPen(QColor("#8a8f98"))
                 p.drawText(QRectF(x - 8, area.bottom() + 1, bar + 16, 14),
                            Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignTop,
-                           str(metrics.get("turn_id", i + 1)))
+                           str(i + 1))  # turns of this session, in order
 
 
 def _nice(value: float) -> float:
@@ -132,7 +145,7 @@ class LatencyPanel(QWidget):
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(3)
         self.values: dict[str, QLabel] = {}
-        rows = [*STAGES, ("e2e_ms", "Speech end → audio", "#2e9d5b")]
+        rows = [*STAGES, ("e2e_ms", "Total to first audio", "#2e9d5b")]
         for row, (key, label, color) in enumerate(rows):
             swatch = QLabel(self)
             swatch.setFixedSize(10, 10)
@@ -168,14 +181,14 @@ class LatencyPanel(QWidget):
         self.last = dict(metrics)
         self.history.append(self.last)
         for key, label in self.values.items():
-            label.setText(format_ms(metrics.get(key)))
+            label.setText(stage_text(metrics, key))
         self.chart.set_history(self.history)
 
     def set_history(self, history: list[dict[str, Any]]) -> None:
         self.history = [dict(m) for m in history]
         self.last = self.history[-1] if self.history else None
         for key, label in self.values.items():
-            label.setText(format_ms(self.last.get(key)) if self.last else "—")
+            label.setText(stage_text(self.last, key) if self.last else "—")
         self.chart.set_history(self.history)
 
     def clear(self) -> None:

@@ -400,7 +400,7 @@ class MainWindow(QMainWindow):
         if self.audio_mode == "virtual":
             self.speaker = Speaker(engine, virtual=True, on_status=self._speaker_status)
             await self.speaker.start()
-            self.mic_label.setText("No mic")
+            self.mic_label.setText("Mic")
             return
         from app.audio.capture import Microphone
         from app.audio.devices import DeviceMonitor, list_devices, output_devices

@@ -61,6 +61,10 @@ def test_a_typed_message_gets_a_reply(make_window, qtbot) -> None:
     qtbot.waitUntil(lambda: window.status.state == "listening", timeout=20000)
     [reply] = window.view.texts("assistant")
     assert re.fullmatch(r"It is \d\d:\d\d\.", reply), reply
+    # the latency of a typed turn: no speech stages
+    shown = window.latency.shown()
+    assert shown["endpoint_ms"] == shown["asr_ms"] == "typed"
+    assert shown["e2e_ms"].endswith(("ms", " s"))
     assert "thinking" in states and "speaking" in states
     assert decode_wire_audio(np.concatenate(audio), 48000).startswith("it is")
 
