@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 import sys
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
@@ -733,8 +734,11 @@ class MainWindow(QMainWindow):
     def set_lan_enabled(self, on: bool) -> asyncio.Future[Any]:
         """Start or stop LAN access (and remember the choice)."""
         self.settings["lan_enabled"] = bool(on)
-        self._spawn(asyncio.to_thread(save_settings, dict(self.settings)))
-        return self._spawn(self._start_lan() if on else self._stop_lan())
+        return self._spawn(self._set_lan(bool(on)))
+
+    async def _set_lan(self, on: bool) -> None:
+        await asyncio.to_thread(save_settings, dict(self.settings))
+        await (self._start_lan() if on else self._stop_lan())
 
     async def _start_lan(self) -> None:
         engine = self.engine
@@ -750,6 +754,7 @@ class MainWindow(QMainWindow):
                 error = f"LAN access could not start: {exc}"
         if error is not None and not (engine is None or not self._ready):
             self.settings["lan_enabled"] = False
+            await asyncio.to_thread(save_settings, dict(self.settings))
             if self.settings_dialog is not None:
                 self.settings_dialog.set_lan_enabled(False)
         self._show_lan(error)
@@ -878,6 +883,13 @@ def run_gui(args: Any) -> int:
         done = asyncio.Event()
         window.quit_requested.connect(done.set)
         app.aboutToQuit.connect(done.set)
+        for signum in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C / kill: quit cleanly
+            with contextlib.suppress(ValueError, OSError):
+                signal.signal(signum, lambda *_: window.request_quit())
+        # Python runs signal handlers only between bytecodes: a timer keeps it looking
+        wake = QTimer(window)
+        wake.timeout.connect(lambda: None)
+        wake.start(250)
         window.show()
         window.start()
         await done.wait()

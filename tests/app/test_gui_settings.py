@@ -172,3 +172,25 @@ def test_the_lan_toggle_starts_and_stops_the_server(make_window, qtbot, gui_stor
         httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
     qtbot.waitUntil(lambda: load_settings()["lan_enabled"] is False, timeout=5000)
     assert window.status.state == "listening"  # the desktop conversation is unaffected
+
+
+def test_lan_access_saved_on_starts_with_the_app(make_window, qtbot, gui_store,
+                                                 config_dir) -> None:
+    save_settings({"lan_enabled": True})
+    window = make_window(store=gui_store)
+    qtbot.waitUntil(lambda: window.engine.lan_url is not None and window.lan_badge.isVisible(),
+                    timeout=20000)
+    port = int(window.engine.lan_url.rsplit(":", 1)[1].strip("/"))
+    assert httpx.get(f"http://127.0.0.1:{port}/api/sessions", timeout=5).status_code == 401
+
+
+def test_without_a_store_lan_access_explains_why_it_is_off(make_window, qtbot,
+                                                           config_dir) -> None:
+    window = make_window()  # no store
+    dialog = window.open_settings(tab=3)
+    dialog.lan_check.setChecked(True)
+    qtbot.waitUntil(lambda: window.notices.text("lan") is not None, timeout=10000)
+    assert "needs the conversation store" in window.notices.text("lan")
+    assert window.engine.lan_url is None and not dialog.lan_check.isChecked()
+    assert "needs the conversation store" in dialog.lan_help.text()
+    qtbot.waitUntil(lambda: load_settings()["lan_enabled"] is False, timeout=5000)
