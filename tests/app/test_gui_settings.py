@@ -174,7 +174,7 @@ def test_the_lan_toggle_starts_and_stops_the_server(make_window, qtbot, gui_stor
     assert window.status.state == "listening"  # the desktop conversation is unaffected
 
 
-def test_lan_access_saved_on_starts_with_the_app(make_window, qtbot, gui_store,
+def test_lan_access_saved_on_starts_with_the_app_and_stops_on_quit(make_window, qtbot, gui_store,
                                                  config_dir) -> None:
     save_settings({"lan_enabled": True})
     window = make_window(store=gui_store)
@@ -182,6 +182,14 @@ def test_lan_access_saved_on_starts_with_the_app(make_window, qtbot, gui_store,
                     timeout=20000)
     port = int(window.engine.lan_url.rsplit(":", 1)[1].strip("/"))
     assert httpx.get(f"http://127.0.0.1:{port}/api/sessions", timeout=5).status_code == 401
+    # quitting stops the LAN server with the rest
+    window.request_quit()
+    done = asyncio.ensure_future(window.shutdown())
+    qtbot.waitUntil(done.done, timeout=30000)
+    done.result()
+    assert window.engine is None and window.speaker is None
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
 
 
 def test_without_a_store_lan_access_explains_why_it_is_off(make_window, qtbot,
