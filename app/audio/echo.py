@@ -1,4 +1,4 @@
-"""Barge-in without self-interruption: a reference-based echo gate for the microphone.
+"""Barge-in without self-interruption: echo cancellation for the microphone.
 
 On laptop speakers the microphone hears the assistant's own reply. Without care the VAD
 takes it for the user speaking, the reply pauses itself (``pause_tts``) and the assistant
@@ -7,35 +7,37 @@ put in the pipeline's ``speech_enhancer`` slot by the app: the engine's Enhancer
 calls :meth:`EchoGate.enhance` on every 16 kHz input frame (before VAD and ASR) and
 :meth:`EchoGate.set_reference` with every reply chunk it sends out.
 
-How it works, per input frame:
+The reference (what is being played) is laid on the monotonic clock and read back on
+the microphone's clock (:class:`ReferenceTimeline`), so report jitter, a busy event loop
+and pauses between sentences do not shift it against the echo. Two sources fill it: the
+blocks the speaker really played (:meth:`EchoGate.note_played`, fed by the app's
+:class:`~app.audio.playback.Speaker` through ``EngineHost.report_played``; once it
+reports, the sent chunks are ignored) or the chunks the engine sends
+(:meth:`EchoGate.set_reference`, modelled as a player queue). The app always uses the
+played reports: sent chunks only approximate when the sound really comes out (prefill,
+device buffers, underruns), see ``docs/echo.md``.
 
-1. The reference (what is being played) is kept on the same sample clock as the
-   microphone: each input frame of ``n`` samples moves ``n`` samples of queued reference
-   into the history. Two sources fill the queue: the chunks the engine sends
-   (:meth:`set_reference`, the default) or, more precisely, the blocks the speaker really
-   played (:meth:`note_played`, used by the app's :class:`~app.audio.playback.Speaker`;
-   once it reports, the sent chunks are ignored).
-2. While the reference has energy, the echo delay is found by normalised
-   cross-correlation of the last ``window_s`` of microphone audio with the reference,
-   over delays of 0 to ``max_delay_s`` (300 ms).
-3. A short FIR echo path (``taps`` coefficients around that delay: fractional delays,
-   the speaker's and room's first reflections) is fitted by least squares over the
-   window and the predicted echo is subtracted from the frame.
-4. Gate: when the residual is small next to the predicted echo, the frame is echo only
-   and is suppressed (silence for VAD and ASR). Otherwise the user is speaking too
-   (double talk) and the residual, the user's voice with the echo removed, goes on — so
-   the user's own voice still barges in.
+Two cancellers, chosen by ``backend``:
 
-Suppression is exactly what the product needs (no self-interruption), cancellation keeps
-double talk intelligible for the ASR. A full AEC (adaptive filter over the whole room
-response, nonlinear processing) would remove more echo on loud speakers; see
-``docs``/the report on the PyPI packages that were evaluated for that.
+* ``"webrtc"`` (the default when ``pywebrtc-audio`` is installed, which the app depends
+  on): WebRTC's AEC3 — delay estimation, adaptive echo path filter and residual echo
+  suppression, the canceller of Chrome. It works on 10 ms blocks and its band split
+  filters add 8 ms, so the output lags the input by a constant 18 ms (:attr:`latency`).
+* ``"correlation"`` (the fallback without that package): the echo delay is found by
+  normalised cross-correlation of the microphone with the reference, a short FIR echo
+  path is fitted by least squares around it and subtracted; a frame explained by the
+  reference is suppressed, otherwise the residual (the user's voice with the echo
+  removed) goes on. It handles a clean echo path but is weaker than AEC3 on a coloured
+  room with a long tail (``docs/echo.md`` has the figures).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -43,50 +45,217 @@ from xtalk.audio.pcm import StreamResampler, float_to_int16, int16_to_float
 from xtalk.models.interfaces import SpeechEnhancer
 
 RATE = 16000
+WEBRTC_BLOCK = RATE // 100  # AEC3 works on 10 ms blocks
+# The capture path of the WebRTC audio processing module (band split filters) delays its
+# output by 8 ms more (measured with pywebrtc-audio 0.2 at 16 kHz).
+WEBRTC_INTERNAL_DELAY = 128
+# AEC3 residual gate: an output block with less than this share of its input's energy
+# is echo residue (AEC3 removed > 12 dB); it is silenced with the next RESIDUE_HOLD - 1.
+# The price: a user more than ~12 dB quieter than the echo is gated too.
+RESIDUE_RATIO = 10 ** (-12 / 10)
+RESIDUE_HOLD = 3
+SIGNAL_FLOOR = 100.0  # mean square in int16 units (about -70 dBFS): silence below
+BACKENDS = ("auto", "webrtc", "correlation")
+# Correlation gate: a microphone window this correlated with the reply is the reply.
+ECHO_DOMINATES = 0.6
+
+
+def webrtc_available() -> bool:
+    """Whether ``pywebrtc-audio`` (WebRTC AEC3) can be imported."""
+    try:
+        import pywebrtc_audio  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+class _Canceller(Protocol):
+    latency: int
+    delay: int | None
+
+    def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
+                ) -> np.ndarray | None: ...
+
+
+class ReferenceTimeline:
+    """The reply audio on the monotonic clock, read back on the microphone's clock.
+
+    Time is counted in 16 kHz samples of ``clock()``. A played block (``add_played``)
+    ends now; consecutive blocks within ``jitter_s`` of each other are laid end to end
+    (report jitter does not tear the signal), a later one starts a new stretch (the
+    speaker was silent in between). A sent chunk (``add_sent``) plays from now or from
+    the end of the chunks before it, like a player's queue; a pause moves what has not
+    played yet aside until the resume.
+
+    The microphone's sample ``k`` was captured at ``anchor + k / 16000``: the anchor is
+    the earliest ``arrival - k / 16000`` seen (a frame cannot arrive before it was
+    captured), rising by at most ``CREEP`` so clock drift is followed. The reference of
+    a frame is read ``lead_s`` before its capture time (default 0): the echo canceller
+    then sees a delay ``lead_s`` shorter. A played report is stamped when the block is
+    handed to the device, so the real echo comes later (device latency + air): the
+    reference leads the echo, as a canceller needs.
+    """
+
+    CREEP = 2e-4  # s per s: how fast the microphone's anchor may move later
+
+    def __init__(self, clock: Callable[[], float], lead_s: float = 0.0,
+                 jitter_s: float = 0.03) -> None:
+        self.clock = clock
+        self.lead = round(lead_s * RATE)
+        self.jitter = round(jitter_s * RATE)
+        self._segments: deque[tuple[int, np.ndarray]] = deque()
+        self._played_end: int | None = None
+        self._sent_end: int | None = None
+        self._pending: list[np.ndarray] = []
+        self._paused = False
+        self._mic_samples = 0
+        self._anchor: float | None = None
+
+    def _now(self) -> int:
+        return round(self.clock() * RATE)
+
+    def add_played(self, x: np.ndarray) -> None:
+        start = self._now() - x.size
+        if self._played_end is not None and abs(start - self._played_end) <= self.jitter:
+            start = self._played_end
+        self._segments.append((start, x))
+        self._played_end = start + x.size
+
+    def extend_played(self, x: np.ndarray) -> None:
+        """More of the last played stretch (right after it, whatever the time)."""
+        if x.size and self._played_end is not None:
+            self._segments.append((self._played_end, x))
+            self._played_end += x.size
+
+    def add_sent(self, x: np.ndarray) -> None:
+        if self._paused:
+            self._pending.append(x)
+            return
+        now = self._now()
+        start = now if self._sent_end is None else max(now, self._sent_end)
+        self._segments.append((start, x))
+        self._sent_end = start + x.size
+
+    def _cut(self) -> list[np.ndarray]:
+        """Remove what plays after now; returns it (oldest first)."""
+        now = self._now()
+        kept: deque[tuple[int, np.ndarray]] = deque()
+        later: list[np.ndarray] = []
+        for start, x in self._segments:
+            if start + x.size <= now:
+                kept.append((start, x))
+            elif start >= now:
+                later.append(x)
+            else:
+                kept.append((start, x[:now - start]))
+                later.append(x[now - start:])
+        self._segments = kept
+        self._sent_end = None
+        return later
+
+    def pause(self) -> None:
+        if not self._paused:
+            self._pending = self._cut() + self._pending
+            self._paused = True
+
+    def resume(self) -> None:
+        if self._paused:
+            self._paused = False
+            pending, self._pending = self._pending, []
+            for x in pending:
+                self.add_sent(x)
+
+    def clear(self) -> None:
+        self._cut()
+        self._pending = []
+        self._paused = False
+
+    def read(self, n: int) -> np.ndarray:
+        """The reference for the next ``n`` microphone samples (just received)."""
+        arrival = self.clock()
+        end = self._mic_samples + n
+        candidate = arrival - end / RATE
+        if self._anchor is None or candidate < self._anchor:
+            self._anchor = candidate
+        else:
+            self._anchor += min(candidate - self._anchor, self.CREEP * n / RATE)
+        a = round(self._anchor * RATE) + self._mic_samples - self.lead
+        b = a + n
+        self._mic_samples = end
+        out = np.zeros(n, dtype=np.float32)
+        for start, x in self._segments:
+            lo, hi = max(a, start), min(b, start + x.size)
+            if lo < hi:
+                out[lo - a:hi - a] = x[lo - start:hi - start]
+        while self._segments and self._segments[0][0] + self._segments[0][1].size <= a:
+            self._segments.popleft()
+        return out
 
 
 class EchoGate(SpeechEnhancer):
-    """Suppresses microphone audio explained by the reply being played.
+    """Removes the reply being played from the microphone signal.
 
     Args:
-        max_delay_s: Longest echo delay searched (speaker → microphone, buffers included).
-        window_s: Microphone history used to estimate the delay and the echo path.
-        taps: Length of the least-squares echo path filter (samples at 16 kHz).
-        residual_ratio: A frame whose residual energy is below this share of the
-            predicted echo's energy is echo only (suppressed).
-        min_reference_dbfs: Reference level below which nothing is playing.
-        min_correlation: Normalised correlation below which the microphone is not
-            explained by the reference at any delay (nothing is subtracted).
-        max_queue_s: With played-audio reports, reference queued beyond this is dropped
-            (the speaker and the microphone run in real time; a longer queue means they
-            drifted apart).
+        backend: ``"webrtc"`` (AEC3 from ``pywebrtc-audio``), ``"correlation"`` (the
+            built-in gate) or ``"auto"``: AEC3 when installed, else the built-in gate.
+        stream_delay_ms: AEC3's hint for the speaker → microphone delay (0: AEC3
+            estimates it itself).
+        lead_s, jitter_s: See :class:`ReferenceTimeline`.
+        max_delay_s, window_s, taps, residual_ratio, min_reference_dbfs,
+            min_correlation: Settings of the ``"correlation"`` gate (see
+            :class:`_CorrelationGate`).
+        clock: Seconds, monotonic (tests pass a simulated clock).
+
+    Raises:
+        ValueError: An unknown backend.
+        RuntimeError: ``backend="webrtc"`` without ``pywebrtc-audio``.
     """
 
-    def __init__(self, max_delay_s: float = 0.3, window_s: float = 0.4, taps: int = 24,
-                 residual_ratio: float = 0.3, min_reference_dbfs: float = -50.0,
-                 min_correlation: float = 0.3, max_queue_s: float = 0.25) -> None:
-        self._params = {"max_delay_s": max_delay_s, "window_s": window_s, "taps": taps,
-                        "residual_ratio": residual_ratio,
-                        "min_reference_dbfs": min_reference_dbfs,
-                        "min_correlation": min_correlation, "max_queue_s": max_queue_s}
-        self.max_delay = int(max_delay_s * RATE)
-        self.window = int(window_s * RATE)
-        self.taps = max(1, int(taps))
-        self.residual_ratio = float(residual_ratio)
-        self.min_reference = (10 ** (min_reference_dbfs / 20.0)) ** 2
-        self.min_correlation = float(min_correlation)
-        self.max_queue = int(max_queue_s * RATE)
+    def __init__(self, backend: str = "auto", stream_delay_ms: int = 0,
+                 lead_s: float = 0.0, jitter_s: float = 0.03, max_delay_s: float = 0.4,
+                 window_s: float = 0.4, taps: int = 24, residual_ratio: float = 0.3,
+                 min_reference_dbfs: float = -50.0, min_correlation: float = 0.3,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        if backend not in BACKENDS:
+            raise ValueError(f"EchoGate backend must be one of {', '.join(BACKENDS)}, "
+                             f"got {backend!r}")
+        if backend == "auto":
+            backend = "webrtc" if webrtc_available() else "correlation"
+        elif backend == "webrtc" and not webrtc_available():
+            raise RuntimeError("EchoGate backend 'webrtc' needs pywebrtc-audio: "
+                               "pip install pywebrtc-audio")
+        self._params: dict[str, Any] = {
+            "backend": backend, "stream_delay_ms": stream_delay_ms, "lead_s": lead_s,
+            "jitter_s": jitter_s, "max_delay_s": max_delay_s, "window_s": window_s,
+            "taps": taps, "residual_ratio": residual_ratio,
+            "min_reference_dbfs": min_reference_dbfs, "min_correlation": min_correlation,
+            "clock": clock}
+        self.backend = backend
+        self._canceller: _Canceller = (
+            _WebRtcCanceller(int(stream_delay_ms)) if backend == "webrtc" else
+            _CorrelationGate(max_delay_s=max_delay_s, window_s=window_s, taps=taps,
+                             residual_ratio=residual_ratio,
+                             min_reference_dbfs=min_reference_dbfs,
+                             min_correlation=min_correlation))
         self._lock = threading.Lock()
-        history = self.window + self.max_delay + self.taps + RATE
-        self._ref = np.zeros(history, dtype=np.float32)
-        self._mic = np.zeros(history, dtype=np.float32)
-        self._queue: deque[np.ndarray] = deque()
-        self._queued = 0
+        self._timeline = ReferenceTimeline(clock, lead_s=lead_s, jitter_s=jitter_s)
         self._played_mode = False
-        self._paused = False
+        self._clock = clock
+        self._jitter_s = float(jitter_s)
+        self._last_report: float | None = None
         self._resamplers: dict[tuple[str, int], StreamResampler] = {}
-        self.delay: int | None = None  # the last echo delay found (samples)
         self.stats = {"frames": 0, "suppressed": 0, "cancelled": 0, "passed": 0}
+
+    @property
+    def latency(self) -> int:
+        """Samples by which the output lags the input (0, or 288 = 18 ms with AEC3)."""
+        return self._canceller.latency
+
+    @property
+    def delay(self) -> int | None:
+        """The echo delay (samples, minus ``lead_s``) found by the correlation gate
+        (``None`` with AEC3, which keeps its estimate to itself, or when nothing plays)."""
+        return self._canceller.delay
 
     def clone(self) -> EchoGate:
         """A fresh gate with the same settings (one per session)."""
@@ -94,6 +263,8 @@ class EchoGate(SpeechEnhancer):
 
     # ------------------------------------------------------------------ reference
     def _to_rate(self, source: str, samples: np.ndarray, sample_rate: int) -> np.ndarray:
+        if isinstance(sample_rate, bool) or int(sample_rate) < 1000:
+            raise ValueError(f"EchoGate: invalid sample rate {sample_rate!r}")
         x = int16_to_float(samples) if samples.dtype == np.int16 else \
             np.asarray(samples, dtype=np.float32)
         if x.ndim > 1:
@@ -106,64 +277,150 @@ class EchoGate(SpeechEnhancer):
                           dtype=np.float32)
 
     def set_reference(self, pcm: np.ndarray, sample_rate: int) -> None:
-        """A reply chunk handed to the player (queued behind the ones before it)."""
+        """A reply chunk handed to the player (plays after the ones before it)."""
         with self._lock:
             if self._played_mode:
                 return
-            self._enqueue(self._to_rate("sent", np.asarray(pcm), sample_rate))
+            x = self._to_rate("sent", np.asarray(pcm), sample_rate)
+            if x.size:
+                self._timeline.add_sent(x)
 
     def note_played(self, samples: np.ndarray, sample_rate: int) -> None:
-        """A block the speaker is playing now (float32 or int16). From the first call
+        """A block the speaker has just played (float32 or int16). From the first call
         on, this replaces the chunks given to :meth:`set_reference`."""
+        samples = np.asarray(samples)
         with self._lock:
             if not self._played_mode:
                 self._played_mode = True
-                self._queue.clear()
-                self._queued = 0
-            self._enqueue(self._to_rate("played", np.asarray(samples), sample_rate))
-            while self._queued > self.max_queue and self._queue:
-                head = self._queue[0]
-                extra = self._queued - self.max_queue
-                if head.size <= extra:
-                    self._queue.popleft()
-                    self._queued -= head.size
-                else:
-                    self._queue[0] = head[extra:]
-                    self._queued -= extra
-
-    def _enqueue(self, x: np.ndarray) -> None:
-        if x.size:
-            self._queue.append(x)
-            self._queued += x.size
+                self._timeline.clear()
+            now = self._clock()
+            last, self._last_report = self._last_report, now
+            if last is not None and now - last > \
+                    samples.shape[0] / max(1, int(sample_rate)) + self._jitter_s:
+                # The speaker was silent: the resampler still holds the end of the last
+                # stretch, which belongs before the gap, not in front of the next one.
+                resampler = self._resamplers.pop(("played", int(sample_rate)), None)
+                if resampler is not None:
+                    tail = resampler.process(np.zeros(0, dtype=np.float32), last=True)
+                    self._timeline.extend_played(np.asarray(tail, dtype=np.float32))
+            x = self._to_rate("played", samples, sample_rate)
+            if x.size:
+                self._timeline.add_played(x)
 
     def pause_reference(self, paused: bool) -> None:
-        """The reply is paused (nothing of the queue plays) or resumed."""
+        """The reply is paused (what was sent and not played yet waits) or resumed.
+        Only for sent chunks: played reports are what really played."""
         with self._lock:
-            self._paused = bool(paused)
+            if self._played_mode:
+                return
+            if paused:
+                self._timeline.pause()
+            else:
+                self._timeline.resume()
 
     def clear_reference(self) -> None:
-        """The reply was stopped: what is queued will never play."""
+        """The reply was stopped: what was sent and not played yet never will be."""
         with self._lock:
-            self._queue.clear()
-            self._queued = 0
-            self._paused = False
+            self._timeline.clear()
 
-    def _take_reference(self, n: int) -> np.ndarray:
-        out = np.zeros(n, dtype=np.float32)
-        if self._paused and not self._played_mode:
-            return out
-        filled = 0
-        while filled < n and self._queue:
-            head = self._queue[0]
-            take = min(head.size, n - filled)
-            out[filled:filled + take] = head[:take]
-            filled += take
-            if take == head.size:
-                self._queue.popleft()
-            else:
-                self._queue[0] = head[take:]
-            self._queued -= take
+    # ------------------------------------------------------------------ enhancement
+    def enhance(self, frame: np.ndarray) -> np.ndarray:
+        """The frame with the echo of the reply removed (PCM16, same length)."""
+        frame = np.asarray(frame)
+        n = frame.size
+        if n == 0:
+            return frame
+        with self._lock:
+            near = frame.astype(np.int16, copy=False)
+            far = self._timeline.read(n)
+            out = self._canceller.process(near, far, self.stats)
+        self.stats["frames"] += 1
+        if out is None:
+            self.stats["passed"] += 1
+            return frame
         return out
+
+
+class _WebRtcCanceller:
+    """WebRTC AEC3 on 10 ms blocks; the output lags the input by one block."""
+
+    def __init__(self, stream_delay_ms: int) -> None:
+        from pywebrtc_audio import AudioProcessor
+
+        self._apm = AudioProcessor(sample_rate=RATE, echo_cancellation=True,
+                                   stream_delay_ms=max(0, stream_delay_ms))
+        self.latency = WEBRTC_BLOCK + WEBRTC_INTERNAL_DELAY
+        self.delay: int | None = None
+        self._near = np.zeros(0, dtype=np.int16)
+        self._far = np.zeros(0, dtype=np.int16)
+        self._out = np.zeros(WEBRTC_BLOCK, dtype=np.int16)
+        # The microphone input of the blocks AEC3 has not output yet (its own delay).
+        self._mic_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=np.float64)
+        self._hold = 0
+
+    def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
+                ) -> np.ndarray:
+        self._near = np.concatenate([self._near, near])
+        self._far = np.concatenate([self._far, float_to_int16(far)])
+        usable = self._near.size - self._near.size % WEBRTC_BLOCK
+        if usable:
+            near_blocks = self._near[:usable]
+            done = np.asarray(self._apm.process(near_blocks, self._far[:usable]),
+                              dtype=np.int16)
+            self._out = np.concatenate([self._out, self._residual_gate(near_blocks, done)])
+            self._near, self._far = self._near[usable:], self._far[usable:]
+        out, self._out = self._out[:near.size], self._out[near.size:]
+        stats["cancelled"] += 1
+        return out
+
+    def _residual_gate(self, near: np.ndarray, done: np.ndarray) -> np.ndarray:
+        """Silences 10 ms blocks from which AEC3 removed nearly everything: what is
+        left there is echo residue (a converging or mis-aligned filter lets some
+        through, which the VAD may take for speech). The user's own voice is not
+        removed by the canceller, so a block with the user in it keeps most of its
+        energy and passes."""
+        out = done.copy()
+        self._mic_tail = np.concatenate([self._mic_tail, near.astype(np.float64)])
+        for i in range(0, done.size, WEBRTC_BLOCK):
+            mic = self._mic_tail[i:i + WEBRTC_BLOCK]  # the input of this output block
+            block = done[i:i + WEBRTC_BLOCK].astype(np.float64)
+            mic_energy = float(np.mean(mic ** 2))
+            removed = mic_energy > SIGNAL_FLOOR and \
+                float(np.mean(block ** 2)) < RESIDUE_RATIO * mic_energy
+            self._hold = RESIDUE_HOLD if removed else max(0, self._hold - 1)
+            if self._hold:
+                out[i:i + WEBRTC_BLOCK] = 0
+        self._mic_tail = self._mic_tail[done.size:]
+        return out
+
+
+class _CorrelationGate:
+    """The built-in fallback, per input frame:
+
+    1. While the reference has energy, the echo delay is found by normalised
+       cross-correlation of the last ``window_s`` of microphone audio with the
+       reference, over delays of 0 to ``max_delay_s``.
+    2. A short FIR echo path (``taps`` coefficients around that delay) is fitted by least
+       squares over the window and the predicted echo is subtracted from the frame.
+    3. When the residual is small next to the predicted echo (below ``residual_ratio``
+       of its energy) the frame is echo only and is suppressed; otherwise the user is
+       speaking too and the residual goes on.
+    """
+
+    def __init__(self, *, max_delay_s: float, window_s: float, taps: int,
+                 residual_ratio: float, min_reference_dbfs: float,
+                 min_correlation: float) -> None:
+        self.latency = 0
+        self.delay: int | None = None
+        self.max_delay = int(max_delay_s * RATE)
+        self.window = int(window_s * RATE)
+        self.taps = max(1, int(taps))
+        self.residual_ratio = float(residual_ratio)
+        self.min_reference = (10 ** (min_reference_dbfs / 20.0)) ** 2
+        self.min_correlation = float(min_correlation)
+        history = self.window + self.max_delay + self.taps + RATE
+        self._ref = np.zeros(history, dtype=np.float32)
+        self._mic = np.zeros(history, dtype=np.float32)
 
     @staticmethod
     def _push(history: np.ndarray, x: np.ndarray) -> None:
@@ -174,25 +431,15 @@ class EchoGate(SpeechEnhancer):
         history[:-n] = history[n:]
         history[-n:] = x
 
-    # ------------------------------------------------------------------ enhancement
-    def enhance(self, frame: np.ndarray) -> np.ndarray:
-        """The frame with the echo of the reply removed (PCM16, same length)."""
-        frame = np.asarray(frame)
-        n = frame.size
-        if n == 0:
-            return frame
-        with self._lock:
-            x = int16_to_float(frame.astype(np.int16, copy=False))
-            self._push(self._ref, self._take_reference(n))
-            self._push(self._mic, x)
-            out = self._process(x)
-        self.stats["frames"] += 1
-        if out is None:
-            self.stats["passed"] += 1
-            return frame
-        return float_to_int16(out)
+    def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
+                ) -> np.ndarray | None:
+        x = int16_to_float(near)
+        self._push(self._ref, far)
+        self._push(self._mic, x)
+        out = self._cancel(x, stats)
+        return None if out is None else float_to_int16(out)
 
-    def _process(self, x: np.ndarray) -> np.ndarray | None:
+    def _cancel(self, x: np.ndarray, stats: dict[str, int]) -> np.ndarray | None:
         n = x.size
         window = max(self.window, n)
         span = window + self.max_delay + self.taps
@@ -201,9 +448,10 @@ class EchoGate(SpeechEnhancer):
             self.delay = None
             return None  # nothing is playing
         mic = self._mic[-window:].astype(np.float64)
-        delay = self._find_delay(mic, ref, window)
-        if delay is None:
+        found = self._find_delay(mic, ref, window)
+        if found is None:
             return None  # the microphone does not follow the reference
+        delay, correlation = found
         self.delay = delay
         # Echo path: taps around the delay. Column k holds the reference delayed by
         # delay - half + k samples, aligned with the microphone window.
@@ -220,14 +468,24 @@ class EchoGate(SpeechEnhancer):
         echo_energy = float(np.mean(np.square(echo)))
         if echo_energy < self.min_reference * 0.01:
             return None
-        if float(np.mean(np.square(residual))) < self.residual_ratio * echo_energy:
-            self.stats["suppressed"] += 1
+        residual_energy = float(np.mean(np.square(residual)))
+        if residual_energy < self.residual_ratio * echo_energy:
+            stats["suppressed"] += 1
             return np.zeros(n, dtype=np.float32)
-        self.stats["cancelled"] += 1
+        if residual_energy >= float(np.mean(np.square(x))):
+            # The fitted path does not explain this frame (the delay is moving, or the
+            # path is longer than the filter): cancelling would add echo, not remove it.
+            if correlation >= ECHO_DOMINATES:
+                stats["suppressed"] += 1  # the window is clearly the reply
+                return np.zeros(n, dtype=np.float32)
+            return None
+        stats["cancelled"] += 1
         return residual.astype(np.float32)
 
-    def _find_delay(self, mic: np.ndarray, ref: np.ndarray, window: int) -> int | None:
-        """The delay (0..max_delay) at which the reference best explains the mic."""
+    def _find_delay(self, mic: np.ndarray, ref: np.ndarray, window: int
+                    ) -> tuple[int, float] | None:
+        """The delay (0..max_delay) at which the reference best explains the mic, with
+        the normalised correlation there."""
         mic_energy = float(np.dot(mic, mic))
         if mic_energy <= 1e-12:
             return None
@@ -245,7 +503,7 @@ class EchoGate(SpeechEnhancer):
         best = int(np.argmax(ncc))
         if ncc[best] < self.min_correlation:
             return None
-        return self.max_delay - best
+        return self.max_delay - best, float(ncc[best])
 
 
-__all__ = ["EchoGate"]
+__all__ = ["BACKENDS", "WEBRTC_BLOCK", "EchoGate", "ReferenceTimeline", "webrtc_available"]
