@@ -72,13 +72,16 @@ class Speaker:
             ``stopped``), on the loop's thread.
         on_audio: Every played block (float32 mono at the stream rate), e.g. to record.
         virtual: Play without a device, in real time (headless / tests).
+        latency: PortAudio's output latency (``"low"``, ``"high"`` or seconds). Barge-in
+            silences the speaker within one block plus this buffer (``pause_tts`` takes
+            back the prefilled blocks), so it is ``"low"`` by default.
     """
 
     def __init__(self, engine: EngineHost, device: str | int | None = None, *,
                  sample_rate: int | None = None, on_status: StatusCallback | None = None,
                  on_audio: Callable[[np.ndarray], None] | None = None,
                  virtual: bool = False, retry_s: float = RETRY_SECONDS,
-                 block_s: float = BLOCK_SECONDS) -> None:
+                 block_s: float = BLOCK_SECONDS, latency: str | float = "low") -> None:
         self.engine = engine
         self.device = device
         self.on_status = on_status
@@ -86,6 +89,8 @@ class Speaker:
         self.virtual = virtual
         self.retry_s = float(retry_s)
         self.block_s = float(block_s)
+        self.latency = latency
+        self.output_latency_s: float | None = None  # what PortAudio granted
         self.sample_rate = int(sample_rate or engine.output_sample_rate)
         self.status = "stopped"
         self.detail = ""
@@ -240,7 +245,7 @@ class Speaker:
                 stream = sd.OutputStream(
                     device=device.index, samplerate=self.sample_rate, channels=channels,
                     dtype="float32", blocksize=block, callback=sink.callback,
-                    finished_callback=self._finished_callback)
+                    finished_callback=self._finished_callback, latency=self.latency)
                 break
             except Exception as exc:
                 errors.append(exc)
@@ -252,6 +257,8 @@ class Speaker:
         self._sink = self.controller.sink = sink
         self._finished = False
         stream.start()
+        with contextlib.suppress(Exception):
+            self.output_latency_s = float(stream.latency)
         self._stream = stream
         register_stream(self)
         self.active_device = device
