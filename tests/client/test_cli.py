@@ -161,7 +161,9 @@ def test_two_turns_from_one_wav(server, tmp_path):
     rate = 22050
     speech = tone_code.encode("hello", rate)
     gap = np.zeros(rate, np.int16)
-    mono = np.concatenate([gap[: rate // 10], speech, gap, speech, gap])
+    # the second question comes after the first reply was played (a reply the speaker
+    # cuts off is not counted as one of the --turns)
+    mono = np.concatenate([gap[: rate // 10], speech, *[gap] * 12, speech, gap])
     write_wav(tmp_path / "in.wav", mono, rate)
     result = run_client(f"ws://127.0.0.1:{server}/ws", "--input-wav",
                         str(tmp_path / "in.wav"), "--turns", "2", "--speed", "4")
@@ -176,6 +178,32 @@ def test_timeout_is_reported(server, tmp_path):
                         str(tmp_path / "silence.wav"), "--timeout", "1.5", "--speed", "4")
     assert result.returncode == cli.EXIT_TIMEOUT
     assert "timed out" in result.stderr
+    assert_clean(result)
+
+
+def test_an_empty_wav_is_a_clear_error(tmp_path):
+    with wave.open(str(tmp_path / "empty.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+    started = time.monotonic()
+    result = run_client(f"ws://127.0.0.1:{free_port()}/ws", "--input-wav",
+                        str(tmp_path / "empty.wav"))
+    assert result.returncode == cli.EXIT_ERROR
+    assert "empty.wav: contains no audio" in result.stderr
+    assert time.monotonic() - started < 20  # not the 30 s reply timeout
+    assert_clean(result)
+
+
+def test_a_wav_without_speech_says_so(server, tmp_path):
+    # a 0.1 s clip: before, the client waited 30 s and reported "timed out waiting for
+    # the reply"
+    write_wav(tmp_path / "click.wav", (np.ones(1600) * 3000).astype(np.int16), 16000)
+    result = run_client(f"ws://127.0.0.1:{server}/ws", "--input-wav",
+                        str(tmp_path / "click.wav"), "--speed", "4")
+    assert result.returncode == cli.EXIT_ERROR, result.stdout + result.stderr
+    assert "no speech was recognised in" in result.stderr and "0.10 s" in result.stderr
+    assert "timed out" not in result.stderr
     assert_clean(result)
 
 
@@ -391,6 +419,39 @@ async def test_stop_drops_the_queue_and_only_unstopped_replies_count(tmp_path):
     assert server.actions().count("tts_playback_finished") == 2
     pcm, _ = read_wav(out)
     assert pcm.size < long.size // 2 + short.size  # the stopped reply was cut short
+    np.testing.assert_array_equal(pcm[-short.size:], short)
+
+
+async def test_a_reply_cut_off_while_the_file_plays_does_not_end_the_run(tmp_path):
+    # The speaker pauses mid-file: the server answers the first part, sends all of that
+    # reply's audio (tts_finished) and then stops it when the speaker goes on. The run
+    # must wait for the reply to the whole file, not end at the cut-off one.
+    long = tone_code.encode("a" * 40, 24000)  # 2 s
+    short = tone_code.encode("ok", 24000)
+
+    async def script(server: FakeServer, ws) -> None:
+        await send(ws, "session_info", session_id="s1")
+        await send(ws, "finish_asr", text="first part", turn_id=1)
+        await send(ws, "start_tts", turn_id=1)
+        await send_chunk(ws, long, 0, 1)
+        await send(ws, "tts_finished", turn_id=1)  # all sent, still playing
+        await asyncio.sleep(0.3)
+        await send(ws, "stop_tts", turn_id=1)  # the speaker went on
+        await asyncio.sleep(1.0)
+        await send(ws, "finish_asr", text="second part", turn_id=2)
+        await send(ws, "start_tts", turn_id=2)
+        await send_chunk(ws, short, 1, 2)
+        await send(ws, "tts_finished", turn_id=2)
+
+    write_wav(tmp_path / "in.wav", np.zeros(8000, np.int16), 16000)  # 0.5 s
+    out = tmp_path / "out.wav"
+    async with FakeServer(script).running() as server:
+        code, stdout, stderr = await run_client_async(
+            f"ws://127.0.0.1:{server.port}/ws", "--input-wav", str(tmp_path / "in.wav"),
+            "--output-wav", str(out))
+    assert code == 0, stderr
+    assert "You: second part" in stdout
+    pcm, _ = read_wav(out)
     np.testing.assert_array_equal(pcm[-short.size:], short)
 
 

@@ -54,6 +54,9 @@ from xtalk.client.session import (
 DEFAULT_OUTPUT_WAV_RATE = 24000  # when the server sent no audio
 INPUT_BLOCK_SECONDS = 0.02
 TIMEOUT_MARGIN_S = 30.0
+# After the whole input file was sent: how long to wait for any transcript before saying
+# that no speech was recognised (endpoint silence + a final ASR decode on a busy CPU).
+NO_SPEECH_WAIT_S = 10.0
 
 
 # --------------------------------------------------------------------------- arguments
@@ -236,12 +239,28 @@ async def _stream_file(session: ClientSession, samples: np.ndarray, rate: int,
         position += block
         n += 1
         uplink.feed(chunk)
+        if position >= len(samples) and not session.input_done.is_set():
+            session.mark_input_done()
+
+
+async def _expect_speech(session: ClientSession, path: str, seconds: float) -> None:
+    """Fail clearly when the server recognised nothing in the whole input file."""
+    await session.input_done.wait()
+    deadline = time.monotonic() + NO_SPEECH_WAIT_S
+    while not session.speech_recognised and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    if not session.speech_recognised:
+        heard = "only noise was heard" if session.noise_heard else "nothing was heard"
+        raise ClientError(f"no speech was recognised in {path} ({seconds:.2f} s of audio, "
+                          f"{heard}; is it speech, loud enough, and at the sample rate its "
+                          "header announces?)", EXIT_ERROR)
 
 
 async def _type_text(session: ClientSession, text: str) -> None:
     await session.ready.wait()
     session.console.line(f"You (typed): {text}")
     session.send_json({"action": "text_input", "data": {"text": text}})
+    session.mark_input_done()
 
 
 async def run_scripted(args: argparse.Namespace, console: Console, url: str) -> int:
@@ -252,6 +271,8 @@ async def run_scripted(args: argparse.Namespace, console: Console, url: str) -> 
             samples, rate = read_wav(args.input_wav)
         except AudioFileError as exc:
             raise ClientError(str(exc)) from None
+        if len(samples) == 0:
+            raise ClientError(f"{args.input_wav}: contains no audio (0 samples)")
     timeout = args.timeout
     if timeout is None:
         duration = len(samples) / rate / args.speed if samples is not None else 0.0
@@ -268,14 +289,18 @@ async def run_scripted(args: argparse.Namespace, console: Console, url: str) -> 
     session = ClientSession(ws, console, controller)
     sink = VirtualSink(controller, speed=args.speed)
     controller.sink = sink
-    source = (_stream_file(session, samples, rate, args.speed) if samples is not None
-              else _type_text(session, args.text))
-    goal = _wait_for(session, lambda: session.replies_finished >= args.turns
-                     and controller.idle)
+    helpers: list[Awaitable[Any]] = (
+        [_stream_file(session, samples, rate, args.speed),
+         _expect_speech(session, args.input_wav, len(samples) / rate)]
+        if samples is not None else [_type_text(session, args.text)])
+    # the reply to the whole input: replies heard while the file is still being spoken
+    # (the speaker paused) do not end the run
+    goal = _wait_for(session, lambda: session.input_done.is_set()
+                     and session.replies_finished >= args.turns and controller.idle)
     stop = asyncio.Event()
     interruptible = _install_interrupt(stop)
     try:
-        outcome = await _run_session(session, [source, sink.run()], goal, stop, timeout)
+        outcome = await _run_session(session, [*helpers, sink.run()], goal, stop, timeout)
     finally:
         if interruptible:
             with contextlib.suppress(Exception):

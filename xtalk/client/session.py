@@ -279,11 +279,24 @@ class ClientSession:
         self.outbox: asyncio.Queue[str | bytes] = asyncio.Queue()
         self.ready = asyncio.Event()  # session_info arrived
         self.session_id: str | None = None
-        self.replies_finished = 0  # tts_finished of replies that were not stopped
+        self.finished_turns: set[Any] = set()  # turns whose tts_finished arrived
         self.stopped_turns: set[Any] = set()
+        self.speech_recognised = False  # the server reported any (partial) transcript
+        self.noise_heard = False  # the server rejected an utterance as noise
+        self.input_done = asyncio.Event()  # the scripted input was all sent
         self.changed = asyncio.Event()  # set after every message (for waiters)
         self._meta: dict[str, Any] | None = None
         playback.on_change = self.changed.set
+
+    @property
+    def replies_finished(self) -> int:
+        """Replies sent to their end and not stopped (a reply's audio is sent faster than
+        real time, so its ``tts_finished`` may come before a barge-in stops it)."""
+        return len(self.finished_turns - self.stopped_turns)
+
+    def mark_input_done(self) -> None:
+        self.input_done.set()
+        self.changed.set()
 
     # ---------------------------------------------------------------- sending
     def send_json(self, message: dict[str, Any]) -> None:
@@ -374,9 +387,11 @@ class ClientSession:
         self.console.status("admitted")
 
     def _on_update_asr(self, data: dict[str, Any]) -> None:
+        self.speech_recognised = True
         self.console.partial(f"You: {data.get('text', '')}")
 
     def _on_finish_asr(self, data: dict[str, Any]) -> None:
+        self.speech_recognised = True
         text = str(data.get("text", ""))
         self.log.transcripts.append(text)
         self.console.line(f"You: {text}")
@@ -405,9 +420,12 @@ class ClientSession:
     def _on_tts_chunk_meta(self, data: dict[str, Any]) -> None:
         self._meta = dict(data)
 
+    def _on_invalid_asr_result(self, data: dict[str, Any]) -> None:
+        self.noise_heard = True
+        self.console.status("(the server heard noise, not speech)")
+
     def _on_tts_finished(self, data: dict[str, Any]) -> None:
-        if data.get("turn_id") not in self.stopped_turns:
-            self.replies_finished += 1
+        self.finished_turns.add(data.get("turn_id"))
         self.playback.tts_finished()
 
     def _on_latency_metrics(self, data: dict[str, Any]) -> None:
