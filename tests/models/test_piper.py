@@ -158,6 +158,15 @@ def test_output_sample_rate(quiet: PiperTTS) -> None:
     assert np.abs(np.concatenate(converted)).max() > 3000
 
 
+def test_no_clipping_at_any_output_rate(tts: PiperTTS) -> None:
+    # Piper normalises each sentence to full scale: at 48 kHz the resampled peaks clipped
+    # (samples at -32767 / 32767 in a real reply)
+    text = "Sure! The Eiffel Tower is three hundred thirty meters tall."
+    for model in (tts, PiperTTS(output_sample_rate=48000)):
+        pcm = np.concatenate(list(model.synthesize(text))).astype(np.int32)
+        assert 0.5 * 32767 < np.abs(pcm).max() < 32000
+
+
 # --------------------------------------------------------------------------- emotion
 def test_emotion_unsupported(tts: PiperTTS) -> None:
     with pytest.raises(UnsupportedFeatureError, match="cannot express emotions"):

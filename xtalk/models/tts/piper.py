@@ -430,6 +430,7 @@ class PiperTTS(TTS):
             length_scale=self.length_scale,
             noise_scale=self._noise_scale,
             noise_w_scale=self._noise_w,
+            volume=PEAK_LEVEL,
         )
         for chunk in voice.synthesize(spoken, options):
             pcm = np.frombuffer(chunk.audio_int16_bytes, dtype=np.int16)
@@ -439,6 +440,11 @@ class PiperTTS(TTS):
             if int(chunk.sample_rate) != target:
                 pcm = _resample(pcm, int(chunk.sample_rate), target)
             yield pcm
+
+
+# Piper normalises every sentence to full scale; resampling (e.g. to 48 kHz) then
+# overshoots and clips. Leave 1 dB of headroom.
+PEAK_LEVEL = 0.89
 
 
 def _resample(pcm: np.ndarray, source: int, target: int) -> np.ndarray:
