@@ -19,7 +19,7 @@
 
 Authentication and origin rules are in :mod:`xtalk.serving.http.auth`. WebSocket refusals
 accept the connection, send one ``error`` message and close it with a 44xx code, so a
-browser can tell why: 4400 bad request, 4401 not authenticated, 4403 origin/host refused,
+browser can tell why: 4401 not authenticated, 4403 origin/host refused,
 4404 unknown session, 4409 session already attached elsewhere, 4430 too many sessions of
 this user (``max_sessions_per_user``; :mod:`xtalk.serving.wire.limits`). No session runs
 for a refused connection. No CORS headers are ever added.
@@ -72,7 +72,6 @@ SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
 )
 
-WS_BAD_REQUEST = 4400
 WS_UNAUTHORIZED = 4401
 WS_FORBIDDEN = 4403
 WS_NOT_FOUND = 4404
