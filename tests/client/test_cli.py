@@ -161,9 +161,7 @@ def test_two_turns_from_one_wav(server, tmp_path):
     rate = 22050
     speech = tone_code.encode("hello", rate)
     gap = np.zeros(rate, np.int16)
-    # the second question comes after the first reply was played (a reply the speaker
-    # cuts off is not counted as one of the --turns)
-    mono = np.concatenate([gap[: rate // 10], speech, *[gap] * 12, speech, gap])
+    mono = np.concatenate([gap[: rate // 10], speech, gap, speech, gap])
     write_wav(tmp_path / "in.wav", mono, rate)
     result = run_client(f"ws://127.0.0.1:{server}/ws", "--input-wav",
                         str(tmp_path / "in.wav"), "--turns", "2", "--speed", "4")
@@ -422,7 +420,8 @@ async def test_stop_drops_the_queue_and_only_unstopped_replies_count(tmp_path):
     np.testing.assert_array_equal(pcm[-short.size:], short)
 
 
-async def test_a_reply_cut_off_while_the_file_plays_does_not_end_the_run(tmp_path):
+@pytest.mark.parametrize("turns", ["1", "2"])  # 2: the cut-off reply answered a turn
+async def test_a_reply_cut_off_while_the_file_plays_does_not_end_the_run(tmp_path, turns):
     # The speaker pauses mid-file: the server answers the first part, sends all of that
     # reply's audio (tts_finished) and then stops it when the speaker goes on. The run
     # must wait for the reply to the whole file, not end at the cut-off one.
@@ -448,7 +447,7 @@ async def test_a_reply_cut_off_while_the_file_plays_does_not_end_the_run(tmp_pat
     async with FakeServer(script).running() as server:
         code, stdout, stderr = await run_client_async(
             f"ws://127.0.0.1:{server.port}/ws", "--input-wav", str(tmp_path / "in.wav"),
-            "--output-wav", str(out))
+            "--output-wav", str(out), "--turns", turns, "--timeout", "20")
     assert code == 0, stderr
     assert "You: second part" in stdout
     pcm, _ = read_wav(out)

@@ -293,10 +293,11 @@ async def run_scripted(args: argparse.Namespace, console: Console, url: str) -> 
         [_stream_file(session, samples, rate, args.speed),
          _expect_speech(session, args.input_wav, len(samples) / rate)]
         if samples is not None else [_type_text(session, args.text)])
-    # the reply to the whole input: replies heard while the file is still being spoken
-    # (the speaker paused) do not end the run
+    # the reply to the whole input: a reply cut off while the file is still being spoken
+    # (the speaker paused, then went on) does not end the run
     goal = _wait_for(session, lambda: session.input_done.is_set()
-                     and session.replies_finished >= args.turns and controller.idle)
+                     and session.replies_finished >= args.turns
+                     and session.latest_reply_complete and controller.idle)
     stop = asyncio.Event()
     interruptible = _install_interrupt(stop)
     try:

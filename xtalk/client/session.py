@@ -283,6 +283,7 @@ class ClientSession:
         self.stopped_turns: set[Any] = set()
         self.speech_recognised = False  # the server reported any (partial) transcript
         self.noise_heard = False  # the server rejected an utterance as noise
+        self.last_final_turn: int | None = None  # turn id of the latest finish_asr
         self.input_done = asyncio.Event()  # the scripted input was all sent
         self.changed = asyncio.Event()  # set after every message (for waiters)
         self._meta: dict[str, Any] | None = None
@@ -290,9 +291,18 @@ class ClientSession:
 
     @property
     def replies_finished(self) -> int:
-        """Replies sent to their end and not stopped (a reply's audio is sent faster than
-        real time, so its ``tts_finished`` may come before a barge-in stops it)."""
-        return len(self.finished_turns - self.stopped_turns)
+        """Replies whose audio was all sent (``tts_finished``), also ones cut off later."""
+        return len(self.finished_turns)
+
+    @property
+    def latest_reply_complete(self) -> bool:
+        """The reply to the latest recognised turn was sent in full and not stopped (a
+        reply's audio is sent faster than real time, so its ``tts_finished`` may come
+        before a barge-in stops it)."""
+        if self.last_final_turn is not None and self.last_final_turn not in self.finished_turns:
+            return False
+        latest = max((t for t in self.finished_turns if isinstance(t, int)), default=None)
+        return latest is None or latest not in self.stopped_turns
 
     def mark_input_done(self) -> None:
         self.input_done.set()
@@ -392,6 +402,10 @@ class ClientSession:
 
     def _on_finish_asr(self, data: dict[str, Any]) -> None:
         self.speech_recognised = True
+        turn = data.get("turn_id")
+        if isinstance(turn, int) and (self.last_final_turn is None
+                                      or turn > self.last_final_turn):
+            self.last_final_turn = turn
         text = str(data.get("text", ""))
         self.log.transcripts.append(text)
         self.console.line(f"You: {text}")
