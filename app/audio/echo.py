@@ -56,6 +56,16 @@ RESIDUE_RATIO = 10 ** (-12 / 10)
 RESIDUE_HOLD = 3
 SIGNAL_FLOOR = 100.0  # mean square in int16 units (about -70 dBFS): silence below
 BACKENDS = ("auto", "webrtc", "correlation")
+AUDIBLE = 10 ** (-80 / 20)  # a reference sample above -80 dBFS: something is playing
+# The gate is transparent (no processing, no delay) unless audible reference audio was
+# played less than this long ago (the speaker's buffer, the air and the room's tail).
+IDLE_S = 0.6
+# Leaving the canceller drops the input it has not output yet (its latency): only when
+# that stretch is quiet (below QUIET_DBFS or QUIET_RELATIVE of the loudest recent 10 ms),
+# so no speech is lost; after FORCE_IDLE_S of continuous sound it leaves anyway.
+QUIET_DBFS = -60.0
+QUIET_RELATIVE = 10 ** (-30 / 10)
+FORCE_IDLE_S = 3.0
 # Correlation gate: a microphone window this correlated with the reply is the reply.
 ECHO_DOMINATES = 0.6
 
@@ -72,6 +82,8 @@ def webrtc_available() -> bool:
 class _Canceller(Protocol):
     latency: int
     delay: int | None
+
+    def restart(self) -> None: ...
 
     def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
                 ) -> np.ndarray | None: ...
@@ -110,9 +122,22 @@ class ReferenceTimeline:
         self._paused = False
         self._mic_samples = 0
         self._anchor: float | None = None
+        self._audible_end: int | None = None  # where the last audible reference ends
 
     def _now(self) -> int:
         return round(self.clock() * RATE)
+
+    def _mark(self, start: int, x: np.ndarray) -> None:
+        if x.size and float(np.max(np.abs(x))) > AUDIBLE:
+            end = start + x.size
+            self._audible_end = end if self._audible_end is None else \
+                max(self._audible_end, end)
+
+    def audible_within(self, seconds: float) -> bool:
+        """Whether audible reference audio plays now, or ended less than ``seconds``
+        ago (the echo of the last block is still in the room)."""
+        return self._audible_end is not None and \
+            self._now() < self._audible_end + round(seconds * RATE)
 
     def add_played(self, x: np.ndarray) -> None:
         start = self._now() - x.size
@@ -120,11 +145,13 @@ class ReferenceTimeline:
             start = self._played_end
         self._segments.append((start, x))
         self._played_end = start + x.size
+        self._mark(start, x)
 
     def extend_played(self, x: np.ndarray) -> None:
         """More of the last played stretch (right after it, whatever the time)."""
         if x.size and self._played_end is not None:
             self._segments.append((self._played_end, x))
+            self._mark(self._played_end, x)
             self._played_end += x.size
 
     def add_sent(self, x: np.ndarray) -> None:
@@ -135,6 +162,7 @@ class ReferenceTimeline:
         start = now if self._sent_end is None else max(now, self._sent_end)
         self._segments.append((start, x))
         self._sent_end = start + x.size
+        self._mark(start, x)
 
     def _cut(self) -> list[np.ndarray]:
         """Remove what plays after now; returns it (oldest first)."""
@@ -151,6 +179,8 @@ class ReferenceTimeline:
                 later.append(x[now - start:])
         self._segments = kept
         self._sent_end = None
+        if self._audible_end is not None:
+            self._audible_end = min(self._audible_end, now)
         return later
 
     def pause(self) -> None:
@@ -201,6 +231,13 @@ class EchoGate(SpeechEnhancer):
         stream_delay_ms: AEC3's hint for the speaker → microphone delay (0: AEC3
             estimates it itself).
         lead_s, jitter_s: See :class:`ReferenceTimeline`.
+        sent_reference: Also use the chunks the engine sends (:meth:`set_reference`) as
+            the reference until the first played report. Off by default: when they are
+            not played (a client without a speaker) the gate would cancel audio that is
+            not there, and their timing only approximates the real playback
+            (``docs/echo.md``). Players that cannot report what they play opt in.
+        idle_s: The gate is transparent (the frame untouched, no delay) unless audible
+            reference audio played less than this long ago.
         max_delay_s, window_s, taps, residual_ratio, min_reference_dbfs,
             min_correlation: Settings of the ``"correlation"`` gate (see
             :class:`_CorrelationGate`).
@@ -215,6 +252,7 @@ class EchoGate(SpeechEnhancer):
                  lead_s: float = 0.0, jitter_s: float = 0.03, max_delay_s: float = 0.4,
                  window_s: float = 0.4, taps: int = 24, residual_ratio: float = 0.3,
                  min_reference_dbfs: float = -50.0, min_correlation: float = 0.3,
+                 sent_reference: bool = False, idle_s: float = IDLE_S,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if backend not in BACKENDS:
             raise ValueError(f"EchoGate backend must be one of {', '.join(BACKENDS)}, "
@@ -229,7 +267,7 @@ class EchoGate(SpeechEnhancer):
             "jitter_s": jitter_s, "max_delay_s": max_delay_s, "window_s": window_s,
             "taps": taps, "residual_ratio": residual_ratio,
             "min_reference_dbfs": min_reference_dbfs, "min_correlation": min_correlation,
-            "clock": clock}
+            "sent_reference": sent_reference, "idle_s": idle_s, "clock": clock}
         self.backend = backend
         self._canceller: _Canceller = (
             _WebRtcCanceller(int(stream_delay_ms)) if backend == "webrtc" else
@@ -244,12 +282,24 @@ class EchoGate(SpeechEnhancer):
         self._jitter_s = float(jitter_s)
         self._last_report: float | None = None
         self._resamplers: dict[tuple[str, int], StreamResampler] = {}
-        self.stats = {"frames": 0, "suppressed": 0, "cancelled": 0, "passed": 0}
+        self._sent_reference = bool(sent_reference)
+        self._idle_s = float(idle_s)
+        self._engaged = False  # the canceller runs (and delays by its latency)
+        self._idle_since: float | None = None
+        self._recent = np.zeros(RATE, dtype=np.float64)  # the last second of microphone
+        self.stats = {"frames": 0, "suppressed": 0, "cancelled": 0, "passed": 0,
+                      "engaged": 0}
 
     @property
     def latency(self) -> int:
-        """Samples by which the output lags the input (0, or 288 = 18 ms with AEC3)."""
+        """Samples by which the output lags the input while the canceller runs (0, or
+        288 = 18 ms with AEC3); while nothing plays the gate adds no delay."""
         return self._canceller.latency
+
+    @property
+    def engaged(self) -> bool:
+        """Whether the canceller is running (reference audio played recently)."""
+        return self._engaged
 
     @property
     def delay(self) -> int | None:
@@ -277,9 +327,10 @@ class EchoGate(SpeechEnhancer):
                           dtype=np.float32)
 
     def set_reference(self, pcm: np.ndarray, sample_rate: int) -> None:
-        """A reply chunk handed to the player (plays after the ones before it)."""
+        """A reply chunk handed to the player (plays after the ones before it). Used
+        only with ``sent_reference=True`` and until the first played report."""
         with self._lock:
-            if self._played_mode:
+            if self._played_mode or not self._sent_reference:
                 return
             x = self._to_rate("sent", np.asarray(pcm), sample_rate)
             if x.size:
@@ -311,7 +362,7 @@ class EchoGate(SpeechEnhancer):
         """The reply is paused (what was sent and not played yet waits) or resumed.
         Only for sent chunks: played reports are what really played."""
         with self._lock:
-            if self._played_mode:
+            if self._played_mode or not self._sent_reference:
                 return
             if paused:
                 self._timeline.pause()
@@ -333,12 +384,53 @@ class EchoGate(SpeechEnhancer):
         with self._lock:
             near = frame.astype(np.int16, copy=False)
             far = self._timeline.read(n)
-            out = self._canceller.process(near, far, self.stats)
+            out = self._cancel(near, far) if self._engage() else None
+            self._remember(near)
         self.stats["frames"] += 1
         if out is None:
             self.stats["passed"] += 1
             return frame
         return out
+
+    def _cancel(self, near: np.ndarray, far: np.ndarray) -> np.ndarray | None:
+        return self._canceller.process(near, far, self.stats)
+
+    def _remember(self, near: np.ndarray) -> None:
+        n = min(near.size, self._recent.size)
+        self._recent = np.roll(self._recent, -n)
+        self._recent[-n:] = near[-n:]
+
+    def _engage(self) -> bool:
+        """Whether this frame goes through the canceller: only while reference audio
+        plays or its echo may still be in the room. Otherwise the frame passes
+        untouched, with no delay."""
+        if self._timeline.audible_within(self._idle_s):
+            self._idle_since = None
+            if not self._engaged:
+                self._engaged = True
+                self.stats["engaged"] += 1
+                self._canceller.restart()
+            return True
+        if not self._engaged:
+            return False
+        now = self._clock()
+        if self._idle_since is None:
+            self._idle_since = now
+        if self._pending_is_quiet() or now - self._idle_since >= FORCE_IDLE_S:
+            self._engaged = False  # drops the canceller's latency, a quiet stretch
+            return False
+        return True  # someone speaks: stay (and keep the delay) until a pause
+
+    def _pending_is_quiet(self) -> bool:
+        """Whether the input the canceller has not output yet is quiet."""
+        lag = self._canceller.latency
+        if lag == 0:
+            return True
+        pending = float(np.mean(self._recent[-lag:] ** 2))
+        blocks = self._recent.reshape(-1, WEBRTC_BLOCK)
+        loudest = float(np.max(np.mean(blocks ** 2, axis=1)))
+        floor = (32768 * 10 ** (QUIET_DBFS / 20)) ** 2
+        return pending <= max(floor, QUIET_RELATIVE * loudest)
 
 
 class _WebRtcCanceller:
@@ -357,6 +449,18 @@ class _WebRtcCanceller:
         # The microphone input of the blocks AEC3 has not output yet (its own delay).
         self._mic_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=np.float64)
         self._hold = 0
+        self._discard = 0
+
+    def restart(self) -> None:
+        """The canceller takes the stream up again after a pause (the gate was
+        transparent): the output starts with its latency of silence, and what the
+        module still held from before the pause (dropped then) is not replayed."""
+        self._near = np.zeros(0, dtype=np.int16)
+        self._far = np.zeros(0, dtype=np.int16)
+        self._out = np.zeros(WEBRTC_BLOCK, dtype=np.int16)
+        self._mic_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=np.float64)
+        self._hold = 0
+        self._discard = WEBRTC_INTERNAL_DELAY
 
     def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
                 ) -> np.ndarray:
@@ -367,6 +471,11 @@ class _WebRtcCanceller:
             near_blocks = self._near[:usable]
             done = np.asarray(self._apm.process(near_blocks, self._far[:usable]),
                               dtype=np.int16)
+            if self._discard:
+                k = min(self._discard, done.size)
+                done = done.copy()
+                done[:k] = 0
+                self._discard -= k
             self._out = np.concatenate([self._out, self._residual_gate(near_blocks, done)])
             self._near, self._far = self._near[usable:], self._far[usable:]
         out, self._out = self._out[:near.size], self._out[near.size:]
@@ -418,9 +527,12 @@ class _CorrelationGate:
         self.residual_ratio = float(residual_ratio)
         self.min_reference = (10 ** (min_reference_dbfs / 20.0)) ** 2
         self.min_correlation = float(min_correlation)
-        history = self.window + self.max_delay + self.taps + RATE
-        self._ref = np.zeros(history, dtype=np.float32)
-        self._mic = np.zeros(history, dtype=np.float32)
+        self._history = self.window + self.max_delay + self.taps + RATE
+        self.restart()
+
+    def restart(self) -> None:
+        self._ref = np.zeros(self._history, dtype=np.float32)
+        self._mic = np.zeros(self._history, dtype=np.float32)
 
     @staticmethod
     def _push(history: np.ndarray, x: np.ndarray) -> None:
