@@ -188,13 +188,13 @@ def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) ->
 
     agent_type, agent_params = _slot(result, "llm_agent")
     llm = s["llm"]
-    if agent_params is not None and agent_type in _LLM_AGENTS:
-        if llm["base_url"] or llm["model"]:
-            model = dict(agent_params.get("model") or {})
-            for key in ("base_url", "model", "api_key"):
-                if llm[key] or key == "api_key":
-                    model[key] = llm[key]
-            agent_params["model"] = model
+    if agent_params is not None and agent_type in _LLM_AGENTS and (
+            llm["base_url"] or llm["model"]):
+        model = dict(agent_params.get("model") or {})
+        for key in ("base_url", "model", "api_key"):
+            if llm[key] or key == "api_key":
+                model[key] = llm[key]
+        agent_params["model"] = model
 
     if s["system_prompt"].strip():
         service_config["system_prompt"] = s["system_prompt"].strip()

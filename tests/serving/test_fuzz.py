@@ -10,17 +10,16 @@ import asyncio
 import contextlib
 import json
 import random
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 import websockets
 from fastapi import FastAPI
 from harness import WebSocketTestClient, make_config
+from live_server import serve_app
 
 from xtalk import Xtalk
 from xtalk.serving.wire.inbound import INBOUND_ACTIONS
@@ -50,29 +49,10 @@ async def serve(tmp_path: Path) -> AsyncIterator[tuple[Xtalk, str]]:
     app = FastAPI()
     xtalk.mount_routes(app)
     hard_cap = ConnectionLimits.from_config(xtalk.service_prototype.service_config)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                       lifespan="off", timeout_graceful_shutdown=3,
-                                       ws_max_size=hard_cap.hard_frame_bytes))
-    task = asyncio.get_running_loop().create_task(uv.serve(sockets=[sock]))
-    deadline = time.monotonic() + 5
-    while not uv.started:
-        if task.done():
-            task.result()
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        await asyncio.sleep(0.01)
     try:
-        yield xtalk, f"ws://127.0.0.1:{port}/ws"
+        async with serve_app(app, ws_max_size=hard_cap.hard_frame_bytes) as port:
+            yield xtalk, f"ws://127.0.0.1:{port}/ws"
     finally:
-        uv.should_exit = True
-        try:
-            await asyncio.wait_for(task, 8)
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()
-        sock.close()
         store.close()
 
 

@@ -20,11 +20,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from harness import WebSocketTestClient, make_config
+from live_server import serve_app
 
 from xtalk import Xtalk
 from xtalk.serving.http.auth import AuthSettings, origin_allowed
@@ -129,30 +129,12 @@ async def serve(store: Store, auth: AuthSettings | None = None,
     xtalk.attach_store(store, auth=auth)
     app = FastAPI()
     xtalk.mount_routes(app)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                       lifespan="off", timeout_graceful_shutdown=3))
-    task = asyncio.get_running_loop().create_task(uv.serve(sockets=[sock]))
-    deadline = time.monotonic() + 5
-    while not uv.started:
-        if task.done():
-            task.result()
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        await asyncio.sleep(0.01)
-    server = Server(xtalk, app, port)
-    try:
-        yield server
-    finally:
-        await server.aclose()
-        uv.should_exit = True
+    async with serve_app(app) as port:
+        server = Server(xtalk, app, port)
         try:
-            await asyncio.wait_for(task, 8)
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()
-        sock.close()
+            yield server
+        finally:
+            await server.aclose()
 
 
 async def refused(client: WebSocketTestClient) -> tuple[int | None, dict[str, Any]]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -15,11 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 import websockets
 from argon2 import PasswordHasher
 from fastapi import FastAPI
 from harness import WebSocketTestClient, make_config
+from live_server import serve_app
 
 from xtalk import Xtalk
 from xtalk.registry import ConfigError
@@ -88,31 +87,12 @@ async def serve(store: Store, **service: Any) -> AsyncIterator[LimitServer]:
     app = FastAPI()
     xtalk.mount_routes(app)
     hard_cap = ConnectionLimits.from_config(xtalk.service_prototype.service_config)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                                       lifespan="off", timeout_graceful_shutdown=3,
-                                       ws_max_size=hard_cap.hard_frame_bytes))
-    task = asyncio.get_running_loop().create_task(uv.serve(sockets=[sock]))
-    deadline = time.monotonic() + 5
-    while not uv.started:
-        if task.done():
-            task.result()
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        await asyncio.sleep(0.01)
-    server = LimitServer(xtalk, port)
-    try:
-        yield server
-    finally:
-        await server.aclose()
-        uv.should_exit = True
+    async with serve_app(app, ws_max_size=hard_cap.hard_frame_bytes) as port:
+        server = LimitServer(xtalk, port)
         try:
-            await asyncio.wait_for(task, 8)
-        except (TimeoutError, asyncio.CancelledError):
-            task.cancel()
-        sock.close()
+            yield server
+        finally:
+            await server.aclose()
 
 
 @pytest.fixture
