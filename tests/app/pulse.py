@@ -35,6 +35,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -300,14 +301,15 @@ class SinkRecorder:
             ["parec", "--device=speaker.monitor", "--raw", "--format=s16le",
              f"--rate={self.pulse.sink_rate}", "--channels=1", "--latency-msec=20"],
             env=self.pulse.child_env(), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self._thread = threading.Thread(target=self._read, name="sink-recorder", daemon=True)
+        self._thread = threading.Thread(target=self._read, args=(self.process.stdout,),
+                                        name="sink-recorder", daemon=True)
         self._thread.start()
         return self
 
-    def _read(self) -> None:
-        assert self.process is not None and self.process.stdout is not None
+    def _read(self, stdout: IO[bytes]) -> None:
+        """Collect what parec writes until it exits (``stop`` may clear ``process``)."""
         while True:
-            data = self.process.stdout.read1(65536)
+            data = stdout.read1(65536)
             if not data:
                 return
             with self._lock:
