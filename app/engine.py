@@ -109,6 +109,7 @@ class EngineHost:
         self._detail = ""
         self._shown: tuple[str, str] | None = None
         self._reply_turn: int | None = None      # reply audible (sent or playing)
+        self._chunk_texts: dict[Any, str] = {}   # chunk index → clause, current reply
         self._tts_finished = True
         self._awaiting_drain = False
         self._push_to_talk = False
@@ -405,6 +406,7 @@ class EngineHost:
             action = message.get("action") or message.get("type")
             if action == "tts_chunk_meta":
                 meta = dict(message.get("data") or {})
+                self._chunk_texts[meta.get("chunk_index")] = str(meta.get("text") or "")
                 continue  # the audio message carries it
             self._emit(message)
             self._on_message(str(action), message)
@@ -431,6 +433,7 @@ class EngineHost:
                 self._set_phase("idle")
         elif action == "start_tts":
             self._reply_turn = data.get("turn_id")
+            self._chunk_texts = {}
             self._tts_finished = False
             self._awaiting_drain = False
             self._set_phase("speaking")
@@ -551,9 +554,16 @@ class EngineHost:
 
     # ------------------------------------------------------------------ playback feedback
     def chunk_played(self, chunk_index: int) -> None:
-        """The speaker played reply chunk ``chunk_index`` (``tts_chunk_played``)."""
+        """The speaker played reply chunk ``chunk_index`` (``tts_chunk_played``); listeners
+        get ``reply_spoken`` with the clause it spoke."""
         self._call_in_loop(self._send_soon, {"action": "tts_chunk_played",
                                              "data": {"chunk_index": int(chunk_index)}})
+        self._call_in_loop(self._spoken, int(chunk_index))
+
+    def _spoken(self, chunk_index: int) -> None:
+        self._emit({"action": "reply_spoken",
+                    "data": {"turn_id": self._reply_turn, "chunk_index": chunk_index,
+                             "text": self._chunk_texts.get(chunk_index, "")}})
 
     def playback_drained(self) -> None:
         """The speaker's queue ran dry after ``tts_finished`` (``tts_playback_finished``)."""

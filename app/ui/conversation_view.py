@@ -8,6 +8,7 @@ for typed text).
 
 from __future__ import annotations
 
+import html
 import json
 from typing import Any
 
@@ -23,6 +24,11 @@ from PySide6.QtWidgets import (
 )
 
 BUBBLE_WIDTH = 0.74  # of the visible width
+UNSPOKEN_COLOR = "#8a9099"  # reply text not heard (yet)
+
+
+def _html(text: str) -> str:
+    return html.escape(text).replace("\n", "<br>")
 
 
 class Bubble(QFrame):
@@ -44,6 +50,7 @@ class Bubble(QFrame):
         layout.setContentsMargins(12, 8, 12, 8)
         layout.addWidget(self.label)
         self._text = ""
+        self._spoken: int | None = None  # characters heard so far; None: not tracked
         self.set_text(text, partial=partial)
 
     @property
@@ -55,9 +62,19 @@ class Bubble(QFrame):
         if partial is not None:
             self.partial = partial
         shown = text if text else ("…" if self.partial else "")
-        if self.interrupted:
-            shown += "  [interrupted]"
-        self.label.setText(shown)
+        suffix = "  [interrupted]" if self.interrupted else ""
+        if self._spoken is not None and text:
+            # what has been heard in the normal colour, what is still to come (or was
+            # never heard, after an interruption) greyed
+            self.label.setTextFormat(Qt.TextFormat.RichText)
+            heard, rest = text[:self._spoken], text[self._spoken:]
+            self.label.setText(
+                _html(heard)
+                + (f'<span style="color:{UNSPOKEN_COLOR}">{_html(rest)}</span>' if rest else "")
+                + _html(suffix))
+        else:
+            self.label.setTextFormat(Qt.TextFormat.PlainText)
+            self.label.setText(shown + suffix)
         self._update_width()
         self.setProperty("partial", self.partial)
         self.style().unpolish(self)
@@ -79,10 +96,30 @@ class Bubble(QFrame):
         self.label.ensurePolished()  # the style sheet's font, not the default one
         metrics = self.label.fontMetrics()
         natural = max((metrics.horizontalAdvance(line) for line in
-                       self.label.text().splitlines() or [""]), default=0) + 4
+                       (self._text or self.label.text()).splitlines() or [""]),
+                      default=0) + 4
         width = min(natural, inner)
         self.label.setMinimumWidth(width)
         self.label.setMaximumWidth(inner)
+
+    @property
+    def spoken_text(self) -> str | None:
+        """The part of the reply heard so far (``None`` until playback reports it)."""
+        return None if self._spoken is None else self._text[:self._spoken]
+
+    def mark_spoken(self, clause: str) -> None:
+        """The speaker played ``clause``: advance the heard part past it."""
+        clause = clause.strip()
+        start = self._spoken or 0
+        if not clause:
+            return
+        found = self._text.find(clause, start)
+        if found < 0:
+            if self._spoken is None:
+                self._spoken = 0
+            return
+        self._spoken = found + len(clause)
+        self.set_text(self._text)
 
     def mark_interrupted(self) -> None:
         if not self.interrupted:
@@ -147,6 +184,10 @@ class ConversationView(QScrollArea):
             elif isinstance(widget, QLabel):
                 result.append((kind, widget.text()))
         return result
+
+    def assistant_bubbles(self) -> list[Bubble]:
+        """The assistant's bubbles of the current reply turns, oldest first."""
+        return list(self._assistant.values())
 
     def texts(self, kind: str) -> list[str]:
         return [text for k, text in self.entries() if k == kind]
@@ -249,6 +290,10 @@ class ConversationView(QScrollArea):
                                                      partial=action == "update_resp")
             elif not bubble.interrupted:
                 bubble.set_text(text or bubble.text, partial=action == "update_resp")
+        elif action == "reply_spoken":
+            bubble = self._assistant.get(turn)
+            if bubble is not None:
+                bubble.mark_spoken(str(data.get("text") or ""))
         elif action == "stop_tts":
             bubble = self._assistant.get(turn)
             if bubble is not None and bubble.partial:

@@ -61,6 +61,9 @@ def test_a_typed_message_gets_a_reply(make_window, qtbot) -> None:
     qtbot.waitUntil(lambda: window.status.state == "listening", timeout=20000)
     [reply] = window.view.texts("assistant")
     assert re.fullmatch(r"It is \d\d:\d\d\.", reply), reply
+    # the speaker reported every chunk it played: the whole reply was heard
+    [bubble] = window.view.assistant_bubbles()
+    qtbot.waitUntil(lambda: bubble.spoken_text == reply, timeout=5000)
     # the latency of a typed turn: no speech stages
     shown = window.latency.shown()
     assert shown["endpoint_ms"] == shown["asr_ms"] == "typed"
@@ -171,3 +174,29 @@ def test_conversations_in_the_sidebar(make_window, qtbot, gui_store) -> None:
     qtbot.waitUntil(lambda: window.sidebar.ids() == [window.engine.session_id],
                     timeout=20000)
     assert window.view.entries() == []
+
+
+def test_reply_text_follows_what_was_heard(qtbot) -> None:
+    """Reply text not yet heard is greyed; after an interruption the unheard rest stays
+    grey, so the user sees what the assistant did not get to say."""
+    from app.ui.conversation_view import UNSPOKEN_COLOR, ConversationView
+
+    view = ConversationView()
+    qtbot.addWidget(view)
+    reply = "Sure. First, preheat the oven. Then mix the flour and the eggs."
+    view.handle_message({"action": "update_resp", "data": {"turn_id": 1, "text": reply}})
+    [bubble] = view.assistant_bubbles()
+    assert bubble.spoken_text is None and UNSPOKEN_COLOR not in bubble.label.text()
+    for clause in ("Sure.", "First, preheat the oven."):
+        view.handle_message({"action": "reply_spoken",
+                             "data": {"turn_id": 1, "chunk_index": 0, "text": clause}})
+    assert bubble.spoken_text == "Sure. First, preheat the oven."
+    shown = bubble.label.text()
+    assert UNSPOKEN_COLOR in shown and shown.index("oven") < shown.index(UNSPOKEN_COLOR)
+    assert "Then mix the flour" in shown.split(UNSPOKEN_COLOR, 1)[1]
+    view.handle_message({"action": "stop_tts", "data": {"turn_id": 1}})
+    assert bubble.interrupted and "[interrupted]" in bubble.label.text()
+    assert bubble.spoken_text == "Sure. First, preheat the oven."
+    # a clause that is not in the text (e.g. rewritten) does not move the mark
+    bubble.mark_spoken("Something else entirely.")
+    assert bubble.spoken_text == "Sure. First, preheat the oven."

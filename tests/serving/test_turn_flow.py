@@ -104,6 +104,10 @@ async def test_normal_turn(transport: Transport) -> None:
     assert all(client.messages[a.index - 1].action == "tts_chunk_meta" for a in audio)
     assert [m.data["chunk_index"] for m in metas] == list(range(len(metas)))
     assert all(m.data["sample_rate"] == 48000 for m in metas)
+    # each chunk names the clause it speaks; together they are the reply, in order
+    clauses = [m.data["text"] for m in metas]
+    assert all(clauses) and all(c.strip() in GREETING for c in clauses), clauses
+    assert " ".join(dict.fromkeys(c.strip() for c in clauses)) == GREETING
     assert not client.of("audio", predicate=lambda m: "_no_meta" in m.data)
 
     latency = client.of("latency_metrics", turn_id=turn)

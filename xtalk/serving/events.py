@@ -552,12 +552,14 @@ class PlaybackStarted(BaseEvent):
 
 @dataclass
 class AudioChunkSent(BaseEvent):
-    """A reply chunk is handed to the client / local player now."""
+    """A reply chunk is handed to the client / local player now; ``text`` is the clause
+    it speaks."""
 
     turn_id: int = 0
     chunk_index: int = 0
     pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     sample_rate: int = 16000
+    text: str = ""
     TYPE: ClassVar[str] = "playback.chunk_sent"
 
 

@@ -136,7 +136,7 @@ class SessionGateway:
         pcm = resample_int16(event.pcm, event.sample_rate, self.output_sample_rate)
         self.send_json({"action": "tts_chunk_meta",
                         "data": {"chunk_index": event.chunk_index, "turn_id": event.turn_id,
-                                 "sample_rate": self.output_sample_rate}})
+                                 "sample_rate": self.output_sample_rate, "text": event.text}})
         self._enqueue("bytes", pcm.astype("<i2").tobytes())
 
     async def _write_loop(self) -> None:

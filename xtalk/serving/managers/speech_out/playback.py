@@ -174,7 +174,7 @@ class TTSPlaybackManager(Manager):
                                      chunk.text))
         await self.publish(AudioChunkSent(
             session_id=self.session_id, turn_id=reply.turn_id, chunk_index=chunk.chunk_index,
-            pcm=chunk.pcm, sample_rate=chunk.sample_rate))
+            pcm=chunk.pcm, sample_rate=chunk.sample_rate, text=chunk.text))
 
     async def _maybe_finish(self, reply: ReplyPlayback) -> None:
         if reply.tts_complete and not reply.paused and not reply.held and not reply.finished:
