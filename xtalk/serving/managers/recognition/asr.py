@@ -10,18 +10,22 @@ every ``partial_interval_s``; when the turn ends a running partial is abandoned 
 result dropped) so it never delays the final. When silence begins inside the turn
 (SpeechPaused) the final decode starts *speculatively*; if the turn then ends at that
 point its result is used, so the decode overlaps the endpoint silence; if the user keeps
-talking (SpeechResumed) it is dropped. Recognition runs in worker threads, one decode
+talking (SpeechResumed) it is dropped — unless the audio it covers is already longer
+than ``commit_after_s``: then it is kept as a committed segment of the turn and the
+following decodes start at that pause, so a long dictation is never cut to Whisper's
+30 s window and the final decode stays short. Recognition runs in worker threads, one decode
 per session at a time; a speculation or partial that is no longer wanted when its turn
 comes is skipped, so abandoned speculations never pile up in front of the final.
 Service config key ``"asr"``: ``partial_interval_s`` (0.5), ``min_partial_audio_s``
-(0.3), ``end_padding_s`` (0.15), ``max_utterance_s`` (30), ``min_confidence`` (0).
+(0.3), ``end_padding_s`` (0.15), ``max_utterance_s`` (30), ``min_confidence`` (0),
+``commit_after_s`` (10).
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -52,6 +56,7 @@ class ASRSettings:
     max_utterance_s: float = 30.0
     min_confidence: float = 0.0
     speculative_final: bool = True
+    commit_after_s: float = 10.0
 
 
 class _Superseded(Exception):
@@ -61,6 +66,7 @@ class _Superseded(Exception):
 @dataclass
 class _Speculation:
     turn_id: int
+    start_sample: int
     end_sample: int
     audio_seconds: float
     task: asyncio.Task[Transcription] | None = None
@@ -73,6 +79,20 @@ class _Utterance:
     start_sample: int
     last_partial_at: float = 0.0
     last_partial_text: str = ""
+    #: decodes of the committed segments, in order; later decodes start at ``decoded_from``
+    segments: list[asyncio.Task[Transcription]] = field(default_factory=list)
+    decoded_from: int = -1
+
+    def __post_init__(self) -> None:
+        if self.decoded_from < 0:
+            self.decoded_from = self.start_sample
+
+
+def _done_texts(segments: list[asyncio.Task[Transcription]]) -> list[str]:
+    """Texts of the committed segments already decoded (for interim results)."""
+    return [t.result().text.strip() for t in segments
+            if t.done() and not t.cancelled() and t.exception() is None
+            and t.result().text.strip()]
 
 
 def _has_asr(manager: Manager) -> bool:
@@ -125,10 +145,11 @@ class ASRManager(Manager):
             return
         # Only the first frame of the silence has arrived: the end padding is filled with
         # digital silence (the VAD just judged that stretch silent).
-        audio = self._final_audio(utt.start_sample, event.pause_sample, pad_with_silence=True)
+        audio = self._final_audio(utt.decoded_from, event.pause_sample, pad_with_silence=True)
         if self._speculation is not None:
             self._speculation.wanted = False  # superseded by this fresher pause
-        spec = _Speculation(utt.turn_id, event.pause_sample, audio.size / SAMPLE_RATE)
+        spec = _Speculation(utt.turn_id, utt.decoded_from, event.pause_sample,
+                            audio.size / SAMPLE_RATE)
         spec.task = self._spawn(self._run_model(self.model.transcribe, audio,
                                                 lambda: spec.wanted))
         self._speculation = spec
@@ -142,6 +163,8 @@ class ASRManager(Manager):
         except Exception:
             return
         text = result.text.strip()
+        if text:
+            text = " ".join([*_done_texts(utt.segments), text])
         if self._current is utt and self._speculation is spec and text \
                 and text != utt.last_partial_text:
             utt.last_partial_text = text
@@ -150,28 +173,42 @@ class ASRManager(Manager):
 
     @Manager.event_handler(SpeechResumed, priority=10, enabled_if=_has_asr)
     def on_resumed(self, event: SpeechResumed) -> None:
-        if self._speculation is not None:  # the user kept talking: its result is dropped
-            self._speculation.wanted = False
-        self._speculation = None
+        spec, self._speculation = self._speculation, None
+        if spec is None:
+            return
+        utt = self._current
+        long_enough = spec.end_sample - spec.start_sample >= \
+            self.settings.commit_after_s * SAMPLE_RATE
+        if utt is not None and utt.turn_id == spec.turn_id and spec.task is not None \
+                and long_enough and spec.start_sample == utt.decoded_from:
+            # a long stretch ended at this pause: keep its decode as a segment of the turn
+            utt.segments.append(spec.task)
+            utt.decoded_from = spec.end_sample
+            return
+        spec.wanted = False  # the user kept talking: its result is dropped
 
     @Manager.event_handler(UserTurnEnded, priority=10, enabled_if=_has_asr)
     def on_turn_ended(self, event: UserTurnEnded) -> None:
         utt = self._current
-        start = utt.start_sample if utt is not None and utt.turn_id == event.turn_id \
-            else max(0, event.end_sample - int(self.settings.max_utterance_s * SAMPLE_RATE))
         if utt is not None and utt.turn_id == event.turn_id:
             self._current = None
+            start, segments = utt.decoded_from, utt.segments
+            earlier_s = (utt.decoded_from - utt.start_sample) / SAMPLE_RATE
+        else:
+            start = max(0, event.end_sample - int(self.settings.max_utterance_s * SAMPLE_RATE))
+            segments, earlier_s = [], 0.0
         spec, self._speculation = self._speculation, None
-        if spec is not None and spec.turn_id == event.turn_id \
+        if spec is not None and spec.turn_id == event.turn_id and spec.start_sample == start \
                 and spec.end_sample == event.end_sample and spec.task is not None:
             self.speculative_hits += 1
-            self._spawn(self._run_final(event.turn_id, spec.audio_seconds, spec.task))
+            self._spawn(self._run_final(event.turn_id, earlier_s + spec.audio_seconds,
+                                        spec.task, segments))
             return
         if spec is not None:
             spec.wanted = False
         audio = self._final_audio(start, event.end_sample)
-        self._spawn(self._run_final(event.turn_id, audio.size / SAMPLE_RATE,
-                                    self._decode(audio)))
+        self._spawn(self._run_final(event.turn_id, earlier_s + audio.size / SAMPLE_RATE,
+                                    self._decode(audio), segments))
 
     def _final_audio(self, start: int, end: int, pad_with_silence: bool = False
                      ) -> np.ndarray:
@@ -203,20 +240,22 @@ class ASRManager(Manager):
         return self.history.slice(max(start, end - max_samples), end)
 
     async def _run_partial(self, utt: _Utterance) -> None:
-        audio = self._utterance_audio(utt.start_sample, self.history.end_sample)
+        audio = self._utterance_audio(utt.decoded_from, self.history.end_sample)
         try:
             result = await self._run_model(
                 self.model.transcribe_partial, audio,
                 lambda: self._current is utt and self._speculation is None)
         except _Superseded:
             return
-        text = result.text.strip()
+        text = " ".join([*_done_texts(utt.segments), result.text.strip()]).strip()
         if self._current is utt and text and text != utt.last_partial_text:
             utt.last_partial_text = text
             await self.publish(TranscriptPartial(session_id=self.session_id,
                                                  turn_id=utt.turn_id, text=text))
 
-    async def _run_final(self, turn_id: int, seconds: float, pending) -> None:
+    async def _run_final(self, turn_id: int, seconds: float, pending,
+                         segments: list[asyncio.Task[Transcription]] | None = None) -> None:
+        earlier = await self._segment_texts(turn_id, segments or [])
         try:
             result: Transcription = await pending
         except asyncio.CancelledError:
@@ -227,6 +266,12 @@ class ASRManager(Manager):
                                                  turn_id=turn_id, reason="asr_error"))
             return
         text = result.text.strip()
+        if earlier:
+            last = text if validate_utterance(text, result.confidence, seconds, 0.0,
+                                              result.no_speech_prob).valid else ""
+            text = " ".join(t for t in [*earlier, last] if t)
+            result = Transcription(text=text, confidence=result.confidence,
+                                   language=result.language, no_speech_prob=0.0)
         restorer = self.pipeline.get_punt_restorer_model()
         if restorer is not None and text:
             text = await asyncio.to_thread(restorer.restore, text)
@@ -239,6 +284,22 @@ class ASRManager(Manager):
         await self.publish(TranscriptFinalized(
             session_id=self.session_id, turn_id=turn_id, text=text,
             confidence=result.confidence, audio_seconds=seconds))
+
+    async def _segment_texts(self, turn_id: int,
+                             segments: list[asyncio.Task[Transcription]]) -> list[str]:
+        """The texts of a turn's committed segments (a failed or empty one is left out)."""
+        texts = []
+        for task in segments:
+            try:
+                part = await asyncio.shield(task)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("recognition of a segment of turn %s failed", turn_id)
+                continue
+            if part.text.strip() and part.no_speech_prob < 0.5:
+                texts.append(part.text.strip())
+        return texts
 
     def _spawn(self, coro) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(coro)
