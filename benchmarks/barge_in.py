@@ -4,6 +4,7 @@ echo interrupts it (issue 6; the echo gate is app/audio/echo.py).
 Usage::
 
     python benchmarks/barge_in.py [--trials 20] [--echo-trials 2] [--no-gate-control]
+                                  [--floor]
 
 Set-up (everything in real time, in this process): the desktop app's
 :class:`~app.engine.EngineHost` with the echo gate, the default Silero VAD and its
@@ -24,6 +25,10 @@ delay and a gain; the microphone task captures the room in 20 ms blocks at 48 kH
 (b) False interruptions: the whole reply plays with only its echo in the microphone, at
     several delays and gains; a trial counts as false when the engine pauses the reply.
     ``--no-gate-control`` adds the same rooms without the gate (should interrupt).
+
+``--floor`` adds (a) without echo and without the gate: what the VAD, the engine and the
+speaker take anyway (the same clips; some start with a quiet breath or a word the VAD
+needs a while for), to read the gate's own cost off (a).
 """
 
 from __future__ import annotations
@@ -197,15 +202,16 @@ class Bench:
         return await self.wait("start_tts", 60)
 
 
-async def barge_in(trials: int, delay_s: float, gain: float) -> tuple[list[float], dict[str, int]]:
-    """Latencies (ms) of ``trials`` valid trials, and the count of discarded ones."""
+async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = True
+                   ) -> tuple[list[tuple[int, float]], dict[str, int]]:
+    """(clip, latency ms) of ``trials`` valid trials, and the count of discarded ones."""
     clips = voices()
     rng = np.random.default_rng(7)
-    results: list[float] = []
+    results: list[tuple[int, float]] = []
     discarded = {"no reply": 0, "reply silent at onset": 0, "paused before onset": 0,
                  "not stopped": 0}
     attempt = 0
-    async with Bench(echo_gate=True) as b:
+    async with Bench(echo_gate=echo_gate) as b:
         b.room.delay, b.room.gain = round(delay_s * RATE), gain
         while len(results) < trials and attempt < trials * 2:
             attempt += 1
@@ -227,7 +233,7 @@ async def barge_in(trials: int, delay_s: float, gain: float) -> tuple[list[float
                 discarded["reply silent at onset"] += 1  # a pause between sentences
             else:
                 last = max(t for t in b.room.audible if t <= b.marks["pause_tts"] + 0.5)
-                results.append(max(0.0, last - onset) * 1000)
+                results.append((attempt % len(clips), max(0.0, last - onset) * 1000))
             await asyncio.sleep(3.5)  # the clip ends
             await b.settle()
     return results, discarded
@@ -263,16 +269,27 @@ async def main() -> None:
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--echo-trials", type=int, default=2)
     parser.add_argument("--no-gate-control", action="store_true")
+    parser.add_argument("--floor", action="store_true")
     args = parser.parse_args()
 
-    latencies, discarded = await barge_in(args.trials, 0.06, 0.5)
-    print("\n(a) barge-in: speech onset -> playback silent (room: 60 ms, gain 0.5, "
-          "played reference)")
-    print(f"{'trials':>6} {'median ms':>10} {'p90 ms':>8} {'min':>6} {'max':>6}  target 150")
-    if latencies:
-        print(f"{len(latencies):6d} {statistics.median(latencies):10.0f} "
-              f"{pct(latencies, 0.9):8.0f} {min(latencies):6.0f} {max(latencies):6.0f}")
-    print("  discarded trials: " + ", ".join(f"{k} {v}" for k, v in discarded.items()))
+    runs = [("(a) barge-in: speech onset -> playback silent (room: 60 ms, gain 0.5, "
+             "played reference)", 0.5, True)]
+    if args.floor:
+        runs.append(("(a0) the floor: the same without echo and without the gate", 0.0,
+                     False))
+    for title, gain, gate in runs:
+        results, discarded = await barge_in(args.trials, 0.06, gain, echo_gate=gate)
+        latencies = [ms for _, ms in results]
+        print(f"\n{title}")
+        print(f"{'trials':>6} {'median ms':>10} {'p90 ms':>8} {'min':>6} {'max':>6}  "
+              "target 150")
+        if latencies:
+            print(f"{len(latencies):6d} {statistics.median(latencies):10.0f} "
+                  f"{pct(latencies, 0.9):8.0f} {min(latencies):6.0f} {max(latencies):6.0f}")
+        per_clip = {c: [round(ms) for k, ms in results if k == c]
+                    for c in sorted({k for k, _ in results})}
+        print("  per clip (ms): " + "; ".join(f"{c}: {v}" for c, v in per_clip.items()))
+        print("  discarded trials: " + ", ".join(f"{k} {v}" for k, v in discarded.items()))
 
     print("\n(b) false interruptions by the reply's own echo (target 0)")
     print(f"{'gate':>5} {'delay ms':>8} {'gain':>5} {'false':>6} {'trials':>6}")
