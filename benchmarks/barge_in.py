@@ -4,7 +4,7 @@ echo interrupts it (issue 6; the echo gate is app/audio/echo.py).
 Usage::
 
     python benchmarks/barge_in.py [--trials 20] [--echo-trials 2] [--no-gate-control]
-                                  [--floor]
+                                  [--floor | --only-floor] [--skip-false]
 
 Set-up (everything in real time, in this process): the desktop app's
 :class:`~app.engine.EngineHost` with the echo gate, the default Silero VAD and its
@@ -16,19 +16,21 @@ reference). A simulated room sends it back into the microphone through a laptop-
 echo path (300 Hz – 5 kHz band-pass, three reflections and a 50 ms diffuse tail) with a
 delay and a gain; the microphone task captures the room in 20 ms blocks at 48 kHz.
 
-(a) Barge-in latency: during the reply (0.8 – 2.5 s after it starts) a real human
-    voice (a 3 s slice of ../shared/data/speech/jfk.flac or one channel of
-    stereo_diarization.wav, each trial another offset) is added to the room. Measured:
-    speech onset (first 10 ms of the clip above -45 dBFS) → the speaker's last audible
-    block ended (playback silent). The virtual speaker has no device buffer: on a real
-    device add the output latency (one 20 ms block plus PortAudio's buffer).
+(a) Barge-in latency: during the reply (0.8 - 2.5 s after it starts) a real human
+    voice is added to the room: 2.5 s slices of ../shared/data/speech/ recordings that
+    start 0.3 s before a phrase (BARGE_INS: three speakers, two languages). Measured:
+    speech onset (:func:`speech_onset`: the first 10 ms 10 dB above the recording's noise
+    floor that leads into a phrase) -> the speaker's last audible block ended (playback
+    silent), split into the VAD's first speech frame, the engine's ``pause_tts`` and the
+    speaker. The virtual speaker has no device buffer: on a real device add the output
+    latency (one 20 ms block plus PortAudio's buffer).
 (b) False interruptions: the whole reply plays with only its echo in the microphone, at
     several delays and gains; a trial counts as false when the engine pauses the reply.
     ``--no-gate-control`` adds the same rooms without the gate (should interrupt).
 
 ``--floor`` adds (a) without echo and without the gate: what the VAD, the engine and the
-speaker take anyway (the same clips; some start with a quiet breath or a word the VAD
-needs a while for), to read the gate's own cost off (a).
+speaker take anyway (the same clips), to read the gate's own cost off (a); this is also
+barge-in for clients that cancel their own echo (the browser client, headsets).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ sys.path.insert(0, str(ROOT))
 
 from app.audio.playback import Speaker  # noqa: E402
 from app.engine import EngineHost  # noqa: E402
+from xtalk.serving.events import SpeechOnsetDetected, SpeechStarted  # noqa: E402
 
 RATE = 48000
 BLOCK = 960
@@ -85,27 +88,51 @@ def coloration() -> np.ndarray:
     return soxr.resample(np.convolve(lowpass(5000) - lowpass(300), room), 16000, RATE) / 3
 
 
-def voices() -> list[np.ndarray]:
-    """Real human speech clips (float32, 48 kHz), 3 s each."""
+# Barge-ins: (file, channel, start s) of real recorded speech, each a slice that starts
+# ~0.3 s before a phrase that follows a pause, 2.5 s long: three speakers, two languages,
+# soft ("ask not") and firm starts.
+BARGE_INS = [("jfk.flac", 0, 0.03), ("jfk.flac", 0, 2.99), ("jfk.flac", 0, 5.11),
+             ("jfk.flac", 0, 7.89), ("stereo_diarization.wav", 1, 0.05),
+             ("hotwords.mp3", 0, 2.23), ("multilingual.mp3", 0, 1.45),
+             ("multilingual.mp3", 0, 4.82), ("multilingual.mp3", 0, 8.72),
+             ("multilingual.mp3", 0, 13.8)]
+CLIP_S = 2.5
+
+
+def levels_db(x: np.ndarray, size: int) -> np.ndarray:
+    return np.array([20 * np.log10(np.sqrt(np.mean(x[i:i + size] ** 2)) + 1e-9)
+                     for i in range(0, x.size - size + 1, size)])
+
+
+def speech_onset(x: np.ndarray, floor: float, rate: int = RATE) -> int | None:
+    """Where speech starts in ``x`` (samples): the first 10 ms block 10 dB above the
+    recording's noise ``floor`` (dBFS) that follows 150 ms of quiet and leads within
+    100 ms to a block 20 dB above the floor. (A fixed level would put the onset of a noisy
+    recording, jfk.flac's hiss is at -42 dBFS, on its first sample.)"""
+    size = rate // 100
+    levels = levels_db(x, size)
+    quiet = 0
+    for i, level in enumerate(levels):
+        if level > floor + 10 and quiet >= 15 and levels[i:i + 10].max() > floor + 20:
+            return i * size
+        quiet = 0 if level > floor + 10 else quiet + 1
+    return None
+
+
+def voices() -> list[tuple[np.ndarray, int]]:
+    """The barge-in clips (float32, 48 kHz) with their speech onsets (samples)."""
     clips = []
-    jfk, rate = sf.read(SPEECH / "jfk.flac", dtype="float32")
-    jfk = jfk.mean(axis=1) if jfk.ndim > 1 else jfk
-    jfk = soxr.resample(jfk, rate, RATE)
-    for start in (0.3, 2.3, 4.0, 6.0, 8.0):
-        clips.append(jfk[int(start * RATE):int((start + 3) * RATE)])
-    pair, rate = sf.read(SPEECH / "stereo_diarization.wav", dtype="float32")
-    for channel in range(pair.shape[1]):
-        clips.append(soxr.resample(pair[:, channel], rate, RATE)[:3 * RATE])
-    return [c.astype(np.float32) for c in clips]
-
-
-def onset_of(clip: np.ndarray) -> int:
-    """First 10 ms block above -45 dBFS (samples)."""
-    size = RATE // 100
-    for i in range(0, clip.size - size, size):
-        if np.sqrt(np.mean(clip[i:i + size] ** 2)) > 10 ** (-45 / 20):
-            return i
-    return 0
+    for name, channel, start in BARGE_INS:
+        audio, rate = sf.read(SPEECH / name, dtype="float32", always_2d=True)
+        x = soxr.resample(audio[:, channel], rate, RATE).astype(np.float32)
+        # The noise floor: the 10th percentile of the recording's 10 ms levels.
+        floor = max(-65.0, float(np.percentile(levels_db(x, RATE // 100), 10)))
+        clip = x[int(start * RATE):int((start + CLIP_S) * RATE)]
+        onset = speech_onset(clip, floor)
+        if onset is None:
+            raise RuntimeError(f"no speech onset in {name} from {start} s")
+        clips.append((clip, onset))
+    return clips
 
 
 class Room:
@@ -165,8 +192,15 @@ class Bench:
     def _on_message(self, m: dict[str, Any]) -> None:
         self.marks.setdefault(m["action"], time.monotonic())
 
+    def _on_speech(self, _event: SpeechOnsetDetected | SpeechStarted) -> None:
+        self.marks.setdefault("speech", time.monotonic())
+
     async def __aenter__(self) -> Bench:
         await self.host.start()
+        service = self.host._service()  # the breakdown's one look inside the engine
+        assert service is not None and service.event_bus is not None
+        service.event_bus.subscribe(SpeechOnsetDetected, self._on_speech)
+        service.event_bus.subscribe(SpeechStarted, self._on_speech)
         await self.speaker.start()
         self._mic = asyncio.get_running_loop().create_task(self.room.microphone(self.host))
         return self
@@ -203,11 +237,15 @@ class Bench:
 
 
 async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = True
-                   ) -> tuple[list[tuple[int, float]], dict[str, int]]:
-    """(clip, latency ms) of ``trials`` valid trials, and the count of discarded ones."""
+                   ) -> tuple[list[tuple[int, dict[str, float]]], dict[str, int]]:
+    """(clip, stage times in ms) of ``trials`` valid trials, and the count of discarded
+    ones. Stages: ``vad`` onset -> the VAD's first speech frame (SpeechOnsetDetected,
+    or SpeechStarted), ``engine``
+    -> ``pause_tts`` reached the speaker, ``speaker`` -> its last audible block ended;
+    ``total`` onset -> playback silent."""
     clips = voices()
     rng = np.random.default_rng(7)
-    results: list[tuple[int, float]] = []
+    results: list[tuple[int, dict[str, float]]] = []
     discarded = {"no reply": 0, "reply silent at onset": 0, "paused before onset": 0,
                  "not stopped": 0}
     attempt = 0
@@ -219,9 +257,9 @@ async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = T
                 discarded["no reply"] += 1
                 continue
             await asyncio.sleep(0.8 + 1.7 * rng.random())
-            clip = clips[attempt % len(clips)]
+            clip, clip_onset = clips[attempt % len(clips)]
             at = b.room.now() + RATE // 20
-            onset = b.room.t0 + (at + onset_of(clip)) / RATE
+            onset = b.room.t0 + (at + clip_onset) / RATE
             b.room.say(clip, at)
             stopped = await b.wait("pause_tts", 5)
             await asyncio.sleep(0.3)
@@ -233,7 +271,12 @@ async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = T
                 discarded["reply silent at onset"] += 1  # a pause between sentences
             else:
                 last = max(t for t in b.room.audible if t <= b.marks["pause_tts"] + 0.5)
-                results.append((attempt % len(clips), max(0.0, last - onset) * 1000))
+                started = b.marks.get("speech", b.marks["pause_tts"])
+                results.append((attempt % len(clips), {
+                    "vad": (started - onset) * 1000,
+                    "engine": (b.marks["pause_tts"] - started) * 1000,
+                    "speaker": (last - b.marks["pause_tts"]) * 1000,
+                    "total": max(0.0, last - onset) * 1000}))
             await asyncio.sleep(3.5)  # the clip ends
             await b.settle()
     return results, discarded
@@ -270,27 +313,38 @@ async def main() -> None:
     parser.add_argument("--echo-trials", type=int, default=2)
     parser.add_argument("--no-gate-control", action="store_true")
     parser.add_argument("--floor", action="store_true")
+    parser.add_argument("--only-floor", action="store_true",
+                        help="run (a0) alone (implies --floor)")
+    parser.add_argument("--skip-false", action="store_true", help="skip (b)")
     args = parser.parse_args()
 
     runs = [("(a) barge-in: speech onset -> playback silent (room: 60 ms, gain 0.5, "
              "played reference)", 0.5, True)]
-    if args.floor:
+    if args.only_floor:
+        runs = []
+    if args.floor or args.only_floor:
         runs.append(("(a0) the floor: the same without echo and without the gate", 0.0,
                      False))
     for title, gain, gate in runs:
         results, discarded = await barge_in(args.trials, 0.06, gain, echo_gate=gate)
-        latencies = [ms for _, ms in results]
+        latencies = [ms["total"] for _, ms in results]
         print(f"\n{title}")
         print(f"{'trials':>6} {'median ms':>10} {'p90 ms':>8} {'min':>6} {'max':>6}  "
               "target 150")
         if latencies:
             print(f"{len(latencies):6d} {statistics.median(latencies):10.0f} "
                   f"{pct(latencies, 0.9):8.0f} {min(latencies):6.0f} {max(latencies):6.0f}")
-        per_clip = {c: [round(ms) for k, ms in results if k == c]
+        if results:
+            print("  median per stage (ms): " + ", ".join(
+                f"{stage} {statistics.median(ms[stage] for _, ms in results):.0f}"
+                for stage in ("vad", "engine", "speaker")))
+        per_clip = {c: [round(ms["total"]) for k, ms in results if k == c]
                     for c in sorted({k for k, _ in results})}
         print("  per clip (ms): " + "; ".join(f"{c}: {v}" for c, v in per_clip.items()))
         print("  discarded trials: " + ", ".join(f"{k} {v}" for k, v in discarded.items()))
 
+    if args.skip_false:
+        return
     print("\n(b) false interruptions by the reply's own echo (target 0)")
     print(f"{'gate':>5} {'delay ms':>8} {'gain':>5} {'false':>6} {'trials':>6}")
     rows = [("on", r) for r in await false_interruptions(args.echo_trials, ROOMS, True)]

@@ -17,25 +17,36 @@ def test_start_after_min_speech_with_pre_roll_and_end_after_min_silence():
     probs = [0.0] * 20 + [0.9] * 20 + [0.0] * 20
     events = run(probs, min_speech_s=0.064, min_silence_s=0.3, pre_roll_s=0.1)
     kinds = [k for k, _ in events]
-    assert kinds == ["start", "pause", "end"]
-    assert events[0][1] == 20 * FRAME - 1600
+    assert kinds == ["onset", "start", "pause", "end"]
+    assert events[0][1] == 20 * FRAME  # the first speech frame, announced at once
+    assert events[1][1] == 20 * FRAME - 1600
     assert events[-1][1] == 40 * FRAME  # where silence began
 
 
-def test_a_click_shorter_than_min_speech_is_ignored():
-    assert run([0.0] * 5 + [0.9] + [0.0] * 40, min_speech_s=0.1) == []
+def test_a_click_shorter_than_min_speech_is_an_onset_dismissed_at_once():
+    assert run([0.0] * 5 + [0.9] + [0.0] * 40, min_speech_s=0.1) == [
+        ("onset", 5 * FRAME), ("dismissed", 6 * FRAME)]
+
+
+def test_an_onset_is_announced_once_per_run_of_speech_frames():
+    events = run([0.0] * 3 + [0.9] * 2 + [0.2] + [0.9] * 5, min_speech_s=0.1)
+    assert [k for k, _ in events] == ["onset", "dismissed", "onset", "start"]
+
+
+def test_a_frame_long_enough_for_min_speech_starts_without_an_onset():
+    assert [k for k, _ in run([0.0, 0.9, 0.9], min_speech_s=0.032)] == ["start"]
 
 
 def test_short_pause_resumes_the_same_segment():
     probs = [0.9] * 10 + [0.0] * 3 + [0.9] * 10 + [0.0] * 30
     kinds = [k for k, _ in run(probs, min_silence_s=0.3)]
-    assert kinds == ["start", "pause", "resume", "pause", "end"]
+    assert kinds == ["onset", "start", "pause", "resume", "pause", "end"]
 
 
 def test_hysteresis_keeps_speech_between_thresholds():
     probs = [0.9] * 10 + [0.4] * 30
     kinds = [k for k, _ in run(probs, threshold=0.5, neg_threshold=0.3)]
-    assert kinds == ["start"]
+    assert kinds == ["onset", "start"]
 
 
 def test_force_end():
@@ -45,3 +56,11 @@ def test_force_end():
     ev = seg.force_end(5000)
     assert ev is not None and ev.kind == "end" and ev.sample == 5000
     assert seg.force_end(6000) is None
+
+
+def test_force_end_dismisses_a_pending_onset():
+    seg = SpeechSegmenter(VADSettings(min_speech_s=0.2))
+    assert seg.process(0, FRAME, 0.9).kind == "onset"
+    ev = seg.force_end(FRAME)
+    assert ev is not None and ev.kind == "dismissed"
+    assert seg.force_end(2 * FRAME) is None

@@ -260,6 +260,31 @@ async def test_noise_during_playback_resumes(transport: Transport) -> None:
     assert same_letters(client.reply_text_heard(turn), STORY)
 
 
+async def test_a_blip_during_playback_pauses_the_reply_for_a_moment_only(
+        transport: Transport) -> None:
+    """The reply pauses on the VAD's first speech frame (barge-in does not wait for
+    ``min_speech_s``); a blip shorter than that is dismissed without a turn and the reply
+    goes on, whole."""
+    client = await transport.open_session(build_xtalk(
+        rules=RULES, agent={"token_delay_s": 0.05}, vad={"min_speech_s": 0.25}))
+    await client.say("tell me a story")
+    turn = (await client.wait_for("finish_asr")).turn_id
+    await client.wait_for("audio", turn_id=turn)
+
+    mark = len(client.messages)
+    await client.send_audio(np.concatenate([silence(0.1), noise(0.08), silence(0.6)]))
+    pause = await client.wait_for("pause_tts", start=mark)
+    resume = await client.wait_for("resume_tts", start=mark)
+    assert pause.turn_id == turn and resume.turn_id == turn and pause.index < resume.index
+    done = await client.wait_for("tts_finished", turn_id=turn, timeout=8)
+    await client.quiet(0.2)
+    assert not client.of("invalid_asr_result", start=mark), "the blip became a turn"
+    assert not client.of("finish_asr", start=mark) and not client.of("stop_tts"), \
+        client.dump()
+    assert done.index > resume.index
+    assert same_letters(client.reply_text_heard(turn), STORY)
+
+
 async def test_one_word_answer(transport: Transport) -> None:
     client = await transport.open_session(xtalk_for())
     assert speech("yes", 0, 0).size == int(0.15 * 16000)

@@ -190,6 +190,24 @@ class SpeechStarted(BaseEvent):
 
 
 @dataclass
+class SpeechOnsetDetected(BaseEvent):
+    """A frame at ``start_sample`` scored as speech, before the segmenter's
+    ``min_speech_s`` confirmed it: speech may be starting. A playing reply pauses at once
+    (barge-in one frame earlier); SpeechStarted or SpeechOnsetDismissed follows."""
+
+    start_sample: int = 0
+    TYPE: ClassVar[str] = "vad.speech_onset_detected"
+
+
+@dataclass
+class SpeechOnsetDismissed(BaseEvent):
+    """The frames after a SpeechOnsetDetected were not speech (a click, a blip): nothing
+    started."""
+
+    TYPE: ClassVar[str] = "vad.speech_onset_dismissed"
+
+
+@dataclass
 class SpeechEnded(BaseEvent):
     """Voice activity ended at ``end_sample`` (followed by the minimum silence).
 

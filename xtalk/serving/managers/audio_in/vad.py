@@ -3,13 +3,15 @@
 Consumes: AudioFrameReceived (always: it keeps the input timeline; the model runs only
 when the pipeline has a VAD), ClientVADSignalled (the client's own VAD, so clients with
 their own VAD work with a VAD-less pipeline).
-Emits: SpeechStarted, SpeechEnded (sample positions + arrival time of the last speech
-sample), SpeechPaused / SpeechResumed (silence began / speech came back within a segment),
-SpeechLevelMeasured (about 10 per second, for meters).
+Emits: SpeechOnsetDetected / SpeechOnsetDismissed (a first speech frame, then whether it
+came to nothing), SpeechStarted, SpeechEnded (sample positions + arrival time of the last
+speech sample), SpeechPaused / SpeechResumed (silence began / speech came back within a
+segment), SpeechLevelMeasured (about 10 per second, for meters).
 
-Timing: VAD inference runs in a worker thread; a start is declared after
-``min_speech_s`` of speech, an end after ``min_silence_s`` of silence (service config key
-``"vad"``: fields of :class:`VADSettings`).
+Timing: VAD inference runs in a worker thread; an onset is announced on the first speech
+frame (a playing reply pauses on it), a start is declared after ``min_speech_s`` of
+speech, an end after ``min_silence_s`` of silence (service config key ``"vad"``: fields of
+:class:`VADSettings`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from xtalk.serving.events import (
     ClientVADSignalled,
     SpeechEnded,
     SpeechLevelMeasured,
+    SpeechOnsetDetected,
+    SpeechOnsetDismissed,
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
@@ -98,7 +102,12 @@ class VADManager(Manager):
         decision = self.segmenter.process(start, frame.size, probability)
         if decision is None:
             return
-        if decision.kind == "start":
+        if decision.kind == "onset":
+            await self.publish(SpeechOnsetDetected(session_id=self.session_id,
+                                                   start_sample=decision.sample))
+        elif decision.kind == "dismissed":
+            await self.publish(SpeechOnsetDismissed(session_id=self.session_id))
+        elif decision.kind == "start":
             await self.publish(SpeechStarted(session_id=self.session_id,
                                              start_sample=decision.sample))
         elif decision.kind == "pause":
@@ -121,7 +130,9 @@ class VADManager(Manager):
             return
         self._client_in_speech = False
         if event.reason == "muted":
-            self.segmenter.force_end(self._last_sample)
+            ended = self.segmenter.force_end(self._last_sample)
+            if ended is not None and ended.kind == "dismissed":
+                await self.publish(SpeechOnsetDismissed(session_id=self.session_id))
         await self.publish(SpeechEnded(
             session_id=self.session_id, end_sample=self._last_sample,
             end_time=self._arrival_time(max(0, self._last_sample - 1)),

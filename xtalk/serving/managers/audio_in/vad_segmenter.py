@@ -32,8 +32,10 @@ class VADSettings:
 
 @dataclass
 class SegmentEvent:
-    """``start``/``end`` of a speech segment, or ``pause``/``resume`` inside one (silence
-    began / speech came back before ``min_silence_s``)."""
+    """``start``/``end`` of a speech segment, ``pause``/``resume`` inside one (silence
+    began / speech came back before ``min_silence_s``), or, outside a segment, ``onset``
+    (the first speech frame, before ``min_speech_s`` confirmed it) and ``dismissed``
+    (that run of speech frames ended too short to start a segment)."""
 
     kind: str
     sample: int
@@ -56,15 +58,18 @@ class SpeechSegmenter:
         end_sample = start_sample + n_samples
         if not self.in_speech:
             if probability >= s.threshold:
-                if self._speech_run_start is None:
+                first = self._speech_run_start is None
+                if first:
                     self._speech_run_start = start_sample
                 if end_sample - self._speech_run_start >= s.min_speech_s * self.sample_rate:
                     self.in_speech = True
                     self._silence_start = None
                     pre = int(s.pre_roll_s * self.sample_rate)
                     return SegmentEvent("start", max(0, self._speech_run_start - pre))
-            else:
+                return SegmentEvent("onset", start_sample) if first else None
+            if self._speech_run_start is not None:
                 self._speech_run_start = None
+                return SegmentEvent("dismissed", start_sample)
             return None
         if probability < s.silence_threshold:
             paused = self._silence_start is None
@@ -82,9 +87,13 @@ class SpeechSegmenter:
         return None
 
     def force_end(self, sample: int) -> SegmentEvent | None:
-        """End an ongoing speech segment now (e.g. the client muted)."""
+        """End an ongoing speech segment now (e.g. the client muted); a pending onset is
+        dismissed."""
         if not self.in_speech:
-            return None
+            if self._speech_run_start is None:
+                return None
+            self._speech_run_start = None
+            return SegmentEvent("dismissed", sample)
         self.in_speech = False
         self._speech_run_start = None
         self._silence_start = None

@@ -1,14 +1,17 @@
 """TurnTakingManager: the mediator of the conversation's turns.
 
-Consumes: SpeechStarted, SpeechEnded, TurnEndDecided, TranscriptPartial,
-TranscriptFinalized, UtteranceRejected, UserTextSubmitted.
+Consumes: SpeechOnsetDetected, SpeechOnsetDismissed, SpeechStarted, SpeechEnded,
+TurnEndDecided, TranscriptPartial, TranscriptFinalized, UtteranceRejected,
+UserTextSubmitted.
 Emits: UserTurnStarted, TurnEndCheckRequested, UserTurnEnded, UserTurnAccepted,
 PlaybackPauseRequested, PlaybackResumeRequested, PlaybackStopRequested,
 GenerationCancelRequested.
 
 The behaviour users feel:
 
-* speech starts while a reply plays → the reply pauses at once;
+* speech starts while a reply plays → the reply pauses at once: on the VAD's first speech
+  frame (SpeechOnsetDetected), and resumes if that frame came to nothing
+  (SpeechOnsetDismissed);
 * the speech turns out to be a valid utterance → the old reply is stopped and its
   generation cancelled *before* the new turn is accepted (so the conversation records the
   interrupted reply as heard before the new question);
@@ -28,6 +31,8 @@ from xtalk.serving.events import (
     PlaybackResumeRequested,
     PlaybackStopRequested,
     SpeechEnded,
+    SpeechOnsetDetected,
+    SpeechOnsetDismissed,
     SpeechStarted,
     TranscriptFinalized,
     TranscriptPartial,
@@ -67,6 +72,18 @@ class TurnTakingManager(Manager):
         self._end_timer: asyncio.TimerHandle | None = None
 
     # ---------------------------------------------------------------- speech activity
+    @Manager.event_handler(SpeechOnsetDetected, priority=50)
+    async def on_onset(self, _event: SpeechOnsetDetected) -> None:
+        s = self.state
+        if s.user_turn is None and s.reply_turn is not None:
+            await self.publish(PlaybackPauseRequested(session_id=self.session_id,
+                                                      turn_id=s.reply_turn),
+                               wait_for_completion=True)
+
+    @Manager.event_handler(SpeechOnsetDismissed, priority=50)
+    async def on_onset_dismissed(self, _event: SpeechOnsetDismissed) -> None:
+        await self._resume_if_idle()
+
     @Manager.event_handler(SpeechStarted, priority=50)
     async def on_speech_started(self, event: SpeechStarted) -> None:
         s = self.state
@@ -139,8 +156,13 @@ class TurnTakingManager(Manager):
 
     @Manager.event_handler(UtteranceRejected, priority=50)
     async def on_rejected(self, event: UtteranceRejected) -> None:
+        self.state.awaiting_final.discard(event.turn_id)
+        await self._resume_if_idle()
+
+    async def _resume_if_idle(self) -> None:
+        """The reply paused for speech that came to nothing goes on, unless the user is in
+        a turn or one still awaits its transcript."""
         s = self.state
-        s.awaiting_final.discard(event.turn_id)
         if s.user_turn is None and not s.awaiting_final and s.reply_turn is not None:
             await self.publish(PlaybackResumeRequested(session_id=self.session_id,
                                                        turn_id=s.reply_turn))
