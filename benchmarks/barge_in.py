@@ -25,7 +25,9 @@ delay and a gain; the microphone task captures the room in 20 ms blocks at 48 kH
     speaker. The virtual speaker has no device buffer: on a real device add the output
     latency (one 20 ms block plus PortAudio's buffer).
 (b) False interruptions: the whole reply plays with only its echo in the microphone, at
-    several delays and gains; a trial counts as false when the engine pauses the reply.
+    several delays and gains; a trial counts as false when the engine pauses the reply at
+    all (also for one frame: the VAD's onset pauses at once), and the longest such pause
+    (pause -> resume) is shown: a few tens of ms is a glitch, seconds a real interruption.
     ``--no-gate-control`` adds the same rooms without the gate (should interrupt).
 
 ``--floor`` adds (a) without echo and without the gate: what the VAD, the engine and the
@@ -186,11 +188,14 @@ class Bench:
         self.room = Room()
         self.speaker = Speaker(self.host, virtual=True, on_audio=self.room.played)
         self.marks: dict[str, float] = {}
+        self.log: list[tuple[str, float]] = []  # (action, time) of every message
         self.host.add_listener(self._on_message)
         self._mic: asyncio.Task[None] | None = None
 
     def _on_message(self, m: dict[str, Any]) -> None:
-        self.marks.setdefault(m["action"], time.monotonic())
+        now = time.monotonic()
+        self.marks.setdefault(m["action"], now)
+        self.log.append((m["action"], now))
 
     def _on_speech(self, _event: SpeechOnsetDetected | SpeechStarted) -> None:
         self.marks.setdefault("speech", time.monotonic())
@@ -230,8 +235,22 @@ class Bench:
                 break
             await asyncio.sleep(0.05)
 
+    def paused_seconds(self) -> float:
+        """How long the reply was paused since the last start_reply (pause -> resume,
+        or pause -> the end of the log)."""
+        total, since = 0.0, None
+        for action, t in self.log:
+            if action == "pause_tts" and since is None:
+                since = t
+            elif action in ("resume_tts", "stop_tts") and since is not None:
+                total, since = total + t - since, None
+        if since is not None:
+            total += time.monotonic() - since
+        return total
+
     async def start_reply(self) -> bool:
         self.marks.clear()
+        self.log.clear()
         await self.host.send_text("tell me a story")
         return await self.wait("start_tts", 60)
 
@@ -283,12 +302,15 @@ async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = T
 
 
 async def false_interruptions(trials: int, rooms: list[tuple[float, float]],
-                              echo_gate: bool) -> list[tuple[float, float, int, int]]:
+                              echo_gate: bool
+                              ) -> list[tuple[float, float, int, int, float]]:
+    """Per room: (delay s, gain, replies paused at all, replies, longest pause ms)."""
     rows = []
     async with Bench(echo_gate=echo_gate) as b:
         for delay_s, gain in rooms:
             b.room.delay, b.room.gain = round(delay_s * RATE), gain
             false = done = 0
+            longest = 0.0
             for _ in range(trials):
                 if not await b.start_reply():
                     continue
@@ -297,8 +319,9 @@ async def false_interruptions(trials: int, rooms: list[tuple[float, float]],
                 await asyncio.sleep(0.6)  # the echo tail
                 done += 1
                 false += "pause_tts" in b.marks
+                longest = max(longest, b.paused_seconds() * 1000)
                 await b.settle()
-            rows.append((delay_s, gain, false, done))
+            rows.append((delay_s, gain, false, done, longest))
     return rows
 
 
@@ -346,12 +369,14 @@ async def main() -> None:
     if args.skip_false:
         return
     print("\n(b) false interruptions by the reply's own echo (target 0)")
-    print(f"{'gate':>5} {'delay ms':>8} {'gain':>5} {'false':>6} {'trials':>6}")
+    print(f"{'gate':>5} {'delay ms':>8} {'gain':>5} {'false':>6} {'trials':>6} "
+          f"{'longest pause ms':>16}")
     rows = [("on", r) for r in await false_interruptions(args.echo_trials, ROOMS, True)]
     if args.no_gate_control:
         rows += [("off", r) for r in await false_interruptions(1, ROOMS, False)]
-    for gate, (delay_s, gain, false, done) in rows:
-        print(f"{gate:>5} {delay_s * 1000:8.0f} {gain:5.1f} {false:6d} {done:6d}")
+    for gate, (delay_s, gain, false, done, longest) in rows:
+        print(f"{gate:>5} {delay_s * 1000:8.0f} {gain:5.1f} {false:6d} {done:6d} "
+              f"{longest:16.0f}")
 
 
 if __name__ == "__main__":

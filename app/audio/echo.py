@@ -50,9 +50,14 @@ WEBRTC_BLOCK = RATE // 100  # AEC3 works on 10 ms blocks
 # output by 8 ms more (measured with pywebrtc-audio 0.2 at 16 kHz).
 WEBRTC_INTERNAL_DELAY = 128
 # AEC3 residual gate: an output block with less than this share of its input's energy
-# is echo residue (AEC3 removed > 12 dB); it is silenced with the next RESIDUE_HOLD - 1.
-# The price: a user more than ~12 dB quieter than the echo is gated too.
+# is echo residue (AEC3 removed > 12 dB); it is attenuated by RESIDUE_ATTENUATION (20 dB),
+# with the next RESIDUE_HOLD - 1. Attenuated, not zeroed: after digital silence the
+# Silero VAD needs ~100 ms more to accept speech, and AEC3 suppresses the onset of a
+# user talking over the reply like residue, so zeros delayed barge-in (p90 576 -> 349 ms
+# offline, docs/echo.md). The price: a user more than ~12 dB quieter than the echo is
+# attenuated too.
 RESIDUE_RATIO = 10 ** (-12 / 10)
+RESIDUE_ATTENUATION = 0.1
 RESIDUE_HOLD = 3
 SIGNAL_FLOOR = 100.0  # mean square in int16 units (about -70 dBFS): silence below
 BACKENDS = ("auto", "webrtc", "correlation")
@@ -483,7 +488,7 @@ class _WebRtcCanceller:
         return out
 
     def _residual_gate(self, near: np.ndarray, done: np.ndarray) -> np.ndarray:
-        """Silences 10 ms blocks from which AEC3 removed nearly everything: what is
+        """Attenuates 10 ms blocks from which AEC3 removed nearly everything: what is
         left there is echo residue (a converging or mis-aligned filter lets some
         through, which the VAD may take for speech). The user's own voice is not
         removed by the canceller, so a block with the user in it keeps most of its
@@ -498,7 +503,8 @@ class _WebRtcCanceller:
                 float(np.mean(block ** 2)) < RESIDUE_RATIO * mic_energy
             self._hold = RESIDUE_HOLD if removed else max(0, self._hold - 1)
             if self._hold:
-                out[i:i + WEBRTC_BLOCK] = 0
+                out[i:i + WEBRTC_BLOCK] = np.round(
+                    block * RESIDUE_ATTENUATION).astype(np.int16)
         self._mic_tail = self._mic_tail[done.size:]
         return out
 
