@@ -4,48 +4,25 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import subprocess
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 import soxr
 import websockets
+from server_process import ServerProcess
 
 from xtalk.models import tone_code
-
-FIXTURE = Path(__file__).parent / "fixtures" / "tone_config.json"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture()
 def server(tmp_path):
-    port = free_port()
-    database = f"sqlite:///{tmp_path / 'xtalk.db'}"  # never the user's real store
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "xtalk.server_cli", "--config", str(FIXTURE), "--port",
-         str(port), "--log-level", "warning", "--database", database],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
-            time.sleep(0.1)
-    yield port
-    proc.terminate()
-    proc.wait(timeout=10)
+    # A database in tmp_path: never the user's real store.
+    server = ServerProcess(f"sqlite:///{tmp_path / 'xtalk.db'}", tmp_path / "server.log")
+    server.wait_listening()
+    yield server.port
+    server.stop()
 
 
 async def test_a_real_client_has_a_conversation_with_the_server(server):

@@ -11,7 +11,6 @@ import contextlib
 import io
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -23,70 +22,40 @@ import numpy as np
 import pytest
 import soxr
 import websockets
+from server_process import ServerProcess, free_port
 
 from xtalk.client import cli
 from xtalk.client.session import ClientError, Console
 from xtalk.models import tone_code
 
-FIXTURE = Path(__file__).resolve().parent.parent / "fixtures" / "tone_config.json"
 REPLY = "hello how can i help you"
 TRACEBACK = "Traceback"
 
 
 # --------------------------------------------------------------------------- helpers
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(tmp: Path, *, user: tuple[str, str] | None = None):
+def start_server(tmp: Path, *, user: tuple[str, str] | None = None) -> ServerProcess:
     database = f"sqlite:///{tmp / 'x.db'}"
     if user is not None:
         subprocess.run([sys.executable, "-m", "xtalk.server_cli", "user", "add", user[0],
                         "--password", user[1], "--database", database],
                        check=True, capture_output=True, timeout=60)
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "xtalk.server_cli", "--config", str(FIXTURE), "--port",
-         str(port), "--database", database, "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"server exited: {proc.stdout.read() if proc.stdout else ''}")
-            if time.monotonic() > deadline:
-                proc.kill()
-                pytest.fail("server did not start")
-            time.sleep(0.1)
-    return proc, port
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=10)
+    server = ServerProcess(database, tmp / "server.log")
+    server.wait_listening(timeout=60)
+    return server
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    proc, port = start_server(tmp_path_factory.mktemp("server"))
-    yield port
-    stop_server(proc)
+    server = start_server(tmp_path_factory.mktemp("server"))
+    yield server.port
+    server.stop()
 
 
 @pytest.fixture(scope="module")
 def auth_server(tmp_path_factory):
-    proc, port = start_server(tmp_path_factory.mktemp("auth"), user=("alice", "s3cret-pw"))
-    yield port
-    stop_server(proc)
+    server = start_server(tmp_path_factory.mktemp("auth"), user=("alice", "s3cret-pw"))
+    yield server.port
+    server.stop()
 
 
 def run_client(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

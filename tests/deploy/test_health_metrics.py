@@ -10,15 +10,9 @@ from pathlib import Path
 
 import pytest
 import websockets
-from deploy.server_process import (
-    FIXTURE,
-    ServerProcess,
-    free_port,
-    http_get,
-    http_post_json,
-    speak,
-)
+from deploy.server_process import speak
 from fastapi.testclient import TestClient
+from server_process import TONE_CONFIG, ServerProcess, http_get, http_post_json
 
 from xtalk.server_cli import build_app
 from xtalk.serving.http.metrics import Histogram
@@ -35,7 +29,7 @@ def test_readiness_follows_the_database(tmp_path: Path):
     folder = tmp_path / "db"
     store = Store.open(sqlite_url(folder / "xtalk.db"))
     try:
-        client = TestClient(build_app(str(FIXTURE), store=store))
+        client = TestClient(build_app(str(TONE_CONFIG), store=store))
         assert client.get("/healthz").json() == {"status": "ok"}
         ready = client.get("/readyz")
         assert ready.status_code == 200
@@ -58,7 +52,7 @@ def test_readiness_follows_the_database(tmp_path: Path):
 def test_readiness_needs_the_models(tmp_path: Path):
     store = Store.open(sqlite_url(tmp_path / "xtalk.db"))
     try:
-        app = build_app(str(FIXTURE), store=store)
+        app = build_app(str(TONE_CONFIG), store=store)
         client = TestClient(app)
         app.state.xtalk.service_prototype.pipeline.tts_model = None  # as if it failed to load
         response = client.get("/readyz")
@@ -80,8 +74,8 @@ def test_histogram_is_cumulative():
 
 @pytest.fixture
 def metrics_server(tmp_path: Path):
-    server = ServerProcess(free_port(), sqlite_url(tmp_path / "xtalk.db"),
-                           tmp_path / "server.log", "--metrics")
+    server = ServerProcess(sqlite_url(tmp_path / "xtalk.db"), tmp_path / "server.log",
+                           "--metrics")
     try:
         server.wait_ready()
         yield server
@@ -121,7 +115,7 @@ def test_metrics_need_an_admin_token_when_login_is_on(tmp_path: Path):
         subprocess.run([sys.executable, "-m", "xtalk.server_cli", "--database", database,
                         "user", "add", name, "--password", f"{name}-pass-123", *extra],
                        check=True, capture_output=True, timeout=60)
-    server = ServerProcess(free_port(), database, tmp_path / "server.log", "--metrics")
+    server = ServerProcess(database, tmp_path / "server.log", "--metrics")
     try:
         server.wait_ready()
         tokens = {}

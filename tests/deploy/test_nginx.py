@@ -28,7 +28,8 @@ import httpx
 import pytest
 import websockets
 from deploy.postgres_cluster import PostgresCluster, PostgresUnavailable, start_postgres
-from deploy.server_process import ServerProcess, free_port, receive_until, speak
+from deploy.server_process import receive_until, speak
+from server_process import ServerProcess, free_port
 
 from xtalk.serving.http.tls import ensure_self_signed
 from xtalk.store import sqlite_url
@@ -135,7 +136,7 @@ def deployment(tmp_path: Path, database: tuple[str, str]) -> Iterator[Deployment
     subprocess.run([sys.executable, "-m", "xtalk.server_cli", "--database", url, "user", "add",
                     "alice", "--password", PASSWORD, "--admin"],
                    check=True, capture_output=True, timeout=60)
-    replicas = [ServerProcess(free_port(), url, tmp_path / f"replica{i}.log", "--metrics")
+    replicas = [ServerProcess(url, tmp_path / f"replica{i}.log", "--metrics")
                 for i in range(2)]
     root = Path(tempfile.mkdtemp(prefix="xtalk-nginx-"))
     nginx: subprocess.Popen[bytes] | None = None

@@ -25,6 +25,7 @@ from argon2 import PasswordHasher
 from fastapi import FastAPI
 from harness import WebSocketTestClient, make_config
 from live_server import serve_app
+from server_process import ServerProcess, free_port
 
 from xtalk import Xtalk
 from xtalk.serving.http.auth import AuthSettings, origin_allowed
@@ -42,12 +43,6 @@ TIMEOUT = 15.0
 # --------------------------------------------------------------------------- helpers
 def fast_hasher() -> PasswordHasher:
     return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -506,63 +501,25 @@ async def test_the_openapi_schema_documents_every_route(store: Store) -> None:
 
 
 # --------------------------------------------------------------------------- a real server
-class ServerProcess:
-    def __init__(self, db_url: str, *extra: str, config: Path = TONE_CONFIG) -> None:
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "xtalk.server_cli", "--config", str(config),
-             "--database", db_url, "--port", str(self.port), "--log-level", "warning",
-             *extra],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    break
-            except OSError:
-                if self.proc.poll() is not None:
-                    pytest.fail(f"server exited: {self.output()}")
-                if time.monotonic() > deadline:
-                    self.kill()
-                    pytest.fail("server did not start within 30 s")
-                time.sleep(0.1)
-        self.base = f"http://127.0.0.1:{self.port}"
-        self.ws_url = f"ws://127.0.0.1:{self.port}/ws"
-
-    def output(self) -> str:
-        if self.proc.poll() is None or self.proc.stdout is None:
-            return ""
-        return self.proc.stdout.read()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.kill()
-
-    def kill(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-
 @pytest.fixture
-def processes():
+def start_server(tmp_path: Path):
+    """Starts ``xtalk-server`` processes (listening when returned); all killed after."""
     started: list[ServerProcess] = []
-    yield started
-    for proc in started:
-        proc.kill()
-        if proc.proc.stdout is not None:
-            proc.proc.stdout.close()
+
+    def start(db_url: str, config: Path = TONE_CONFIG) -> ServerProcess:
+        server = ServerProcess(db_url, tmp_path / f"server{len(started)}.log", config=config)
+        started.append(server)
+        server.wait_listening()
+        return server
+
+    yield start
+    for server in started:
+        server.kill()
 
 
-async def _attach_after_restart(processes: list[ServerProcess], db_url: str, sid: str
+async def _attach_after_restart(start_server, db_url: str, sid: str
                                 ) -> tuple[WebSocketTestClient, list[WebSocketTestClient]]:
-    server = ServerProcess(db_url)
-    processes.append(server)
+    server = start_server(db_url)
     clients: list[WebSocketTestClient] = []
     client = await open_client(server.ws_url, clients, None, session_id=sid)
     await client.wait_for("session_info", timeout=TIMEOUT)
@@ -579,10 +536,9 @@ async def _close_all(clients: list[WebSocketTestClient]) -> None:
             client._reader.cancel()
 
 
-async def test_a_session_survives_a_server_restart(tmp_path: Path, processes) -> None:
+async def test_a_session_survives_a_server_restart(tmp_path: Path, start_server) -> None:
     db_url = sqlite_url(tmp_path / "restart.db")
-    first = ServerProcess(db_url)
-    processes.append(first)
+    first = start_server(db_url)
     clients: list[WebSocketTestClient] = []
     async with httpx.AsyncClient(base_url=first.base, timeout=TIMEOUT) as http:
         client = await open_client(first.ws_url, clients, None)
@@ -599,7 +555,7 @@ async def test_a_session_survives_a_server_restart(tmp_path: Path, processes) ->
     first.stop()
     assert first.proc.returncode is not None
 
-    client, clients = await _attach_after_restart(processes, db_url, sid)
+    client, clients = await _attach_after_restart(start_server, db_url, sid)
     try:
         attached = client.first("session_attached")
         assert [(m["role"], m["content"]) for m in attached.data["messages"]] == [
@@ -614,12 +570,11 @@ async def test_a_session_survives_a_server_restart(tmp_path: Path, processes) ->
         await _close_all(clients)
 
 
-async def test_turns_completed_before_kill_9_survive(tmp_path: Path, processes) -> None:
+async def test_turns_completed_before_kill_9_survive(tmp_path: Path, start_server) -> None:
     db_url = sqlite_url(tmp_path / "kill.db")
     slow = tmp_path / "slow_agent.json"  # replies stream word by word: a turn takes a while
     slow.write_text(json.dumps(make_config(agent={"token_delay_s": 0.1})))
-    first = ServerProcess(db_url, config=slow)
-    processes.append(first)
+    first = start_server(db_url, config=slow)
     clients: list[WebSocketTestClient] = []
     try:
         async with httpx.AsyncClient(base_url=first.base, timeout=TIMEOUT) as http:
@@ -640,7 +595,7 @@ async def test_turns_completed_before_kill_9_survive(tmp_path: Path, processes) 
     finally:
         await _close_all(clients)
 
-    client, clients = await _attach_after_restart(processes, db_url, sid)
+    client, clients = await _attach_after_restart(start_server, db_url, sid)
     try:
         contents = [m["content"] for m in client.first("session_attached").data["messages"]]
         assert contents[:4] == ["turn one", "I heard you say: turn one.",

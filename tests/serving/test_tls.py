@@ -11,7 +11,6 @@ import ipaddress
 import json
 import os
 import re
-import socket
 import ssl
 import stat
 import subprocess
@@ -23,6 +22,7 @@ import httpx
 import pytest
 import websockets
 from cryptography import x509
+from server_process import ServerProcess, free_port
 
 from xtalk.serving.http import tls
 from xtalk.store import sqlite_url
@@ -84,53 +84,18 @@ def test_lan_address_is_a_real_interface_address() -> None:
 
 
 # --------------------------------------------------------------------------- a real server
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class TLSServer:
-    """``xtalk-server --tls-self-signed`` in a process; ``fingerprint`` as printed."""
+class TLSServer(ServerProcess):
+    """``xtalk-server --tls-self-signed`` (listening when returned); ``fingerprint`` as
+    printed."""
 
     def __init__(self, tmp_path: Path, tls_dir: Path) -> None:
-        self.port = free_port()
-        self.log = tmp_path / f"server-{self.port}.log"
-        self._log_file = self.log.open("w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "xtalk.server_cli", "--config", str(TONE_CONFIG),
-             "--database", sqlite_url(tmp_path / "tls.db"), "--port", str(self.port),
-             "--log-level", "warning", "--tls-self-signed", "--tls-dir", str(tls_dir)],
-            stdout=self._log_file, stderr=subprocess.STDOUT, cwd=ROOT,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    break
-            except OSError:
-                if self.proc.poll() is not None:
-                    pytest.fail(f"server exited: {self.output()}")
-                if time.monotonic() > deadline:
-                    self.stop()
-                    pytest.fail("server did not start within 30 s")
-                time.sleep(0.1)
+        port = free_port()
+        super().__init__(sqlite_url(tmp_path / "tls.db"), tmp_path / f"server-{port}.log",
+                         "--tls-self-signed", "--tls-dir", str(tls_dir), port=port)
+        self.wait_listening()
         match = FINGERPRINT_RE.search(self.output())
         assert match, self.output()
         self.fingerprint = match.group(1)
-
-    def output(self) -> str:
-        return self.log.read_text()
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-        self._log_file.close()
 
 
 @pytest.fixture

@@ -20,7 +20,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -32,11 +31,11 @@ import httpx
 import numpy as np
 import pytest
 import websockets
+from server_process import ServerProcess
 
 from xtalk.models import tone_code
 
 ROOT = Path(__file__).resolve().parents[2]
-TONE_CONFIG = ROOT / "tests" / "fixtures" / "tone_config.json"
 SCREENSHOT = ROOT / "docs" / "web-client.png"
 CHROMIUM = "/usr/bin/chromium"
 USERNAME, PASSWORD = "alice", "secret"
@@ -53,32 +52,11 @@ pytestmark = [
 
 
 # --------------------------------------------------------------------------- helpers
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def spawn(command: list[str], log: Path, **kwargs: Any) -> subprocess.Popen[bytes]:
     """Start a process whose output goes to ``log`` (a pipe nobody reads could fill up and
     block a chatty process such as Chromium)."""
     with log.open("wb") as handle:
         return subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, **kwargs)
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[Any], log: Path,
-                  timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return
-        except OSError:
-            if proc.poll() is not None:
-                pytest.fail(f"process exited early:\n{log.read_text(errors='replace')}")
-            if time.monotonic() > deadline:
-                pytest.fail(f"nothing listens on port {port} after {timeout:.0f} s")
-            time.sleep(0.1)
 
 
 def write_mic_wav(path: Path, *parts: str | float) -> None:
@@ -200,16 +178,12 @@ def server(tmp_path: Path):
          USERNAME, "--password", PASSWORD],
         capture_output=True, text=True, cwd=ROOT, env=env, timeout=60)
     assert created.returncode == 0, created.stderr
-    port = free_port()
-    log = tmp_path / "server.log"
-    proc = spawn([sys.executable, "-m", "xtalk.server_cli", "--config", str(TONE_CONFIG),
-                  "--database", db_url, "--port", str(port), "--log-level", "warning"],
-                 log, cwd=ROOT, env=env)
+    server = ServerProcess(db_url, tmp_path / "server.log")
     try:
-        wait_for_port(port, proc, log)
-        yield f"http://127.0.0.1:{port}"
+        server.wait_listening()
+        yield server.base
     finally:
-        stop_process(proc)
+        server.stop()
 
 
 @pytest.fixture
