@@ -23,9 +23,9 @@ from types import ModuleType
 import pytest
 from deploy.postgres_cluster import PostgresCluster, PostgresUnavailable, start_postgres
 from sqlalchemy import inspect, text
+from store.schema_check import assert_schema_matches_models
 
 from xtalk.store import SchemaVersionError, Store, database, open_database
-from xtalk.store.models import Base
 
 HERE = Path(__file__).parent
 
@@ -133,29 +133,7 @@ def test_delete_cascades_on_postgresql(store: Store):
 
 
 def test_migrated_schema_matches_the_models_on_postgresql(db_url: str):
-    db = open_database(db_url)
-    try:
-        insp = inspect(db.engine)
-        for table in Base.metadata.sorted_tables:
-            columns = {c["name"]: c for c in insp.get_columns(table.name)}
-            assert set(columns) == set(table.columns.keys()), table.name
-            for column in table.columns:
-                assert columns[column.name]["nullable"] == column.nullable, \
-                    (table.name, column.name)
-            pk = insp.get_pk_constraint(table.name)["constrained_columns"]
-            assert pk == [c.name for c in table.primary_key.columns], table.name
-            fks = {(tuple(fk["constrained_columns"]), fk["referred_table"],
-                    (fk.get("options") or {}).get("ondelete"))
-                   for fk in insp.get_foreign_keys(table.name)}
-            assert fks == {((fk.parent.name,), fk.column.table.name, fk.ondelete)
-                           for fk in table.foreign_keys}, table.name
-            indexes = {i["name"] for i in insp.get_indexes(table.name)
-                       if "duplicates_constraint" not in i}
-            assert indexes == {i.name for i in table.indexes}, table.name
-            uniques = {tuple(u["column_names"]) for u in insp.get_unique_constraints(table.name)}
-            assert uniques == {(c.name,) for c in table.columns if c.unique}, table.name
-    finally:
-        db.close()
+    assert_schema_matches_models(db_url)
 
 
 def test_newer_schema_is_refused_on_postgresql(db_url: str):

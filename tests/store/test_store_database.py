@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_mock_engine, inspect
 from sqlalchemy.schema import CreateIndex, CreateTable
+from store.schema_check import assert_schema_matches_models
 
 from xtalk.store import SchemaVersionError, Store, database, latest_version, open_database
 from xtalk.store.models import Base
@@ -41,30 +42,7 @@ def test_creates_schema_with_version_table_and_wal(db_url):
 
 
 def test_migrated_schema_matches_the_models(db_url):
-    db = open_database(db_url)
-    try:
-        insp = inspect(db.engine)
-        for table in Base.metadata.sorted_tables:
-            columns = {c["name"]: c for c in insp.get_columns(table.name)}
-            assert set(columns) == set(table.columns.keys()), table.name
-            for column in table.columns:
-                assert columns[column.name]["nullable"] == column.nullable, \
-                    (table.name, column.name)
-            pk = insp.get_pk_constraint(table.name)["constrained_columns"]
-            assert pk == [c.name for c in table.primary_key.columns], table.name
-            fks = {(tuple(fk["constrained_columns"]), fk["referred_table"],
-                    (fk.get("options") or {}).get("ondelete"))
-                   for fk in insp.get_foreign_keys(table.name)}
-            expected = {((fk.parent.name,), fk.column.table.name, fk.ondelete)
-                        for fk in table.foreign_keys}
-            assert fks == expected, table.name
-            assert {i["name"] for i in insp.get_indexes(table.name)} == \
-                {i.name for i in table.indexes}, table.name
-            uniques = {tuple(u["column_names"]) for u in insp.get_unique_constraints(table.name)}
-            expected_uniques = {(c.name,) for c in table.columns if c.unique}
-            assert uniques == expected_uniques, table.name
-    finally:
-        db.close()
+    assert_schema_matches_models(db_url)
 
 
 def test_reopening_does_not_migrate_again(db_url):
