@@ -10,10 +10,14 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The helpers next to these tests (pulse, scripted_turn): not importable as "app.*", which
+# is the desktop app itself.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pytest
 

@@ -11,28 +11,17 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 import soundfile
-import soxr
 from llm_server import ScriptedLLMServer, Text
+from scripted_turn import QUESTION, REPLY, default_config, transcribe
 from wer import wer
 
-from xtalk.models.asr.faster_whisper import FasterWhisperASR
 from xtalk.models.tts.piper import PiperTTS
 
 ROOT = Path(__file__).resolve().parents[2]
-QUESTION = "Who said ask not what your country can do for you?"
-REPLY = "That was President Kennedy. He asked people to serve their country."
-
-
-def default_config(base_url: str) -> dict[str, Any]:
-    config = json.loads((ROOT / "resources" / "default_config.json").read_text())
-    config["llm_agent"] = {"type": "DefaultAgent", "params": {"model": {
-        "base_url": base_url, "api_key": "sk-test-secret", "model": "scripted-model"}}}
-    return config
 
 
 def run_app(*args: str, tmp_path: Path, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -75,8 +64,7 @@ def test_headless_answers_a_recorded_question_into_a_wav(question_wav: Path,
     audio, rate = soundfile.read(reply_wav, dtype="float32")
     assert audio.ndim == 1 and rate == 24000
     assert audio.shape[0] / rate > 1.5 and np.max(np.abs(audio)) > 0.05
-    audio16 = soxr.resample(audio, rate, 16000)
-    heard = FasterWhisperASR().transcribe((audio16 * 32767).astype(np.int16)).text
+    heard = transcribe(audio, rate)
     assert wer(REPLY, heard) <= 0.35, heard
 
 

@@ -17,8 +17,6 @@ PortAudio is re-initialised. Skipped only when pulseaudio cannot start.
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,9 +26,6 @@ import numpy as np
 import pytest
 import soxr
 from llm_server import ScriptedLLMServer, Text
-from wer import wer
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from pulse import (
     MIC_DEVICE,
     SPEAKER_DEVICE,
@@ -40,23 +35,13 @@ from pulse import (
     SinkRecorder,
     portaudio_on,
 )
+from scripted_turn import QUESTION, REPLY, default_config, transcribe
+from wer import wer
 
 from app.audio.capture import Microphone
 from app.audio.playback import Speaker, output_rate
 from app.engine import EngineHost
-from xtalk.models.asr.faster_whisper import FasterWhisperASR
 from xtalk.models.tts.piper import PiperTTS
-
-ROOT = Path(__file__).resolve().parents[2]
-QUESTION = "Who said ask not what your country can do for you?"
-REPLY = "That was President Kennedy. He asked people to serve their country."
-
-
-def default_config(base_url: str) -> dict[str, Any]:
-    config = json.loads((ROOT / "resources" / "default_config.json").read_text())
-    config["llm_agent"] = {"type": "DefaultAgent", "params": {"model": {
-        "base_url": base_url, "api_key": "sk-test-secret", "model": "scripted-model"}}}
-    return config
 
 
 def spoken(text: str, rate: int) -> np.ndarray:
@@ -65,11 +50,6 @@ def spoken(text: str, rate: int) -> np.ndarray:
     pcm = np.concatenate(list(tts.synthesize(text)))
     audio = soxr.resample(pcm.astype(np.float32) / 32768.0, tts.sample_rate, rate)
     return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-
-
-def transcribe(pcm: np.ndarray, rate: int) -> str:
-    audio16 = soxr.resample(pcm.astype(np.float32) / 32768.0, rate, 16000)
-    return FasterWhisperASR().transcribe((audio16 * 32767).astype(np.int16)).text
 
 
 @pytest.fixture
