@@ -19,7 +19,7 @@ import contextlib
 import json
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -389,6 +389,18 @@ class WebSocketTestClient(Client):
         await self.ws.close()
 
 
+async def close_clients(clients: Sequence[Client], wait_s: float = 3.0) -> None:
+    """Close every client, then give each reader ``wait_s`` to see the close before it is
+    cancelled."""
+    for client in clients:
+        await client.close()
+    for client in clients:
+        if client._reader is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(client._reader), wait_s)
+            client._reader.cancel()
+
+
 # --------------------------------------------------------------------------- transports
 class Transport:
     """Opens client sessions on an :class:`Xtalk`; closes everything at teardown."""
@@ -409,13 +421,7 @@ class Transport:
         return client
 
     async def aclose(self) -> None:
-        for client in self.clients:
-            await client.close()
-        for client in self.clients:
-            if client._reader is not None:
-                with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-                    await asyncio.wait_for(asyncio.shield(client._reader), 3.0)
-                client._reader.cancel()
+        await close_clients(self.clients)
 
 
 class InProcessTransport(Transport):

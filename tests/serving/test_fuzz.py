@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import websockets
 from fastapi import FastAPI
-from harness import WebSocketTestClient, make_config
+from harness import WebSocketTestClient, close_clients, make_config
 from live_server import serve_app
 
 from xtalk import Xtalk
@@ -60,13 +60,7 @@ async def serve(tmp_path: Path) -> AsyncIterator[tuple[Xtalk, str]]:
 async def clients() -> AsyncIterator[list[WebSocketTestClient]]:
     opened: list[WebSocketTestClient] = []
     yield opened
-    for client in opened:
-        await client.close()
-    for client in opened:
-        if client._reader is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(client._reader), 3.0)
-            client._reader.cancel()
+    await close_clients(opened)
     leaks = [(c.name, m) for c in opened for m in c.tracebacks()]
     assert not leaks, f"traceback text sent to a client: {leaks}"
 

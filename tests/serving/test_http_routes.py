@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from argon2 import PasswordHasher
 from fastapi import FastAPI
-from harness import WebSocketTestClient, make_config
+from harness import WebSocketTestClient, close_clients, make_config
 from live_server import serve_app
+from routes_server import RoutesServer, fast_hasher, open_client
 from server_process import ServerProcess, free_port
 
 from xtalk import Xtalk
@@ -41,10 +41,6 @@ TIMEOUT = 15.0
 
 
 # --------------------------------------------------------------------------- helpers
-def fast_hasher() -> PasswordHasher:
-    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
 @pytest.fixture
 def store(tmp_path: Path):
     store = Store.open(sqlite_url(tmp_path / "store.db"), password_hasher=fast_hasher())
@@ -52,80 +48,15 @@ def store(tmp_path: Path):
     store.close()
 
 
-class Server:
-    """An app with mounted routes served by uvicorn in the test's loop."""
-
-    def __init__(self, xtalk: Xtalk, app: FastAPI, port: int) -> None:
-        self.xtalk = xtalk
-        self.app = app
-        self.port = port
-        self.base = f"http://127.0.0.1:{port}"
-        self.ws_url = f"ws://127.0.0.1:{port}/ws"
-        self.http = httpx.AsyncClient(base_url=self.base, timeout=TIMEOUT)
-        self.clients: list[WebSocketTestClient] = []
-
-    async def login(self, username: str, password: str = PASSWORD) -> str:
-        response = await self.http.post("/api/auth/login",
-                                        json={"username": username, "password": password})
-        assert response.status_code == 200, response.text
-        return response.json()["token"]
-
-    async def session(self, token: str | None = None, *, session_id: str | None = None,
-                      headers: dict[str, str] | None = None,
-                      origin: str | None = None) -> WebSocketTestClient:
-        """A running session client (waits for ``session_info``)."""
-        client = await self.open(token, session_id=session_id, headers=headers,
-                                 origin=origin)
-        await client.wait_for("session_info", timeout=TIMEOUT)
-        return client
-
-    async def open(self, token: str | None = None, *, session_id: str | None = None,
-                   headers: dict[str, str] | None = None,
-                   origin: str | None = None) -> WebSocketTestClient:
-        return await open_client(self.ws_url, self.clients, token, session_id=session_id,
-                                 headers=headers, origin=origin)
-
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.close()
-        for client in self.clients:
-            if client._reader is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(client._reader), 3.0)
-                client._reader.cancel()
-        await self.http.aclose()
-
-
-async def open_client(ws_url: str, clients: list[WebSocketTestClient], token: str | None,
-                      *, session_id: str | None = None, headers: dict[str, str] | None = None,
-                      origin: str | None = None) -> WebSocketTestClient:
-    query = []
-    if token:
-        query.append(f"token={token}")
-    if session_id:
-        query.append(f"session_id={session_id}")
-    url = ws_url + ("?" + "&".join(query) if query else "")
-    kwargs: dict[str, Any] = {"max_size": None, "ping_interval": None, "open_timeout": 5}
-    if headers:
-        kwargs["additional_headers"] = headers
-    if origin:
-        kwargs["origin"] = origin
-    ws = await websockets.connect(url, **kwargs)
-    client = WebSocketTestClient(f"ws-{len(clients) + 1}", ws)
-    client.start()
-    clients.append(client)
-    return client
-
-
 @contextlib.asynccontextmanager
 async def serve(store: Store, auth: AuthSettings | None = None,
-                **config: Any) -> AsyncIterator[Server]:
+                **config: Any) -> AsyncIterator[RoutesServer]:
     xtalk = Xtalk.from_config(make_config(**config))
     xtalk.attach_store(store, auth=auth)
     app = FastAPI()
     xtalk.mount_routes(app)
     async with serve_app(app) as port:
-        server = Server(xtalk, app, port)
+        server = RoutesServer(xtalk, port, PASSWORD)
         try:
             yield server
         finally:
@@ -527,15 +458,6 @@ async def _attach_after_restart(start_server, db_url: str, sid: str
     return client, clients
 
 
-async def _close_all(clients: list[WebSocketTestClient]) -> None:
-    for client in clients:
-        await client.close()
-        if client._reader is not None:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(asyncio.shield(client._reader), 3.0)
-            client._reader.cancel()
-
-
 async def test_a_session_survives_a_server_restart(tmp_path: Path, start_server) -> None:
     db_url = sqlite_url(tmp_path / "restart.db")
     first = start_server(db_url)
@@ -551,7 +473,7 @@ async def test_a_session_survives_a_server_restart(tmp_path: Path, start_server)
                                  headers={"Content-Type": "text/markdown"})
         assert upload.status_code == 201, upload.text
         await stored_messages(http, sid, 2)
-    await _close_all(clients)
+    await close_clients(clients)
     first.stop()
     assert first.proc.returncode is not None
 
@@ -567,7 +489,7 @@ async def test_a_session_survives_a_server_restart(tmp_path: Path, start_server)
         retrieved = await client.wait_for("retrieval_updated", start=start, timeout=TIMEOUT)
         assert "seven years" in retrieved.data["text"]
     finally:
-        await _close_all(clients)
+        await close_clients(clients)
 
 
 async def test_turns_completed_before_kill_9_survive(tmp_path: Path, start_server) -> None:
@@ -593,7 +515,7 @@ async def test_turns_completed_before_kill_9_survive(tmp_path: Path, start_serve
             assert client.first("finish_resp", turn_id=3) is None, "the turn was not cut"
         assert first.proc.returncode == -signal.SIGKILL
     finally:
-        await _close_all(clients)
+        await close_clients(clients)
 
     client, clients = await _attach_after_restart(start_server, db_url, sid)
     try:
@@ -602,7 +524,7 @@ async def test_turns_completed_before_kill_9_survive(tmp_path: Path, start_serve
                                 "turn two", "I heard you say: turn two."]
         assert all("three" in c for c in contents[4:])  # at most the turn in progress
     finally:
-        await _close_all(clients)
+        await close_clients(clients)
 
 
 def test_lan_mode_refuses_to_start_without_users(tmp_path: Path) -> None:

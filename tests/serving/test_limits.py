@@ -12,13 +12,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import websockets
-from argon2 import PasswordHasher
 from fastapi import FastAPI
 from harness import WebSocketTestClient, make_config
 from live_server import serve_app
+from routes_server import RoutesServer, fast_hasher
 
 from xtalk import Xtalk
 from xtalk.registry import ConfigError
@@ -40,46 +39,8 @@ TIMEOUT = 15.0
 
 
 # --------------------------------------------------------------------------- server
-class LimitServer:
-    def __init__(self, xtalk: Xtalk, port: int) -> None:
-        self.xtalk = xtalk
-        self.ws_url = f"ws://127.0.0.1:{port}/ws"
-        self.http = httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=TIMEOUT)
-        self.clients: list[WebSocketTestClient] = []
-
-    async def open(self, token: str | None = None) -> WebSocketTestClient:
-        url = self.ws_url + (f"?token={token}" if token else "")
-        ws = await websockets.connect(url, max_size=None, ping_interval=None,
-                                      open_timeout=5)
-        client = WebSocketTestClient(f"ws-{len(self.clients) + 1}", ws)
-        client.start()
-        self.clients.append(client)
-        return client
-
-    async def session(self, token: str | None = None) -> WebSocketTestClient:
-        client = await self.open(token)
-        await client.wait_for("session_info", timeout=TIMEOUT)
-        return client
-
-    async def login(self, username: str) -> str:
-        response = await self.http.post("/api/auth/login",
-                                        json={"username": username, "password": PASSWORD})
-        assert response.status_code == 200, response.text
-        return response.json()["token"]
-
-    async def aclose(self) -> None:
-        for client in self.clients:
-            await client.close()
-        for client in self.clients:
-            if client._reader is not None:
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(client._reader), 3.0)
-                client._reader.cancel()
-        await self.http.aclose()
-
-
 @contextlib.asynccontextmanager
-async def serve(store: Store, **service: Any) -> AsyncIterator[LimitServer]:
+async def serve(store: Store, **service: Any) -> AsyncIterator[RoutesServer]:
     """The mounted routes with ``service`` config keys, served like ``xtalk-server``
     (uvicorn's own message size cap set to the limits' hard cap)."""
     xtalk = Xtalk.from_config(make_config(service=service))
@@ -88,7 +49,7 @@ async def serve(store: Store, **service: Any) -> AsyncIterator[LimitServer]:
     xtalk.mount_routes(app)
     hard_cap = ConnectionLimits.from_config(xtalk.service_prototype.service_config)
     async with serve_app(app, ws_max_size=hard_cap.hard_frame_bytes) as port:
-        server = LimitServer(xtalk, port)
+        server = RoutesServer(xtalk, port, PASSWORD)
         try:
             yield server
         finally:
@@ -97,8 +58,7 @@ async def serve(store: Store, **service: Any) -> AsyncIterator[LimitServer]:
 
 @pytest.fixture
 def store(tmp_path: Path):
-    hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-    store = Store.open(sqlite_url(tmp_path / "limits.db"), password_hasher=hasher)
+    store = Store.open(sqlite_url(tmp_path / "limits.db"), password_hasher=fast_hasher())
     yield store
     store.close()
 
