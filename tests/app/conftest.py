@@ -107,3 +107,18 @@ def make_window(qloop, qtbot, config_dir):
         qtbot.waitUntil(done.done, timeout=30000)
         done.result()
         window.deleteLater()
+
+
+@pytest.fixture
+def pulse(tmp_path: Path):
+    """A private PulseAudio server with PortAudio bound to its devices (tests/app/pulse.py);
+    the test is skipped when pulseaudio cannot start here."""
+    from pulse import PrivatePulse, PulseUnavailable, portaudio_on
+
+    server = PrivatePulse(tmp_path / "pulse")
+    try:
+        server.start()
+    except PulseUnavailable as exc:
+        pytest.skip(f"PulseAudio cannot start here: {exc}")
+    with portaudio_on(server):
+        yield server

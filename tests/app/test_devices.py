@@ -25,7 +25,6 @@ from pulse import (
     SPEAKER_DEVICE,
     MicFeeder,
     PrivatePulse,
-    PulseUnavailable,
     SinkRecorder,
     portaudio_on,
 )
@@ -37,17 +36,6 @@ from app.audio.playback import Speaker
 from app.engine import EngineHost
 
 TONE_CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "tone_config.json"
-
-
-@pytest.fixture
-def pulse(tmp_path: Path) -> Iterator[PrivatePulse]:
-    server = PrivatePulse(tmp_path / "pulse")
-    try:
-        server.start()
-    except PulseUnavailable as exc:
-        pytest.skip(f"PulseAudio cannot start here: {exc}")
-    with portaudio_on(server):
-        yield server
 
 
 @pytest.fixture

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,9 +29,7 @@ from pulse import (
     SPEAKER_DEVICE,
     MicFeeder,
     PrivatePulse,
-    PulseUnavailable,
     SinkRecorder,
-    portaudio_on,
 )
 from scripted_turn import QUESTION, REPLY, default_config, transcribe
 from wer import wer
@@ -50,17 +46,6 @@ def spoken(text: str, rate: int) -> np.ndarray:
     pcm = np.concatenate(list(tts.synthesize(text)))
     audio = soxr.resample(pcm.astype(np.float32) / 32768.0, tts.sample_rate, rate)
     return (np.clip(audio, -1, 1) * 32767).astype(np.int16)
-
-
-@pytest.fixture
-def pulse(tmp_path: Path) -> Iterator[PrivatePulse]:
-    server = PrivatePulse(tmp_path / "pulse")
-    try:
-        server.start()
-    except PulseUnavailable as exc:
-        pytest.skip(f"PulseAudio cannot start here: {exc}")
-    with portaudio_on(server):
-        yield server
 
 
 async def wait_until(predicate, timeout: float, message) -> None:
