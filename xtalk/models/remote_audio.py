@@ -10,6 +10,7 @@ are never included) and API keys are never part of an error or a log line.
 from __future__ import annotations
 
 import io
+import os
 import re
 import struct
 import threading
@@ -89,6 +90,15 @@ def make_timeout(timeout_s: Any, connect_timeout_s: Any) -> httpx.Timeout:
 
 
 # --------------------------------------------------------------------------- errors
+def bearer_headers(api_key: str | None, base_url: str) -> dict[str, str]:
+    """``Authorization`` for an OpenAI-compatible server: ``api_key``, else
+    ``OPENAI_API_KEY`` when ``base_url`` is OpenAI's own (never sent to other servers);
+    none without a key."""
+    key = api_key or (os.environ.get("OPENAI_API_KEY", "") if "api.openai.com" in base_url
+                      else "")
+    return {"Authorization": f"Bearer {key}"} if key else {}
+
+
 def error_from_transport(service: str, url: str, exc: httpx.HTTPError,
                          timeout: httpx.Timeout | None = None) -> RemoteModelError:
     """A clear :class:`RemoteModelError` for an httpx transport failure."""

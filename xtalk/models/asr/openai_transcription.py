@@ -21,7 +21,6 @@ rejects that utterance and keeps listening); the model stays usable.
 from __future__ import annotations
 
 import math
-import os
 from typing import Any
 
 import numpy as np
@@ -30,6 +29,7 @@ from xtalk.models.interfaces import ASR, INPUT_SAMPLE_RATE, Transcription
 from xtalk.models.remote_audio import (
     HttpConnection,
     RemoteModelError,
+    bearer_headers,
     check_url,
     encode_wav,
     make_timeout,
@@ -92,11 +92,9 @@ class OpenAITranscriptionASR(ASR):
         self.response_format = response_format
         self.prompt = prompt
         self.temperature = temperature
-        key = api_key or (os.environ.get("OPENAI_API_KEY", "")
-                          if "api.openai.com" in self.base_url else "")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = HttpConnection("transcription (OpenAI-compatible)",
-                                    make_timeout(timeout_s, connect_timeout_s), headers)
+                                    make_timeout(timeout_s, connect_timeout_s),
+                                    bearer_headers(api_key, self.base_url))
 
     def __repr__(self) -> str:
         return f"OpenAITranscriptionASR(base_url={self.base_url!r}, model={self.model!r})"

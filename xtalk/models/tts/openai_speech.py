@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 from collections.abc import AsyncIterator, Iterator, Sequence
 from typing import Any
 
@@ -36,6 +35,7 @@ from xtalk.models.remote_audio import (
     HttpConnection,
     RemoteModelError,
     bad_audio,
+    bearer_headers,
     check_url,
     decode_wav,
     error_from_response,
@@ -125,11 +125,9 @@ class OpenAISpeechTTS(TTS):
         self._speakable = bool(speakable)
         self.extra_body = dict(extra_body or {})
         self._speed = 1.0
-        key = api_key or (os.environ.get("OPENAI_API_KEY", "")
-                          if "api.openai.com" in self.base_url else "")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._http = HttpConnection("speech (OpenAI-compatible)",
-                                    make_timeout(timeout_s, connect_timeout_s), headers)
+                                    make_timeout(timeout_s, connect_timeout_s),
+                                    bearer_headers(api_key, self.base_url))
 
     def __repr__(self) -> str:
         return (f"OpenAISpeechTTS(base_url={self.base_url!r}, model={self.model!r}, "
