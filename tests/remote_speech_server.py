@@ -46,6 +46,14 @@ class Recorded:
     def json(self) -> Any:
         return json.loads(self.body)
 
+    def assert_bearer(self, key: str | None) -> None:
+        """The request carries ``Authorization: Bearer key``, or none when ``key`` is
+        ``None``."""
+        if key is None:
+            assert "authorization" not in self.headers
+        else:
+            assert self.headers.get("authorization") == f"Bearer {key}"
+
     def multipart(self) -> tuple[dict[str, str], dict[str, tuple[str | None, str, bytes]]]:
         """(fields, files) of a multipart/form-data body; files: name -> (filename,
         content type, data)."""

