@@ -43,6 +43,17 @@ async def open_client(ws_url: str, clients: list[WebSocketTestClient], token: st
     return client
 
 
+async def converse(client: WebSocketTestClient, text: str, timeout: float = TIMEOUT) -> int:
+    """A typed turn answered with the test agent's default reply ("I heard you say: ...")
+    and played out; returns the index of its first message in ``client.messages``."""
+    start = len(client.messages)
+    await client.send_json({"action": "text_input", "data": {"text": text}})
+    final = await client.wait_for("finish_resp", start=start, timeout=timeout)
+    assert final.data["text"] == f"I heard you say: {text}."
+    await client.wait_for("tts_finished", start=start, timeout=timeout)
+    return start
+
+
 class RoutesServer:
     """The routes of ``xtalk`` on 127.0.0.1:``port``; users log in with ``password``."""
 

@@ -20,6 +20,8 @@ import websockets
 from fastapi import FastAPI
 from harness import WebSocketTestClient, close_clients, make_config
 from live_server import serve_app
+from routes_server import converse as typed_turn
+from routes_server import open_client
 
 from xtalk import Xtalk
 from xtalk.serving.wire.inbound import INBOUND_ACTIONS
@@ -66,20 +68,13 @@ async def clients() -> AsyncIterator[list[WebSocketTestClient]]:
 
 
 async def open_session(url: str, clients: list[WebSocketTestClient]) -> WebSocketTestClient:
-    ws = await websockets.connect(url, max_size=None, ping_interval=None, open_timeout=5)
-    client = WebSocketTestClient(f"ws-{len(clients) + 1}", ws)
-    client.start()
-    clients.append(client)
+    client = await open_client(url, clients, None)
     await client.wait_for("session_info", timeout=TIMEOUT)
     return client
 
 
 async def converse(client: WebSocketTestClient, text: str) -> None:
-    start = len(client.messages)
-    await client.send_json({"action": "text_input", "data": {"text": text}})
-    final = await client.wait_for("finish_resp", start=start, timeout=TIMEOUT)
-    assert final.data["text"] == f"I heard you say: {text}."
-    await client.wait_for("tts_finished", start=start, timeout=TIMEOUT)
+    start = await typed_turn(client, text, TIMEOUT)
     audio = client.of("audio", start=start)
     assert audio and all(m.pcm is not None and m.pcm.size for m in audio)
 

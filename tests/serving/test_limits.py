@@ -17,7 +17,7 @@ import websockets
 from fastapi import FastAPI
 from harness import WebSocketTestClient, make_config
 from live_server import serve_app
-from routes_server import RoutesServer, fast_hasher
+from routes_server import RoutesServer, converse, fast_hasher
 
 from xtalk import Xtalk
 from xtalk.registry import ConfigError
@@ -61,15 +61,6 @@ def store(tmp_path: Path):
     store = Store.open(sqlite_url(tmp_path / "limits.db"), password_hasher=fast_hasher())
     yield store
     store.close()
-
-
-async def converse(client: WebSocketTestClient, text: str) -> None:
-    """A typed turn, answered and played out."""
-    start = len(client.messages)
-    await client.send_json({"action": "text_input", "data": {"text": text}})
-    final = await client.wait_for("finish_resp", start=start, timeout=TIMEOUT)
-    assert final.data["text"] == f"I heard you say: {text}."
-    await client.wait_for("tts_finished", start=start, timeout=TIMEOUT)
 
 
 async def closed_with(client: WebSocketTestClient) -> int | None:
