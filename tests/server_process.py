@@ -4,6 +4,7 @@ nobody reads would block a chatty server)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -12,11 +13,16 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+import soxr
 from llm_server import free_port
+
+from xtalk.models import tone_code
 
 ROOT = Path(__file__).resolve().parents[1]
 TONE_CONFIG = ROOT / "tests" / "fixtures" / "tone_config.json"
@@ -40,6 +46,42 @@ def http_post_json(url: str, body: dict[str, Any], timeout: float = 10) -> tuple
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
+
+
+@dataclass
+class VoiceTurn:
+    """What a client saw of one spoken turn."""
+
+    recognised: str  # the finish_asr text ("" without one)
+    actions: list[str]  # the JSON messages' actions, in order
+    reply: str  # the reply audio (48 kHz PCM16) decoded from tone code
+
+
+async def voice_turn(ws: Any, text: str, timeout: float = 30) -> VoiceTurn:
+    """Say ``text`` in tone code on the session WebSocket ``ws`` (real time x 4) and read
+    until the reply's ``tts_finished``."""
+    speech = tone_code.encode(text, 16000)
+    audio = np.concatenate([np.zeros(4000, np.int16), speech, np.zeros(16000, np.int16)])
+    for i in range(0, audio.size, 512):
+        await ws.send(audio[i:i + 512].tobytes())
+        await asyncio.sleep(0.008)
+    recognised, actions, pcm = "", [], []
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await ws.recv()
+            if isinstance(message, bytes):
+                pcm.append(np.frombuffer(message, dtype=np.int16))
+                continue
+            data = json.loads(message)
+            actions.append(data["action"])
+            if data["action"] == "finish_asr":
+                recognised = data["data"]["text"]
+            if data["action"] == "tts_finished":
+                break
+    reply = soxr.resample(np.concatenate(pcm), 48000, 16000).astype(np.int16) if pcm else \
+        np.zeros(0, np.int16)
+    decoded, _ = tone_code.decode(reply, 16000)
+    return VoiceTurn(recognised, actions, decoded)
 
 
 class ServerProcess:
@@ -125,4 +167,5 @@ class ServerProcess:
         self._log.close()
 
 
-__all__ = ["TONE_CONFIG", "ServerProcess", "free_port", "http_get", "http_post_json"]
+__all__ = ["TONE_CONFIG", "ServerProcess", "VoiceTurn", "free_port", "http_get",
+           "http_post_json", "voice_turn"]
