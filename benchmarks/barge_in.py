@@ -124,11 +124,15 @@ def speech_onset(x: np.ndarray, floor: float, rate: int = RATE) -> int | None:
 def voices() -> list[tuple[np.ndarray, int]]:
     """The barge-in clips (float32, 48 kHz) with their speech onsets (samples)."""
     clips = []
+    recordings: dict[tuple[str, int], tuple[np.ndarray, float]] = {}
     for name, channel, start in BARGE_INS:
-        audio, rate = sf.read(SPEECH / name, dtype="float32", always_2d=True)
-        x = soxr.resample(audio[:, channel], rate, RATE).astype(np.float32)
-        # The noise floor: the 10th percentile of the recording's 10 ms levels.
-        floor = max(-65.0, float(np.percentile(levels_db(x, RATE // 100), 10)))
+        if (name, channel) not in recordings:
+            audio, rate = sf.read(SPEECH / name, dtype="float32", always_2d=True)
+            x = soxr.resample(audio[:, channel], rate, RATE).astype(np.float32)
+            # The noise floor: the 10th percentile of the recording's 10 ms levels.
+            floor = max(-65.0, float(np.percentile(levels_db(x, RATE // 100), 10)))
+            recordings[name, channel] = x, floor
+        x, floor = recordings[name, channel]
         clip = x[int(start * RATE):int((start + CLIP_S) * RATE)]
         onset = speech_onset(clip, floor)
         if onset is None:
