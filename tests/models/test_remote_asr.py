@@ -14,8 +14,9 @@ import pytest
 from remote_speech_server import Fail, Garbage, Hang, Recorded, Reply, ScriptedSpeechServer
 from wer import wer
 
+from xtalk.audio.pcm import resample_int16
 from xtalk.models.asr.openai_transcription import OpenAITranscriptionASR
-from xtalk.models.remote_audio import RemoteModelError, decode_wav, resample
+from xtalk.models.remote_audio import RemoteModelError, decode_wav
 from xtalk.registry import ConfigError, build_model
 
 API_KEY = "sk-asr-secret-7777"
@@ -99,7 +100,7 @@ def test_real_recognition_through_a_speaches_like_server(whisper) -> None:
     samples, rate = sf.read(str(path), dtype="int16")
     if samples.ndim > 1:
         samples = samples.mean(axis=1).astype(np.int16)
-    samples = resample(samples, rate, 16000)  # the engine's input format
+    samples = resample_int16(samples, rate, 16000)  # the engine's input format
 
     def speaches(request: Recorded) -> Reply:
         assert request.path == "/v1/audio/transcriptions"

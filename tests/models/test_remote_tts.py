@@ -90,9 +90,9 @@ def index_handler(source: SpeechSource, keys: set[str], wav=encode_wav, rate=SER
         assert isinstance(body["text"], str) and body["text"].strip()
         pcm = source.pcm(body["text"])
         if rate != SERVER_RATE:
-            from xtalk.models.remote_audio import resample
+            from xtalk.audio.pcm import resample_int16
 
-            pcm = resample(pcm, SERVER_RATE, rate)
+            pcm = resample_int16(pcm, SERVER_RATE, rate)
         return Reply(200, "audio/wav", wav(pcm, rate))
 
     return handle

@@ -32,7 +32,6 @@ __all__ = [
     "error_from_response",
     "error_from_transport",
     "make_timeout",
-    "resample",
     "safe_url",
     "split_clauses",
 ]
@@ -206,9 +205,6 @@ class HttpConnection:
         """``httpx.Client.stream("POST", ...)`` context manager (worker threads only)."""
         return self._sync_client().stream("POST", url, **kwargs)
 
-    def async_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(timeout=self.timeout, headers=self._headers)
-
     def close(self) -> None:
         with self._lock:
             client, self._client = self._client, None
@@ -302,16 +298,6 @@ def encode_wav(pcm: np.ndarray, sample_rate: int) -> bytes:
         out.setframerate(int(sample_rate))
         out.writeframes(np.asarray(pcm, dtype="<i2").tobytes())
     return buffer.getvalue()
-
-
-def resample(pcm: np.ndarray, source: int, target: int) -> np.ndarray:
-    """PCM16 mono from ``source`` Hz to ``target`` Hz (soxr, high quality)."""
-    pcm = np.asarray(pcm, dtype=np.int16)
-    if source == target or pcm.size == 0:
-        return pcm
-    import soxr
-
-    return np.asarray(soxr.resample(pcm, source, target), dtype=np.int16)
 
 
 # --------------------------------------------------------------------------- clauses

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from xtalk.audio.pcm import resample_int16
 from xtalk.models.interfaces import TTS, UnsupportedFeatureError
 from xtalk.models.remote_audio import (
     HttpConnection,
@@ -43,7 +44,6 @@ from xtalk.models.remote_audio import (
     check_url,
     decode_wav,
     make_timeout,
-    resample,
     split_clauses,
 )
 from xtalk.models.tts.speakable import make_speakable
@@ -271,7 +271,7 @@ class _IndexTTSBase(TTS):
             pcm, rate = decode_wav(body)
         except ValueError as exc:
             raise bad_audio(self.service, self.url, str(exc)) from exc
-        pcm = resample(pcm, rate, self._rate)
+        pcm = resample_int16(pcm, rate, self._rate)
         if abs(self._speed - 1.0) > 1e-3 and pcm.size:
             from xtalk.models.speed.wsola import WSOLASpeedController
 
@@ -325,9 +325,6 @@ class IndexTTS(_IndexTTSBase):
     Raises:
         ValueError: A bad URL, rate, timeout or voice list.
     """
-
-    service = "IndexTTS"
-    default_port = 11996
 
     def __init__(self, voices: list[dict[str, Any]], voice: str | None = None,
                  base_url: str | None = None, host: str = "127.0.0.1", port: int | None = None,

@@ -30,6 +30,7 @@ from typing import Any
 import httpx
 import numpy as np
 
+from xtalk.audio.pcm import resample_int16
 from xtalk.models.interfaces import TTS, UnsupportedFeatureError
 from xtalk.models.remote_audio import (
     HttpConnection,
@@ -41,7 +42,6 @@ from xtalk.models.remote_audio import (
     error_from_response,
     error_from_transport,
     make_timeout,
-    resample,
     split_clauses,
 )
 from xtalk.models.tts.speakable import make_speakable
@@ -200,7 +200,7 @@ class OpenAISpeechTTS(TTS):
         return split_clauses(spoken) if spoken else []
 
     def _finish(self, pcm: np.ndarray, rate: int) -> np.ndarray:
-        pcm = resample(pcm, rate, self._rate)
+        pcm = resample_int16(pcm, rate, self._rate)
         if not self.server_speed and abs(self._speed - 1.0) > 1e-3 and pcm.size:
             from xtalk.models.speed.wsola import WSOLASpeedController
 

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from xtalk.audio.pcm import resample_int16
 from xtalk.models.interfaces import TTS, UnsupportedFeatureError
 from xtalk.models.tts.speakable import make_speakable
 
@@ -438,19 +439,13 @@ class PiperTTS(TTS):
                 continue
             target = self.sample_rate  # read now: the rate the engine labels this chunk with
             if int(chunk.sample_rate) != target:
-                pcm = _resample(pcm, int(chunk.sample_rate), target)
+                pcm = resample_int16(pcm, int(chunk.sample_rate), target)
             yield pcm
 
 
 # Piper normalises every sentence to full scale; resampling (e.g. to 48 kHz) then
 # overshoots and clips. Leave 1 dB of headroom.
 PEAK_LEVEL = 0.89
-
-
-def _resample(pcm: np.ndarray, source: int, target: int) -> np.ndarray:
-    import soxr
-
-    return np.asarray(soxr.resample(pcm, source, target), dtype=np.int16)
 
 
 def _is_number(value: Any) -> bool:

@@ -81,11 +81,7 @@ class _Utterance:
     last_partial_text: str = ""
     #: decodes of the committed segments, in order; later decodes start at ``decoded_from``
     segments: list[asyncio.Task[Transcription]] = field(default_factory=list)
-    decoded_from: int = -1
-
-    def __post_init__(self) -> None:
-        if self.decoded_from < 0:
-            self.decoded_from = self.start_sample
+    decoded_from: int = 0
 
 
 def _done_texts(segments: list[asyncio.Task[Transcription]]) -> list[str]:
@@ -136,7 +132,8 @@ class ASRManager(Manager):
     @Manager.event_handler(UserTurnStarted, priority=10, enabled_if=_has_asr)
     def on_turn_started(self, event: UserTurnStarted) -> None:
         self._current = _Utterance(event.turn_id, event.start_sample,
-                                   last_partial_at=time.monotonic())
+                                   last_partial_at=time.monotonic(),
+                                   decoded_from=event.start_sample)
 
     @Manager.event_handler(SpeechPaused, priority=10, enabled_if=_has_asr)
     def on_paused(self, event: SpeechPaused) -> None:
@@ -292,8 +289,6 @@ class ASRManager(Manager):
         for task in segments:
             try:
                 part = await asyncio.shield(task)
-            except asyncio.CancelledError:
-                raise
             except Exception:
                 self.log.exception("recognition of a segment of turn %s failed", turn_id)
                 continue
