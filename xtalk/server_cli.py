@@ -38,20 +38,17 @@ import argparse
 import getpass
 import ipaddress
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
 from xtalk.registry import ConfigError
-from xtalk.resource_paths import default_config_path
+from xtalk.resource_paths import default_config_path, web_client_dir
 
 DEFAULT_CONFIG = default_config_path()
 DATABASE_URL_ENV = "XTALK_DATABASE_URL"
 LAN_HOST = "0.0.0.0"
 EXIT_USAGE = 2
-LIMIT_FLAGS = ("max_frame_bytes", "max_messages_per_s", "idle_timeout_s",
-               "max_sessions_per_user")
 
 
 def build_app(config: str | Path | dict | Any, *, store: Any = None, auth: Any = None,
@@ -93,7 +90,7 @@ def build_app(config: str | Path | dict | Any, *, store: Any = None, auth: Any =
     return app
 
 
-WEB_CLIENT_DIR = DEFAULT_CONFIG.parent / "web"
+WEB_CLIENT_DIR = web_client_dir()
 WEB_CLIENT_CSP = (b"default-src 'self'; connect-src 'self' ws: wss:; media-src 'self' blob:; "
                   b"img-src 'self' data:; object-src 'none'; base-uri 'none'; "
                   b"frame-ancestors 'none'")
@@ -130,7 +127,8 @@ def _mount_web_client(app: Any, directory: Path = WEB_CLIENT_DIR) -> None:
 
 
 def _database_url(args: argparse.Namespace) -> str | None:
-    return getattr(args, "database", None) or os.environ.get(DATABASE_URL_ENV) or None
+    # apply_settings has already filled args.database from $XTALK_DATABASE_URL.
+    return getattr(args, "database", None) or None
 
 
 def _open_store(args: argparse.Namespace):
@@ -227,12 +225,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail("--tls-self-signed and --tls-cert/--tls-key exclude each other")
     try:
         from xtalk.api import Xtalk
-        from xtalk.serving.wire.limits import ConnectionLimits
+        from xtalk.serving.wire.limits import LIMIT_KEYS, ConnectionLimits
 
         xtalk = Xtalk.from_config(str(args.config))
         service_config = xtalk.service_prototype.service_config
-        service_config.update({key: getattr(args, key) for key in LIMIT_FLAGS
-                               if getattr(args, key) is not None})
+        # The limits given as flags (the parser has some of LIMIT_KEYS).
+        service_config.update({key: value for key in LIMIT_KEYS
+                               if (value := getattr(args, key, None)) is not None})
         limits = ConnectionLimits.from_config(service_config)
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}")

@@ -63,7 +63,6 @@ class ResolvedSettings:
     """Where each setting that did not come from its default came from."""
 
     sources: dict[str, str] = field(default_factory=dict)  # dest → "file X" / "env VAR"
-    file: Path | None = None
 
 
 def _actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
@@ -206,7 +205,6 @@ def apply_settings(parser: argparse.ArgumentParser, args: argparse.Namespace,
     settings_path = getattr(args, "settings", None) or environ.get(SETTINGS_ENV) or None
     if settings_path:
         path = Path(settings_path).expanduser()
-        resolved.file = path
         for key, value in load_settings_file(path).items():
             dest = by_name.get(str(key).replace("-", "_"))
             if dest is None:

@@ -256,11 +256,13 @@ class Documents:
         params: dict[str, Any] = {f"t{i}": term for i, term in enumerate(terms)}
         tsquery = " || ".join(f"plainto_tsquery('{PG_TS_CONFIG}', :t{i})"
                               for i in range(len(terms)))
+        # The chunk's tsvector is computed once per row (LATERAL), for the match and the rank.
         stmt = text(
-            f"SELECT c.text, ts_rank(to_tsvector('{PG_TS_CONFIG}', c.text), q.query) AS rank "
-            f"FROM document_chunks AS c, (SELECT {tsquery} AS query) AS q "
-            f"WHERE c.session_id = :session_id "
-            f"AND to_tsvector('{PG_TS_CONFIG}', c.text) @@ q.query "
+            "SELECT c.text, ts_rank(v.doc, q.query) AS rank "
+            f"FROM document_chunks AS c "
+            f"CROSS JOIN LATERAL to_tsvector('{PG_TS_CONFIG}', c.text) AS v(doc), "
+            f"(SELECT {tsquery} AS query) AS q "
+            "WHERE c.session_id = :session_id AND v.doc @@ q.query "
             "ORDER BY rank DESC, c.id LIMIT :k")
         with self.db.session() as s:
             rows = s.execute(stmt, {**params, "session_id": session_id, "k": k}).all()

@@ -70,7 +70,6 @@ class SessionGateway:
         # and never time out.
         self.enforce_limits = not getattr(websocket, "in_process", False)
         self.flood = FloodGuard(self.connection_limits)
-        self.close_code: int | None = None
         self.allow_model_changes = bool(config.get("allow_client_model_changes", False))
         self._outbox: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue(MAX_OUTBOX)
         self._writer: asyncio.Task[None] | None = None
@@ -102,7 +101,6 @@ class SessionGateway:
         except asyncio.QueueFull:
             logger.warning("session %s: client is not reading; closing", self.session_id)
             self.closed = True
-            self.close_code = WS_CLIENT_TOO_SLOW
             self._outbox = asyncio.Queue()
             self._outbox.put_nowait(("close", (WS_CLIENT_TOO_SLOW, "client too slow")))
 
@@ -115,7 +113,6 @@ class SessionGateway:
         self.send_json({"action": "error", "data": {"code": code, "message": message}})
         self._enqueue("close", (ws_code, message[:120]))
         self.closed = True
-        self.close_code = ws_code
 
     def _on_turn_dropped(self, event: ev.PlaybackStopped | ev.GenerationCancelRequested
                          ) -> None:

@@ -124,7 +124,6 @@ class FloodGuard:
         self.bucket = TokenBucket(limits.max_messages_per_s, limits.max_message_burst, clock)
         self.max_dropped = limits.max_dropped_messages
         self.dropped = 0  # in the current episode
-        self.dropped_total = 0
 
     def check(self) -> str:
         """What to do with the next message: accept, drop, drop and report, or close."""
@@ -133,7 +132,6 @@ class FloodGuard:
         if self.bucket.take():
             return self.ACCEPT
         self.dropped += 1
-        self.dropped_total += 1
         if self.dropped > self.max_dropped:
             return self.CLOSE
         return self.REPORT if self.dropped == 1 else self.DROP
