@@ -53,6 +53,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from xtalk.serving import events as ev
 from xtalk.serving.connection import InProcessConnection
+from xtalk.serving.http.auth import lan_address
 
 if TYPE_CHECKING:
     from xtalk.api import Xtalk
@@ -669,14 +670,6 @@ class EngineHost:
             await asyncio.to_thread(lan.stop)
 
 
-def lan_address() -> str:
-    """This machine's address on the LAN (the interface of the default route)."""
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.connect(("10.254.254.254", 1))  # no packet is sent
-        return str(s.getsockname()[0])
-    return "127.0.0.1"
-
-
 class _LanServer:
     """uvicorn in a background thread, on a socket bound here (port 0: a free port)."""
 
@@ -695,7 +688,7 @@ class _LanServer:
             self.sock.close()
             raise
         self.port = int(self.sock.getsockname()[1])
-        shown = lan_address() if host in ("0.0.0.0", "::", "") else host
+        shown = (lan_address() or "127.0.0.1") if host in ("0.0.0.0", "::", "") else host
         if ":" in shown:
             shown = f"[{shown}]"
         self.url = f"http://{shown}:{self.port}/"
@@ -730,4 +723,4 @@ class _LanServer:
             self.sock.close()
 
 
-__all__ = ["STATES", "EngineError", "EngineHost", "lan_address"]
+__all__ = ["STATES", "EngineError", "EngineHost"]

@@ -209,7 +209,7 @@ def cmd_pairing_code(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from xtalk.serving.http.auth import AuthSettings
+    from xtalk.serving.http.auth import AuthSettings, lan_address
 
     host = LAN_HOST if args.lan else args.host
     lan = args.lan or not _is_loopback(host)
@@ -239,7 +239,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     tls_cert, tls_key = args.tls_cert, args.tls_key
     if args.tls_self_signed:
-        from xtalk.serving.http.tls import ensure_self_signed, lan_address
+        from xtalk.serving.http.tls import ensure_self_signed
 
         hosts = [h for h in (host, lan_address() if lan else None) if h]
         try:

@@ -25,6 +25,7 @@ from cryptography import x509
 from server_process import ServerProcess, free_port
 
 from xtalk.serving.http import tls
+from xtalk.serving.http.auth import lan_address
 from xtalk.store import sqlite_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,7 @@ def test_a_certificate_close_to_expiry_is_renewed(tmp_path: Path,
 
 
 def test_lan_address_is_a_real_interface_address() -> None:
-    address = tls.lan_address()
+    address = lan_address()
     if address is not None:
         assert not ipaddress.ip_address(address).is_loopback
 

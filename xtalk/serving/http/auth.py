@@ -22,9 +22,11 @@ cannot reach the token-less desktop server under a name of its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import re
+import socket
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping
@@ -139,6 +141,17 @@ def _split_host(value: str) -> tuple[str, int | None] | None:
     if not parsed.hostname or parsed.path or parsed.username:
         return None
     return parsed.hostname.lower(), port
+
+
+def lan_address() -> str | None:
+    """The address of the interface that routes to the LAN/internet (no packet is sent),
+    or ``None`` without a network."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed, only resolves a route
+        address = sock.getsockname()[0]
+        if not ipaddress.ip_address(address).is_loopback and address != "0.0.0.0":
+            return address
+    return None
 
 
 def is_loopback_host(host: str) -> bool:
@@ -322,6 +335,7 @@ class AuthGate:
 __all__ = [
     "AUTH_MODES", "DEFAULT_MAX_UPLOAD_BYTES", "AuthGate", "AuthSettings", "FailureThrottle",
     "TokenRedactingFilter", "bearer_token", "client_address", "client_is_loopback",
-    "host_is_local", "install_token_redaction", "is_loopback_host", "normalize_origin",
+    "host_is_local", "install_token_redaction", "is_loopback_host", "lan_address",
+    "normalize_origin",
     "origin_allowed",
 ]

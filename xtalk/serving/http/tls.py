@@ -10,12 +10,10 @@ it by its SHA-256 fingerprint, which the server prints at start.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import ipaddress
 import logging
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,17 +44,6 @@ class SelfSignedCertificate:
 
 def default_directory() -> Path:
     return Path(platformdirs.user_data_dir("xtalk")) / "tls"
-
-
-def lan_address() -> str | None:
-    """The address of the interface that routes to the LAN/internet (no packet is sent),
-    or ``None`` without a network."""
-    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.connect(("192.0.2.1", 9))  # TEST-NET-1: never routed, only resolves a route
-        address = sock.getsockname()[0]
-        if not ipaddress.ip_address(address).is_loopback and address != "0.0.0.0":
-            return address
-    return None
 
 
 def fingerprint(cert: x509.Certificate) -> str:
