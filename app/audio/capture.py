@@ -56,6 +56,11 @@ Submit = Callable[[np.ndarray, int], None]
 StatusCallback = Callable[[str, str], None]
 
 
+def meter_level(dbfs: float) -> float:
+    """A level meter's value 0..1 for a level in dBFS: -60 dBFS → 0, 0 dBFS → 1."""
+    return min(1.0, max(0.0, (float(dbfs) + 60.0) / 60.0))
+
+
 class Microphone:
     """Captures a microphone and submits its blocks.
 
@@ -120,8 +125,8 @@ class Microphone:
 
     @property
     def level(self) -> float:
-        """The meter value 0..1 (-60 dBFS → 0, 0 dBFS → 1)."""
-        return min(1.0, max(0.0, (self.level_dbfs + 60.0) / 60.0))
+        """The meter value 0..1 of the last block (:func:`meter_level`)."""
+        return meter_level(self.level_dbfs)
 
     @property
     def is_open(self) -> bool:

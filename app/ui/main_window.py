@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.audio.capture import meter_level
 from app.engine import EngineHost
 from app.settings import load_settings, merge_into_config, normalize, save_settings
 from app.ui.controls import Controls, PushToTalkKey
@@ -582,7 +583,8 @@ class MainWindow(QMainWindow):
         if action == "speech_level":
             if self.microphone is None:  # no capture stream: show what the engine hears
                 self.meter.set_active(True)
-                self.meter.set_level(LevelMeter.level_from_rms(float(data.get("rms") or 0)))
+                # the engine's "rms" is in dBFS
+                self.meter.set_level(meter_level(float(data.get("rms") or -120.0)))
             return
         if action == "session_info":
             self.view.clear()

@@ -134,13 +134,6 @@ class LevelMeter(QWidget):
             self.level = self.peak = 0.0
         self.update()
 
-    @staticmethod
-    def level_from_rms(rms: float) -> float:
-        """Meter value of a linear RMS (0..1 full scale): -60 dBFS → 0, 0 dBFS → 1."""
-        if rms <= 1e-6:
-            return 0.0
-        return min(1.0, max(0.0, (20.0 * math.log10(rms) + 60.0) / 60.0))
-
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)

@@ -273,3 +273,11 @@ async def test_no_audio_device_at_all_is_reported_and_text_input_works(
         finally:
             await mic.stop()
             await speaker.stop()
+
+
+def test_meter_levels_are_read_in_dbfs() -> None:
+    """The microphone's level and the engine's ``speech_level`` "rms" are both dBFS."""
+    from app.audio.capture import meter_level
+
+    assert meter_level(-120.0) == 0.0 and meter_level(-60.0) == 0.0
+    assert meter_level(-30.0) == 0.5 and meter_level(0.0) == 1.0
