@@ -84,6 +84,16 @@ def webrtc_available() -> bool:
     return True
 
 
+def _push(history: np.ndarray, x: np.ndarray) -> None:
+    """Shift ``x`` into the end of ``history`` in place (the oldest samples fall out)."""
+    n = x.size
+    if n >= history.size:
+        history[:] = x[-history.size:]
+        return
+    history[:-n] = history[n:]
+    history[-n:] = x
+
+
 class _Canceller(Protocol):
     latency: int
     delay: int | None
@@ -389,21 +399,13 @@ class EchoGate(SpeechEnhancer):
         with self._lock:
             near = frame.astype(np.int16, copy=False)
             far = self._timeline.read(n)
-            out = self._cancel(near, far) if self._engage() else None
-            self._remember(near)
+            out = self._canceller.process(near, far, self.stats) if self._engage() else None
+            _push(self._recent, near)
         self.stats["frames"] += 1
         if out is None:
             self.stats["passed"] += 1
             return frame
         return out
-
-    def _cancel(self, near: np.ndarray, far: np.ndarray) -> np.ndarray | None:
-        return self._canceller.process(near, far, self.stats)
-
-    def _remember(self, near: np.ndarray) -> None:
-        n = min(near.size, self._recent.size)
-        self._recent = np.roll(self._recent, -n)
-        self._recent[-n:] = near[-n:]
 
     def _engage(self) -> bool:
         """Whether this frame goes through the canceller: only while reference audio
@@ -448,13 +450,8 @@ class _WebRtcCanceller:
                                    stream_delay_ms=max(0, stream_delay_ms))
         self.latency = WEBRTC_BLOCK + WEBRTC_INTERNAL_DELAY
         self.delay: int | None = None
-        self._near = np.zeros(0, dtype=np.int16)
-        self._far = np.zeros(0, dtype=np.int16)
-        self._out = np.zeros(WEBRTC_BLOCK, dtype=np.int16)
-        # The microphone input of the blocks AEC3 has not output yet (its own delay).
-        self._mic_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=np.float64)
-        self._hold = 0
-        self._discard = 0
+        self.restart()
+        self._discard = 0  # a fresh module holds nothing from before
 
     def restart(self) -> None:
         """The canceller takes the stream up again after a pause (the gate was
@@ -463,6 +460,7 @@ class _WebRtcCanceller:
         self._near = np.zeros(0, dtype=np.int16)
         self._far = np.zeros(0, dtype=np.int16)
         self._out = np.zeros(WEBRTC_BLOCK, dtype=np.int16)
+        # The microphone input of the blocks AEC3 has not output yet (its own delay).
         self._mic_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=np.float64)
         self._hold = 0
         self._discard = WEBRTC_INTERNAL_DELAY
@@ -540,20 +538,11 @@ class _CorrelationGate:
         self._ref = np.zeros(self._history, dtype=np.float32)
         self._mic = np.zeros(self._history, dtype=np.float32)
 
-    @staticmethod
-    def _push(history: np.ndarray, x: np.ndarray) -> None:
-        n = x.size
-        if n >= history.size:
-            history[:] = x[-history.size:]
-            return
-        history[:-n] = history[n:]
-        history[-n:] = x
-
     def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
                 ) -> np.ndarray | None:
         x = int16_to_float(near)
-        self._push(self._ref, far)
-        self._push(self._mic, x)
+        _push(self._ref, far)
+        _push(self._mic, x)
         out = self._cancel(x, stats)
         return None if out is None else float_to_int16(out)
 
