@@ -59,7 +59,6 @@ class PushToTalkKey(QObject):
     def __init__(self, window: QWidget, shortcut: str = DEFAULT_SHORTCUT) -> None:
         super().__init__(window)
         self.window = window
-        self.enabled = True
         self.held = False
         self.shortcut = DEFAULT_SHORTCUT
         self._combo = parse_shortcut(DEFAULT_SHORTCUT)
@@ -91,7 +90,7 @@ class PushToTalkKey(QObject):
         if kind == QEvent.Type.ApplicationDeactivate:
             self.release()
             return False
-        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) or not self.enabled:
+        if kind not in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease):
             return False
         if not isinstance(obj, QWidget) or obj.window() is not self.window:
             return False
@@ -132,7 +131,6 @@ class Controls(QWidget):
                  hands_free: bool = True) -> None:
         super().__init__(parent)
         self.setObjectName("controls")
-        self.shortcut = shortcut
 
         self.hands_free = QCheckBox("Hands-free", self)
         self.hands_free.setChecked(hands_free)

@@ -169,7 +169,6 @@ class ConversationView(QScrollArea):
         self._items: list[tuple[str, QWidget]] = []  # (kind, widget) in display order
         self._user: dict[int, Bubble] = {}
         self._assistant: dict[int, Bubble] = {}
-        self._pending_typed: list[Bubble] = []
         self._stick = True
         self.verticalScrollBar().rangeChanged.connect(self._on_range)
         self.verticalScrollBar().valueChanged.connect(self._on_scroll)
@@ -207,7 +206,6 @@ class ConversationView(QScrollArea):
         self._items.clear()
         self._user.clear()
         self._assistant.clear()
-        self._pending_typed.clear()
         self._placeholder.show()
         self._stick = True
 
@@ -234,9 +232,7 @@ class ConversationView(QScrollArea):
 
     def add_user_text(self, text: str) -> Bubble:
         """A typed turn (shown at once)."""
-        bubble = self._bubble("user", text)
-        self._pending_typed.append(bubble)
-        return bubble
+        return self._bubble("user", text)
 
     def add_note(self, text: str) -> QLabel:
         """A discreet line (errors, conversation events)."""
@@ -285,7 +281,6 @@ class ConversationView(QScrollArea):
             if bubble is None:
                 if not text and action == "finish_resp":
                     return
-                self._pending_typed.clear()
                 self._assistant[turn] = self._bubble("assistant", text,
                                                      partial=action == "update_resp")
             elif not bubble.interrupted:

@@ -184,16 +184,6 @@ class LatencyPanel(QWidget):
             label.setText(stage_text(metrics, key))
         self.chart.set_history(self.history)
 
-    def set_history(self, history: list[dict[str, Any]]) -> None:
-        self.history = [dict(m) for m in history]
-        self.last = self.history[-1] if self.history else None
-        for key, label in self.values.items():
-            label.setText(stage_text(self.last, key) if self.last else "—")
-        self.chart.set_history(self.history)
-
-    def clear(self) -> None:
-        self.set_history([])
-
     def shown(self) -> dict[str, str]:
         """What the panel shows now (tests)."""
         return {key: label.text() for key, label in self.values.items()}

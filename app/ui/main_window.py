@@ -456,12 +456,8 @@ class MainWindow(QMainWindow):
         """A captured block (any thread): to the engine when hands-free or while
         push-to-talk is held."""
         engine = self.engine
-        if engine is not None and (self.controls_hands_free or self._ptt_held):
+        if engine is not None and (self.settings["hands_free"] or self._ptt_held):
             engine.submit_microphone(block, sample_rate)
-
-    @property
-    def controls_hands_free(self) -> bool:
-        return bool(self.settings["hands_free"])
 
     def _mic_status(self, status: str, detail: str) -> None:
         if status == "running":

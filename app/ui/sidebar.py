@@ -153,10 +153,6 @@ class Sidebar(QWidget):
     def titles(self) -> list[str]:
         return [self.list.item(i).text().split("\n", 1)[0] for i in range(self.list.count())]
 
-    def set_current(self, session_id: str | None) -> None:
-        self.current_id = session_id
-        self.refresh()
-
     def selected_id(self) -> str | None:
         item = self.list.currentItem()
         return item.data(ID_ROLE) if item is not None else None
