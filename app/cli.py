@@ -120,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     if headless_only and not args.no_window:
         parser.error(f"{', '.join(headless_only)} need --no-window")
     try:
-        config = load_config(args.config)
+        # The window merges the user's settings itself (and again when they change).
+        config = load_config(args.config) if args.no_window else \
+            _read_json(Path(args.config) if args.config is not None else DEFAULT_CONFIG)
     except ValueError as exc:
         print(f"xtalk-app: {exc}", file=sys.stderr)
         return EXIT_USAGE

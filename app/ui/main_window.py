@@ -870,10 +870,6 @@ def run_gui(args: Any) -> int:
     app.setQuitOnLastWindowClosed(False)
     explicit = getattr(args, "config", None) is not None
     base = dict(args.engine_config)
-    if not explicit:
-        from app.cli import DEFAULT_CONFIG, _read_json
-
-        base = _read_json(DEFAULT_CONFIG)
     store = _open_store()
 
     async def main() -> int:
