@@ -228,15 +228,17 @@ def locate(name: str | int | None, kind: str, owner: object | None = None,
     return find_device(name, kind, devices), devices
 
 
-DeviceCallback = Callable[[str, AudioDevice], None]
+DeviceCallback = Callable[[str, AudioDevice, str | None], None]
 
 
 class DeviceMonitor:
     """Polls the device list every ``interval`` seconds and reports changes.
 
-    ``callback(kind, device)`` with ``kind`` ``"added"`` or ``"removed"`` for any device,
-    and ``"lost"`` / ``"returned"`` for a device named in :meth:`watch` (the devices in
-    use). Runs on the asyncio loop; the listing runs in a worker thread.
+    ``callback(kind, device, role)``: ``kind`` ``"added"`` or ``"removed"`` for any device
+    (``role`` ``None``), and ``"lost"`` / ``"returned"`` for the device of a role named in
+    :meth:`watch` (the devices in use), with that role: a duplex headset used as the
+    output device is lost as ``"output"``, whatever channels it also has. Runs on the
+    asyncio loop; the listing runs in a worker thread.
 
     Args:
         callback: Called on the loop's thread.
@@ -301,16 +303,16 @@ class DeviceMonitor:
             present = find_device(name, kind, fresh)
             if present is None and role not in self._lost:
                 self._lost.add(role)
-                gone = next((d for d in old.values() if name in (d.key, d.name)), None)
-                self._report("lost", gone or AudioDevice(-1, str(name or f"default {kind}"),
-                                                         "", 0, 0, 0))
+                gone = find_device(name, kind, list(old.values()))
+                missing = str(name) if name else f"the system default {kind}"
+                self._report("lost", gone or AudioDevice(-1, missing, "", 0, 0, 0), role)
             elif present is not None and role in self._lost:
                 self._lost.discard(role)
-                self._report("returned", present)
+                self._report("returned", present, role)
 
-    def _report(self, kind: str, device: AudioDevice) -> None:
+    def _report(self, kind: str, device: AudioDevice, role: str | None = None) -> None:
         try:
-            self.callback(kind, device)
+            self.callback(kind, device, role)
         except Exception:
             logger.exception("device monitor callback failed")
 

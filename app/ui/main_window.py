@@ -66,6 +66,7 @@ ENGINE_KEYS = ("voice", "speed", "asr_model", "llm", "system_prompt")
 METER_INTERVAL_MS = 50
 SIDEBAR_REFRESH_MS = 400
 AUDIO_MODES = ("devices", "virtual")
+DEVICE_ROLES = {"input": "Microphone", "output": "Speaker"}  # watched role → what it is
 
 
 class Notices(QWidget):
@@ -514,19 +515,22 @@ class MainWindow(QMainWindow):
         if text is not None and text.startswith("⚠"):
             self.notices.clear(key)
 
-    def _device_event(self, kind: str, device: AudioDevice) -> None:
-        """The device monitor: lists changed, or a device in use was lost / returned."""
+    def _device_event(self, kind: str, device: AudioDevice, role: str | None) -> None:
+        """The device monitor: lists changed, or the device of a role ("input": the
+        microphone, "output": the speaker) was lost / returned. Notices are keyed by that
+        role, not by the device's channels (a headset is both)."""
         if self.monitor is not None:
             self.devices = list(self.monitor.devices)
         self._refresh_dialog_devices()
-        if kind == "lost":
-            self.notices.set("input" if device.is_input or device.index < 0 else "output",
-                             "error", f"Audio device lost: {device.name}. Xtalk reconnects "
-                             "as soon as it is back.")
-        elif kind == "returned":
-            self.notices.set("input" if device.is_input else "output", "info",
-                             f"{device.name} is back.")
-            self._clear_info_later("input" if device.is_input else "output")
+        if kind in ("lost", "returned") and role is not None and role in DEVICE_ROLES:
+            what, name = DEVICE_ROLES[role], device.name
+            if kind == "lost":
+                self.notices.set(role, "error", f"{what} lost: {name}. Xtalk reconnects as "
+                                 "soon as it is back" + ("; you can type meanwhile."
+                                                         if role == "input" else "."))
+            else:
+                self.notices.set(role, "info", f"{what} is back: {name}.")
+                self._clear_info_later(role)
         elif kind == "added" and device.is_output and self.speaker is not None \
                 and self.speaker.virtual and self.engine is not None:
             self._spawn(self._use_real_speaker())

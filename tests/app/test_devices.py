@@ -195,8 +195,8 @@ async def test_speaker_is_lost_when_its_sink_goes_and_plays_again_when_it_return
 @pytest.mark.parametrize("streams_open", [False, True], ids=["rescan", "child-process"])
 async def test_monitor_reports_devices_that_go_and_return(
         pulse: PrivatePulse, streams_open: bool) -> None:
-    events: list[tuple[str, str]] = []
-    monitor = DeviceMonitor(lambda kind, device: events.append((kind, device.name)),
+    events: list[tuple[str, str, str | None]] = []
+    monitor = DeviceMonitor(lambda kind, device, role: events.append((kind, device.name, role)),
                             interval=0.3, streams_open=lambda: streams_open)
     monitor.watch("input", "input", MIC_DEVICE)
     monitor.watch("output", "output", SPEAKER_DEVICE)
@@ -205,17 +205,40 @@ async def test_monitor_reports_devices_that_go_and_return(
     monitor.start()
     try:
         pulse.stop()  # every Pulse-backed device disappears from PortAudio's list
-        await wait_until(lambda: ("lost", MIC_DEVICE) in events
-                         and ("lost", SPEAKER_DEVICE) in events, 30, f"events: {events}")
-        assert ("removed", MIC_DEVICE) in events and ("removed", SPEAKER_DEVICE) in events
+        await wait_until(lambda: ("lost", MIC_DEVICE, "input") in events
+                         and ("lost", SPEAKER_DEVICE, "output") in events, 30,
+                         f"events: {events}")
+        assert ("removed", MIC_DEVICE, None) in events
+        assert ("removed", SPEAKER_DEVICE, None) in events
         mark = len(events)
         pulse.start()
-        await wait_until(lambda: ("returned", MIC_DEVICE) in events[mark:]
-                         and ("returned", SPEAKER_DEVICE) in events[mark:], 30,
+        await wait_until(lambda: ("returned", MIC_DEVICE, "input") in events[mark:]
+                         and ("returned", SPEAKER_DEVICE, "output") in events[mark:], 30,
                          f"events: {events}")
-        assert ("added", MIC_DEVICE) in events[mark:]
+        assert ("added", MIC_DEVICE, None) in events[mark:]
     finally:
         await monitor.stop()
+
+
+@pytest.mark.parametrize("role", ["output", "input"])
+def test_a_lost_duplex_headset_is_reported_for_the_role_it_plays(role: str) -> None:
+    """A headset has input and output channels: it is lost as the output when it is the
+    output device (and as the input when it is the input device), never guessed from its
+    channels."""
+    desk = [AudioDevice(3, "Desk Mic", "ALSA", 1, 0, 48000),
+            AudioDevice(4, "Desk Speakers", "ALSA", 0, 2, 48000)]
+    headset = AudioDevice(5, "USB Headset", "ALSA", 1, 2, 48000)
+    events: list[tuple[str, str, str | None]] = []
+    monitor = DeviceMonitor(lambda kind, d, r: events.append((kind, d.name, r)),
+                            streams_open=lambda: False)
+    monitor.watch("input", "input", "USB Headset" if role == "input" else "Desk Mic")
+    monitor.watch("output", "output", "USB Headset" if role == "output" else "Desk Speakers")
+    monitor._diff([*desk, headset])
+    events.clear()
+    monitor._diff(desk)  # unplugged
+    assert [e for e in events if e[0] == "lost"] == [("lost", "USB Headset", role)], events
+    monitor._diff([*desk, headset])  # back
+    assert [e for e in events if e[0] == "returned"] == [("returned", "USB Headset", role)]
 
 
 # --------------------------------------------------------------------------- no audio
@@ -255,12 +278,13 @@ async def test_no_audio_device_at_all_is_reported_and_text_input_works(
     with portaudio_on(server, start=False):
         if list_devices():
             pytest.skip("this machine has sound cards of its own: cannot test 'no device'")
-        events: list[tuple[str, AudioDevice]] = []
-        monitor = DeviceMonitor(lambda kind, d: events.append((kind, d)), interval=0.3,
-                                streams_open=lambda: False)
+        events: list[tuple[str, AudioDevice, str | None]] = []
+        monitor = DeviceMonitor(lambda kind, d, role: events.append((kind, d, role)),
+                                interval=0.3, streams_open=lambda: False)
         monitor.watch("input", "input", None)
         assert await monitor.poll() == []
-        assert [kind for kind, _ in events] == ["lost"]  # "default input" is missing
+        [(kind, missing, role)] = events  # the default input is missing
+        assert (kind, missing.name, role) == ("lost", "the system default input", "input")
         mic_statuses = Statuses()
         mic = Microphone(lambda b, r: None, on_status=mic_statuses, retry_s=0.3)
         speaker = Speaker(engine, on_status=Statuses(), retry_s=0.3)

@@ -126,11 +126,35 @@ def test_the_device_monitor_reports_a_lost_and_returned_speaker(make_window, qtb
     assert [dialog.output_combo.itemText(i) for i in range(dialog.output_combo.count())] \
         == ["System default", "Desk Speakers"]
     monitor._diff([])           # ... and unplugged
-    assert "Audio device lost: Desk Speakers" in window.notices.text("output")
+    assert "Speaker lost: Desk Speakers" in window.notices.text("output")
     assert [dialog.output_combo.itemText(i) for i in range(dialog.output_combo.count())] \
         == ["System default", "Desk Speakers (not connected)"]
     monitor._diff([speakers])   # back
-    assert "Desk Speakers is back" in window.notices.text("output")
+    assert "Speaker is back: Desk Speakers" in window.notices.text("output")
+
+
+def test_a_headset_lost_as_the_speaker_is_reported_as_the_speaker(make_window, qtbot,
+                                                                   config_dir) -> None:
+    """A duplex headset chosen as the output device (another microphone as the input):
+    its loss is the speaker's, shown under the speaker's notice, not the microphone's."""
+    save_settings({"input_device": "Desk Mic", "output_device": "USB Headset"})
+    window = make_window(audio="devices")
+    monitor = window.monitor
+    assert monitor is not None
+    stopped = asyncio.ensure_future(monitor.stop())  # no background polls in this test
+    qtbot.waitUntil(stopped.done, timeout=10000)
+    desk_mic = AudioDevice(3, "Desk Mic", "ALSA", 1, 0, 48000)
+    headset = AudioDevice(5, "USB Headset", "ALSA", 1, 2, 48000)  # in and out channels
+    monitor._diff([desk_mic, headset])  # both connected
+    window.notices.clear("input")
+    window.notices.clear("output")
+    monitor._diff([desk_mic])           # the headset is unplugged
+    assert window.notices.text("input") is None, window.notices.texts()
+    notice = window.notices.text("output")
+    assert notice is not None and "Speaker lost: USB Headset" in notice, notice
+    monitor._diff([desk_mic, headset])  # back
+    assert window.notices.text("input") is None, window.notices.texts()
+    assert "Speaker is back: USB Headset" in window.notices.text("output")
 
 
 def test_the_lan_toggle_starts_and_stops_the_server(make_window, qtbot, gui_store,
