@@ -1,4 +1,4 @@
-from xtalk.serving.managers.speech_out.clauses import ClauseSplitter
+from xtalk.text.clauses import ClauseSplitter
 
 
 def feed(splitter: ClauseSplitter, text: str, step: int = 3) -> list[str]:
@@ -36,6 +36,15 @@ def test_very_long_clauses_are_cut_at_a_space():
     clauses = feed(splitter, "word " * 30)
     assert all(len(c) <= 40 for c in clauses)
     assert " ".join(clauses).split() == ["word"] * 30
+
+
+def test_long_sentences_are_cut_the_same_however_the_text_arrives():
+    text = ("Short one. This sentence runs on and on well past the limit of the splitter "
+            "before it finally ends. Done.")
+    whole = feed(ClauseSplitter(max_clause_chars=40), text, step=len(text))
+    assert whole == feed(ClauseSplitter(max_clause_chars=40), text, step=2)
+    assert all(len(c) <= 40 for c in whole) and len(whole) >= 4
+    assert " ".join(whole).split() == text.split()
 
 
 def test_flush_of_nothing_is_empty():

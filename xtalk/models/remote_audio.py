@@ -1,4 +1,4 @@
-"""Shared pieces of the remote (HTTP) speech adapters: errors, WAV, resampling, clauses.
+"""Shared pieces of the remote (HTTP) speech adapters: errors, requests, WAV.
 
 Every HTTP failure of a remote model becomes a :class:`RemoteModelError` whose message
 says which server failed and how (connection refused, timeout, HTTP status, a body that is
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import struct
 import threading
 import wave
@@ -33,7 +32,6 @@ __all__ = [
     "error_from_transport",
     "make_timeout",
     "safe_url",
-    "split_clauses",
 ]
 
 _AUDIO_ERROR_BODY_CHARS = 200
@@ -298,23 +296,3 @@ def encode_wav(pcm: np.ndarray, sample_rate: int) -> bytes:
         out.setframerate(int(sample_rate))
         out.writeframes(np.asarray(pcm, dtype="<i2").tobytes())
     return buffer.getvalue()
-
-
-# --------------------------------------------------------------------------- clauses
-_SENTENCE_END = re.compile(r"(?<=[.!?…。！？])\s+|(?<=[.!?…。！？][\"')\]])\s+")
-_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
-
-
-def split_clauses(text: str, first_clause_min_words: int = 4) -> list[str]:
-    """Split ``text`` into sentences for one request each; the first sentence is also cut
-    at its first comma/semicolon/colon after ``first_clause_min_words`` words, so the first
-    audio of a reply comes back sooner."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(" ".join(text.split())) if s.strip()]
-    if not sentences:
-        return []
-    first = sentences[0]
-    for match in _CLAUSE_END.finditer(first):
-        head, tail = first[:match.start()].strip(), first[match.end():].strip()
-        if len(head.split()) >= first_clause_min_words and tail:
-            return [head, tail, *sentences[1:]]
-    return sentences

@@ -14,8 +14,9 @@ or a shared mount); otherwise give the emotions in the entry:
 ``{"name": "alice", "path": "/srv/voices/alice", "emotions": ["neutral", "happy"]}``.
 
 Text is made speakable (English, see :mod:`xtalk.models.tts.speakable`; turn it off with
-``speakable=False`` for other languages) and sent one sentence per request, so the first
-audio of a reply arrives after its first sentence. Audio is resampled with soxr to the
+``speakable=False`` for other languages) and sent as one request: the engine already hands a
+TTS one clause at a time, and only genuinely long text is cut into clauses by the engine's
+clause splitter (:mod:`xtalk.models.tts.remote`). Audio is resampled with soxr to the
 declared :attr:`sample_rate`. The servers have no speed control: :meth:`set_speed`
 time-stretches the received audio with the WSOLA speed controller (pitch unchanged).
 
@@ -27,28 +28,16 @@ message naming the server and the cause; the model stays usable for the next req
 
 from __future__ import annotations
 
-import copy
 import math
 import os
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
+from xtalk.models.interfaces import UnsupportedFeatureError
+from xtalk.models.remote_audio import check_url
+from xtalk.models.tts.remote import RemoteTTS
 
-from xtalk.audio.pcm import resample_int16
-from xtalk.models.interfaces import TTS, UnsupportedFeatureError
-from xtalk.models.remote_audio import (
-    HttpConnection,
-    bad_audio,
-    check_url,
-    decode_wav,
-    make_timeout,
-    split_clauses,
-)
-from xtalk.models.tts.speakable import make_speakable
-
-MIN_SPEED, MAX_SPEED = 0.5, 2.0
 _AUDIO_SUFFIXES = (".wav", ".mp3", ".flac", ".ogg", ".m4a", ".opus")
 
 #: IndexTTS2's emotion vector order, with the names Xtalk uses for each dimension.
@@ -166,8 +155,9 @@ def _references(name: str, path: str, emotions: Any, service: str) -> dict[str, 
 
 
 # --------------------------------------------------------------------------- base
-class _IndexTTSBase(TTS):
-    """What both index-tts adapters share: voices, HTTP, WAV, resampling, speed."""
+class _IndexTTSBase(RemoteTTS):
+    """What both index-tts adapters share: the URL and the configured voices (HTTP, WAV,
+    resampling and WSOLA speed come from :class:`~xtalk.models.tts.remote.RemoteTTS`)."""
 
     service = "IndexTTS"
     default_port = 11996
@@ -191,26 +181,14 @@ class _IndexTTSBase(TTS):
                 raise ValueError(f"{self.service}: port must be 1..65535, got {port!r}")
             base_url = f"http://{host}:{port}"
         self.base_url = check_url(base_url, f"{self.service} base_url")
-        self.url = self.base_url + self.endpoint
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, int) \
-                or not 8000 <= sample_rate <= 192000:
-            raise ValueError(f"{self.service}: sample_rate must be an integer 8000..192000 Hz, "
-                             f"got {sample_rate!r}")
-        self._rate = sample_rate
+        super().__init__(self.base_url + self.endpoint, sample_rate, timeout_s,
+                         connect_timeout_s, speakable)
         self._voices = parse_voices(voices, self.service)
         self._voice = self._voices[0]
         if voice is not None:
             self._voice = self._find_voice(voice)
-        self._speed = 1.0
-        self._speakable = bool(speakable)
-        self._http = HttpConnection(self.service, make_timeout(timeout_s, connect_timeout_s))
 
-    # ------------------------------------------------------------------ settings
-    @property  # type: ignore[override]
-    def sample_rate(self) -> int:
-        """Output rate (Hz) of :meth:`synthesize`; the server's audio is resampled to it."""
-        return self._rate
-
+    # ------------------------------------------------------------------ voices
     @property
     def voices(self) -> list[str]:
         return [v.name for v in self._voices]
@@ -234,74 +212,6 @@ class _IndexTTSBase(TTS):
         """
         self._voice = self._find_voice(name)
 
-    @property
-    def speed(self) -> float:
-        return self._speed
-
-    def set_speed(self, speed: float) -> None:
-        """Speaking rate 0.5..2.0: the server has no speed control, so the received audio
-        is time-stretched (WSOLA, pitch unchanged).
-
-        Raises:
-            ValueError: ``speed`` is not a number in 0.5..2.0.
-        """
-        if isinstance(speed, bool) or not isinstance(speed, int | float) \
-                or not math.isfinite(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
-            raise ValueError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {speed!r}")
-        self._speed = float(speed)
-
-    def clone(self) -> _IndexTTSBase:
-        """Own voice/emotion/speed choice; the HTTP connection pool is shared."""
-        return copy.copy(self)
-
-    def close(self) -> None:
-        """Close the pooled HTTP connections (they reopen on the next request)."""
-        self._http.close()
-
-    # ------------------------------------------------------------------ synthesis
-    def _payload(self, text: str) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def _clauses(self, text: str) -> list[str]:
-        spoken = make_speakable(text) if self._speakable else " ".join(str(text).split())
-        return split_clauses(spoken) if spoken else []
-
-    def _audio(self, body: bytes) -> np.ndarray:
-        try:
-            pcm, rate = decode_wav(body)
-        except ValueError as exc:
-            raise bad_audio(self.service, self.url, str(exc)) from exc
-        pcm = resample_int16(pcm, rate, self._rate)
-        if abs(self._speed - 1.0) > 1e-3 and pcm.size:
-            from xtalk.models.speed.wsola import WSOLASpeedController
-
-            pcm = WSOLASpeedController().apply(pcm, self._rate, self._speed)
-        return pcm
-
-    def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        """Speak ``text``: one request per sentence, one PCM16 chunk per sentence at
-        :attr:`sample_rate` (call from a worker thread).
-
-        Raises:
-            RemoteModelError: The server is down, timed out, answered an error status or
-                something that is not a WAV file.
-        """
-        state = copy.copy(self)  # a voice/emotion change mid-reply applies to the next one
-        for clause in self._clauses(text):
-            response = self._http.post(self.url, json=state._payload(clause))
-            pcm = state._audio(response.content)
-            if pcm.size:
-                yield pcm
-
-    async def asynthesize(self, text: str) -> AsyncIterator[np.ndarray]:
-        """:meth:`synthesize` for asyncio callers (``httpx.AsyncClient``)."""
-        state = copy.copy(self)
-        for clause in self._clauses(text):
-            response = await self._http.apost(self.url, json=state._payload(clause))
-            pcm = state._audio(response.content)
-            if pcm.size:
-                yield pcm
-
 
 # --------------------------------------------------------------------------- IndexTTS
 class IndexTTS(_IndexTTSBase):
@@ -318,7 +228,7 @@ class IndexTTS(_IndexTTSBase):
         host: Server host when ``base_url`` is not given.
         port: Server port when ``base_url`` is not given (default 11996).
         sample_rate: Output rate (Hz) the received audio is resampled to.
-        timeout_s: Seconds to wait for each answer (synthesis of one sentence).
+        timeout_s: Seconds to wait for each answer (synthesis of one clause).
         connect_timeout_s: Seconds to wait for the connection.
         speakable: Rewrite Markdown/numbers into speakable English first.
 

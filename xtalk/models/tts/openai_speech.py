@@ -5,11 +5,12 @@ is JSON ``{"model", "input", "voice", "response_format", "speed"}``; the answer 
 
 * ``response_format="pcm"`` (default): raw 16-bit little-endian mono samples at
   ``pcm_sample_rate`` (24 kHz for OpenAI and Kokoro-FastAPI), read as they stream in and
-  handed on every ``chunk_s`` seconds, so playback can start before a sentence is done;
+  handed on every ``chunk_s`` seconds, so playback can start before a clause is done;
 * ``response_format="wav"``: a WAV file, parsed when complete.
 
-Text is made speakable (English; ``speakable=False`` turns it off) and sent one sentence per
-request like Piper, so the first audio comes back after the first sentence. Audio is
+Text is made speakable (English; ``speakable=False`` turns it off) and sent as one request:
+the engine already hands a TTS one clause at a time, and only genuinely long text is cut into
+clauses by the engine's clause splitter (:mod:`xtalk.models.tts.remote`). Audio is
 resampled with soxr to the declared :attr:`sample_rate`. Speed is the server's own
 (``speed`` field, 0.25..4.0); for a server that ignores it set ``server_speed=False`` and
 the received audio is time-stretched with WSOLA instead. The API key is sent as
@@ -22,35 +23,27 @@ the received audio is time-stretched with WSOLA instead. The API key is sent as
 
 from __future__ import annotations
 
-import copy
-import math
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import httpx
 import numpy as np
 
-from xtalk.audio.pcm import resample_int16
-from xtalk.models.interfaces import TTS, UnsupportedFeatureError
+from xtalk.models.interfaces import UnsupportedFeatureError
 from xtalk.models.remote_audio import (
-    HttpConnection,
     RemoteModelError,
     bad_audio,
     bearer_headers,
     check_url,
-    decode_wav,
     error_from_response,
     error_from_transport,
-    make_timeout,
-    split_clauses,
 )
-from xtalk.models.tts.speakable import make_speakable
+from xtalk.models.tts.remote import RemoteTTS, check_rate
 
-MIN_SPEED, MAX_SPEED = 0.25, 4.0
 _FORMATS = ("pcm", "wav")
 
 
-class OpenAISpeechTTS(TTS):
+class OpenAISpeechTTS(RemoteTTS):
     """Speech from an OpenAI-compatible ``/v1/audio/speech`` endpoint.
 
     Args:
@@ -76,6 +69,9 @@ class OpenAISpeechTTS(TTS):
         ValueError: A bad URL, model, voice, format, rate or timeout.
     """
 
+    service = "speech (OpenAI-compatible)"
+    min_speed, max_speed = 0.25, 4.0
+
     def __init__(
         self,
         base_url: str,
@@ -94,18 +90,13 @@ class OpenAISpeechTTS(TTS):
         extra_body: dict[str, Any] | None = None,
     ) -> None:
         self.base_url = check_url(base_url, "OpenAISpeechTTS base_url")
-        self.url = self.base_url + "/audio/speech"
         for what, value in (("model", model), ("voice", voice)):
             if not isinstance(value, str) or not value.strip():
                 raise ValueError(f"OpenAISpeechTTS: {what} must be a non-empty string")
         if response_format not in _FORMATS:
             raise ValueError(f"OpenAISpeechTTS: response_format must be one of {_FORMATS}, "
                              f"got {response_format!r}")
-        for what, rate in (("pcm_sample_rate", pcm_sample_rate), ("sample_rate", sample_rate)):
-            if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int)
-                                     or not 8000 <= rate <= 192000):
-                raise ValueError(f"OpenAISpeechTTS: {what} must be an integer 8000..192000 Hz, "
-                                 f"got {rate!r}")
+        check_rate(pcm_sample_rate, "OpenAISpeechTTS: pcm_sample_rate")
         if isinstance(chunk_s, bool) or not isinstance(chunk_s, int | float) \
                 or not 0.02 <= chunk_s <= 10:
             raise ValueError(f"OpenAISpeechTTS: chunk_s must be 0.02..10 s, got {chunk_s!r}")
@@ -115,29 +106,23 @@ class OpenAISpeechTTS(TTS):
         if self._voice_names is not None and voice.strip() not in self._voice_names:
             raise ValueError(f"OpenAISpeechTTS: voice {voice!r} is not among voices "
                              f"{self._voice_names}")
+        super().__init__(self.base_url + "/audio/speech",
+                         pcm_sample_rate if sample_rate is None else sample_rate,
+                         timeout_s, connect_timeout_s, speakable,
+                         bearer_headers(api_key, self.base_url))
         self.model = model.strip()
         self._voice = voice.strip()
         self.response_format = response_format
         self.pcm_sample_rate = pcm_sample_rate
-        self._rate = sample_rate or pcm_sample_rate
         self.server_speed = bool(server_speed)
         self.chunk_s = float(chunk_s)
-        self._speakable = bool(speakable)
         self.extra_body = dict(extra_body or {})
-        self._speed = 1.0
-        self._http = HttpConnection("speech (OpenAI-compatible)",
-                                    make_timeout(timeout_s, connect_timeout_s),
-                                    bearer_headers(api_key, self.base_url))
 
     def __repr__(self) -> str:
         return (f"OpenAISpeechTTS(base_url={self.base_url!r}, model={self.model!r}, "
                 f"voice={self._voice!r})")
 
     # ------------------------------------------------------------------ settings
-    @property  # type: ignore[override]
-    def sample_rate(self) -> int:
-        return self._rate
-
     @property
     def voices(self) -> list[str]:
         return list(self._voice_names) if self._voice_names else [self._voice]
@@ -147,7 +132,7 @@ class OpenAISpeechTTS(TTS):
         return self._voice
 
     def set_voice(self, name: str) -> None:
-        """Use voice ``name`` from the next sentence on.
+        """Use voice ``name`` from the next request on.
 
         Raises:
             ValueError: Empty, or not among the configured ``voices``.
@@ -160,59 +145,22 @@ class OpenAISpeechTTS(TTS):
         self._voice = name.strip()
 
     @property
-    def speed(self) -> float:
-        return self._speed
-
-    def set_speed(self, speed: float) -> None:
-        """Speaking rate 0.25..4.0 (the server's ``speed``, or WSOLA when
-        ``server_speed=False``).
-
-        Raises:
-            ValueError: Not a number in range.
-        """
-        if isinstance(speed, bool) or not isinstance(speed, int | float) \
-                or not math.isfinite(speed) or not MIN_SPEED <= speed <= MAX_SPEED:
-            raise ValueError(f"speed must be between {MIN_SPEED} and {MAX_SPEED}, got {speed!r}")
-        self._speed = float(speed)
+    def _stretches(self) -> bool:
+        """Speed (0.25..4.0) is the server's ``speed`` field, or WSOLA here when
+        ``server_speed=False``."""
+        return not self.server_speed
 
     def set_emotion(self, name: str, vector: Sequence[float] | None = None) -> None:
         raise UnsupportedFeatureError(
             "the OpenAI-compatible speech API has no emotion control, so emotion "
             f"{name!r} was not applied")
 
-    def clone(self) -> OpenAISpeechTTS:
-        """Own voice/speed choice; the HTTP connection pool is shared."""
-        return copy.copy(self)
-
-    def close(self) -> None:
-        self._http.close()
-
     # ------------------------------------------------------------------ synthesis
-    def payload(self, text: str) -> dict[str, Any]:
-        """The JSON body for one sentence."""
+    def _payload(self, text: str) -> dict[str, Any]:
         body: dict[str, Any] = {**self.extra_body, "model": self.model, "input": text,
                                 "voice": self._voice, "response_format": self.response_format}
         body["speed"] = self._speed if self.server_speed else 1.0
         return body
-
-    def _clauses(self, text: str) -> list[str]:
-        spoken = make_speakable(text) if self._speakable else " ".join(str(text).split())
-        return split_clauses(spoken) if spoken else []
-
-    def _finish(self, pcm: np.ndarray, rate: int) -> np.ndarray:
-        pcm = resample_int16(pcm, rate, self._rate)
-        if not self.server_speed and abs(self._speed - 1.0) > 1e-3 and pcm.size:
-            from xtalk.models.speed.wsola import WSOLASpeedController
-
-            pcm = WSOLASpeedController().apply(pcm, self._rate, self._speed)
-        return pcm
-
-    def _wav(self, body: bytes) -> np.ndarray:
-        try:
-            pcm, rate = decode_wav(body)
-        except ValueError as exc:
-            raise bad_audio(self._http.service, self.url, str(exc)) from exc
-        return self._finish(pcm, rate)
 
     def _pcm_step(self) -> int:
         return max(2, int(self.chunk_s * self.pcm_sample_rate) * 2)
@@ -226,24 +174,14 @@ class OpenAISpeechTTS(TTS):
                             f"expected raw PCM but got {content_type or 'unknown content'} "
                             f"starting with {head[:12]!r}")
 
-    def synthesize(self, text: str) -> Iterator[np.ndarray]:
-        """Speak ``text`` sentence by sentence (worker thread); PCM16 at :attr:`sample_rate`.
-
-        Raises:
-            RemoteModelError: The server is down, timed out, answered an error status or
-                a body that is not the requested audio.
-        """
-        state = copy.copy(self)
-        for clause in self._clauses(text):
-            body = state.payload(clause)
-            if state.response_format == "wav":
-                yield from _nonempty(state._wav(self._http.post(self.url, json=body).content))
-                continue
-            yield from state._stream_pcm(body)
-
-    def _stream_pcm(self, body: dict[str, Any]) -> Iterator[np.ndarray]:
+    def _speak(self, text: str) -> Iterator[np.ndarray]:
+        """One request: a WAV answer whole, a ``pcm`` answer as it streams in."""
+        if self.response_format == "wav":
+            yield from super()._speak(text)
+            return
         import soxr
 
+        body = self._payload(text)
         resampler = (soxr.ResampleStream(self.pcm_sample_rate, self._rate, 1, dtype="int16")
                      if self.pcm_sample_rate != self._rate else None)
         try:
@@ -255,8 +193,8 @@ class OpenAISpeechTTS(TTS):
                                               response.headers)
                 pending = b""
                 checked = False
-                stretched: list[np.ndarray] = []  # WSOLA here: the whole sentence at once
-                stretch = not self.server_speed and abs(self._speed - 1.0) > 1e-3
+                stretched: list[np.ndarray] = []  # WSOLA here: the whole clause at once
+                stretch = self._stretches and abs(self._speed - 1.0) > 1e-3
                 for block in response.iter_bytes():
                     pending += block
                     if not checked and pending:
@@ -285,22 +223,16 @@ class OpenAISpeechTTS(TTS):
             pcm = np.asarray(resampler.resample_chunk(pcm, last=last), dtype=np.int16)
         return pcm
 
-    async def asynthesize(self, text: str) -> AsyncIterator[np.ndarray]:
-        """:meth:`synthesize` for asyncio callers (``httpx.AsyncClient``; the ``pcm``
-        answer is read whole per sentence)."""
-        state = copy.copy(self)
-        for clause in self._clauses(text):
-            response = await self._http.apost(self.url, json=state.payload(clause))
-            if state.response_format == "wav":
-                pcm = state._wav(response.content)
-            else:
-                data = response.content
-                state._check_pcm_start(data, response.headers.get("content-type", ""))
-                data = data[:len(data) - len(data) % 2]
-                pcm = state._finish(np.frombuffer(data, dtype="<i2").astype(np.int16),
-                                    state.pcm_sample_rate)
-            for chunk in _nonempty(pcm):
-                yield chunk
+    async def _aspeak(self, text: str) -> np.ndarray:
+        """One request for asyncio callers (a ``pcm`` answer is read whole)."""
+        if self.response_format == "wav":
+            return await super()._aspeak(text)
+        response = await self._http.apost(self.url, json=self._payload(text))
+        data = response.content
+        self._check_pcm_start(data, response.headers.get("content-type", ""))
+        data = data[:len(data) - len(data) % 2]
+        return self._finish(np.frombuffer(data, dtype="<i2").astype(np.int16),
+                            self.pcm_sample_rate)
 
 
 def _nonempty(pcm: np.ndarray) -> Iterator[np.ndarray]:

@@ -42,7 +42,7 @@ from xtalk.serving.events import (
     VoiceChangeRequested,
 )
 from xtalk.serving.interfaces import Manager
-from xtalk.serving.managers.speech_out.clauses import ClauseSplitter
+from xtalk.text.clauses import ClauseSplitter
 
 _END = object()
 

@@ -1,4 +1,9 @@
-"""Split streaming reply text into speakable clauses (pure logic).
+"""Split reply text into speakable clauses (pure logic), the one clause splitter of Xtalk.
+
+The engine's TTSManager feeds a reply's text deltas to a :class:`ClauseSplitter` and hands
+the TTS model one clause at a time; a model that is given a whole text instead (a direct
+``synthesize`` call, a remote server with a request size limit) cuts only text that is
+genuinely long, with :func:`split_long_text`, so it is cut the same way.
 
 Text is cut at sentence ends (``. ! ? …`` and their CJK forms, followed by a space or the
 end of the stream). The *first* clause of a reply is also cut at a comma, colon, semicolon
@@ -10,6 +15,9 @@ cut. Fenced code blocks (```) are never spoken, even when they span several clau
 from __future__ import annotations
 
 import re
+
+#: Clauses longer than this are cut at a space (the engine never sends a TTS more).
+MAX_CLAUSE_CHARS = 220
 
 _SENTENCE_END = re.compile(r"([.!?…。！？]+[\"')\]]*)(\s+|$)")
 _CLAUSE_END = re.compile(r"([,;:—–]|\s-)(\s+)")
@@ -32,7 +40,8 @@ class ClauseSplitter:
         max_clause_chars: Force a cut (at a space) in very long clauses.
     """
 
-    def __init__(self, first_clause_min_words: int = 4, max_clause_chars: int = 220) -> None:
+    def __init__(self, first_clause_min_words: int = 4,
+                 max_clause_chars: int = MAX_CLAUSE_CHARS) -> None:
         self.first_clause_min_words = first_clause_min_words
         self.max_clause_chars = max_clause_chars
         self._buffer = ""
@@ -77,6 +86,8 @@ class ClauseSplitter:
     def _find_cut(self, final: bool) -> int | None:
         text = self._buffer
         for match in _SENTENCE_END.finditer(text):
+            if match.end(1) > self.max_clause_chars:
+                break  # too long a clause: cut at a space below
             end_punct = match.start(1)
             if match.group(2) == "" and not final:
                 return None  # the stream may continue right after the dot ("3.5")
@@ -85,9 +96,27 @@ class ClauseSplitter:
             return match.end(1)
         if self._emitted == 0:
             for match in _CLAUSE_END.finditer(text):
+                if match.end(1) > self.max_clause_chars:
+                    break
                 if len(text[:match.start()].split()) >= self.first_clause_min_words:
                     return match.end(1)
         if len(text) > self.max_clause_chars:
             space = text.rfind(" ", 0, self.max_clause_chars)
             return space if space > 0 else self.max_clause_chars
         return None
+
+
+def split_long_text(text: str, max_chars: int = MAX_CLAUSE_CHARS) -> list[str]:
+    """``text`` (whitespace collapsed) as one piece when it has at most ``max_chars``
+    characters, else cut by a :class:`ClauseSplitter` into clauses of at most ``max_chars``.
+
+    Raises:
+        ValueError: ``max_chars`` is not a positive integer.
+    """
+    if isinstance(max_chars, bool) or not isinstance(max_chars, int) or max_chars < 1:
+        raise ValueError(f"max_chars must be a positive integer, got {max_chars!r}")
+    text = " ".join(str(text).split())
+    if len(text) <= max_chars:
+        return [text] if text else []
+    splitter = ClauseSplitter(max_clause_chars=max_chars)
+    return splitter.push(text) + splitter.flush()
