@@ -245,17 +245,21 @@ class DeviceMonitor:
         interval: Seconds between polls.
         streams_open: Returns whether audio streams are open: then the list is read in a
             child process, since re-initialising PortAudio would close them.
+        devices: The listing the caller already acted on (e.g. the app's start-up
+            listing): the first poll reports what changed since. Without it the first
+            poll is the baseline and reports no added / removed devices.
     """
 
     def __init__(self, callback: DeviceCallback, *, interval: float = POLL_SECONDS,
-                 streams_open: Callable[[], bool] | None = None) -> None:
+                 streams_open: Callable[[], bool] | None = None,
+                 devices: list[AudioDevice] | None = None) -> None:
         self.callback = callback
         self.interval = float(interval)
         self.streams_open = streams_open or globals()["streams_open"]
-        self.devices: list[AudioDevice] = []
+        self.devices: list[AudioDevice] = list(devices or [])
         self._watched: dict[str, tuple[str, str | None]] = {}  # role -> (kind, name)
         self._lost: set[str] = set()
-        self._polled = False
+        self._has_baseline = devices is not None
         self._task: asyncio.Task[None] | None = None
 
     def watch(self, role: str, kind: str, name: str | None) -> None:
@@ -290,9 +294,9 @@ class DeviceMonitor:
     def _diff(self, fresh: list[AudioDevice]) -> None:
         old = {d.key: d for d in self.devices}
         new = {d.key: d for d in fresh}
-        first, self._polled = not self._polled, True  # the first list is no change
+        baseline, self._has_baseline = self._has_baseline, True
         self.devices = fresh
-        if not first:
+        if baseline:  # else this first list is the baseline: no change to report
             for key, device in new.items():
                 if key not in old:
                     self._report("added", device)

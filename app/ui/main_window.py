@@ -421,8 +421,9 @@ class MainWindow(QMainWindow):
                                      on_status=self._mic_status)
         await self.microphone.start()
         if self.monitor is None:
-            self.monitor = DeviceMonitor(self._device_event)
-            self.monitor.devices = list(self.devices)
+            # compared with the listing used here: a device plugged in or out before
+            # the monitor's first poll is reported too
+            self.monitor = DeviceMonitor(self._device_event, devices=self.devices)
             self.monitor.start()
         self.monitor.watch("input", "input", self.settings["input_device"])
         self.monitor.watch("output", "output", self.settings["output_device"])

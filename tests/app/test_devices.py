@@ -220,6 +220,32 @@ async def test_monitor_reports_devices_that_go_and_return(
         await monitor.stop()
 
 
+@pytest.mark.parametrize("change", ["plugged-in", "unplugged"])
+async def test_a_change_before_the_first_poll_is_reported(pulse: PrivatePulse,
+                                                          change: str) -> None:
+    """The monitor starts from the listing the app used at start-up: a device plugged in
+    or unplugged between that listing and the monitor's first poll is reported."""
+    if change == "plugged-in":
+        pulse.stop()
+    startup = await asyncio.to_thread(list_devices, rescan=True)
+    assert (find_device(MIC_DEVICE, "input", startup) is None) == (change == "plugged-in")
+    if change == "plugged-in":
+        pulse.start()
+    else:
+        pulse.stop()
+    events: list[tuple[str, str, str | None]] = []
+    monitor = DeviceMonitor(lambda kind, d, role: events.append((kind, d.name, role)),
+                            streams_open=lambda: False, devices=startup)
+    monitor.watch("input", "input", MIC_DEVICE)
+    await monitor.poll()
+    if change == "plugged-in":
+        assert ("added", MIC_DEVICE, None) in events, events
+        assert ("added", SPEAKER_DEVICE, None) in events, events
+    else:
+        assert ("removed", MIC_DEVICE, None) in events, events
+        assert ("lost", MIC_DEVICE, "input") in events, events
+
+
 @pytest.mark.parametrize("role", ["output", "input"])
 def test_a_lost_duplex_headset_is_reported_for_the_role_it_plays(role: str) -> None:
     """A headset has input and output channels: it is lost as the output when it is the

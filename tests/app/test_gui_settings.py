@@ -10,6 +10,7 @@ import json
 
 import httpx
 import pytest
+from pulse import SPEAKER_DEVICE
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 from websockets.sync.client import connect as ws_connect
@@ -155,6 +156,34 @@ def test_a_headset_lost_as_the_speaker_is_reported_as_the_speaker(make_window, q
     monitor._diff([desk_mic, headset])  # back
     assert window.notices.text("input") is None, window.notices.texts()
     assert "Speaker is back: USB Headset" in window.notices.text("output")
+
+
+def test_a_speaker_plugged_in_while_the_app_starts_is_used(pulse, make_window, qtbot,
+                                                           config_dir, monkeypatch) -> None:
+    """No output device in the start-up listing (replies on the silent virtual speaker);
+    a speaker is plugged in before the device monitor's first poll: the monitor reports
+    it (its baseline is the start-up listing) and the app plays on it."""
+    from app.audio.devices import DeviceMonitor, rescan_portaudio
+
+    pulse.stop()
+    rescan_portaudio()  # PortAudio starts with no device at all
+    save_settings({"input_device": "Desk Mic"})  # a microphone that is not there
+    start_monitor = DeviceMonitor.start
+
+    def plug_in_then_start(monitor: DeviceMonitor) -> None:
+        pulse.start()  # the user plugs the speaker in right after the start-up listing
+        start_monitor(monitor)
+
+    monkeypatch.setattr(DeviceMonitor, "start", plug_in_then_start)
+    window = make_window(audio="devices")
+    assert window.devices == [] and window.monitor is not None
+    qtbot.waitUntil(lambda: window.speaker is not None and not window.speaker.virtual,
+                    timeout=30000)
+    assert SPEAKER_DEVICE in [d.name for d in window.devices]
+    assert "No speaker found" not in (window.notices.text("output") or "")
+    dialog = window.open_settings()
+    outputs = [dialog.output_combo.itemText(i) for i in range(dialog.output_combo.count())]
+    assert SPEAKER_DEVICE in outputs, outputs
 
 
 def test_the_lan_toggle_starts_and_stops_the_server(make_window, qtbot, gui_store,
