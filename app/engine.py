@@ -271,6 +271,7 @@ class EngineHost:
         self._session_ready = asyncio.Event()
         self._new_session = session_id is None
         self._reset_turn_state()
+        self.latency_history = []  # the open conversation's turns
         self._session_task = self._loop.create_task(
             self._desktop.connect(conn, None, session_id=session_id, messages=messages,
                                   attached=session_id is not None),

@@ -132,7 +132,7 @@ def _nice(value: float) -> float:
 
 
 class LatencyPanel(QWidget):
-    """The last turn's numbers and the session chart."""
+    """The last turn's numbers and the chart of the open conversation's turns."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -175,6 +175,15 @@ class LatencyPanel(QWidget):
         layout.addSpacing(6)
         layout.addWidget(chart_title)
         layout.addWidget(self.chart, 1)
+
+    def clear(self) -> None:
+        """Forget the turns shown: another conversation is open (a new or a reopened
+        one), so neither the last turn nor the chart shows the previous one's figures."""
+        self.last = None
+        self.history = []
+        for label in self.values.values():
+            label.setText("—")
+        self.chart.set_history(self.history)
 
     def add_metrics(self, metrics: dict[str, Any]) -> None:
         """One ``latency_metrics`` message's data."""

@@ -587,11 +587,10 @@ class MainWindow(QMainWindow):
                 # the engine's "rms" is in dBFS
                 self.meter.set_level(meter_level(float(data.get("rms") or -120.0)))
             return
-        if action == "session_info":
-            self.view.clear()
-            self.sidebar.current_id = str(data.get("session_id") or "") or None
-            self._sidebar_timer.start()
-        elif action == "session_attached":
+        if action in ("session_info", "session_attached"):  # another conversation
+            if action == "session_info":
+                self.view.clear()
+            self.latency.clear()
             self.sidebar.current_id = str(data.get("session_id") or "") or None
             self._sidebar_timer.start()
         elif action == "latency_metrics":

@@ -176,6 +176,37 @@ def test_conversations_in_the_sidebar(make_window, qtbot, gui_store) -> None:
     assert window.view.entries() == []
 
 
+def test_the_latency_panel_shows_only_the_open_conversation(make_window, qtbot,
+                                                             gui_store) -> None:
+    """A new conversation, or another one reopened, starts with an empty latency panel:
+    no last-turn figures and no bars of the previous conversation's turns."""
+    window = make_window(store=gui_store)
+    empty = {key: "—" for key in window.latency.shown()}
+    first = window.engine.session_id
+
+    def turn(text: str) -> None:
+        window.send_text(text)
+        qtbot.waitUntil(lambda: len(window.latency.history) == 1
+                        and window.status.state == "listening", timeout=20000)
+        assert window.latency.shown()["e2e_ms"] != "—"
+        assert len(window.latency.chart.history) == 1
+
+    turn("hello")
+    qtbot.mouseClick(window.sidebar.new_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.engine.session_id != first
+                    and window.view.entries() == [], timeout=20000)
+    assert window.latency.shown() == empty
+    assert window.latency.history == [] and window.latency.chart.history == []
+    assert window.engine.latency_history == []
+    turn("what time is it")  # this conversation's first turn is bar 1
+    # reopening the first conversation: its messages, not the second one's latency
+    window.sidebar.open_requested.emit(first)
+    qtbot.waitUntil(lambda: window.engine.session_id == first
+                    and window.view.texts("user") == ["hello"], timeout=20000)
+    assert window.latency.shown() == empty
+    assert window.latency.history == [] and window.latency.chart.history == []
+
+
 def test_reply_text_follows_what_was_heard(qtbot) -> None:
     """Reply text not yet heard is greyed; after an interruption the unheard rest stays
     grey, so the user sees what the assistant did not get to say."""
