@@ -13,10 +13,12 @@ import pytest
 from pulse import SPEAKER_DEVICE
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect as ws_connect
 
 from app.audio.devices import AudioDevice, list_devices, output_devices
 from app.settings import load_settings, save_settings, settings_path
+from xtalk.serving.wire.limits import ConnectionLimits
 
 
 def save_button(dialog):
@@ -211,6 +213,24 @@ def test_the_lan_toggle_starts_and_stops_the_server(make_window, qtbot, gui_stor
     with ws_connect(f"ws://127.0.0.1:{port}/ws?token={token}", open_timeout=10) as ws:
         first = json.loads(ws.recv(timeout=10))
         assert first["action"] == "session_info"
+    # the hard message-size cap of xtalk-server, from the same limits: a message at the
+    # cap is read (and rejected by the session, which goes on), one byte more is refused
+    # by the WebSocket layer (1009) without being buffered
+    cap = ConnectionLimits.from_config(
+        window.engine.xtalk.service_prototype.service_config).hard_frame_bytes
+    assert cap < 16 * 1024 * 1024  # smaller than uvicorn's default, so this tests the cap
+    with ws_connect(f"ws://127.0.0.1:{port}/ws?token={token}", open_timeout=10,
+                    max_size=None) as ws:
+        assert json.loads(ws.recv(timeout=10))["action"] == "session_info"
+        ws.send(bytes(cap))
+        reply = next(m for m in map(json.loads, iter(lambda: ws.recv(timeout=10), None))
+                     if m["action"] == "error")
+        assert reply["data"]["code"] == "frame_too_large", reply
+        ws.send(bytes(cap + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                ws.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
 
     # a new code replaces the old one
     qtbot.mouseClick(dialog.new_code_button, Qt.MouseButton.LeftButton)
