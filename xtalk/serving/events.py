@@ -635,6 +635,19 @@ class PlaybackFinished(BaseEvent):
 
 
 @dataclass
+class ReplyHeard(BaseEvent):
+    """The reply of ``turn_id`` was heard to its end: all of it was sent and not stopped,
+    and the client reported its queue drained, or its ``seconds`` of audio have had time to
+    play (pauses excluded), or the next user turn began, or the session is stopping.
+    Published once per such reply, after its PlaybackFinished (an interrupted reply gets
+    PlaybackStopped with the ``heard_text`` instead)."""
+
+    turn_id: int = 0
+    seconds: float = 0.0
+    TYPE: ClassVar[str] = "playback.heard"
+
+
+@dataclass
 class ChunkPlayed(BaseEvent):
     """The client / local player reports it played ``chunk_index``."""
 

@@ -2,10 +2,10 @@
 
 Consumes: UserTurnAccepted (a reply is coming), TTSChunkReady, TTSReplyCompleted,
 PlaybackPauseRequested, PlaybackResumeRequested, PlaybackStopRequested, ChunkPlayed,
-PlaybackDrained.
+PlaybackDrained, SessionStopping.
 Emits: PlaybackStarted (``start_tts``), AudioChunkSent, PlaybackPaused / PlaybackResumed /
 PlaybackStopped (``pause_tts`` / ``resume_tts`` / ``stop_tts``), PlaybackFinished
-(``tts_finished``).
+(``tts_finished``), ReplyHeard.
 
 Guarantees:
 
@@ -17,12 +17,17 @@ Guarantees:
   that do not report, until the audio sent so far has had time to play — so barge-in
   works after the text (and even the synthesis) is complete.
 
-"Heard" is computed from the client's ``tts_chunk_played`` confirmations when it sends
-them, otherwise from the playing time.
+What a stopped reply's user heard (PlaybackStopped ``heard_text``) is computed from the
+client's ``tts_chunk_played`` confirmations when it sends them, otherwise from the playing
+time. A reply sent in full and not stopped is heard to its end (ReplyHeard, published with
+``wait_for_completion`` so the conversation has it before anything that follows) when the
+client reports its queue drained, when its audio has had time to play (pauses excluded), when
+the next user turn is accepted, or when the session stops — whichever comes first.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, field
 
@@ -38,6 +43,8 @@ from xtalk.serving.events import (
     PlaybackStarted,
     PlaybackStopped,
     PlaybackStopRequested,
+    ReplyHeard,
+    SessionStopping,
     TTSChunkReady,
     TTSReplyCompleted,
     UserTurnAccepted,
@@ -71,6 +78,8 @@ class ReplyPlayback:
     play_started_at: float | None = None
     paused_at: float | None = None
     paused_total: float = 0.0
+    heard: bool = False
+    heard_timer: asyncio.Task[None] | None = None
 
     def playing_seconds(self, now: float) -> float:
         """How long audio has been playing (pauses excluded)."""
@@ -89,6 +98,17 @@ class ReplyPlayback:
             return True
         return not self.drained and \
             self.playing_seconds(now) < self.sent_seconds() + AUDIBLE_MARGIN_S
+
+    def seconds_to_play(self, now: float) -> float:
+        """How long the audio sent so far still plays (0 when drained or nothing sent)."""
+        if self.drained or self.play_started_at is None:
+            return 0.0
+        return max(0.0, self.sent_seconds() + AUDIBLE_MARGIN_S - self.playing_seconds(now))
+
+    def cancel_heard_timer(self) -> None:
+        timer, self.heard_timer = self.heard_timer, None
+        if timer is not None and not timer.done() and timer is not asyncio.current_task():
+            timer.cancel()
 
 
 def heard_text(reply: ReplyPlayback, now: float, use_confirmations: bool) -> str:
@@ -129,6 +149,7 @@ class TTSPlaybackManager(Manager):
         self.current: ReplyPlayback | None = None
         self._cancelled: set[int] = set()
         self._confirmations_seen = False
+        self._unheard: dict[int, ReplyPlayback] = {}  # sent in full, not yet heard
 
     def _reply_for(self, turn_id: int) -> ReplyPlayback | None:
         if turn_id in self._cancelled:
@@ -136,6 +157,12 @@ class TTSPlaybackManager(Manager):
         if self.current is None or self.current.turn_id != turn_id:
             self.current = ReplyPlayback(turn_id)
         return self.current
+
+    @Manager.event_handler(UserTurnAccepted, priority=50)
+    async def on_next_turn(self, event: UserTurnAccepted) -> None:
+        """A reply that was not stopped by this turn was heard to its end (before the
+        conversation takes the new user turn)."""
+        await self._report_all_heard()
 
     @Manager.event_handler(UserTurnAccepted, priority=10)
     def on_turn_accepted(self, event: UserTurnAccepted) -> None:
@@ -181,6 +208,41 @@ class TTSPlaybackManager(Manager):
             reply.finished = True
             await self.publish(PlaybackFinished(session_id=self.session_id,
                                                 turn_id=reply.turn_id))
+            self._unheard[reply.turn_id] = reply
+            await self._schedule_heard(reply)
+
+    # ------------------------------------------------------------------ heard
+    async def _schedule_heard(self, reply: ReplyPlayback) -> None:
+        """Report ``reply`` heard once its audio has had time to play (now if it has)."""
+        reply.cancel_heard_timer()
+        delay = reply.seconds_to_play(time.monotonic())
+        if delay <= 0:
+            await self._report_heard(reply)
+            return
+
+        async def report_when_played() -> None:
+            await asyncio.sleep(delay)
+            await self._report_heard(reply)
+
+        reply.heard_timer = asyncio.get_running_loop().create_task(
+            report_when_played(), name=f"xtalk-heard-{self.session_id}-{reply.turn_id}")
+
+    async def _report_heard(self, reply: ReplyPlayback) -> None:
+        if reply.heard or reply.stopped or reply.paused or not reply.finished:
+            return
+        reply.heard = True
+        reply.cancel_heard_timer()
+        self._unheard.pop(reply.turn_id, None)
+        await self.publish(ReplyHeard(session_id=self.session_id, turn_id=reply.turn_id,
+                                      seconds=reply.sent_seconds()),
+                           wait_for_completion=True)
+
+    async def _report_all_heard(self) -> None:
+        """Every reply sent in full and not paused is heard to its end now."""
+        for turn_id in sorted(self._unheard):
+            reply = self._unheard.get(turn_id)
+            if reply is not None:
+                await self._report_heard(reply)
 
     # ------------------------------------------------------------------ control
     def _target(self, turn_id: int | None) -> ReplyPlayback | None:
@@ -196,6 +258,7 @@ class TTSPlaybackManager(Manager):
         if reply is None or reply.paused or not reply.audible(now):
             return
         reply.paused, reply.paused_at = True, now
+        reply.cancel_heard_timer()
         await self.publish(PlaybackPaused(session_id=self.session_id, turn_id=reply.turn_id),
                            wait_for_completion=True)
 
@@ -213,6 +276,8 @@ class TTSPlaybackManager(Manager):
         held, reply.held = reply.held, []
         for chunk in held:
             await self._send(reply, chunk)
+        if reply.finished:
+            await self._schedule_heard(reply)
         await self._maybe_finish(reply)
 
     @Manager.event_handler(PlaybackStopRequested, priority=10)
@@ -224,6 +289,8 @@ class TTSPlaybackManager(Manager):
         heard = heard_text(reply, now, self._confirmations_seen)
         reply.stopped = True
         reply.held.clear()
+        reply.cancel_heard_timer()
+        self._unheard.pop(reply.turn_id, None)
         self._cancelled.add(reply.turn_id)
         await self.publish(PlaybackStopped(session_id=self.session_id, turn_id=reply.turn_id,
                                            heard_text=heard, reason=event.reason),
@@ -241,6 +308,21 @@ class TTSPlaybackManager(Manager):
             self.current.played.add(event.chunk_index)
 
     @Manager.event_handler(PlaybackDrained, priority=10)
-    def on_drained(self, event: PlaybackDrained) -> None:
+    async def on_drained(self, event: PlaybackDrained) -> None:
         if self.current is not None and self.current.finished:
             self.current.drained = True
+        await self._report_all_heard()
+
+    @Manager.event_handler(SessionStopping, priority=50)
+    async def on_session_stopping(self, event: SessionStopping) -> None:
+        await self._report_all_heard()
+        self._forget_unheard()
+
+    def _forget_unheard(self) -> None:
+        for reply in self._unheard.values():
+            reply.cancel_heard_timer()
+        self._unheard.clear()
+
+    async def shutdown(self) -> None:
+        self._forget_unheard()
+        await super().shutdown()
