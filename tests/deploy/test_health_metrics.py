@@ -62,6 +62,53 @@ def test_readiness_needs_the_models(tmp_path: Path):
         store.close()
 
 
+def test_metrics_access_is_the_routes_check_plus_admin(tmp_path: Path):
+    """/metrics refuses exactly what the routes refuse (one principal check), and a
+    logged-in caller must also be an admin."""
+    store = Store.open(sqlite_url(tmp_path / "xtalk.db"))
+    try:
+        root = store.users.create_user("root", "root-pass-123", is_admin=True)
+        guest = store.users.create_user("guest", "guest-pass-123")
+        client = TestClient(build_app(str(TONE_CONFIG), store=store, metrics=True))
+        cases = {
+            "cross-origin": ({"Origin": "http://evil.example"}, 403),
+            "no token": ({}, 401),
+            "bad token": ({"Authorization": "Bearer not-a-token"}, 401),
+        }
+        for what, (headers, status) in cases.items():
+            route = client.get("/api/sessions", headers=headers)
+            metrics = client.get("/metrics", headers=headers)
+            assert route.status_code == metrics.status_code == status, what
+            assert route.json()["detail"] in metrics.text, what
+            assert "xtalk_" not in metrics.text
+        guest_auth = {"Authorization": f"Bearer {store.users.issue_token(guest)}"}
+        assert client.get("/api/sessions", headers=guest_auth).status_code == 200
+        refused = client.get("/metrics", headers=guest_auth)
+        assert refused.status_code == 403 and "admin" in refused.text
+        root_auth = {"Authorization": f"Bearer {store.users.issue_token(root)}"}
+        served = client.get("/metrics", headers=root_auth)
+        assert served.status_code == 200 and metric(served.text, "xtalk_sessions_active") == 0
+    finally:
+        store.close()
+
+
+async def test_a_gate_without_a_store_lets_only_login_free_requests_through():
+    from xtalk.serving.http.auth import AuthGate, AuthRefused, AuthSettings
+
+    gate = AuthGate(None, AuthSettings())
+
+    def scope(client: str, host: str = "127.0.0.1:8000") -> dict:
+        return {"type": "http", "client": (client, 5000),
+                "headers": [(b"host", host.encode())], "query_string": b""}
+
+    assert (await gate.principal(scope("127.0.0.1"))).user is None
+    for request, status in ((scope("192.168.1.20"), 401),
+                            (scope("127.0.0.1", "rebound.example:8000"), 403)):
+        with pytest.raises(AuthRefused) as refused:
+            await gate.principal(request)
+        assert refused.value.status == status
+
+
 def test_histogram_is_cumulative():
     histogram = Histogram((0.1, 1.0))
     for value in (0.05, 0.5, 0.5, 7.0, float("nan"), -1.0):

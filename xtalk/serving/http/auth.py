@@ -1,6 +1,8 @@
 """Authentication and request-origin checks of the HTTP/WebSocket serving layer.
 
-Who must authenticate is decided for every request (:meth:`AuthGate.required`):
+Who must authenticate is decided for every request (:meth:`AuthGate.required`), and
+:meth:`AuthGate.principal` is the one check of origin, host and token that the HTTP routes,
+the session WebSocket and ``/metrics`` share:
 
 * mode ``"required"``, or LAN mode (the server listens beyond loopback): always;
 * mode ``"auto"`` (default): only the single-user desktop case runs without a token —
@@ -309,10 +311,48 @@ class FailureThrottle:
 
 
 # --------------------------------------------------------------------------- the gate
-class AuthGate:
-    """Decides per request whether a token is needed and whom it names."""
+WS_UNAUTHORIZED = 4401
+WS_FORBIDDEN = 4403
 
-    def __init__(self, store: Store, settings: AuthSettings) -> None:
+
+@dataclass
+class Principal:
+    """The caller of a route: a user, or nobody while authentication is off."""
+
+    user: UserInfo | None
+    token: str | None = None
+
+    @property
+    def owner(self) -> int | None:
+        return self.user.id if self.user is not None else None
+
+    @property
+    def user_id(self) -> str | None:
+        """The user id as ``Xtalk.connect`` takes it."""
+        return str(self.user.id) if self.user is not None else None
+
+
+class AuthRefused(Exception):
+    """A request refused by :meth:`AuthGate.principal`: the HTTP ``status``, the WebSocket
+    close code ``ws_code``, a machine-readable ``code`` and a ``message`` for the client."""
+
+    def __init__(self, status: int, ws_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.ws_code, self.code, self.message = status, ws_code, code, message
+
+
+def _unauthorized(message: str = "Authentication required.") -> AuthRefused:
+    return AuthRefused(401, WS_UNAUTHORIZED, "unauthorized", message)
+
+
+class AuthGate:
+    """Decides per request whether a token is needed and whom it names.
+
+    Without a ``store`` nobody can log in: only requests that need no token (loopback
+    clients of a loopback server in mode ``"auto"``) are let through.
+    """
+
+    def __init__(self, store: Store | None, settings: AuthSettings) -> None:
         self.store = store
         self.settings = settings
         self.throttle = FailureThrottle(settings.max_failed_logins,
@@ -324,16 +364,46 @@ class AuthGate:
             return True
         if not client_is_loopback(scope):
             return True
+        if self.store is None:
+            return False
         return await asyncio.to_thread(self.store.users.has_users)
 
     async def user_for(self, token: str | None) -> UserInfo | None:
-        if not token:
+        if not token or self.store is None:
             return None
         return await asyncio.to_thread(self.store.users.verify_token, token)
 
+    async def principal(self, scope: Mapping[str, Any], *, websocket: bool = False
+                        ) -> Principal:
+        """Who makes the request ``scope``, after the origin, host and token checks.
+
+        ``websocket`` also accepts the token as ``?token=`` (browsers cannot set headers
+        on a WebSocket).
+
+        Raises:
+            AuthRefused: A cross-origin request, a non-local ``Host`` while no login is
+                needed, or a missing / invalid token where one is.
+        """
+        if not origin_allowed(scope, self.settings.allowed_origins):
+            raise AuthRefused(403, WS_FORBIDDEN, "forbidden_origin",
+                              "Cross-origin requests are not allowed.")
+        token = bearer_token(scope, allow_query=websocket)
+        if not await self.required(scope):
+            if not host_is_local(scope, self.settings.allowed_origins):
+                raise AuthRefused(403, WS_FORBIDDEN, "forbidden_host",
+                                  "This server only answers to localhost names.")
+            return Principal(None, None)
+        if token is None:
+            raise _unauthorized()
+        user = await self.user_for(token)
+        if user is None:
+            raise _unauthorized("Invalid or expired token.")
+        return Principal(user, token)
+
 
 __all__ = [
-    "AUTH_MODES", "DEFAULT_MAX_UPLOAD_BYTES", "AuthGate", "AuthSettings", "FailureThrottle",
+    "AUTH_MODES", "DEFAULT_MAX_UPLOAD_BYTES", "WS_FORBIDDEN", "WS_UNAUTHORIZED", "AuthGate",
+    "AuthRefused", "AuthSettings", "FailureThrottle", "Principal",
     "TokenRedactingFilter", "bearer_token", "client_address", "client_is_loopback",
     "host_is_local", "install_token_redaction", "is_loopback_host", "lan_address",
     "normalize_origin",

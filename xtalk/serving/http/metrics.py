@@ -173,21 +173,15 @@ def mount_metrics(app: Any, xtalk: Xtalk, *, store: Store | None,
     """Count into a new :class:`ServerMetrics` and serve it at ``path`` on ``app``.
 
     Call before sessions start (the manager is registered on the prototype service).
-    Without a store (nobody can log in) the endpoint answers loopback clients only.
+    Access is checked like the routes' (:meth:`~xtalk.serving.http.auth.AuthGate.principal`),
+    plus: a logged-in caller must be an admin. Without a store nobody can log in, so only
+    requests that need no login are answered.
     """
-    from xtalk.serving.http.auth import (
-        AuthGate,
-        AuthSettings,
-        bearer_token,
-        client_is_loopback,
-        host_is_local,
-        origin_allowed,
-    )
+    from xtalk.serving.http.auth import AuthGate, AuthRefused, AuthSettings
 
-    settings = settings or AuthSettings()
     metrics = ServerMetrics(xtalk)
     xtalk.service_prototype.register_manager(MetricsManager.bound_to(metrics))
-    gate = AuthGate(store, settings) if store is not None else None
+    gate = AuthGate(store, settings or AuthSettings())
 
     def refuse(status: int, message: str) -> PlainTextResponse:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
@@ -196,20 +190,12 @@ def mount_metrics(app: Any, xtalk: Xtalk, *, store: Store | None,
     @app.get(path, tags=["server"], summary="Prometheus metrics (opt-in)",
              response_class=PlainTextResponse)
     async def serve_metrics(request: Request) -> PlainTextResponse:
-        scope = request.scope
-        if not origin_allowed(scope, settings.allowed_origins):
-            return refuse(403, "Cross-origin requests are not allowed.")
-        if gate is None:
-            if not client_is_loopback(scope):
-                return refuse(403, "Metrics are served to loopback clients only.")
-        elif await gate.required(scope):
-            user = await gate.user_for(bearer_token(scope))
-            if user is None:
-                return refuse(401, "Authentication required.")
-            if not user.is_admin:
-                return refuse(403, "Metrics are for admin users.")
-        elif not host_is_local(scope, settings.allowed_origins):
-            return refuse(403, "This server only answers to localhost names.")
+        try:
+            principal = await gate.principal(request.scope)  # the routes' own check
+        except AuthRefused as exc:
+            return refuse(exc.status, exc.message)
+        if principal.user is not None and not principal.user.is_admin:
+            return refuse(403, "Metrics are for admin users.")
         return PlainTextResponse(metrics.render(), media_type=CONTENT_TYPE,
                                  headers={"Cache-Control": "no-store"})
 

@@ -47,10 +47,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from xtalk.registry import ConfigError
 from xtalk.serving.http.auth import (
     AuthGate,
+    AuthRefused,
     AuthSettings,
+    Principal,
     bearer_token,
     client_address,
-    host_is_local,
     install_token_redaction,
     origin_allowed,
 )
@@ -72,8 +73,6 @@ SECURITY_HEADERS = (
     (b"x-frame-options", b"DENY"),
 )
 
-WS_UNAUTHORIZED = 4401
-WS_FORBIDDEN = 4403
 WS_NOT_FOUND = 4404
 WS_CONFLICT = 4409
 
@@ -189,23 +188,6 @@ class SecurityHeadersMiddleware:
 
 # --------------------------------------------------------------------------- context
 @dataclass
-class Principal:
-    """The caller of a route: a user, or nobody while authentication is off."""
-
-    user: UserInfo | None
-    token: str | None = None
-
-    @property
-    def owner(self) -> int | None:
-        return self.user.id if self.user is not None else None
-
-    @property
-    def user_id(self) -> str | None:
-        """The user id as ``Xtalk.connect`` takes it."""
-        return str(self.user.id) if self.user is not None else None
-
-
-@dataclass
 class ServingContext:
     xtalk: Xtalk
     store: Store
@@ -223,37 +205,7 @@ class ServingContext:
         return importlib.util.find_spec("pypdf") is not None
 
 
-class _Refused(Exception):
-    def __init__(self, status: int, ws_code: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status, self.ws_code, self.code, self.message = status, ws_code, code, message
-
-
-def _unauthorized(message: str = "Authentication required.") -> _Refused:
-    return _Refused(401, WS_UNAUTHORIZED, "unauthorized", message)
-
-
-async def _principal(ctx: ServingContext, scope: Scope, *, websocket: bool) -> Principal:
-    """Origin, host and token checks shared by the HTTP routes and the WebSocket."""
-    settings = ctx.settings
-    if not origin_allowed(scope, settings.allowed_origins):
-        raise _Refused(403, WS_FORBIDDEN, "forbidden_origin",
-                       "Cross-origin requests are not allowed.")
-    token = bearer_token(scope, allow_query=websocket)
-    if not await ctx.gate.required(scope):
-        if not host_is_local(scope, settings.allowed_origins):
-            raise _Refused(403, WS_FORBIDDEN, "forbidden_host",
-                           "This server only answers to localhost names.")
-        return Principal(None, None)
-    if token is None:
-        raise _unauthorized()
-    user = await ctx.gate.user_for(token)
-    if user is None:
-        raise _unauthorized("Invalid or expired token.")
-    return Principal(user, token)
-
-
-def _http_error(exc: _Refused) -> HTTPException:
+def _http_error(exc: AuthRefused) -> HTTPException:
     headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
     return HTTPException(exc.status, exc.message, headers=headers)
 
@@ -305,8 +257,8 @@ def build_router(ctx: ServingContext, *, login_path: str, sessions_path: str,
                      _credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
                      ) -> Principal:
         try:
-            return await _principal(ctx, request.scope, websocket=False)
-        except _Refused as exc:
+            return await ctx.gate.principal(request.scope)
+        except AuthRefused as exc:
             raise _http_error(exc) from None
 
     async def origin_only(request: Request) -> None:
@@ -501,8 +453,8 @@ def build_router(ctx: ServingContext, *, login_path: str, sessions_path: str,
 
     async def session_socket(websocket: WebSocket) -> None:
         try:
-            principal = await _principal(ctx, websocket.scope, websocket=True)
-        except _Refused as exc:
+            principal = await ctx.gate.principal(websocket.scope, websocket=True)
+        except AuthRefused as exc:
             await refuse(websocket, exc.ws_code, exc.code, exc.message)
             return
         owner = principal.owner
