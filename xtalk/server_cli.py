@@ -228,11 +228,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         from xtalk.serving.wire.limits import LIMIT_KEYS, ConnectionLimits
 
         xtalk = Xtalk.from_config(str(args.config))
-        service_config = xtalk.service_prototype.service_config
-        # The limits given as flags (the parser has some of LIMIT_KEYS).
-        service_config.update({key: value for key in LIMIT_KEYS
-                               if (value := getattr(args, key, None)) is not None})
-        limits = ConnectionLimits.from_config(service_config)
+        service = xtalk.service_prototype
+        # The limits: the configuration's, with those given as flags (the parser has some
+        # of LIMIT_KEYS) on top, parsed once here and used by the routes and every session.
+        limits = ConnectionLimits.from_config({
+            **service.service_config,
+            **{key: value for key in LIMIT_KEYS
+               if (value := getattr(args, key, None)) is not None}})
+        service.connection_limits = limits
     except ConfigError as exc:
         return _fail(f"configuration error: {exc}")
     except ValueError as exc:

@@ -50,7 +50,7 @@ async def serve(tmp_path: Path) -> AsyncIterator[tuple[Xtalk, str]]:
     xtalk.attach_store(store)
     app = FastAPI()
     xtalk.mount_routes(app)
-    hard_cap = ConnectionLimits.from_config(xtalk.service_prototype.service_config)
+    hard_cap = xtalk.service_prototype.connection_limits
     try:
         async with serve_app(app, ws_max_size=hard_cap.hard_frame_bytes) as port:
             yield xtalk, f"ws://127.0.0.1:{port}/ws"

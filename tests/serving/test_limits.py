@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -23,6 +24,8 @@ from xtalk import Xtalk
 from xtalk.registry import ConfigError
 from xtalk.server_cli import main as server_main
 from xtalk.serving.connection import InProcessConnection
+from xtalk.serving.http.auth import AuthSettings
+from xtalk.serving.http.routes import mount
 from xtalk.serving.wire.limits import (
     WS_IDLE_TIMEOUT,
     WS_RATE_LIMITED,
@@ -47,7 +50,7 @@ async def serve(store: Store, **service: Any) -> AsyncIterator[RoutesServer]:
     xtalk.attach_store(store)
     app = FastAPI()
     xtalk.mount_routes(app)
-    hard_cap = ConnectionLimits.from_config(xtalk.service_prototype.service_config)
+    hard_cap = xtalk.service_prototype.connection_limits
     async with serve_app(app, ws_max_size=hard_cap.hard_frame_bytes) as port:
         server = RoutesServer(xtalk, port, PASSWORD)
         try:
@@ -286,6 +289,60 @@ def test_limit_defaults_and_config_keys() -> None:
     assert limits.idle_timeout_s == 30.0 and limits.max_frame_bytes == 2048
     assert limits.max_sessions_per_user == ConnectionLimits().max_sessions_per_user
     assert limits.hard_frame_bytes >= 4 * limits.max_text_bytes
+
+
+async def test_limits_are_parsed_once_and_passed_on(store: Store,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prototype parses the limits once; the routes and every session (its gateway)
+    use that object; a session whose config overrides a limit gets its own."""
+    parsed: list[dict[str, Any]] = []
+    parse = ConnectionLimits.from_config.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[ConnectionLimits], config: Any) -> ConnectionLimits:
+        parsed.append(dict(config or {}))
+        return parse(cls, config)
+
+    monkeypatch.setattr(ConnectionLimits, "from_config", classmethod(counting))
+    xtalk = Xtalk.from_config(make_config(service={"idle_timeout_s": 30}))
+    xtalk.attach_store(store)
+    ctx = mount(xtalk, FastAPI(), store=store, settings=AuthSettings(), login_path="/login",
+                sessions_path="/s", session_detail_path="/s/{session_id}",
+                upload_path="/u", ws_path="/ws")
+    prototype = xtalk.service_prototype
+    sessions = [prototype.clone(InProcessConnection()) for _ in range(3)]
+    custom = prototype.clone(InProcessConnection(),
+                             service_config_overrides={"max_frame_bytes": 4096})
+    try:
+        assert len(parsed) == 2 and parsed[0]["idle_timeout_s"] == 30  # + the override
+        limits = prototype.connection_limits
+        assert limits.idle_timeout_s == 30.0 and ctx.limits is limits
+        assert all(s.gateway is not None and s.gateway.connection_limits is limits
+                   for s in sessions)
+        assert custom.gateway is not None
+        assert custom.gateway.connection_limits.max_frame_bytes == 4096
+        assert custom.gateway.limits.max_frame_bytes == 4096  # what inbound frames meet
+        assert custom.gateway.connection_limits.idle_timeout_s == 30.0
+    finally:
+        for session in [*sessions, custom]:
+            await session.stop()
+
+
+def test_server_flags_override_the_configured_limits(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    served: dict[str, Any] = {}
+    monkeypatch.setattr(uvicorn, "run",
+                        lambda app, **kwargs: served.update(app=app, **kwargs))
+    config = make_config(service={"idle_timeout_s": 30, "max_sessions_per_user": 5})
+    config_file = tmp_path / "config.json"
+    config_file.write_text(json.dumps(config))
+    code = server_main(["--config", str(config_file), "--database",
+                        sqlite_url(tmp_path / "x.db"), "--max-sessions-per-user", "2"])
+    assert code == 0
+    limits = served["app"].state.xtalk.service_prototype.connection_limits
+    assert (limits.max_sessions_per_user, limits.idle_timeout_s) == (2, 30.0)
+    assert served["ws_max_size"] == limits.hard_frame_bytes
 
 
 def test_server_flags_validate_limits(capsys: pytest.CaptureFixture[str],

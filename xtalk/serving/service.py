@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from xtalk.pipelines.interfaces import Pipeline
+from xtalk.registry import ConfigError
 from xtalk.serving import events as ev
 from xtalk.serving.event_bus import EventBus
 from xtalk.serving.interfaces import (
@@ -27,6 +28,7 @@ from xtalk.serving.interfaces import (
 )
 from xtalk.serving.managers import DEFAULT_MANAGER_CLASSES
 from xtalk.serving.wire.gateway import SessionGateway
+from xtalk.serving.wire.limits import LIMIT_KEYS, ConnectionLimits
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +75,35 @@ class Service:
         self.gateway: SessionGateway | None = None
         self._retired: list[Manager] = []
         self._stopped = False
+        self._connection_limits: ConnectionLimits | None = None
         if _websocket is not None:
             self._start_live()
 
     @property
     def is_prototype(self) -> bool:
         return self._websocket is None
+
+    @property
+    def connection_limits(self) -> ConnectionLimits:
+        """The limits of this service's client connections: parsed from ``service_config``
+        once, on first use, unless set (``xtalk-server`` sets them from the configuration
+        and its flags); sessions cloned from a prototype get the prototype's object.
+
+        Raises:
+            ConfigError: A limit in ``service_config`` is not a positive number.
+        """
+        if self._connection_limits is None:
+            try:
+                self._connection_limits = ConnectionLimits.from_config(self.service_config)
+            except ValueError as exc:
+                raise ConfigError(f"invalid service_config limits: {exc}") from exc
+        return self._connection_limits
+
+    @connection_limits.setter
+    def connection_limits(self, limits: ConnectionLimits) -> None:
+        if not isinstance(limits, ConnectionLimits):
+            raise TypeError(f"connection_limits must be ConnectionLimits, got {limits!r}")
+        self._connection_limits = limits
 
     # ------------------------------------------------------------------ live setup
     def _start_live(self) -> None:
@@ -87,7 +112,7 @@ class Service:
             max_history=int(self.service_config.get("event_history_size", 1000)),
         )
         self.gateway = SessionGateway(self._websocket, self.event_bus, self.session_id,
-                                      self.service_config)
+                                      self.service_config, self.connection_limits)
         for manager_cls in self.manager_classes:
             self._instantiate(manager_cls)
 
@@ -190,16 +215,24 @@ class Service:
         session_id: str | None = None,
         service_config_overrides: dict[str, Any] | None = None,
     ) -> Service:
-        """Make a live session of the same concrete type for ``new_websocket``."""
-        config = {**self.service_config, **(service_config_overrides or {})}
-        return type(self)(
+        """Make a live session of the same concrete type for ``new_websocket``.
+
+        The session keeps this service's parsed :attr:`connection_limits` unless
+        ``service_config_overrides`` change a limit.
+        """
+        overrides = service_config_overrides or {}
+        session = type(self)(  # built as a prototype, then given its connection
             pipeline=self.pipeline.clone(),
-            service_config=config,
+            service_config={**self.service_config, **overrides},
             manager_classes=list(self.manager_classes),
-            _websocket=new_websocket,
             _session_id=session_id,
             _event_overrides=self._event_overrides,
         )
+        if not any(key in overrides for key in LIMIT_KEYS):
+            session.connection_limits = self.connection_limits
+        session._websocket = new_websocket
+        session._start_live()
+        return session
 
     def restore_conversation(self, *, messages: list[dict[str, Any]]) -> None:
         """Replace the session's conversation with persisted ``messages``

@@ -44,7 +44,6 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from xtalk.registry import ConfigError
 from xtalk.serving.http.auth import (
     AuthGate,
     AuthRefused,
@@ -543,11 +542,8 @@ def mount(xtalk: Xtalk, app: Any, *, store: Store, settings: AuthSettings, login
     """Mount the routes on ``app`` (a FastAPI app or router)."""
     if not hasattr(app, "include_router"):
         raise TypeError("mount_routes needs a FastAPI application (or APIRouter)")
-    try:
-        limits = ConnectionLimits.from_config(xtalk.service_prototype.service_config)
-    except ValueError as exc:
-        raise ConfigError(f"invalid service_config limits: {exc}") from exc
-    ctx = ServingContext(xtalk, store, settings, limits=limits)
+    ctx = ServingContext(xtalk, store, settings,
+                         limits=xtalk.service_prototype.connection_limits)
     router = build_router(ctx, login_path=login_path, sessions_path=sessions_path,
                           session_detail_path=session_detail_path, upload_path=upload_path,
                           ws_path=ws_path)

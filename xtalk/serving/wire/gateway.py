@@ -58,12 +58,12 @@ class SessionGateway:
     """Moves messages between a WebSocket-like connection and a session bus."""
 
     def __init__(self, websocket: Any, bus: EventBus, session_id: str,
-                 config: dict[str, Any]) -> None:
+                 config: dict[str, Any], limits: ConnectionLimits) -> None:
         self.websocket = websocket
         self.bus = bus
         self.session_id = session_id
         self.output_sample_rate = int(config.get("output_sample_rate") or WIRE_OUTPUT_SAMPLE_RATE)
-        self.connection_limits = ConnectionLimits.from_config(config)
+        self.connection_limits = limits
         self.limits = InboundLimits(max_frame_bytes=self.connection_limits.max_frame_bytes,
                                     max_text_bytes=self.connection_limits.max_text_bytes)
         # In-process connections (the desktop app's own microphone) are not rate limited
