@@ -545,8 +545,7 @@ class MainWindow(QMainWindow):
         await self.speaker.stop()
         self.speaker = Speaker(engine, self.settings["output_device"],
                                on_status=self._speaker_status)
-        await self.speaker.start()
-        self.notices.clear("output")
+        await self.speaker.start()  # its status clears "No speaker found", or says why not
 
     def _refresh_dialog_devices(self) -> None:
         if self.settings_dialog is None:

@@ -179,10 +179,10 @@ def test_a_speaker_plugged_in_while_the_app_starts_is_used(pulse, make_window, q
     monkeypatch.setattr(DeviceMonitor, "start", plug_in_then_start)
     window = make_window(audio="devices")
     assert window.devices == [] and window.monitor is not None
-    qtbot.waitUntil(lambda: window.speaker is not None and not window.speaker.virtual,
-                    timeout=30000)
+    qtbot.waitUntil(lambda: window.speaker is not None and not window.speaker.virtual
+                    and window.speaker.status == "running"
+                    and window.notices.text("output") is None, timeout=30000)
     assert SPEAKER_DEVICE in [d.name for d in window.devices]
-    assert "No speaker found" not in (window.notices.text("output") or "")
     dialog = window.open_settings()
     outputs = [dialog.output_combo.itemText(i) for i in range(dialog.output_combo.count())]
     assert SPEAKER_DEVICE in outputs, outputs
