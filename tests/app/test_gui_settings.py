@@ -169,6 +169,8 @@ def test_a_speaker_plugged_in_while_the_app_starts_is_used(pulse, make_window, q
 
     pulse.stop()
     rescan_portaudio()  # PortAudio starts with no device at all
+    if output_devices(list_devices()):
+        pytest.skip("this machine has speakers of its own: cannot test 'no speaker'")
     save_settings({"input_device": "Desk Mic"})  # a microphone that is not there
     start_monitor = DeviceMonitor.start
 
@@ -178,7 +180,7 @@ def test_a_speaker_plugged_in_while_the_app_starts_is_used(pulse, make_window, q
 
     monkeypatch.setattr(DeviceMonitor, "start", plug_in_then_start)
     window = make_window(audio="devices")
-    assert window.devices == [] and window.monitor is not None
+    assert not output_devices(window.devices) and window.monitor is not None
     qtbot.waitUntil(lambda: window.speaker is not None and not window.speaker.virtual
                     and window.speaker.status == "running"
                     and window.notices.text("output") is None, timeout=30000)
