@@ -626,7 +626,7 @@ class EngineHost:
         Raises:
             EngineError: Not started, no store, or already serving.
             OSError: The address cannot be bound.
-            ValueError: A connection limit in the configuration is not a positive number.
+            ConfigError: A connection limit in the configuration is not a positive number.
         """
         self._require_started()
         if self.store is None:
@@ -675,22 +675,20 @@ class EngineHost:
 class _LanServer:
     """uvicorn in a background thread, on a socket bound here (port 0: a free port).
 
-    WebSocket messages over the engine's hard size cap
-    (:attr:`~xtalk.serving.wire.limits.ConnectionLimits.hard_frame_bytes`, from the same
-    ``service_config`` as ``xtalk-server``) are refused by uvicorn itself (close 1009).
+    WebSocket messages over the hard size cap of the sessions' connection limits
+    (``service_prototype.connection_limits.hard_frame_bytes``, as in ``xtalk-server``) are
+    refused by uvicorn itself (close 1009).
 
     Raises:
-        ValueError: A connection limit in the configuration is not a positive number.
+        ConfigError: A connection limit in the configuration is not a positive number.
         OSError: The address cannot be bound.
     """
 
     def __init__(self, xtalk: Xtalk, store: Store, host: str, port: int) -> None:
         from xtalk.server_cli import build_app
         from xtalk.serving.http.auth import AuthSettings
-        from xtalk.serving.wire.limits import ConnectionLimits
 
-        limits = ConnectionLimits.from_config(xtalk.service_prototype.service_config)
-        self.ws_max_size = limits.hard_frame_bytes
+        self.ws_max_size = xtalk.service_prototype.connection_limits.hard_frame_bytes
         self.app = build_app(xtalk, store=store, auth=AuthSettings(mode="required", lan=True))
         self.host = host
         family = socket.AF_INET6 if ":" in host else socket.AF_INET

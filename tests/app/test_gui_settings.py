@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -18,7 +19,8 @@ from websockets.sync.client import connect as ws_connect
 
 from app.audio.devices import AudioDevice, list_devices, output_devices
 from app.settings import load_settings, save_settings, settings_path
-from xtalk.serving.wire.limits import ConnectionLimits
+
+TONE_CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "tone_config.json"
 
 
 def save_button(dialog):
@@ -192,7 +194,9 @@ def test_a_speaker_plugged_in_while_the_app_starts_is_used(pulse, make_window, q
 
 def test_the_lan_toggle_starts_and_stops_the_server(make_window, qtbot, gui_store,
                                                     config_dir) -> None:
-    window = make_window(store=gui_store)
+    config = json.loads(TONE_CONFIG.read_text())
+    config["service_config"] = {**config["service_config"], "max_frame_bytes": 512 * 1024}
+    window = make_window(config, store=gui_store)
     dialog = window.open_settings(tab=3)
     assert not dialog.lan_check.isChecked() and dialog.qr_label.isHidden()
     dialog.lan_check.setChecked(True)
@@ -215,12 +219,11 @@ def test_the_lan_toggle_starts_and_stops_the_server(make_window, qtbot, gui_stor
     with ws_connect(f"ws://127.0.0.1:{port}/ws?token={token}", open_timeout=10) as ws:
         first = json.loads(ws.recv(timeout=10))
         assert first["action"] == "session_info"
-    # the hard message-size cap of xtalk-server, from the same limits: a message at the
-    # cap is read (and rejected by the session, which goes on), one byte more is refused
-    # by the WebSocket layer (1009) without being buffered
-    cap = ConnectionLimits.from_config(
-        window.engine.xtalk.service_prototype.service_config).hard_frame_bytes
-    assert cap < 16 * 1024 * 1024  # smaller than uvicorn's default, so this tests the cap
+    # the hard message-size cap of xtalk-server, from the configured limits (4 × the
+    # frame limit): a message at the cap is read (and rejected by the session, which goes
+    # on), one byte more is refused by the WebSocket layer (1009) without being buffered
+    cap = window.engine.xtalk.service_prototype.connection_limits.hard_frame_bytes
+    assert cap == 2 * 1024 * 1024  # below uvicorn's default (16 MiB): the cap is ours
     with ws_connect(f"ws://127.0.0.1:{port}/ws?token={token}", open_timeout=10,
                     max_size=None) as ws:
         assert json.loads(ws.recv(timeout=10))["action"] == "session_info"
