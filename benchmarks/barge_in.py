@@ -157,11 +157,12 @@ class Room:
         return round((time.monotonic() - self.t0) * RATE)
 
     def played(self, block: np.ndarray) -> None:
-        # A sound card plays blocks back to back: a block reported within 30 ms of the
-        # previous one's end follows it (the virtual speaker reports in bursts after a
-        # scheduling hiccup), a later one starts a new stretch.
-        start = max(0, self.now() - block.size)
-        if abs(start - self.cursor) <= 0.03 * RATE:
+        # The block starts to sound now (the speaker reports a block when it takes it).
+        # A sound card plays blocks back to back: a block reported while the previous
+        # one plays or within 30 ms of its end follows it (the virtual speaker reports
+        # in bursts after a scheduling hiccup), a later one starts a new stretch.
+        start = self.now()
+        if start - 0.03 * RATE <= self.cursor <= start + RATE // 2:
             start = self.cursor
         self.cursor = start + block.size
         if not np.any(np.abs(block) > 1e-4):

@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from app.audio.double_talk import DoubleTalkDetector, shift_in
 from xtalk.audio.pcm import StreamResampler, float_to_int16, int16_to_float
 from xtalk.models.interfaces import SpeechEnhancer
 
@@ -65,6 +66,9 @@ AUDIBLE = 10 ** (-80 / 20)  # a reference sample above -80 dBFS: something is pl
 # The gate is transparent (no processing, no delay) unless audible reference audio was
 # played less than this long ago (the speaker's buffer, the air and the room's tail).
 IDLE_S = 0.6
+# A played block is laid after the one before it while that one is still queued up to
+# this far ahead (16 kHz samples); beyond, the reports outran real time: start afresh.
+MAX_QUEUED = RATE // 2
 # Leaving the canceller drops the input it has not output yet (its latency): only when
 # that stretch is quiet (below QUIET_DBFS or QUIET_RELATIVE of the loudest recent 10 ms),
 # so no speech is lost; after FORCE_IDLE_S of continuous sound it leaves anyway.
@@ -84,16 +88,6 @@ def webrtc_available() -> bool:
     return True
 
 
-def _push(history: np.ndarray, x: np.ndarray) -> None:
-    """Shift ``x`` into the end of ``history`` in place (the oldest samples fall out)."""
-    n = x.size
-    if n >= history.size:
-        history[:] = x[-history.size:]
-        return
-    history[:-n] = history[n:]
-    history[-n:] = x
-
-
 class _Canceller(Protocol):
     latency: int
     delay: int | None
@@ -107,12 +101,18 @@ class _Canceller(Protocol):
 class ReferenceTimeline:
     """The reply audio on the monotonic clock, read back on the microphone's clock.
 
-    Time is counted in 16 kHz samples of ``clock()``. A played block (``add_played``)
-    ends now; consecutive blocks within ``jitter_s`` of each other are laid end to end
-    (report jitter does not tear the signal), a later one starts a new stretch (the
-    speaker was silent in between). A sent chunk (``add_sent``) plays from now or from
-    the end of the chunks before it, like a player's queue; a pause moves what has not
-    played yet aside until the resume.
+    Time is counted in 16 kHz samples of ``clock()``. A played block (``add_played``) is
+    reported when it is handed to the speaker and plays from then on, after the blocks
+    still playing (a block reported within ``jitter_s`` of the previous one's end is
+    laid right after it: report jitter does not tear the signal); a later one starts a
+    new stretch (the speaker was silent in between). Laying it from its report on, not
+    up to it, is what keeps the reference complete: a microphone frame is read when it
+    arrives, and the block playing at its end has been reported by then. (Until November
+    25 blocks ended at their report, so the stretch between the last report and a
+    frame's end was read as silence: about half of the reference, in real time.)
+
+    A sent chunk (``add_sent``) plays from now or from the end of the chunks before it,
+    like a player's queue; a pause moves what has not played yet aside until the resume.
 
     The microphone's sample ``k`` was captured at ``anchor + k / 16000``: the anchor is
     the earliest ``arrival - k / 16000`` seen (a frame cannot arrive before it was
@@ -155,8 +155,13 @@ class ReferenceTimeline:
             self._now() < self._audible_end + round(seconds * RATE)
 
     def add_played(self, x: np.ndarray) -> None:
-        start = self._now() - x.size
-        if self._played_end is not None and abs(start - self._played_end) <= self.jitter:
+        """A block handed to the speaker now: it plays from now on, or right after the
+        block before it when that one is still playing or ended less than ``jitter_s``
+        ago (a device plays blocks back to back; reports come late or in bursts)."""
+        now = self._now()
+        start = now
+        if self._played_end is not None and \
+                now - self.jitter <= self._played_end <= now + MAX_QUEUED:
             start = self._played_end
         self._segments.append((start, x))
         self._played_end = start + x.size
@@ -303,7 +308,7 @@ class EchoGate(SpeechEnhancer):
         self._idle_since: float | None = None
         self._recent = np.zeros(RATE, dtype=np.float64)  # the last second of microphone
         self.stats = {"frames": 0, "suppressed": 0, "cancelled": 0, "passed": 0,
-                      "engaged": 0}
+                      "engaged": 0, "double_talk": 0}
 
     @property
     def latency(self) -> int:
@@ -318,8 +323,8 @@ class EchoGate(SpeechEnhancer):
 
     @property
     def delay(self) -> int | None:
-        """The echo delay (samples, minus ``lead_s``) found by the correlation gate
-        (``None`` with AEC3, which keeps its estimate to itself, or when nothing plays)."""
+        """The echo delay (samples, minus ``lead_s``) found by the correlation gate or,
+        with AEC3, by the double-talk detector (``None`` until one is found)."""
         return self._canceller.delay
 
     def clone(self) -> EchoGate:
@@ -400,7 +405,7 @@ class EchoGate(SpeechEnhancer):
             near = frame.astype(np.int16, copy=False)
             far = self._timeline.read(n)
             out = self._canceller.process(near, far, self.stats) if self._engage() else None
-            _push(self._recent, near)
+            shift_in(self._recent, near)
         self.stats["frames"] += 1
         if out is None:
             self.stats["passed"] += 1
@@ -441,7 +446,11 @@ class EchoGate(SpeechEnhancer):
 
 
 class _WebRtcCanceller:
-    """WebRTC AEC3 on 10 ms blocks; the output lags the input by one block."""
+    """WebRTC AEC3 on 10 ms blocks (the output lags the input by :attr:`latency`), with
+    our :class:`~app.audio.double_talk.DoubleTalkDetector` beside it: while the user
+    talks over the reply, the detector's linear residual (the microphone minus the
+    predicted echo) goes out instead of AEC3's output, which suppresses the onset of a
+    user's voice in double talk."""
 
     def __init__(self, stream_delay_ms: int) -> None:
         from pywebrtc_audio import AudioProcessor
@@ -450,6 +459,7 @@ class _WebRtcCanceller:
                                    stream_delay_ms=max(0, stream_delay_ms))
         self.latency = WEBRTC_BLOCK + WEBRTC_INTERNAL_DELAY
         self.delay: int | None = None
+        self._detector = DoubleTalkDetector()
         self.restart()
         self._discard = 0  # a fresh module holds nothing from before
 
@@ -458,32 +468,57 @@ class _WebRtcCanceller:
         transparent): the output starts with its latency of silence, and what the
         module still held from before the pause (dropped then) is not replayed."""
         self._near = np.zeros(0, dtype=np.int16)
-        self._far = np.zeros(0, dtype=np.int16)
+        self._far = np.zeros(0, dtype=np.float32)
         self._out = np.zeros(WEBRTC_BLOCK, dtype=np.int16)
         # The microphone input of the blocks AEC3 has not output yet (its own delay).
         self._mic_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=np.float64)
+        # The detector's residual and decision per sample, delayed like AEC3's output.
+        self._talk_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=np.float64)
+        self._talk_flags = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=bool)
         self._hold = 0
         self._discard = WEBRTC_INTERNAL_DELAY
+        self._detector.restart()
 
     def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
                 ) -> np.ndarray:
         self._near = np.concatenate([self._near, near])
-        self._far = np.concatenate([self._far, float_to_int16(far)])
+        self._far = np.concatenate([self._far, far])
         usable = self._near.size - self._near.size % WEBRTC_BLOCK
         if usable:
             near_blocks = self._near[:usable]
-            done = np.asarray(self._apm.process(near_blocks, self._far[:usable]),
+            far_blocks = self._far[:usable]
+            done = np.asarray(self._apm.process(near_blocks, float_to_int16(far_blocks)),
                               dtype=np.int16)
             if self._discard:
                 k = min(self._discard, done.size)
                 done = done.copy()
                 done[:k] = 0
                 self._discard -= k
-            self._out = np.concatenate([self._out, self._residual_gate(near_blocks, done)])
+            out = self._residual_gate(near_blocks, done)
+            self._out = np.concatenate([self._out, self._double_talk(near_blocks,
+                                                                     far_blocks, out, stats)])
             self._near, self._far = self._near[usable:], self._far[usable:]
         out, self._out = self._out[:near.size], self._out[near.size:]
         stats["cancelled"] += 1
         return out
+
+    def _double_talk(self, near: np.ndarray, far: np.ndarray, done: np.ndarray,
+                     stats: dict[str, int]) -> np.ndarray:
+        """AEC3's output with the blocks in which the user talks replaced by the
+        detector's linear residual (aligned with AEC3's internal delay)."""
+        mic = near.astype(np.float64) / 32768
+        residuals, flags = [], []
+        for i in range(0, near.size, WEBRTC_BLOCK):
+            residual, talking = self._detector.process(mic[i:i + WEBRTC_BLOCK],
+                                                       far[i:i + WEBRTC_BLOCK])
+            residuals.append(mic[i:i + WEBRTC_BLOCK] if residual is None else residual)
+            flags.append(np.full(WEBRTC_BLOCK, talking))
+            stats["double_talk"] += int(talking)
+        self.delay = self._detector.delay
+        tail = np.concatenate([self._talk_tail, *residuals])
+        talk = np.concatenate([self._talk_flags, *flags])
+        self._talk_tail, self._talk_flags = tail[done.size:], talk[done.size:]
+        return np.where(talk[:done.size], float_to_int16(tail[:done.size]), done)
 
     def _residual_gate(self, near: np.ndarray, done: np.ndarray) -> np.ndarray:
         """Attenuates 10 ms blocks from which AEC3 removed nearly everything: what is
@@ -541,8 +576,8 @@ class _CorrelationGate:
     def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
                 ) -> np.ndarray | None:
         x = int16_to_float(near)
-        _push(self._ref, far)
-        _push(self._mic, x)
+        shift_in(self._ref, far)
+        shift_in(self._mic, x)
         out = self._cancel(x, stats)
         return None if out is None else float_to_int16(out)
 

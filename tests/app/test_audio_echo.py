@@ -114,12 +114,13 @@ def _gate(backend: str) -> tuple[EchoGate, SimClock]:
 def _run(gate: EchoGate, clock: SimClock, mic: np.ndarray,
          played: np.ndarray | None = None, size: int = 320) -> np.ndarray:
     """The microphone through the gate in ``size`` frames; ``played``: the speaker
-    reports each block just after playing it, the microphone frame comes right after."""
+    reports each block as it starts to play, the microphone frame captured meanwhile
+    arrives when it ends."""
     out = []
     for i in range(0, mic.size, size):
-        clock.t += size / 16000
         if played is not None and i < played.size:
             gate.note_played(played[i:i + size].astype(np.float32) / 32768, 16000)
+        clock.t += size / 16000
         out.append(gate.enhance(np.clip(mic[i:i + size], -32768, 32767).astype(np.int16)))
     return np.concatenate(out).astype(np.float64)
 
@@ -172,9 +173,9 @@ def test_the_correlation_gate_suppresses_a_clean_echo(reply: np.ndarray) -> None
     delays = []
     out = []
     for i in range(0, mic.size, 512):
-        clock.t += 512 / 16000
         if i < reply.size:
             gate.note_played(reply[i:i + 512].astype(np.float32) / 32768, 16000)
+        clock.t += 512 / 16000
         out.append(gate.enhance(np.clip(mic[i:i + 512], -32768, 32767).astype(np.int16)))
         delays.append(gate.delay)
     assert speech_starts(np.concatenate(out).astype(np.float64)) == []
@@ -218,9 +219,9 @@ def test_the_gate_gets_out_of_the_way_after_the_reply_without_losing_speech(
     mic = np.concatenate([np.zeros(1600), user, np.zeros(1600)])
     size, out, engaged = 320, [], []
     for i in range(0, mic.size, size):
-        clock.t += size / 16000
         if i < played.size:
             gate.note_played(played[i:i + size].astype(np.float32) / 32768, 16000)
+        clock.t += size / 16000
         out.append(gate.enhance(np.clip(mic[i:i + size], -32768, 32767).astype(np.int16)))
         engaged.append(gate.engaged)
     first = engaged.index(True)  # the reply's first audible block
@@ -247,11 +248,11 @@ def test_played_audio_replaces_the_sent_reference(reply: np.ndarray) -> None:
     out = []
     speaker = soxr.ResampleStream(16000, 48000, 1, dtype="float32")
     for i in range(0, total, 320):
-        clock.t += 320 / 16000
         played = reply[i:i + 320]  # the speaker reports what it plays, at 48 kHz
         if played.size:
             gate.note_played(speaker.resample_chunk(played.astype(np.float32) / 32768),
                              48000)
+        clock.t += 320 / 16000
         out.append(gate.enhance(np.clip(mic[i:i + 320], -32768, 32767).astype(np.int16)))
     assert speech_starts(np.concatenate(out).astype(np.float64)) == []
     gate.clear_reference()
@@ -345,13 +346,14 @@ class Room:
         return round((time.monotonic() - self.t0) * RATE)
 
     def played(self, block: np.ndarray) -> None:
-        """Speaker ``on_audio``: this block just went out of the speaker."""
+        """Speaker ``on_audio``: this block starts to sound now."""
         self.played_at.append(time.monotonic())
         # Like a sound card, the speaker plays blocks back to back: a block reported
-        # within 30 ms of the previous one's end follows it (the virtual speaker reports
-        # in bursts after a scheduling hiccup), a later one starts a new stretch.
-        start = max(0, self.now() - block.size)
-        if abs(start - self.cursor) <= 0.03 * RATE:
+        # while the previous one plays or within 30 ms of its end follows it (the
+        # virtual speaker reports in bursts after a scheduling hiccup), a later one
+        # starts a new stretch.
+        start = self.now()
+        if start - 0.03 * RATE <= self.cursor <= start + RATE // 2:
             start = self.cursor
         self.cursor = start + block.size
         if not np.any(block):

@@ -316,7 +316,9 @@ class DeviceSink:
 
 
 class VirtualSink:
-    """A player without a device (scripted mode): plays blocks at ``speed`` × real time."""
+    """A player without a device (scripted mode): plays blocks at ``speed`` × real time,
+    each reported as played when it starts (as :class:`DeviceSink` reports a block when
+    the device takes it)."""
 
     def __init__(self, controller: PlaybackController, speed: float = 1.0,
                  block_seconds: float = BLOCK_SECONDS) -> None:
@@ -342,11 +344,13 @@ class VirtualSink:
                 await self._wake.wait()
                 clock = time.monotonic()
                 continue
+            # Reported when it starts, like a device callback that takes the block: a
+            # listener (an echo canceller's reference) knows what sounds from now on.
+            self.controller.block_played(block)
             clock += block.valid / rate / self.speed
             delay = clock - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
-            self.controller.block_played(block)
 
 
 __all__ = [
