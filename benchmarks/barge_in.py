@@ -144,9 +144,12 @@ def voices() -> list[tuple[np.ndarray, int]]:
 class Room:
     """The speaker's output back into the microphone, on a real-time sample clock."""
 
-    def __init__(self) -> None:
+    def __init__(self, noise_dbfs: float | None = None) -> None:
         self.t0 = time.monotonic()
         self.air = np.zeros(RATE * 600, dtype=np.float32)
+        if noise_dbfs is not None:  # the microphone's own noise (white)
+            self.air += np.random.default_rng(3).normal(
+                0, 10 ** (noise_dbfs / 20), self.air.size).astype(np.float32)
         self.path = coloration()
         self.delay = 0
         self.gain = 0.0
@@ -188,9 +191,9 @@ class Room:
 
 
 class Bench:
-    def __init__(self, echo_gate: bool) -> None:
+    def __init__(self, echo_gate: bool, noise_dbfs: float | None = None) -> None:
         self.host = EngineHost(config(), output_sample_rate=RATE, echo_gate=echo_gate)
-        self.room = Room()
+        self.room = Room(noise_dbfs)
         self.speaker = Speaker(self.host, virtual=True, on_audio=self.room.played)
         self.marks: dict[str, float] = {}
         self.log: list[tuple[str, float]] = []  # (action, time) of every message
@@ -260,7 +263,8 @@ class Bench:
         return await self.wait("start_tts", 60)
 
 
-async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = True
+async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = True,
+                   noise_dbfs: float | None = None
                    ) -> tuple[list[tuple[int, dict[str, float]]], dict[str, int]]:
     """(clip, stage times in ms) of ``trials`` valid trials, and the count of discarded
     ones. Stages: ``vad`` onset -> the VAD's first speech frame (SpeechOnsetDetected,
@@ -273,7 +277,7 @@ async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = T
     discarded = {"no reply": 0, "reply silent at onset": 0, "paused before onset": 0,
                  "not stopped": 0}
     attempt = 0
-    async with Bench(echo_gate=echo_gate) as b:
+    async with Bench(echo_gate=echo_gate, noise_dbfs=noise_dbfs) as b:
         b.room.delay, b.room.gain = round(delay_s * RATE), gain
         while len(results) < trials and attempt < trials * 2:
             attempt += 1
@@ -307,11 +311,11 @@ async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = T
 
 
 async def false_interruptions(trials: int, rooms: list[tuple[float, float]],
-                              echo_gate: bool
+                              echo_gate: bool, noise_dbfs: float | None = None
                               ) -> list[tuple[float, float, int, int, float]]:
     """Per room: (delay s, gain, replies paused at all, replies, longest pause ms)."""
     rows = []
-    async with Bench(echo_gate=echo_gate) as b:
+    async with Bench(echo_gate=echo_gate, noise_dbfs=noise_dbfs) as b:
         for delay_s, gain in rooms:
             b.room.delay, b.room.gain = round(delay_s * RATE), gain
             false = done = 0
@@ -344,6 +348,8 @@ async def main() -> None:
     parser.add_argument("--only-floor", action="store_true",
                         help="run (a0) alone (implies --floor)")
     parser.add_argument("--skip-false", action="store_true", help="skip (b)")
+    parser.add_argument("--noise-dbfs", type=float, default=None,
+                        help="the microphone's own noise (white, dBFS); default: none")
     args = parser.parse_args()
 
     runs = [("(a) barge-in: speech onset -> playback silent (room: 60 ms, gain 0.5, "
@@ -354,7 +360,8 @@ async def main() -> None:
         runs.append(("(a0) the floor: the same without echo and without the gate", 0.0,
                      False))
     for title, gain, gate in runs:
-        results, discarded = await barge_in(args.trials, 0.06, gain, echo_gate=gate)
+        results, discarded = await barge_in(args.trials, 0.06, gain, echo_gate=gate,
+                                            noise_dbfs=args.noise_dbfs)
         latencies = [ms["total"] for _, ms in results]
         print(f"\n{title}")
         print(f"{'trials':>6} {'median ms':>10} {'p90 ms':>8} {'min':>6} {'max':>6}  "
@@ -376,9 +383,11 @@ async def main() -> None:
     print("\n(b) false interruptions by the reply's own echo (target 0)")
     print(f"{'gate':>5} {'delay ms':>8} {'gain':>5} {'false':>6} {'trials':>6} "
           f"{'longest pause ms':>16}")
-    rows = [("on", r) for r in await false_interruptions(args.echo_trials, ROOMS, True)]
+    rows = [("on", r) for r in await false_interruptions(args.echo_trials, ROOMS, True,
+                                                          args.noise_dbfs)]
     if args.no_gate_control:
-        rows += [("off", r) for r in await false_interruptions(1, ROOMS, False)]
+        rows += [("off", r) for r in await false_interruptions(1, ROOMS, False,
+                                                               args.noise_dbfs)]
     for gate, (delay_s, gain, false, done, longest) in rows:
         print(f"{gate:>5} {delay_s * 1000:8.0f} {gain:5.1f} {false:6d} {done:6d} "
               f"{longest:16.0f}")

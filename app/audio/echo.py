@@ -41,6 +41,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from app.audio.comfort_noise import ComfortNoise
 from app.audio.double_talk import DoubleTalkDetector, shift_in
 from xtalk.audio.pcm import StreamResampler, float_to_int16, int16_to_float
 from xtalk.models.interfaces import SpeechEnhancer
@@ -115,15 +116,22 @@ class ReferenceTimeline:
     like a player's queue; a pause moves what has not played yet aside until the resume.
 
     The microphone's sample ``k`` was captured at ``anchor + k / 16000``: the anchor is
-    the earliest ``arrival - k / 16000`` seen (a frame cannot arrive before it was
-    captured), rising by at most ``CREEP`` so clock drift is followed. The reference of
+    the earliest ``arrival - k / 16000`` of the last ``ANCHOR_WINDOW_S`` (a frame cannot
+    arrive before it was captured). It must hold still: every move shifts the reference
+    against the echo, which an adaptive filter then has to learn again. So after the
+    first window it moves only when that earliest arrival is more than
+    ``ANCHOR_TOLERANCE_S`` away, by at most ``CREEP`` (clock drift); until November 25
+    it crept up with every late frame and fell back on the next early one, a sawtooth
+    of ~1.5 ms (25 samples) that kept the linear echo filter from converging. The reference of
     a frame is read ``lead_s`` before its capture time (default 0): the echo canceller
     then sees a delay ``lead_s`` shorter. A played report is stamped when the block is
     handed to the device, so the real echo comes later (device latency + air): the
     reference leads the echo, as a canceller needs.
     """
 
-    CREEP = 2e-4  # s per s: how fast the microphone's anchor may move later
+    CREEP = 2e-4  # s per s: how fast the microphone's anchor may move
+    ANCHOR_WINDOW_S = 4.0
+    ANCHOR_TOLERANCE_S = 1e-3
 
     def __init__(self, clock: Callable[[], float], lead_s: float = 0.0,
                  jitter_s: float = 0.03) -> None:
@@ -137,6 +145,7 @@ class ReferenceTimeline:
         self._paused = False
         self._mic_samples = 0
         self._anchor: float | None = None
+        self._arrivals: deque[tuple[int, float]] = deque()  # (end sample, arrival - end)
         self._audible_end: int | None = None  # where the last audible reference ends
 
     def _now(self) -> int:
@@ -225,10 +234,16 @@ class ReferenceTimeline:
         arrival = self.clock()
         end = self._mic_samples + n
         candidate = arrival - end / RATE
-        if self._anchor is None or candidate < self._anchor:
-            self._anchor = candidate
-        else:
-            self._anchor += min(candidate - self._anchor, self.CREEP * n / RATE)
+        window = round(self.ANCHOR_WINDOW_S * RATE)
+        self._arrivals.append((end, candidate))
+        while self._arrivals[0][0] < end - window:
+            self._arrivals.popleft()
+        earliest = min(c for _, c in self._arrivals)
+        if self._anchor is None or end < window:
+            self._anchor = earliest  # settling: nothing has been cancelled yet
+        elif abs(earliest - self._anchor) > self.ANCHOR_TOLERANCE_S:
+            step = self.CREEP * n / RATE
+            self._anchor += float(np.clip(earliest - self._anchor, -step, step))
         a = round(self._anchor * RATE) + self._mic_samples - self.lead
         b = a + n
         self._mic_samples = end
@@ -460,6 +475,7 @@ class _WebRtcCanceller:
         self.latency = WEBRTC_BLOCK + WEBRTC_INTERNAL_DELAY
         self.delay: int | None = None
         self._detector = DoubleTalkDetector()
+        self._comfort = ComfortNoise()
         self.restart()
         self._discard = 0  # a fresh module holds nothing from before
 
@@ -478,6 +494,7 @@ class _WebRtcCanceller:
         self._hold = 0
         self._discard = WEBRTC_INTERNAL_DELAY
         self._detector.restart()
+        self._comfort.clear()
 
     def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
                 ) -> np.ndarray:
@@ -505,12 +522,15 @@ class _WebRtcCanceller:
     def _double_talk(self, near: np.ndarray, far: np.ndarray, done: np.ndarray,
                      stats: dict[str, int]) -> np.ndarray:
         """AEC3's output with the blocks in which the user talks replaced by the
-        detector's linear residual (aligned with AEC3's internal delay)."""
+        detector's linear residual (aligned with AEC3's internal delay), and the
+        others topped up with comfort noise at the room's background level."""
         mic = near.astype(np.float64) / 32768
         residuals, flags = [], []
         for i in range(0, near.size, WEBRTC_BLOCK):
             residual, talking = self._detector.process(mic[i:i + WEBRTC_BLOCK],
                                                        far[i:i + WEBRTC_BLOCK])
+            if residual is not None and not talking:
+                self._comfort.observe(residual)
             residuals.append(mic[i:i + WEBRTC_BLOCK] if residual is None else residual)
             flags.append(np.full(WEBRTC_BLOCK, talking))
             stats["double_talk"] += int(talking)
@@ -518,7 +538,11 @@ class _WebRtcCanceller:
         tail = np.concatenate([self._talk_tail, *residuals])
         talk = np.concatenate([self._talk_flags, *flags])
         self._talk_tail, self._talk_flags = tail[done.size:], talk[done.size:]
-        return np.where(talk[:done.size], float_to_int16(tail[:done.size]), done)
+        out = np.where(talk[:done.size], float_to_int16(tail[:done.size]), done)
+        for i in range(0, out.size, WEBRTC_BLOCK):
+            if not talk[i:i + WEBRTC_BLOCK].any():
+                out[i:i + WEBRTC_BLOCK] = self._comfort.fill(out[i:i + WEBRTC_BLOCK])
+        return out
 
     def _residual_gate(self, near: np.ndarray, done: np.ndarray) -> np.ndarray:
         """Attenuates 10 ms blocks from which AEC3 removed nearly everything: what is

@@ -61,6 +61,14 @@ SAMPLE_RATE = 16000
 FRAME_SAMPLES = 512
 CONTEXT_SAMPLES = 64
 STATE_SIZE = 128
+# Left running on a stream without speech, the recurrent state drifts: after 15 - 30 s of
+# noise alone a voice that scored above 0.5 in its first 32 ms frame after 1 - 5 s needed
+# a median 130 - 150 ms, one phrase over 2 s (the shared recordings after white noise at
+# -60 and -45 dBFS; the same as snakers4/silero-vad issue 725). So the state is reset
+# after RESET_AFTER_FRAMES frames in a row below QUIET_PROBABILITY (4 s of no speech at
+# all): a reset inside a long silence costs no onset.
+QUIET_PROBABILITY = 0.15
+RESET_AFTER_FRAMES = 125
 MODEL_FILENAME = "silero_vad_v6.onnx"
 
 _SESSIONS: dict[tuple[str, int], Any] = {}
@@ -156,6 +164,13 @@ class SileroVAD(VAD):
         else:
             self._state = np.zeros((2, 1, STATE_SIZE), dtype=np.float32)
         self._context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
+        self._quiet_frames = 0
+
+    def _reset_state(self) -> None:
+        """Zero the recurrent state only (the context stays: it is real audio)."""
+        context = self._context
+        self.reset()
+        self._context = context
 
     def clone(self) -> SileroVAD:
         """A detector with fresh state that shares this one's ``InferenceSession``."""
@@ -183,7 +198,11 @@ class SileroVAD(VAD):
                 feeds["sr"] = self._sr
             out, self._state = self._session.run(None, feeds)
         self._context = samples[-CONTEXT_SAMPLES:].copy()
-        return float(np.asarray(out).reshape(-1)[0])
+        probability = float(np.asarray(out).reshape(-1)[0])
+        self._quiet_frames = self._quiet_frames + 1 if probability < QUIET_PROBABILITY else 0
+        if self._quiet_frames >= RESET_AFTER_FRAMES:
+            self._reset_state()  # long without speech: before the state drifts
+        return probability
 
 
 __all__ = ["SileroVAD", "default_model_path", "get_session"]
