@@ -159,7 +159,8 @@ class DoubleTalkDetector:
 
     def restart(self) -> None:
         """A new stretch of sound: buffers cleared; the delay and the echo path learnt
-        so far are kept (the room has not changed)."""
+        so far are kept (the room may not have changed), but not trusted until they
+        remove the echo again (the laptop may have moved, the speaker changed)."""
         self._reference = np.zeros(self._max_delay + self._window + BLOCK)
         self._mic = np.zeros(self._window)
         self._mic_window = np.zeros(WINDOW)
@@ -169,12 +170,19 @@ class DoubleTalkDetector:
         self._floor_db = -100.0
         self._hangover = 0
         self._blocks = 0
+        self.erle_db = 0.0
         if self._filter is not None:
             self._filter.clear_input()
 
     @property
     def talking(self) -> bool:
         return self._hangover > 0
+
+    @property
+    def trusted(self) -> bool:
+        """Whether the linear filter removes enough echo for its residual to be the
+        room without the reply."""
+        return self.erle_db >= TRUSTED_ERLE_DB
 
     def process(self, mic: np.ndarray, reference: np.ndarray
                 ) -> tuple[np.ndarray | None, bool]:
@@ -234,7 +242,7 @@ class DoubleTalkDetector:
         level = 10 * np.log10(2 * unexplained / (WINDOW * self._analysis_energy) + 1e-13)
         relative = 10 * np.log10(unexplained / (float(np.sum(estimate[band])) + 1e-13) + 1e-13)
         self._floor_db = level if level < self._floor_db else self._floor_db + FLOOR_RISE_DB
-        speech = (self.erle_db >= TRUSTED_ERLE_DB and relative > RELATIVE_DB
+        speech = (self.trusted and relative > RELATIVE_DB
                   and level > max(LEVEL_DBFS, self._floor_db + ABOVE_FLOOR_DB))
         if speech:
             self._hangover = HANGOVER

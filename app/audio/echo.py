@@ -60,6 +60,9 @@ WEBRTC_INTERNAL_DELAY = 128
 # attenuated too.
 RESIDUE_RATIO = 10 ** (-12 / 10)
 RESIDUE_ATTENUATION = 0.1
+# While the double-talk detector does not trust its echo path yet (a fresh or moved
+# path), AEC3 is also still converging: a block it took more than 6 dB out of is residue.
+STRICT_RESIDUE_RATIO = 10 ** (-6 / 10)
 RESIDUE_HOLD = 3
 SIGNAL_FLOOR = 100.0  # mean square in int16 units (about -70 dBFS): silence below
 BACKENDS = ("auto", "webrtc", "correlation")
@@ -491,6 +494,7 @@ class _WebRtcCanceller:
         # The detector's residual and decision per sample, delayed like AEC3's output.
         self._talk_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=np.float64)
         self._talk_flags = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=bool)
+        self._trusted_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=bool)
         self._hold = 0
         self._discard = WEBRTC_INTERNAL_DELAY
         self._detector.restart()
@@ -511,53 +515,71 @@ class _WebRtcCanceller:
                 done = done.copy()
                 done[:k] = 0
                 self._discard -= k
-            out = self._residual_gate(near_blocks, done)
-            self._out = np.concatenate([self._out, self._double_talk(near_blocks,
-                                                                     far_blocks, out, stats)])
+            residual, talk, trusted = self._detect(near_blocks, far_blocks, stats)
+            out = self._residual_gate(near_blocks, done, strict=~trusted)
+            self._out = np.concatenate([self._out, self._mix(out, residual, talk, trusted)])
             self._near, self._far = self._near[usable:], self._far[usable:]
         out, self._out = self._out[:near.size], self._out[near.size:]
         stats["cancelled"] += 1
         return out
 
-    def _double_talk(self, near: np.ndarray, far: np.ndarray, done: np.ndarray,
-                     stats: dict[str, int]) -> np.ndarray:
-        """AEC3's output with the blocks in which the user talks replaced by the
-        detector's linear residual (aligned with AEC3's internal delay), and the
-        others topped up with comfort noise at the room's background level."""
+    def _detect(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The double-talk detector on these blocks: its linear residual, whether the
+        user talks and whether its filter is trusted, per sample, delayed like AEC3's
+        output (by its internal delay)."""
         mic = near.astype(np.float64) / 32768
-        residuals, flags = [], []
+        residuals, flags, trust = [self._talk_tail], [self._talk_flags], [self._trusted_tail]
         for i in range(0, near.size, WEBRTC_BLOCK):
             residual, talking = self._detector.process(mic[i:i + WEBRTC_BLOCK],
                                                        far[i:i + WEBRTC_BLOCK])
-            if residual is not None and not talking:
+            trusted = self._detector.trusted
+            if residual is not None and not talking and trusted:
                 self._comfort.observe(residual)
             residuals.append(mic[i:i + WEBRTC_BLOCK] if residual is None else residual)
             flags.append(np.full(WEBRTC_BLOCK, talking))
+            trust.append(np.full(WEBRTC_BLOCK, trusted))
             stats["double_talk"] += int(talking)
         self.delay = self._detector.delay
-        tail = np.concatenate([self._talk_tail, *residuals])
-        talk = np.concatenate([self._talk_flags, *flags])
-        self._talk_tail, self._talk_flags = tail[done.size:], talk[done.size:]
-        out = np.where(talk[:done.size], float_to_int16(tail[:done.size]), done)
+        n = near.size
+        tail, talk, trusted_all = (np.concatenate(x) for x in (residuals, flags, trust))
+        self._talk_tail, self._talk_flags, self._trusted_tail = \
+            tail[n:], talk[n:], trusted_all[n:]
+        return tail[:n], talk[:n], trusted_all[:n]
+
+    def _mix(self, done: np.ndarray, residual: np.ndarray, talk: np.ndarray,
+             trusted: np.ndarray) -> np.ndarray:
+        """The output per 10 ms block: the linear residual while the user talks; while
+        the trusted detector hears only the reply, the room's background (comfort
+        noise, whatever AEC3 let through); otherwise AEC3's output topped up with it."""
+        out = np.where(talk, float_to_int16(residual), done)
         for i in range(0, out.size, WEBRTC_BLOCK):
-            if not talk[i:i + WEBRTC_BLOCK].any():
-                out[i:i + WEBRTC_BLOCK] = self._comfort.fill(out[i:i + WEBRTC_BLOCK])
+            if talk[i:i + WEBRTC_BLOCK].any():
+                continue
+            block = out[i:i + WEBRTC_BLOCK]
+            if trusted[i:i + WEBRTC_BLOCK].all():
+                block = np.zeros_like(block)
+            out[i:i + WEBRTC_BLOCK] = self._comfort.fill(block)
         return out
 
-    def _residual_gate(self, near: np.ndarray, done: np.ndarray) -> np.ndarray:
-        """Attenuates 10 ms blocks from which AEC3 removed nearly everything: what is
-        left there is echo residue (a converging or mis-aligned filter lets some
-        through, which the VAD may take for speech). The user's own voice is not
-        removed by the canceller, so a block with the user in it keeps most of its
-        energy and passes."""
+    def _residual_gate(self, near: np.ndarray, done: np.ndarray, strict: np.ndarray
+                       ) -> np.ndarray:
+        """Attenuates 10 ms blocks from which AEC3 removed nearly everything (more than
+        12 dB; 6 dB where ``strict``: while the double-talk detector is not trusted, a
+        fresh or moved echo path): what is left there is echo residue (a converging or
+        mis-aligned filter lets some through, which the VAD may take for speech). The
+        user's own voice is not removed by the canceller, so a block with the user in
+        it keeps most of its energy and passes."""
         out = done.copy()
         self._mic_tail = np.concatenate([self._mic_tail, near.astype(np.float64)])
         for i in range(0, done.size, WEBRTC_BLOCK):
             mic = self._mic_tail[i:i + WEBRTC_BLOCK]  # the input of this output block
             block = done[i:i + WEBRTC_BLOCK].astype(np.float64)
             mic_energy = float(np.mean(mic ** 2))
+            ratio = STRICT_RESIDUE_RATIO if strict[i:i + WEBRTC_BLOCK].any() else \
+                RESIDUE_RATIO
             removed = mic_energy > SIGNAL_FLOOR and \
-                float(np.mean(block ** 2)) < RESIDUE_RATIO * mic_energy
+                float(np.mean(block ** 2)) < ratio * mic_energy
             self._hold = RESIDUE_HOLD if removed else max(0, self._hold - 1)
             if self._hold:
                 out[i:i + WEBRTC_BLOCK] = np.round(

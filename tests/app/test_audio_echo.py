@@ -17,21 +17,26 @@ from typing import Any
 
 import numpy as np
 import pytest
-import soundfile as sf
 import soxr
+from echo_room import (
+    STORY,
+    SimClock,
+    coloration,
+    echo_of,
+    human_voice,
+    piper_reply,
+    run_gate,
+    speech_starts,
+)
 
 from app.audio.echo import EchoGate, webrtc_available
 from app.audio.playback import Speaker
 from app.engine import EngineHost
-from xtalk.models.vad.silero import SileroVAD
 
 ROOT = Path(__file__).resolve().parents[2]
 TONE_CONFIG = ROOT / "tests" / "fixtures" / "tone_config.json"
-JFK = ROOT.parent / "shared" / "data" / "speech" / "jfk.flac"
 RATE = 48000  # the sound card's rate (microphone and speaker)
 BLOCK = 960  # 20 ms
-STORY = ("Once upon a time there was a little robot who liked to talk. Every morning it "
-         "walked to the market and told the people about the weather.")
 
 BACKENDS = ["webrtc", "correlation"] if webrtc_available() else ["correlation"]
 
@@ -39,90 +44,18 @@ BACKENDS = ["webrtc", "correlation"] if webrtc_available() else ["correlation"]
 # --------------------------------------------------------------------------- material
 @pytest.fixture(scope="module")
 def reply() -> np.ndarray:
-    """The story as the default Piper voice says it (PCM16, 16 kHz), without Piper's
-    random variation so that the unit tests are repeatable."""
-    from xtalk.models.tts.piper import PiperTTS
-
-    tts = PiperTTS(output_sample_rate=16000, noise_scale=0.0, noise_w=0.0)
-    return np.concatenate(list(tts.synthesize(STORY)))
+    return piper_reply()
 
 
 @pytest.fixture(scope="module")
 def user() -> np.ndarray:
-    """3 s of a real human voice (float64 in int16 units, 16 kHz)."""
-    x, rate = sf.read(JFK, dtype="float32")
-    if x.ndim > 1:
-        x = x.mean(axis=1)
-    x = soxr.resample(x, rate, 16000).astype(np.float64) * 32768
-    return x[int(0.3 * 16000):int(3.3 * 16000)]
-
-
-def coloration(rate: int = 16000) -> np.ndarray:
-    """Speaker + room impulse response (unit gain at the direct path)."""
-    n = np.arange(-32, 33)
-
-    def lowpass(cutoff: float) -> np.ndarray:
-        h = np.sinc(2 * cutoff / 16000 * n) * np.hamming(n.size)
-        return h / h.sum()
-
-    room = np.zeros(800)  # 50 ms at 16 kHz
-    room[[0, 48, 112, 200]] = [1.0, 0.45, -0.3, 0.2]
-    rng = np.random.default_rng(0)
-    room[240:] += rng.normal(0, 1, 560) * 0.05 * np.exp(-np.arange(560) / 160)
-    h = np.convolve(lowpass(5000) - lowpass(300), room)
-    return h if rate == 16000 else soxr.resample(h, 16000, rate) * 16000 / rate
-
-
-def echo_of(reply: np.ndarray, total: int, delay_s: float, gain: float) -> np.ndarray:
-    y = np.convolve(reply.astype(np.float64), coloration()) * gain
-    out = np.zeros(total)
-    start = round(delay_s * 16000)
-    n = min(y.size, total - start)
-    out[start:start + n] = y[:n]
-    return out
-
-
-def speech_starts(x: np.ndarray) -> list[float]:
-    """Where the Silero VAD (the engine's default) sees speech start: two frames of 32 ms
-    above 0.5, as the engine's ``min_speech_s`` asks (seconds)."""
-    vad = SileroVAD()
-    starts, run = [], 0
-    for i in range(0, x.size - 511, 512):
-        p = vad.speech_probability(np.clip(x[i:i + 512], -32768, 32767).astype(np.int16))
-        run = run + 1 if p > 0.5 else 0
-        if run == 2:
-            starts.append((i - 512) / 16000)
-    return starts
+    return human_voice()
 
 
 # --------------------------------------------------------------------------- unit
-class SimClock:
-    """Simulated time: the microphone and the speaker run exactly in real time."""
-
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def _gate(backend: str) -> tuple[EchoGate, SimClock]:
     clock = SimClock()
     return EchoGate(backend=backend, clock=clock), clock
-
-
-def _run(gate: EchoGate, clock: SimClock, mic: np.ndarray,
-         played: np.ndarray | None = None, size: int = 320) -> np.ndarray:
-    """The microphone through the gate in ``size`` frames; ``played``: the speaker
-    reports each block as it starts to play, the microphone frame captured meanwhile
-    arrives when it ends."""
-    out = []
-    for i in range(0, mic.size, size):
-        if played is not None and i < played.size:
-            gate.note_played(played[i:i + size].astype(np.float32) / 32768, 16000)
-        clock.t += size / 16000
-        out.append(gate.enhance(np.clip(mic[i:i + size], -32768, 32767).astype(np.int16)))
-    return np.concatenate(out).astype(np.float64)
 
 
 def test_without_a_gate_the_room_echo_sounds_like_speech(reply: np.ndarray) -> None:
@@ -141,7 +74,7 @@ def test_aec3_removes_the_echo_of_a_coloured_room(reply: np.ndarray, delay_s: fl
     gate, clock = _gate("webrtc")
     total = reply.size + 8000
     mic = echo_of(reply, total, delay_s, gain)
-    out = _run(gate, clock, mic, played=reply.astype(np.float64))
+    out = run_gate(gate, clock, mic, played=reply.astype(np.float64))
     assert speech_starts(out) == [], "the echo would interrupt the assistant"
     erle = 10 * np.log10(np.mean(mic ** 2) / max(np.mean(out ** 2), 1e-9))
     assert erle > 15, f"only {erle:.1f} dB of echo removed"
@@ -157,7 +90,7 @@ def test_the_users_voice_gets_through_the_echo(reply: np.ndarray, user: np.ndarr
         np.concatenate([np.zeros(960), reply * 0.5, np.zeros(total - reply.size - 960)])
     onset = 3 * 16000
     mic[onset:onset + user.size] += user
-    out = _run(gate, clock, mic, played=reply.astype(np.float64))
+    out = run_gate(gate, clock, mic, played=reply.astype(np.float64))
     starts = speech_starts(out)
     assert starts, "the user's voice was removed with the echo"
     assert onset / 16000 <= starts[0] < onset / 16000 + 0.3, starts
@@ -187,7 +120,7 @@ def test_the_correlation_gate_suppresses_a_clean_echo(reply: np.ndarray) -> None
 def test_the_user_alone_passes_intact(user: np.ndarray, backend: str) -> None:
     """Nothing playing: the gate is transparent (no processing, no delay)."""
     gate, clock = _gate(backend)
-    out = _run(gate, clock, user.copy())
+    out = run_gate(gate, clock, user.copy())
     assert np.array_equal(out, np.clip(user, -32768, 32767).astype(np.int16))
     assert not gate.engaged and gate.stats["engaged"] == 0
 
@@ -199,7 +132,7 @@ def test_sent_chunks_that_nobody_plays_do_not_touch_the_microphone(
     sent chunks are no reference, so the user's next words pass untouched."""
     gate, clock = _gate(backend)
     gate.set_reference(reply, 16000)
-    out = _run(gate, clock, user.copy())
+    out = run_gate(gate, clock, user.copy())
     assert np.array_equal(out, np.clip(user, -32768, 32767).astype(np.int16))
     opted_in = EchoGate(backend=backend, clock=clock, sent_reference=True)
     opted_in.set_reference(reply, 16000)

@@ -349,3 +349,21 @@ def test_short_yes_gives_one_segment(vad: SileroVAD) -> None:
     start, end = segments[0]
     assert end is not None
     assert start / SR <= 0.5 + 0.05 and end / SR >= 0.5 + word.size / SR - 0.15
+
+
+def test_a_voice_after_a_long_stretch_without_speech_is_heard_at_once() -> None:
+    """Left running on noise alone, Silero's recurrent state drifts: after 30 s of
+    -60 dBFS noise the phrase at 3.29 s of jfk.flac ("ask not ...") first scored above
+    0.5 two seconds in. The detector resets its state after 4 s without speech."""
+    audio, rate = sf.read(JFK, dtype="float32", always_2d=True)
+    phrase = _to_pcm16(audio[round(3.29 * rate):round(5.5 * rate)].mean(axis=1), rate)
+    noise = np.random.default_rng(0).normal(0, 32768 * 10 ** (-60 / 20), 30 * 16000)
+    stream = np.concatenate([np.clip(noise, -32768, 32767).astype(np.int16)[
+        :30 * 16000 // FRAME_SAMPLES * FRAME_SAMPLES], phrase])
+    vad = SileroVAD()
+    scores = [vad.speech_probability(stream[i:i + FRAME_SAMPLES])
+              for i in range(0, stream.size - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+    start = 30 * 16000 // FRAME_SAMPLES
+    assert max(scores[:start]) < 0.5  # the noise is not speech, before or after resets
+    first = next(i for i, p in enumerate(scores[start:]) if p >= 0.5)
+    assert first <= 3, f"first speech frame {first * 32} ms into the phrase"
