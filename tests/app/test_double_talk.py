@@ -181,3 +181,24 @@ def test_the_microphone_anchor_holds_still_under_arrival_jitter() -> None:
         anchors.append(timeline._anchor)
     settled = np.array(anchors[16000 * 5 // 320:])  # after the first window
     assert np.ptp(settled) * 16000 < 1.0  # not a sample of movement
+
+
+@pytest.mark.skipif(not webrtc_available(), reason="pywebrtc-audio is not installed")
+@pytest.mark.parametrize(("first", "second"), [(0.25, 0.02), (0.02, 0.15)])
+def test_a_reply_after_the_echo_path_changed_does_not_sound_like_the_user(
+        reply: np.ndarray, first: float, second: float) -> None:
+    """The laptop moved between two replies: AEC3 and the detector must both learn the
+    new path while its echo already plays; meanwhile the detector, seeing the reply in
+    the microphone, keeps AEC3's leaks from the VAD."""
+    clock = SimClock()
+    gate = EchoGate(backend="webrtc", clock=clock)
+    pause = np.zeros(16000)
+    for delay_s in (first, second):
+        mic = echo_of(reply, reply.size + 16000, delay_s, 0.7)
+        out = run_gate(gate, clock, mic, played=reply)
+        run_gate(gate, clock, pause)  # the room goes quiet, the gate idle
+        vad = SileroVAD()
+        scores = [vad.speech_probability(np.clip(out[i:i + 512], -32768, 32767)
+                                         .astype(np.int16))
+                  for i in range(0, out.size - 511, 512)]
+        assert max(scores) < 0.5, f"room {delay_s}: speech at {np.argmax(scores) * 0.032} s"
