@@ -48,7 +48,8 @@ PRE_DELAY = 128  # 8 ms: the path's rise before its peak (band-pass, speaker)
 STEP = 0.5  # normalised step size: 10 dB of echo removed within ~0.3 s of speech
 MAX_DELAY_S = 0.5  # speaker → microphone delays looked for (device buffers, Bluetooth)
 DELAY_WINDOW_S = 0.5  # microphone audio correlated per delay estimate
-DELAY_EVERY = 10  # blocks between delay estimates (100 ms)
+DELAY_EVERY = 10  # blocks between delay estimates (100 ms) ...
+DELAY_EVERY_LEARNING = 5  # ... and while the path is not trusted: its echo leaks then
 DELAY_QUALITY = 25.0  # correlation peak / mean: below it the estimate is not trusted
 DELAY_AGREE = 16  # two estimates this close (samples) fix the delay
 DELAY_MOVED = 32  # a fixed delay that moves more than this restarts the filter
@@ -212,7 +213,7 @@ class DoubleTalkDetector:
         shift_in(self._reference, reference)
         shift_in(self._mic, mic)
         self._blocks += 1
-        if self._blocks % DELAY_EVERY == 0:
+        if self._blocks % (DELAY_EVERY if self.trusted else DELAY_EVERY_LEARNING) == 0:
             self._find_delay()
         if self._filter is None or self.delay is None:
             return None, False
