@@ -197,7 +197,14 @@ class DoubleTalkDetector:
         speaker) must not keep the user out; AEC3 alone carries the user then."""
         if self.talking:
             return False
-        return self.trusted or (self._echo_seen and self._learning < LEARNING_BLOCKS)
+        return self.trusted or (self._echo_seen and self.learning)
+
+    @property
+    def learning(self) -> bool:
+        """Whether a fresh or moved echo path is being learnt (not trusted yet, for at
+        most ``LEARNING_BLOCKS``): AEC3 is converging too, and its leaks look like a
+        user to the VAD."""
+        return not self.trusted and self._learning < LEARNING_BLOCKS
 
     @property
     def trusted(self) -> bool:

@@ -494,7 +494,8 @@ class _WebRtcCanceller:
         # The detector's residual and decision per sample, delayed like AEC3's output.
         self._talk_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=np.float64)
         self._talk_flags = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=bool)
-        self._trusted_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=bool)
+        self._echo_only_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=bool)
+        self._learning_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=bool)
         self._hold = 0
         self._discard = WEBRTC_INTERNAL_DELAY
         self._detector.restart()
@@ -515,49 +516,53 @@ class _WebRtcCanceller:
                 done = done.copy()
                 done[:k] = 0
                 self._discard -= k
-            residual, talk, trusted = self._detect(near_blocks, far_blocks, stats)
-            out = self._residual_gate(near_blocks, done, strict=~trusted)
-            self._out = np.concatenate([self._out, self._mix(out, residual, talk, trusted)])
+            residual, talk, echo_only, learning = self._detect(near_blocks, far_blocks,
+                                                               stats)
+            out = self._residual_gate(near_blocks, done, strict=learning)
+            self._out = np.concatenate([self._out, self._mix(out, residual, talk, echo_only)])
             self._near, self._far = self._near[usable:], self._far[usable:]
         out, self._out = self._out[:near.size], self._out[near.size:]
         stats["cancelled"] += 1
         return out
 
     def _detect(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The double-talk detector on these blocks: its linear residual, whether the
-        user talks and whether its filter is trusted, per sample, delayed like AEC3's
-        output (by its internal delay)."""
+        user talks, whether it vouches for the reply's echo alone
+        (``DoubleTalkDetector.echo_only``) and whether it learns a new path, per sample,
+        delayed like AEC3's output (by its internal delay)."""
         mic = near.astype(np.float64) / 32768
-        residuals, flags, trust = [self._talk_tail], [self._talk_flags], [self._trusted_tail]
+        residuals, flags, only, learn = ([self._talk_tail], [self._talk_flags],
+                                         [self._echo_only_tail], [self._learning_tail])
         for i in range(0, near.size, WEBRTC_BLOCK):
             residual, talking = self._detector.process(mic[i:i + WEBRTC_BLOCK],
                                                        far[i:i + WEBRTC_BLOCK])
-            trusted = self._detector.trusted
-            if residual is not None and not talking and trusted:
+            if residual is not None and not talking and self._detector.trusted:
                 self._comfort.observe(residual)
             residuals.append(mic[i:i + WEBRTC_BLOCK] if residual is None else residual)
             flags.append(np.full(WEBRTC_BLOCK, talking))
-            trust.append(np.full(WEBRTC_BLOCK, trusted))
+            only.append(np.full(WEBRTC_BLOCK, self._detector.echo_only))
+            learn.append(np.full(WEBRTC_BLOCK, self._detector.learning))
             stats["double_talk"] += int(talking)
         self.delay = self._detector.delay
         n = near.size
-        tail, talk, trusted_all = (np.concatenate(x) for x in (residuals, flags, trust))
-        self._talk_tail, self._talk_flags, self._trusted_tail = \
-            tail[n:], talk[n:], trusted_all[n:]
-        return tail[:n], talk[:n], trusted_all[:n]
+        tail, talk, echo_only, learning = (np.concatenate(x)
+                                           for x in (residuals, flags, only, learn))
+        self._talk_tail, self._talk_flags, self._echo_only_tail, self._learning_tail = \
+            tail[n:], talk[n:], echo_only[n:], learning[n:]
+        return tail[:n], talk[:n], echo_only[:n], learning[:n]
 
     def _mix(self, done: np.ndarray, residual: np.ndarray, talk: np.ndarray,
-             trusted: np.ndarray) -> np.ndarray:
+             echo_only: np.ndarray) -> np.ndarray:
         """The output per 10 ms block: the linear residual while the user talks; while
-        the trusted detector hears only the reply, the room's background (comfort
+        the detector vouches for the reply's echo alone, the room's background (comfort
         noise, whatever AEC3 let through); otherwise AEC3's output topped up with it."""
         out = np.where(talk, float_to_int16(residual), done)
         for i in range(0, out.size, WEBRTC_BLOCK):
             if talk[i:i + WEBRTC_BLOCK].any():
                 continue
             block = out[i:i + WEBRTC_BLOCK]
-            if trusted[i:i + WEBRTC_BLOCK].all():
+            if echo_only[i:i + WEBRTC_BLOCK].all():
                 block = np.zeros_like(block)
             out[i:i + WEBRTC_BLOCK] = self._comfort.fill(block)
         return out
@@ -565,11 +570,11 @@ class _WebRtcCanceller:
     def _residual_gate(self, near: np.ndarray, done: np.ndarray, strict: np.ndarray
                        ) -> np.ndarray:
         """Attenuates 10 ms blocks from which AEC3 removed nearly everything (more than
-        12 dB; 6 dB where ``strict``: while the double-talk detector is not trusted, a
-        fresh or moved echo path): what is left there is echo residue (a converging or
-        mis-aligned filter lets some through, which the VAD may take for speech). The
-        user's own voice is not removed by the canceller, so a block with the user in
-        it keeps most of its energy and passes."""
+        12 dB; 6 dB where ``strict``: while the double-talk detector learns a fresh or
+        moved echo path, which AEC3 is converging to as well): what is left there is
+        echo residue (a converging or mis-aligned filter lets some through, which the
+        VAD may take for speech). The user's own voice is not removed by the canceller,
+        so a block with the user in it keeps most of its energy and passes."""
         out = done.copy()
         self._mic_tail = np.concatenate([self._mic_tail, near.astype(np.float64)])
         for i in range(0, done.size, WEBRTC_BLOCK):
