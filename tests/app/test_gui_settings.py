@@ -116,14 +116,20 @@ def test_a_missing_microphone_is_shown_and_typing_still_works(make_window, qtbot
                     timeout=20000)
 
 
-def test_the_device_monitor_reports_a_lost_and_returned_speaker(make_window, qtbot,
-                                                                config_dir) -> None:
-    save_settings({"output_device": "Desk Speakers"})
-    window = make_window(audio="devices")
+def _stopped_monitor(window, qtbot):
+    """The window's device monitor, stopped: the test feeds it device lists itself."""
     monitor = window.monitor
     assert monitor is not None
     stopped = asyncio.ensure_future(monitor.stop())  # no background polls in this test
     qtbot.waitUntil(stopped.done, timeout=10000)
+    return monitor
+
+
+def test_the_device_monitor_reports_a_lost_and_returned_speaker(make_window, qtbot,
+                                                                config_dir) -> None:
+    save_settings({"output_device": "Desk Speakers"})
+    window = make_window(audio="devices")
+    monitor = _stopped_monitor(window, qtbot)
     speakers = AudioDevice(7, "Desk Speakers", "ALSA", 0, 2, 48000)
     window.notices.clear("output")
     monitor._diff([speakers])   # the speaker is plugged in ...
@@ -144,10 +150,7 @@ def test_a_headset_lost_as_the_speaker_is_reported_as_the_speaker(make_window, q
     its loss is the speaker's, shown under the speaker's notice, not the microphone's."""
     save_settings({"input_device": "Desk Mic", "output_device": "USB Headset"})
     window = make_window(audio="devices")
-    monitor = window.monitor
-    assert monitor is not None
-    stopped = asyncio.ensure_future(monitor.stop())  # no background polls in this test
-    qtbot.waitUntil(stopped.done, timeout=10000)
+    monitor = _stopped_monitor(window, qtbot)
     desk_mic = AudioDevice(3, "Desk Mic", "ALSA", 1, 0, 48000)
     headset = AudioDevice(5, "USB Headset", "ALSA", 1, 2, 48000)  # in and out channels
     monitor._diff([desk_mic, headset])  # both connected
