@@ -178,7 +178,7 @@ class DoubleTalkDetector:
         self._hangover = 0
         self._blocks = 0
         self._echo_seen = False
-        self._learning = 0  # blocks since the filter was last trusted
+        self._learning = 0  # blocks since the restart or since the filter was trusted
         self.erle_db = 0.0
         if self._filter is not None:
             self._filter.clear_input()
@@ -220,6 +220,7 @@ class DoubleTalkDetector:
         shift_in(self._reference, reference)
         shift_in(self._mic, mic)
         self._blocks += 1
+        self._learning = 0 if self.trusted else self._learning + 1
         if self._blocks % (DELAY_EVERY if self.trusted else DELAY_EVERY_LEARNING) == 0:
             self._find_delay()
         if self._filter is None or self.delay is None:
@@ -236,7 +237,6 @@ class DoubleTalkDetector:
             if adapt:
                 self._filter.adapt(part)
         talking = self._test(mic, residual)
-        self._learning = 0 if self.trusted else self._learning + 1
         return residual, talking
 
     def _find_delay(self) -> None:
@@ -254,7 +254,6 @@ class DoubleTalkDetector:
             self.delay = delay
             self._filter = LinearEchoFilter()
             self.erle_db = 0.0
-            self._learning = 0
             self._hangover = 0
 
     def _test(self, mic: np.ndarray, residual: np.ndarray) -> bool:

@@ -202,3 +202,17 @@ def test_a_reply_after_the_echo_path_changed_does_not_sound_like_the_user(
                                          .astype(np.int16))
                   for i in range(0, out.size - 511, 512)]
         assert max(scores) < 0.5, f"room {delay_s}: speech at {np.argmax(scores) * 0.032} s"
+
+
+def test_a_path_that_is_never_learnt_does_not_keep_the_user_out(reply: np.ndarray) -> None:
+    """The echo is clearly there but the filter never gets trusted (here: no delay is
+    ever fixed): the detector vouches for echo only for at most 1.5 s, then AEC3's
+    output carries the user again."""
+    detector = DoubleTalkDetector()
+    detector._find_delay = lambda: setattr(detector, "_echo_seen", True)  # type: ignore[method-assign]
+    vouched = []
+    for i in range(0, 3 * 16000, BLOCK):
+        detector.process(np.zeros(BLOCK), reply[i:i + BLOCK] / 32768)
+        vouched.append(detector.echo_only)
+    assert vouched[0] and not vouched[-1]
+    assert sum(vouched) <= 150
