@@ -209,10 +209,13 @@ def test_a_path_that_is_never_learnt_does_not_keep_the_user_out(reply: np.ndarra
     ever fixed): the detector vouches for echo only for at most 1.5 s, then AEC3's
     output carries the user again."""
     detector = DoubleTalkDetector()
-    detector._find_delay = lambda: setattr(detector, "_echo_seen", True)  # type: ignore[method-assign]
+    def echo_without_a_delay() -> None:
+        detector._echo_seen = True
+
+    detector._find_delay = echo_without_a_delay  # type: ignore[method-assign]
     vouched = []
     for i in range(0, 3 * 16000, BLOCK):
         detector.process(np.zeros(BLOCK), reply[i:i + BLOCK] / 32768)
         vouched.append(detector.echo_only)
-    assert vouched[0] and not vouched[-1]
+    assert any(vouched[:10]) and not any(vouched[-100:])
     assert sum(vouched) <= 150
