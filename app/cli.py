@@ -60,9 +60,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def load_config(path: str | None) -> dict[str, Any]:
+def load_config(path: str | None, merge_settings: bool = True) -> dict[str, Any]:
     """The configuration to run: ``path`` as given, or the default configuration with the
-    user's settings merged in.
+    user's settings merged in (unless ``merge_settings`` is false: the window merges them
+    itself, and again when they change).
 
     Raises:
         ValueError: The file cannot be read or is not a JSON object.
@@ -70,6 +71,8 @@ def load_config(path: str | None) -> dict[str, Any]:
     if path is not None:
         return _read_json(Path(path))
     config = _read_json(DEFAULT_CONFIG)
+    if not merge_settings:
+        return config
     from app.settings import load_settings, merge_into_config
 
     return merge_into_config(config, load_settings())
@@ -120,9 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     if headless_only and not args.no_window:
         parser.error(f"{', '.join(headless_only)} need --no-window")
     try:
-        # The window merges the user's settings itself (and again when they change).
-        config = load_config(args.config) if args.no_window else \
-            _read_json(Path(args.config) if args.config is not None else DEFAULT_CONFIG)
+        config = load_config(args.config, merge_settings=args.no_window)
     except ValueError as exc:
         print(f"xtalk-app: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -161,7 +161,6 @@ class DoubleTalkDetector:
         self.delay: int | None = None  # found speaker → microphone delay (samples)
         self._candidate: int | None = None
         self._filter: LinearEchoFilter | None = None
-        self.erle_db = 0.0  # echo removed by the linear filter (smoothed, dB)
         self.restart()
 
     def restart(self) -> None:
@@ -179,7 +178,7 @@ class DoubleTalkDetector:
         self._blocks = 0
         self._echo_seen = False
         self._learning = 0  # blocks since the restart or since the filter was trusted
-        self.erle_db = 0.0
+        self.erle_db = 0.0  # echo removed by the linear filter (smoothed, dB)
         if self._filter is not None:
             self._filter.clear_input()
 

@@ -489,13 +489,9 @@ class _WebRtcCanceller:
         self._near = np.zeros(0, dtype=np.int16)
         self._far = np.zeros(0, dtype=np.float32)
         self._out = np.zeros(WEBRTC_BLOCK, dtype=np.int16)
-        # The microphone input of the blocks AEC3 has not output yet (its own delay).
-        self._mic_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=np.float64)
-        # The detector's residual and decision per sample, delayed like AEC3's output.
-        self._talk_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=np.float64)
-        self._talk_flags = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=bool)
-        self._echo_only_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=bool)
-        self._learning_tail = np.zeros(WEBRTC_INTERNAL_DELAY, dtype=bool)
+        # What AEC3 has taken in but not output yet (its own delay), per sample: the
+        # microphone, the detector's residual and its three decisions (see _delayed).
+        self._pending = np.zeros((5, WEBRTC_INTERNAL_DELAY))
         self._hold = 0
         self._discard = WEBRTC_INTERNAL_DELAY
         self._detector.restart()
@@ -516,41 +512,43 @@ class _WebRtcCanceller:
                 done = done.copy()
                 done[:k] = 0
                 self._discard -= k
-            residual, talk, echo_only, learning = self._detect(near_blocks, far_blocks,
-                                                               stats)
-            out = self._residual_gate(near_blocks, done, strict=learning)
-            self._out = np.concatenate([self._out, self._mix(out, residual, talk, echo_only)])
+            mic, residual, talk, echo_only, learning = self._delayed(np.vstack([
+                near_blocks, *self._detect(near_blocks, far_blocks, stats)]))
+            out = self._residual_gate(mic, done, strict=learning > 0)
+            self._out = np.concatenate([self._out,
+                                        self._mix(out, residual, talk > 0, echo_only > 0)])
             self._near, self._far = self._near[usable:], self._far[usable:]
         out, self._out = self._out[:near.size], self._out[near.size:]
         stats["cancelled"] += 1
         return out
 
+    def _delayed(self, rows: np.ndarray) -> np.ndarray:
+        """``rows`` (one per signal, a column per input sample) delayed like AEC3's
+        output, by its internal delay: the columns that line up with ``done``."""
+        joined = np.concatenate([self._pending, rows], axis=1)
+        self._pending = joined[:, rows.shape[1]:]
+        return joined[:, :rows.shape[1]]
+
     def _detect(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """The double-talk detector on these blocks: its linear residual, whether the
-        user talks, whether it vouches for the reply's echo alone
-        (``DoubleTalkDetector.echo_only``) and whether it learns a new path, per sample,
-        delayed like AEC3's output (by its internal delay)."""
+        """The double-talk detector on these blocks, per input sample: its linear
+        residual (the microphone before a delay is found), whether the user talks,
+        whether it vouches for the reply's echo alone (``DoubleTalkDetector.echo_only``)
+        and whether it learns a new path."""
         mic = near.astype(np.float64) / 32768
-        residuals, flags, only, learn = ([self._talk_tail], [self._talk_flags],
-                                         [self._echo_only_tail], [self._learning_tail])
+        residuals, flags = [], []
         for i in range(0, near.size, WEBRTC_BLOCK):
             residual, talking = self._detector.process(mic[i:i + WEBRTC_BLOCK],
                                                        far[i:i + WEBRTC_BLOCK])
             if residual is not None and not talking and self._detector.trusted:
                 self._comfort.observe(residual)
             residuals.append(mic[i:i + WEBRTC_BLOCK] if residual is None else residual)
-            flags.append(np.full(WEBRTC_BLOCK, talking))
-            only.append(np.full(WEBRTC_BLOCK, self._detector.echo_only))
-            learn.append(np.full(WEBRTC_BLOCK, self._detector.learning))
+            flags.append((talking, self._detector.echo_only, self._detector.learning))
             stats["double_talk"] += int(talking)
         self.delay = self._detector.delay
-        n = near.size
-        tail, talk, echo_only, learning = (np.concatenate(x)
-                                           for x in (residuals, flags, only, learn))
-        self._talk_tail, self._talk_flags, self._echo_only_tail, self._learning_tail = \
-            tail[n:], talk[n:], echo_only[n:], learning[n:]
-        return tail[:n], talk[:n], echo_only[:n], learning[:n]
+        talk, echo_only, learning = np.repeat(np.array(flags, dtype=np.float64).T,
+                                              WEBRTC_BLOCK, axis=1)
+        return np.concatenate(residuals), talk, echo_only, learning
 
     def _mix(self, done: np.ndarray, residual: np.ndarray, talk: np.ndarray,
              echo_only: np.ndarray) -> np.ndarray:
@@ -567,20 +565,19 @@ class _WebRtcCanceller:
             out[i:i + WEBRTC_BLOCK] = self._comfort.fill(block)
         return out
 
-    def _residual_gate(self, near: np.ndarray, done: np.ndarray, strict: np.ndarray
+    def _residual_gate(self, mic: np.ndarray, done: np.ndarray, strict: np.ndarray
                        ) -> np.ndarray:
         """Attenuates 10 ms blocks from which AEC3 removed nearly everything (more than
         12 dB; 6 dB where ``strict``: while the double-talk detector learns a fresh or
         moved echo path, which AEC3 is converging to as well): what is left there is
         echo residue (a converging or mis-aligned filter lets some through, which the
         VAD may take for speech). The user's own voice is not removed by the canceller,
-        so a block with the user in it keeps most of its energy and passes."""
+        so a block with the user in it keeps most of its energy and passes. ``mic``:
+        the input of each output sample (int16 units)."""
         out = done.copy()
-        self._mic_tail = np.concatenate([self._mic_tail, near.astype(np.float64)])
         for i in range(0, done.size, WEBRTC_BLOCK):
-            mic = self._mic_tail[i:i + WEBRTC_BLOCK]  # the input of this output block
             block = done[i:i + WEBRTC_BLOCK].astype(np.float64)
-            mic_energy = float(np.mean(mic ** 2))
+            mic_energy = float(np.mean(mic[i:i + WEBRTC_BLOCK] ** 2))
             ratio = STRICT_RESIDUE_RATIO if strict[i:i + WEBRTC_BLOCK].any() else \
                 RESIDUE_RATIO
             removed = mic_energy > SIGNAL_FLOOR and \
@@ -589,7 +586,6 @@ class _WebRtcCanceller:
             if self._hold:
                 out[i:i + WEBRTC_BLOCK] = np.round(
                     block * RESIDUE_ATTENUATION).astype(np.int16)
-        self._mic_tail = self._mic_tail[done.size:]
         return out
 
 

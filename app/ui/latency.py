@@ -138,7 +138,6 @@ class LatencyPanel(QWidget):
         super().__init__(parent)
         self.setObjectName("latencyPanel")
         self.history: list[dict[str, Any]] = []
-        self.last: dict[str, Any] | None = None
         title = QLabel("Latency — last turn", self)
         title.setObjectName("panelTitle")
         grid = QGridLayout()
@@ -179,7 +178,6 @@ class LatencyPanel(QWidget):
     def clear(self) -> None:
         """Forget the turns shown: another conversation is open (a new or a reopened
         one), so neither the last turn nor the chart shows the previous one's figures."""
-        self.last = None
         self.history = []
         for label in self.values.values():
             label.setText("—")
@@ -187,8 +185,7 @@ class LatencyPanel(QWidget):
 
     def add_metrics(self, metrics: dict[str, Any]) -> None:
         """One ``latency_metrics`` message's data."""
-        self.last = dict(metrics)
-        self.history.append(self.last)
+        self.history.append(dict(metrics))
         for key, label in self.values.items():
             label.setText(stage_text(metrics, key))
         self.chart.set_history(self.history)

@@ -523,7 +523,7 @@ class MainWindow(QMainWindow):
         if self.monitor is not None:
             self.devices = list(self.monitor.devices)
         self._refresh_dialog_devices()
-        if kind in ("lost", "returned") and role is not None and role in DEVICE_ROLES:
+        if kind in ("lost", "returned") and role in DEVICE_ROLES:
             what, name = DEVICE_ROLES[role], device.name
             if kind == "lost":
                 self.notices.set(role, "error", f"{what} lost: {name}. Xtalk reconnects as "

@@ -65,16 +65,21 @@ def echo_of(reply: np.ndarray, total: int, delay_s: float, gain: float) -> np.nd
     return out
 
 
-def speech_starts(x: np.ndarray) -> list[float]:
-    """Where the Silero VAD (the engine's default) sees speech start: two frames of 32 ms
-    above 0.5, as the engine's ``min_speech_s`` asks (seconds)."""
+def speech_probabilities(x: np.ndarray) -> list[float]:
+    """The Silero VAD's (the engine's default) speech probability of each 32 ms frame."""
     vad = SileroVAD()
+    return [vad.speech_probability(np.clip(x[i:i + 512], -32768, 32767).astype(np.int16))
+            for i in range(0, x.size - 511, 512)]
+
+
+def speech_starts(x: np.ndarray) -> list[float]:
+    """Where the Silero VAD sees speech start: two frames of 32 ms above 0.5, as the
+    engine's ``min_speech_s`` asks (seconds)."""
     starts, run = [], 0
-    for i in range(0, x.size - 511, 512):
-        p = vad.speech_probability(np.clip(x[i:i + 512], -32768, 32767).astype(np.int16))
+    for k, p in enumerate(speech_probabilities(x)):
         run = run + 1 if p > 0.5 else 0
         if run == 2:
-            starts.append((i - 512) / 16000)
+            starts.append((k - 1) * 512 / 16000)
     return starts
 
 

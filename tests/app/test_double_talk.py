@@ -13,6 +13,7 @@ from echo_room import (
     human_voice,
     piper_reply,
     run_gate,
+    speech_probabilities,
 )
 
 from app.audio.comfort_noise import ComfortNoise
@@ -24,7 +25,6 @@ from app.audio.double_talk import (
     echo_delay,
 )
 from app.audio.echo import EchoGate, ReferenceTimeline, webrtc_available
-from xtalk.models.vad.silero import SileroVAD
 
 ROOMS = [(0.02, 0.3), (0.06, 0.5), (0.15, 0.7), (0.25, 0.7)]
 PEAK = int(np.argmax(np.abs(coloration())))  # the echo path's own delay (samples)
@@ -118,11 +118,7 @@ def test_through_the_gate_the_vad_hears_the_user_within_a_few_frames(
         mic = echo_of(reply, reply.size + 8000, 0.06, 0.5)
         mic[onset:onset + user.size] += user[:mic.size - onset]
         out = run_gate(gate, clock, mic, played=reply)
-        vad = SileroVAD()
-        frames = [vad.speech_probability(np.clip(out[i:i + 512], -32768, 32767)
-                                         .astype(np.int16))
-                  for i in range(0, out.size - 511, 512)]
-        speech = [i for i, p in enumerate(frames) if p > 0.5]
+        speech = [i for i, p in enumerate(speech_probabilities(out)) if p > 0.5]
         assert speech and speech[0] * 512 >= onset, f"trial {k}: the echo was speech"
         late.append(((speech[0] + 1) * 512 - onset) / 16)
         assert gate.stats["double_talk"] > 0
@@ -197,10 +193,7 @@ def test_a_reply_after_the_echo_path_changed_does_not_sound_like_the_user(
         mic = echo_of(reply, reply.size + 16000, delay_s, 0.7)
         out = run_gate(gate, clock, mic, played=reply)
         run_gate(gate, clock, pause)  # the room goes quiet, the gate idle
-        vad = SileroVAD()
-        scores = [vad.speech_probability(np.clip(out[i:i + 512], -32768, 32767)
-                                         .astype(np.int16))
-                  for i in range(0, out.size - 511, 512)]
+        scores = speech_probabilities(out)
         assert max(scores) < 0.5, f"room {delay_s}: speech at {np.argmax(scores) * 0.032} s"
 
 

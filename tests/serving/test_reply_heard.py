@@ -4,12 +4,12 @@ conversation commits it then (TTSPlaybackManager + LLMAgentContextManager on one
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from harness import wait_until
 
 from xtalk.serving.event_bus import EventBus
 from xtalk.serving.events import (
@@ -64,10 +64,7 @@ class Session:
                                              chunk_count=len(clauses)))
 
     async def wait_heard(self, count: int, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
-        while len(self.heard) < count:
-            assert time.monotonic() < deadline, f"only {len(self.heard)} ReplyHeard"
-            await asyncio.sleep(0.02)
+        await wait_until(lambda: len(self.heard) >= count, timeout, f"{count} ReplyHeard")
         await self.bus.drain()
 
 

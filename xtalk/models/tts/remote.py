@@ -27,7 +27,7 @@ from xtalk.audio.pcm import resample_int16
 from xtalk.models.interfaces import TTS
 from xtalk.models.remote_audio import HttpConnection, bad_audio, decode_wav, make_timeout
 from xtalk.models.tts.speakable import make_speakable
-from xtalk.text.clauses import MAX_CLAUSE_CHARS, split_long_text
+from xtalk.text.clauses import split_long_text
 
 
 def check_rate(value: Any, what: str) -> int:
@@ -57,7 +57,6 @@ class RemoteTTS(TTS):
     #: The range :meth:`set_speed` accepts.
     min_speed, max_speed = 0.5, 2.0
     #: Text longer than this is cut into clauses, one request each.
-    max_request_chars = MAX_CLAUSE_CHARS
 
     def __init__(self, url: str, sample_rate: int, timeout_s: float, connect_timeout_s: float,
                  speakable: bool, headers: Mapping[str, str] | None = None) -> None:
@@ -106,7 +105,7 @@ class RemoteTTS(TTS):
     # ------------------------------------------------------------------ text
     def _texts(self, text: str) -> list[str]:
         """The texts of one request each for ``text`` (see the module docstring)."""
-        pieces = split_long_text(text, self.max_request_chars)
+        pieces = split_long_text(text)
         if self._speakable:
             pieces = [make_speakable(piece) for piece in pieces]
         return [piece for piece in pieces if piece]

@@ -158,19 +158,17 @@ class SileroVAD(VAD):
 
     def reset(self) -> None:
         """Zero the recurrent state and the 64-sample context."""
+        self._reset_state()
+        self._context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
+
+    def _reset_state(self) -> None:
+        """Zero the recurrent state only (the context is real audio and stays)."""
         if self._split_state:
             self._h = np.zeros((1, 1, STATE_SIZE), dtype=np.float32)
             self._c = np.zeros((1, 1, STATE_SIZE), dtype=np.float32)
         else:
             self._state = np.zeros((2, 1, STATE_SIZE), dtype=np.float32)
-        self._context = np.zeros(CONTEXT_SAMPLES, dtype=np.float32)
         self._quiet_frames = 0
-
-    def _reset_state(self) -> None:
-        """Zero the recurrent state only (the context stays: it is real audio)."""
-        context = self._context
-        self.reset()
-        self._context = context
 
     def clone(self) -> SileroVAD:
         """A detector with fresh state that shares this one's ``InferenceSession``."""
