@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import ipaddress
 import logging
 import sys
 from pathlib import Path
@@ -137,15 +136,6 @@ def _open_store(args: argparse.Namespace):
     return Store.open(_database_url(args))
 
 
-def _is_loopback(host: str) -> bool:
-    if host in ("localhost", "ip6-localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def _read_password(args: argparse.Namespace) -> str:
     if args.password is not None:
         return args.password
@@ -209,10 +199,10 @@ def cmd_pairing_code(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from xtalk.serving.http.auth import AuthSettings, lan_address
+    from xtalk.serving.http.auth import AuthSettings, is_loopback_host, lan_address
 
     host = LAN_HOST if args.lan else args.host
-    lan = args.lan or not _is_loopback(host)
+    lan = args.lan or not is_loopback_host(host)
     try:
         auth = AuthSettings(lan=lan, allowed_origins=tuple(args.allowed_origin or ()),
                             **({"max_upload_bytes": args.max_upload_bytes}

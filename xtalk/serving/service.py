@@ -28,7 +28,7 @@ from xtalk.serving.interfaces import (
 )
 from xtalk.serving.managers import DEFAULT_MANAGER_CLASSES
 from xtalk.serving.wire.gateway import SessionGateway
-from xtalk.serving.wire.limits import LIMIT_KEYS, ConnectionLimits
+from xtalk.serving.wire.limits import ConnectionLimits
 
 logger = logging.getLogger(__name__)
 
@@ -93,10 +93,7 @@ class Service:
             ConfigError: A limit in ``service_config`` is not a positive number.
         """
         if self._connection_limits is None:
-            try:
-                self._connection_limits = ConnectionLimits.from_config(self.service_config)
-            except ValueError as exc:
-                raise ConfigError(f"invalid service_config limits: {exc}") from exc
+            self._connection_limits = _parse_limits(None, self.service_config)
         return self._connection_limits
 
     @connection_limits.setter
@@ -217,10 +214,14 @@ class Service:
     ) -> Service:
         """Make a live session of the same concrete type for ``new_websocket``.
 
-        The session keeps this service's parsed :attr:`connection_limits` unless
-        ``service_config_overrides`` change a limit.
+        The session gets this service's :attr:`connection_limits` (the same object), with
+        the limits that ``service_config_overrides`` name replaced.
+
+        Raises:
+            ConfigError: An overridden limit is not a positive number.
         """
         overrides = service_config_overrides or {}
+        limits = _parse_limits(self.connection_limits, overrides)
         session = type(self)(  # built as a prototype, then given its connection
             pipeline=self.pipeline.clone(),
             service_config={**self.service_config, **overrides},
@@ -228,8 +229,7 @@ class Service:
             _session_id=session_id,
             _event_overrides=self._event_overrides,
         )
-        if not any(key in overrides for key in LIMIT_KEYS):
-            session.connection_limits = self.connection_limits
+        session.connection_limits = limits
         session._websocket = new_websocket
         session._start_live()
         return session
@@ -311,3 +311,11 @@ class DefaultService(Service):
     """Convenience Service with the standard Xtalk manager stack."""
 
     MANAGER_CLASSES: ClassVar[list[type[Manager]]] = list(DEFAULT_MANAGER_CLASSES)
+
+
+def _parse_limits(base: ConnectionLimits | None, config: dict[str, Any]) -> ConnectionLimits:
+    """The limits ``config`` names, over ``base`` (``None``: the defaults)."""
+    try:
+        return ConnectionLimits.from_config(config) if base is None else base.updated(config)
+    except ValueError as exc:
+        raise ConfigError(f"invalid service_config limits: {exc}") from exc

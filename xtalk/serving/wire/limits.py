@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from xtalk.serving.wire.inbound import DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_TEXT_BYTES
@@ -65,9 +65,18 @@ class ConnectionLimits:
         Raises:
             ValueError: A limit that is not a positive number.
         """
+        return cls().updated(config)
+
+    def updated(self, config: Mapping[str, Any] | None) -> ConnectionLimits:
+        """These limits with the ones ``config`` names replaced (``self`` when it names
+        none).
+
+        Raises:
+            ValueError: A limit that is not a positive number.
+        """
         values = {key: config[key] for key in LIMIT_KEYS
                   if config and config.get(key) is not None}
-        return cls(**values)
+        return replace(self, **values) if values else self
 
     @property
     def hard_frame_bytes(self) -> int:
