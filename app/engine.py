@@ -593,10 +593,12 @@ class EngineHost:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(func, *args)
 
-    def report_played(self, samples: np.ndarray, sample_rate: int) -> None:
-        """Audio the speaker is playing now: the echo gate's reference (more exact than
-        the chunks as sent). Call on the loop's thread."""
-        self._gate("note_played", samples, sample_rate)
+    def report_played(self, samples: np.ndarray, sample_rate: int,
+                      start: float | None = None) -> None:
+        """Audio the speaker plays from ``start`` (``time.monotonic()`` seconds; ``None``:
+        now): the echo gate's reference (more exact than the chunks as sent). Call on
+        the loop's thread."""
+        self._gate("note_played", samples, sample_rate, start)
 
     def _gate(self, method: str, *args: Any) -> None:
         func = getattr(self.enhancer(), method, None)

@@ -83,7 +83,7 @@ class HeadlessRun:
         if self._changed is not None:
             self._changed.set()
 
-    def _on_played(self, block: np.ndarray) -> None:
+    def _on_played(self, block: np.ndarray, _start: float) -> None:
         self.played.append(block.copy())
 
     async def run(self) -> int:

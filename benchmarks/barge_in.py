@@ -154,27 +154,21 @@ class Room:
         self.delay = 0
         self.gain = 0.0
         self.audible: list[float] = []  # end times of played blocks with sound
-        self.cursor = 0
 
     def now(self) -> int:
         return round((time.monotonic() - self.t0) * RATE)
 
-    def played(self, block: np.ndarray) -> None:
-        # The block starts to sound now (the speaker reports a block when it takes it).
-        # A sound card plays blocks back to back: a block reported while the previous
-        # one plays or within 30 ms of its end follows it (the virtual speaker reports
-        # in bursts after a scheduling hiccup), a later one starts a new stretch.
-        start = self.now()
-        if start - 0.03 * RATE <= self.cursor <= start + RATE // 2:
-            start = self.cursor
-        self.cursor = start + block.size
+    def played(self, block: np.ndarray, start: float) -> None:
+        # The block sounds from ``start``: the virtual speaker's clock, as a sound
+        # card's callback tells (PortAudio's output DAC time); the echo gate gets the
+        # same time with the block.
         if not np.any(np.abs(block) > 1e-4):
             return
-        self.audible.append(self.t0 + self.cursor / RATE)
+        self.audible.append(start + block.size / RATE)
         if self.gain:
-            start += self.delay
+            at = round((start - self.t0) * RATE) + self.delay
             y = np.convolve(block, self.path * self.gain).astype(np.float32)
-            self.air[start:start + y.size] += y
+            self.air[at:at + y.size] += y
 
     def say(self, clip: np.ndarray, at: int) -> None:
         self.air[at:at + clip.size] += clip

@@ -43,7 +43,7 @@ import numpy as np
 
 from app.audio.comfort_noise import ComfortNoise
 from app.audio.double_talk import DoubleTalkDetector, shift_in
-from xtalk.audio.pcm import StreamResampler, float_to_int16, int16_to_float
+from xtalk.audio.pcm import LowDelayResampler, float_to_int16, int16_to_float
 from xtalk.models.interfaces import SpeechEnhancer
 
 RATE = 16000
@@ -73,6 +73,9 @@ IDLE_S = 0.6
 # A played block is laid after the one before it while that one is still queued up to
 # this far ahead (16 kHz samples); beyond, the reports outran real time: start afresh.
 MAX_QUEUED = RATE // 2
+# A timed played block (the device said when it sounds) that starts within this of the
+# previous block's end continues it (the device's clock and ours drift and round).
+TIMED_TOLERANCE_S = 0.002
 # Leaving the canceller drops the input it has not output yet (its latency): only when
 # that stretch is quiet (below QUIET_DBFS or QUIET_RELATIVE of the loudest recent 10 ms),
 # so no speech is lost; after FORCE_IDLE_S of continuous sound it leaves anyway.
@@ -166,18 +169,20 @@ class ReferenceTimeline:
         return self._audible_end is not None and \
             self._now() < self._audible_end + round(seconds * RATE)
 
-    def add_played(self, x: np.ndarray) -> None:
-        """A block handed to the speaker now: it plays from now on, or right after the
-        block before it when that one is still playing or ended less than ``jitter_s``
-        ago (a device plays blocks back to back; reports come late or in bursts)."""
-        now = self._now()
-        start = now
-        if self._played_end is not None and \
-                now - self.jitter <= self._played_end <= now + MAX_QUEUED:
-            start = self._played_end
-        self._segments.append((start, x))
-        self._played_end = start + x.size
-        self._mark(start, x)
+    def add_played(self, x: np.ndarray, start: int | None = None) -> None:
+        """A block that starts to sound at sample ``start`` (of ``clock() * RATE``; a
+        device that tells when its output reaches the speaker), or, with ``None``,
+        handed to the speaker now: it plays from now on, or right after the block
+        before it when that one is still playing or ended less than ``jitter_s`` ago (a
+        device plays blocks back to back; reports come late or in bursts)."""
+        if start is None:
+            now = self._now()
+            start = now
+            if self._played_end is not None and \
+                    now - self.jitter <= self._played_end <= now + MAX_QUEUED:
+                start = self._played_end
+        self._played_end = start
+        self.extend_played(x)
 
     def extend_played(self, x: np.ndarray) -> None:
         """More of the last played stretch (right after it, whatever the time)."""
@@ -318,8 +323,8 @@ class EchoGate(SpeechEnhancer):
         self._played_mode = False
         self._clock = clock
         self._jitter_s = float(jitter_s)
-        self._last_report: float | None = None
-        self._resamplers: dict[tuple[str, int], StreamResampler] = {}
+        self._played_until: float | None = None  # where the played stretch ends (s)
+        self._resamplers: dict[tuple[str, int], LowDelayResampler] = {}
         self._sent_reference = bool(sent_reference)
         self._idle_s = float(idle_s)
         self._engaged = False  # the canceller runs (and delays by its latency)
@@ -360,7 +365,7 @@ class EchoGate(SpeechEnhancer):
         key = (source, int(sample_rate))
         resampler = self._resamplers.get(key)
         if resampler is None:
-            resampler = self._resamplers[key] = StreamResampler(int(sample_rate), RATE)
+            resampler = self._resamplers[key] = LowDelayResampler(int(sample_rate), RATE)
         return np.asarray(resampler.process(np.ascontiguousarray(x, dtype=np.float32)),
                           dtype=np.float32)
 
@@ -374,27 +379,44 @@ class EchoGate(SpeechEnhancer):
             if x.size:
                 self._timeline.add_sent(x)
 
-    def note_played(self, samples: np.ndarray, sample_rate: int) -> None:
-        """A block the speaker has just played (float32 or int16). From the first call
-        on, this replaces the chunks given to :meth:`set_reference`."""
+    def note_played(self, samples: np.ndarray, sample_rate: int,
+                    start: float | None = None) -> None:
+        """A block the speaker plays (float32 or int16) from ``start`` (seconds of the
+        gate's clock: when its first sample reaches the speaker, which a sound card's
+        callback knows) or, with ``None``, from about now. From the first call on, this
+        replaces the chunks given to :meth:`set_reference`.
+
+        Whether a block continues the one before it is decided here, on the speaker's
+        side: the resampler to 16 kHz hands out its output in uneven pieces (none for
+        one block, one and a half for the next), so only the blocks' own times say
+        where a stretch of sound starts. A block that starts later than the previous
+        one ended (by more than ``jitter_s`` for untimed reports, or
+        ``TIMED_TOLERANCE_S``) starts a new stretch; the rest is laid right after."""
         samples = np.asarray(samples)
+        rate = int(sample_rate)
         with self._lock:
             if not self._played_mode:
                 self._played_mode = True
                 self._timeline.clear()
-            now = self._clock()
-            last, self._last_report = self._last_report, now
-            if last is not None and now - last > \
-                    samples.shape[0] / max(1, int(sample_rate)) + self._jitter_s:
+            at = self._clock() if start is None else float(start)
+            tolerance = self._jitter_s if start is None else TIMED_TOLERANCE_S
+            until = self._played_until
+            continuous = until is not None and at <= until + tolerance and \
+                until <= at + MAX_QUEUED / RATE
+            self._played_until = (until if continuous and until is not None else at) + \
+                samples.shape[0] / max(1, rate)
+            if not continuous:
                 # The speaker was silent: the resampler still holds the end of the last
                 # stretch, which belongs before the gap, not in front of the next one.
-                resampler = self._resamplers.pop(("played", int(sample_rate)), None)
+                resampler = self._resamplers.pop(("played", rate), None)
                 if resampler is not None:
                     tail = resampler.process(np.zeros(0, dtype=np.float32), last=True)
                     self._timeline.extend_played(np.asarray(tail, dtype=np.float32))
             x = self._to_rate("played", samples, sample_rate)
-            if x.size:
-                self._timeline.add_played(x)
+            if continuous:
+                self._timeline.extend_played(x)
+            else:
+                self._timeline.add_played(x, None if start is None else round(at * RATE))
 
     def pause_reference(self, paused: bool) -> None:
         """The reply is paused (what was sent and not played yet waits) or resumed.

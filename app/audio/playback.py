@@ -70,7 +70,8 @@ class Speaker:
             be the engine's ``output_sample_rate``).
         on_status: Status changes (``starting``, ``running``, ``lost``, ``unavailable``,
             ``stopped``), on the loop's thread.
-        on_audio: Every played block (float32 mono at the stream rate), e.g. to record.
+        on_audio: Every played block (float32 mono at the stream rate) and when it
+            sounds (``time.monotonic()`` seconds), e.g. to record.
         virtual: Play without a device, in real time (headless / tests).
         latency: PortAudio's output latency (``"low"``, ``"high"`` or seconds). Barge-in
             silences the speaker within one block plus this buffer (``pause_tts`` takes
@@ -79,7 +80,7 @@ class Speaker:
 
     def __init__(self, engine: EngineHost, device: str | int | None = None, *,
                  sample_rate: int | None = None, on_status: StatusCallback | None = None,
-                 on_audio: Callable[[np.ndarray], None] | None = None,
+                 on_audio: Callable[[np.ndarray, float], None] | None = None,
                  virtual: bool = False, retry_s: float = RETRY_SECONDS,
                  block_s: float = BLOCK_SECONDS, latency: str | float = "low") -> None:
         self.engine = engine
@@ -131,11 +132,11 @@ class Speaker:
         elif action == "tts_playback_finished":
             self.engine.playback_drained()
 
-    def _played(self, block: np.ndarray) -> None:
+    def _played(self, block: np.ndarray, start: float) -> None:
         self.played_samples += block.size
-        self.engine.report_played(block, self.sample_rate)
+        self.engine.report_played(block, self.sample_rate, start)
         if self.on_audio is not None:
-            self.on_audio(block)
+            self.on_audio(block, start)
 
     def _on_message(self, message: dict[str, Any]) -> None:
         action = message.get("action")

@@ -216,6 +216,52 @@ def test_sent_chunks_play_in_order_and_wait_while_paused() -> None:
     assert np.allclose(timeline.read(400), 0.0)  # stopped: the rest of b never plays
 
 
+@pytest.mark.parametrize("timed", [True, False])
+def test_played_reports_make_one_unbroken_reference(timed: bool) -> None:
+    """48 kHz blocks reported as a sound card does: with the moment each sounds
+    (``timed``: ahead of it, by a device buffer that the event loop's lateness eats
+    into) or, untimed, when the loop gets to them (up to 12 ms late). The resampler to
+    16 kHz hands out uneven pieces (none for one block, one and a half for the next);
+    the reference read back on the microphone's clock must still be the played signal
+    at one constant offset, with no hole: a shift of the reference is a sudden echo
+    path change for the canceller (a false barge-in)."""
+    clock = SimClock()
+    gate = EchoGate(backend="correlation", clock=clock)
+    rng = np.random.default_rng(5)
+    t = np.arange(48000 * 3) / 48000
+    signal = (0.3 * np.sin(2 * np.pi * 440 * t * (1 + 0.3 * t)) +
+              0.05 * rng.normal(size=t.size)).astype(np.float32)
+    events: list[tuple[float, int, int]] = []  # (time, kind 0 report / 1 read, index)
+    at = 0.0
+    for k in range(signal.size // 960):  # reports come in order
+        start = 100.0 + 0.02 * k
+        at = max(at, start - 0.03 + rng.uniform(0, 0.025) if timed else
+                 start + rng.uniform(0, 0.012))
+        events.append((at, 0, k))
+    for m in range(int(3.2 / 0.02)):
+        events.append((100.013 + 0.02 * m, 1, m))
+    frames = []
+    for at, kind, k in sorted(events):
+        clock.t = at
+        if kind == 0:
+            gate.note_played(signal[k * 960:(k + 1) * 960], 48000,
+                             100.0 + 0.02 * k if timed else None)
+        else:
+            frames.append(gate._timeline.read(320))  # the reference of this frame
+    read = np.concatenate(frames)
+    expected = soxr.resample(signal, 48000, 16000)
+    first, last = np.flatnonzero(read)[[0, -1]]
+    assert np.count_nonzero(read[first:last] == 0) == 0  # no hole
+    lags = []
+    for w in range(first, last - 4000, 4000):  # the offset of every 0.25 s
+        window = read[w:w + 4000]
+        scores = [float(np.dot(window, expected[w - first - lag:w - first - lag + 4000]))
+                  if 0 <= w - first - lag <= expected.size - 4000 else -1.0
+                  for lag in range(-40, 41)]
+        lags.append(int(np.argmax(scores)) - 40)
+    assert max(lags) - min(lags) <= 1, lags
+
+
 def test_bad_settings_are_refused() -> None:
     with pytest.raises(ValueError, match="backend"):
         EchoGate(backend="speex")
@@ -272,28 +318,20 @@ class Room:
         self.path = coloration(RATE) * gain
         self.air = np.zeros(RATE * 60, dtype=np.float32)
         self.played_at: list[float] = []
-        self.cursor = 0
         self.stalled_s = 0.0  # the longest the microphone task fell behind real time
 
     def now(self) -> int:
         return round((time.monotonic() - self.t0) * RATE)
 
-    def played(self, block: np.ndarray) -> None:
-        """Speaker ``on_audio``: this block starts to sound now."""
-        self.played_at.append(time.monotonic())
-        # Like a sound card, the speaker plays blocks back to back: a block reported
-        # while the previous one plays or within 30 ms of its end follows it (the
-        # virtual speaker reports in bursts after a scheduling hiccup), a later one
-        # starts a new stretch.
-        start = self.now()
-        if start - 0.03 * RATE <= self.cursor <= start + RATE // 2:
-            start = self.cursor
-        self.cursor = start + block.size
+    def played(self, block: np.ndarray, start: float) -> None:
+        """Speaker ``on_audio``: this block sounds from ``start`` (the virtual device's
+        clock, as a sound card's callback tells)."""
+        self.played_at.append(start)
         if not np.any(block):
             return
-        start += self.delay
+        at = round((start - self.t0) * RATE) + self.delay
         y = np.convolve(block, self.path).astype(np.float32)
-        self.air[start:start + y.size] += y[:max(0, self.air.size - start)]
+        self.air[at:at + y.size] += y[:max(0, self.air.size - at)]
 
     def say(self, pcm16k: np.ndarray, at: int) -> None:
         x = soxr.resample(pcm16k.astype(np.float32) / 32768, 16000, RATE).astype(np.float32)

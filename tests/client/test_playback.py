@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
+import time
 import wave
 
 import numpy as np
@@ -18,6 +20,7 @@ from xtalk.client.playback import (
     PlaybackFinished,
     PlaybackQueue,
     VirtualSink,
+    dac_ahead,
 )
 from xtalk.client.session import close_error, login_url, redact, session_url
 from xtalk.models import tone_code
@@ -152,7 +155,8 @@ def test_empty_chunks_are_confirmed_in_order():
 def test_controller_resamples_once_and_sends_the_protocol_messages():
     sent = []
     audio = []
-    c = PlaybackController(sent.append, output_rate=16000, on_audio=audio.append)
+    c = PlaybackController(sent.append, output_rate=16000,
+                           on_audio=lambda block, _start: audio.append(block))
     pcm = tone_code.encode("hi", 48000)
     c.start()
     c.chunk(pcm, 48000, turn_id=1, chunk_index=7)
@@ -215,7 +219,8 @@ async def test_device_sink_callback_only_hands_over_and_pause_loses_nothing():
 
 async def test_virtual_sink_plays_in_real_time_at_the_given_speed():
     audio: list[np.ndarray] = []
-    c = PlaybackController(lambda m: None, output_rate=16000, on_audio=audio.append)
+    c = PlaybackController(lambda m: None, output_rate=16000,
+                           on_audio=lambda block, _start: audio.append(block))
     sink = VirtualSink(c, speed=4.0)
     c.sink = sink
     task = asyncio.create_task(sink.run())
@@ -230,6 +235,45 @@ async def test_virtual_sink_plays_in_real_time_at_the_given_speed():
         task.cancel()
     assert 0.2 <= elapsed < 1.0
     assert sum(a.size for a in audio) == 16000
+
+
+async def test_virtual_sink_reports_each_block_ahead_with_when_it_sounds():
+    """Like a sound card's callback: every block is reported with the moment it starts
+    to sound, before that moment (the device's buffer), back to back while the loop
+    keeps up; after the loop stalls (an underrun) the next block starts later, never in
+    the past."""
+    played: list[tuple[float, float, int]] = []  # (start, reported at, samples)
+    c = PlaybackController(lambda m: None, output_rate=16000, on_audio=lambda block, start:
+                           played.append((start, time.monotonic(), block.size)))
+    sink = VirtualSink(c, lead_s=0.005)
+    c.sink = sink
+    task = asyncio.create_task(sink.run())
+    try:
+        c.chunk(np.ones(8000, np.int16), 16000, chunk_index=0)  # 0.5 s
+        await asyncio.sleep(0.2)
+        time.sleep(0.1)  # the loop stalls
+        while not c.idle:
+            await asyncio.sleep(0.01)
+    finally:
+        task.cancel()
+    assert sum(n for _, _, n in played) == 8000
+    assert all(reported <= start + 0.002 for start, reported, _ in played)
+    gaps = [b[0] - (a[0] + a[2] / 16000) for a, b in itertools.pairwise(played)]
+    assert min(gaps) > -1e-9  # no block overlaps the one before
+    assert sum(gap < 1e-6 for gap in gaps) >= len(gaps) - 3  # back to back but the stall
+    assert max(gaps) > 0.05  # the stall: the device ran dry
+
+
+def test_dac_ahead_reads_portaudios_output_time() -> None:
+    class TimeInfo:
+        def __init__(self, dac: float, current: float) -> None:
+            self.outputBufferDacTime, self.currentTime = dac, current
+
+    assert dac_ahead(TimeInfo(10.025, 10.0)) == pytest.approx(0.025)
+    assert dac_ahead(TimeInfo(0.0, 0.0)) == 0.0  # the host API does not tell
+    assert dac_ahead(TimeInfo(9.0, 10.0)) == 0.0  # in the past: not believed
+    assert dac_ahead(TimeInfo(50.0, 10.0)) == 0.0  # far ahead: not believed
+    assert dac_ahead(None) == 0.0
 
 
 # --------------------------------------------------------------------------- uplink / files

@@ -1,8 +1,15 @@
 import numpy as np
 import pytest
+import soxr
 
 from xtalk.audio.history import AudioHistory
-from xtalk.audio.pcm import StreamResampler, float_to_int16, resample_int16, to_mono_float32
+from xtalk.audio.pcm import (
+    LowDelayResampler,
+    StreamResampler,
+    float_to_int16,
+    resample_int16,
+    to_mono_float32,
+)
 
 
 def test_history_slices_by_absolute_sample_and_forgets_old_audio():
@@ -51,3 +58,31 @@ def test_stream_resampler_has_no_seams():
     reference = resample_int16(float_to_int16(signal), rate_in, rate_out) / 32768.0
     n = min(out.size, reference.size) - 200
     assert np.max(np.abs(out[200:n] - reference[200:n])) < 0.02
+
+
+@pytest.mark.parametrize("rate_in", [48000, 44100, 22050])
+def test_low_delay_resampler_keeps_pace_block_by_block(rate_in: int) -> None:
+    """Every 20 ms block gives its 20 ms of output at once (after the filter's delay,
+    taken off the first block), aligned with soxr's output; the band above the lower
+    Nyquist frequency is removed, the speech band passes."""
+    t = np.arange(rate_in * 2) / rate_in
+    block = rate_in // 50
+
+    def run(signal: np.ndarray) -> tuple[list[int], np.ndarray]:
+        stream = LowDelayResampler(rate_in, 16000)
+        parts = [stream.process(signal[i:i + block]) for i in range(0, signal.size, block)]
+        return [p.size for p in parts], np.concatenate(parts)
+
+    sizes, out = run((0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32))
+    stream = LowDelayResampler(rate_in, 16000)
+    assert sizes[0] == 320 - stream.lag and set(sizes[1:]) == {320}
+    reference = soxr.resample((0.5 * np.sin(2 * np.pi * 1000 * t)).astype(np.float32),
+                              rate_in, 16000)
+    assert np.max(np.abs(out[500:20000] - reference[500:20000])) < 0.08  # < 1/4 sample
+    for freq, low, high in ((3000, -0.5, 0.5), (9000, -200, -55)):
+        _, tone = run(np.sin(2 * np.pi * freq * t).astype(np.float32))
+        level = 20 * np.log10(np.sqrt(np.mean(tone[1000:] ** 2)) / np.sqrt(0.5) + 1e-12)
+        assert low < level < high, (freq, level)
+    parts = [stream.process(np.ones(block, np.float32)) for _ in range(3)]
+    total = sum(p.size for p in parts) + stream.process(np.zeros(0), last=True).size
+    assert 960 <= total <= 963  # the flush hands out what the filter held back

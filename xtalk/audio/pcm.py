@@ -7,6 +7,8 @@ gateway / local player).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import soxr
 
@@ -63,6 +65,65 @@ class StreamResampler:
         if self._stream is None:
             return samples
         return self._stream.resample_chunk(samples, last=last)
+
+
+class LowDelayResampler:
+    """Resample a continuous stream block by block with a constant, small delay.
+
+    :class:`StreamResampler` (soxr) hands out its output in batches: for 20 ms blocks of
+    48 kHz it returns nothing for one block and 30 ms for the next. Where the output
+    must follow the input block by block (an echo canceller's reference, laid on the
+    clock where each block plays) that is a hole of up to 30 ms. This one is a
+    polyphase windowed-sinc FIR (Kaiser window, cut-off at 92 % of the lower Nyquist
+    frequency, ~60 dB stop band): every output sample whose input has arrived is
+    computed at once, and the filter's own delay is taken off the front, so the output
+    lines up with the input (its last ``lag`` samples come with the next block, or
+    with ``last=True``).
+    """
+
+    def __init__(self, from_rate: int, to_rate: int, zero_crossings: int = 24,
+                 beta: float = 6.0) -> None:
+        g = math.gcd(int(from_rate), int(to_rate))
+        self.up, self.down = int(to_rate) // g, int(from_rate) // g
+        self.from_rate, self.to_rate = int(from_rate), int(to_rate)
+        ratio = min(1.0, to_rate / from_rate)  # of the input's Nyquist frequency
+        self.taps = 2 * math.ceil(zero_crossings / ratio)  # per phase (input side)
+        n = self.taps * self.up
+        cutoff = 0.92 * ratio / self.up  # of the upsampled rate's Nyquist frequency
+        k = np.arange(n) - (n - 1) / 2
+        h = cutoff * np.sinc(cutoff * k) * np.kaiser(n, beta) * self.up
+        # phases[p, t]: the taps that meet x[q - (taps - 1 - t)] for output phase p.
+        self._phases = h.reshape(self.taps, self.up).T[:, ::-1].copy()
+        self._history = np.zeros(self.taps - 1)
+        self._consumed = 0  # input samples taken in
+        self._made = 0  # output samples computed (before the delay is taken off)
+        self.lag = round((n - 1) / 2 / self.down)  # output samples of filter delay
+        self._skip = self.lag
+
+    def process(self, samples: np.ndarray, last: bool = False) -> np.ndarray:
+        """Resample the next float block (``last``: and flush the filter's delay)."""
+        x = np.asarray(samples, dtype=np.float64).reshape(-1)
+        if last:
+            x = np.concatenate([x, np.zeros(math.ceil(
+                (self.lag + 1) * self.down / self.up) + 1)])
+        if self.up == self.down:
+            return x.astype(np.float32)
+        buffer = np.concatenate([self._history, x])
+        base = self._consumed - (self._history.size)  # input index of buffer[0]
+        self._consumed += x.size
+        # Output n needs input q = n * down // up (and taps - 1 before it).
+        end = ((self._consumed * self.up) - 1) // self.down + 1
+        n = np.arange(self._made, max(self._made, end))
+        self._made = max(self._made, end)
+        self._history = buffer[buffer.size - (self.taps - 1):]
+        if n.size == 0:
+            return np.zeros(0, dtype=np.float32)
+        q, phase = np.divmod(n * self.down, self.up)
+        windows = np.lib.stride_tricks.sliding_window_view(buffer, self.taps)
+        y = np.einsum("it,it->i", self._phases[phase], windows[q - (self.taps - 1) - base])
+        skip = min(self._skip, y.size)
+        self._skip -= skip
+        return y[skip:].astype(np.float32)
 
 
 def rms_dbfs(pcm: np.ndarray) -> float:

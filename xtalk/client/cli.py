@@ -284,7 +284,8 @@ async def run_scripted(args: argparse.Namespace, console: Console, url: str) -> 
         if session is not None:
             session.send_json(message)
 
-    controller = PlaybackController(send, output_rate=args.output_rate, on_audio=played.append)
+    controller = PlaybackController(send, output_rate=args.output_rate,
+                                    on_audio=lambda audio, _start: played.append(audio))
     ws = await open_connection(url, cafile=args.cafile)
     session = ClientSession(ws, console, controller)
     sink = VirtualSink(controller, speed=args.speed)

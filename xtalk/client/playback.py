@@ -33,6 +33,11 @@ import numpy as np
 from xtalk.audio.pcm import int16_to_float, resample_int16
 
 BLOCK_SECONDS = 0.02
+# The virtual device takes a block this long before it plays it (its buffer): enough
+# for the event loop's usual lateness, small beside the block (barge-in cost).
+VIRTUAL_LEAD_S = 0.005
+# A PortAudio output time further ahead than this is not believed.
+MAX_DAC_AHEAD_S = 1.0
 
 
 # --------------------------------------------------------------------------- queue
@@ -194,11 +199,12 @@ class PlaybackController:
         send: Called with each JSON message for the server (``tts_chunk_played``,
             ``tts_playback_finished``).
         output_rate: The player's sample rate; ``None``: the rate of the first chunk.
-        on_audio: Called with every block of audio played (float32 at ``output_rate``).
+        on_audio: Called with every block of audio played (float32 at ``output_rate``)
+            and when it starts to sound (``time.monotonic()`` seconds).
     """
 
     def __init__(self, send: Callable[[dict[str, Any]], None], output_rate: int | None = None,
-                 on_audio: Callable[[np.ndarray], None] | None = None) -> None:
+                 on_audio: Callable[[np.ndarray, float], None] | None = None) -> None:
         self.queue = PlaybackQueue()
         self.output_rate = output_rate
         self.sink: Sink | None = None
@@ -262,9 +268,11 @@ class PlaybackController:
     def render(self, frames: int) -> Block | None:
         return self.queue.render(frames)
 
-    def block_played(self, block: Block) -> None:
+    def block_played(self, block: Block, start: float | None = None) -> None:
+        """The sink took ``block``: it sounds from ``start`` (``time.monotonic()``
+        seconds; ``None``: now)."""
         if self._on_audio is not None and block.valid:
-            self._on_audio(block.audio)
+            self._on_audio(block.audio, time.monotonic() if start is None else start)
         self._emit(self.queue.played(block))
         self._refill()
 
@@ -302,7 +310,8 @@ class DeviceSink:
                 return blocks
 
     def callback(self, outdata: np.ndarray, frames: int, time_info: Any, status: Any) -> None:
-        """PortAudio output callback: copy out a prepared block (or silence), no more."""
+        """PortAudio output callback: copy out a prepared block (or silence) and hand
+        the loop the block with the moment it will sound, no more."""
         try:
             block = self._ready.popleft()
         except IndexError:
@@ -311,20 +320,35 @@ class DeviceSink:
         n = min(frames, block.data.size)
         outdata[:n] = block.data[:n, None]
         outdata[n:] = 0
+        start = time.monotonic() + dac_ahead(time_info)
         with contextlib.suppress(RuntimeError):  # the loop is closing
-            self._loop.call_soon_threadsafe(self.controller.block_played, block)
+            self._loop.call_soon_threadsafe(self.controller.block_played, block, start)
+
+
+def dac_ahead(time_info: Any) -> float:
+    """How long until the block of this PortAudio callback reaches the speaker (s):
+    its ``outputBufferDacTime`` minus ``currentTime`` (0 when the host API does not
+    tell, or tells nonsense)."""
+    dac = getattr(time_info, "outputBufferDacTime", 0.0) or 0.0
+    now = getattr(time_info, "currentTime", 0.0) or 0.0
+    ahead = float(dac) - float(now)
+    return ahead if dac > 0 and now > 0 and 0.0 <= ahead < MAX_DAC_AHEAD_S else 0.0
 
 
 class VirtualSink:
-    """A player without a device (scripted mode): plays blocks at ``speed`` × real time,
-    each reported as played when it starts (as :class:`DeviceSink` reports a block when
-    the device takes it)."""
+    """A player without a device (scripted mode): plays blocks at ``speed`` × real time
+    on its own clock, like a sound card with a ``lead_s`` buffer: each block is handed
+    over (and reported, with the moment it sounds) ``lead_s`` before it plays. When
+    the loop comes back too late for that, the virtual device has run dry (an underrun)
+    and the block sounds from the moment it arrives."""
 
     def __init__(self, controller: PlaybackController, speed: float = 1.0,
-                 block_seconds: float = BLOCK_SECONDS) -> None:
+                 block_seconds: float = BLOCK_SECONDS, lead_s: float = VIRTUAL_LEAD_S
+                 ) -> None:
         self.controller = controller
         self.speed = speed
         self.block_seconds = block_seconds
+        self.lead_s = lead_s
         self._wake = asyncio.Event()
 
     def refill(self) -> None:
@@ -334,7 +358,7 @@ class VirtualSink:
         return []  # nothing is prepared ahead
 
     async def run(self) -> None:
-        clock = time.monotonic()
+        clock: float | None = None  # when the device has played what it was given
         while True:
             rate = self.controller.output_rate
             block = (self.controller.render(max(1, round(rate * self.block_seconds)))
@@ -342,13 +366,13 @@ class VirtualSink:
             if block is None:
                 self._wake.clear()
                 await self._wake.wait()
-                clock = time.monotonic()
+                clock = None
                 continue
-            # Reported when it starts, like a device callback that takes the block: a
-            # listener (an echo canceller's reference) knows what sounds from now on.
-            self.controller.block_played(block)
-            clock += block.valid / rate / self.speed
-            delay = clock - time.monotonic()
+            now = time.monotonic()
+            start = now if clock is None or clock < now else clock
+            self.controller.block_played(block, start)
+            clock = start + block.valid / rate / self.speed
+            delay = clock - self.lead_s - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
 
