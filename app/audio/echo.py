@@ -74,8 +74,10 @@ IDLE_S = 0.6
 # this far ahead (16 kHz samples); beyond, the reports outran real time: start afresh.
 MAX_QUEUED = RATE // 2
 # A timed played block (the device said when it sounds) that starts within this of the
-# previous block's end continues it (the device's clock and ours drift and round).
-TIMED_TOLERANCE_S = 0.002
+# previous block's end continues it: a device plays back to back, its reported times
+# jitter (host APIs estimate them) and its clock drifts against ours. Beyond, the block
+# starts a stretch of its own (an underrun, or the drift caught up with).
+TIMED_TOLERANCE_S = 0.005
 # Leaving the canceller drops the input it has not output yet (its latency): only when
 # that stretch is quiet (below QUIET_DBFS or QUIET_RELATIVE of the loudest recent 10 ms),
 # so no speech is lost; after FORCE_IDLE_S of continuous sound it leaves anyway.
@@ -391,7 +393,8 @@ class EchoGate(SpeechEnhancer):
         one block, one and a half for the next), so only the blocks' own times say
         where a stretch of sound starts. A block that starts later than the previous
         one ended (by more than ``jitter_s`` for untimed reports, or
-        ``TIMED_TOLERANCE_S``) starts a new stretch; the rest is laid right after."""
+        ``TIMED_TOLERANCE_S``), or, timed, earlier by more than that, starts a new
+        stretch; the rest is laid right after."""
         samples = np.asarray(samples)
         rate = int(sample_rate)
         with self._lock:
@@ -402,7 +405,7 @@ class EchoGate(SpeechEnhancer):
             tolerance = self._jitter_s if start is None else TIMED_TOLERANCE_S
             until = self._played_until
             continuous = until is not None and at <= until + tolerance and \
-                until <= at + MAX_QUEUED / RATE
+                until <= at + (MAX_QUEUED / RATE if start is None else tolerance)
             self._played_until = (until if continuous and until is not None else at) + \
                 samples.shape[0] / max(1, rate)
             if not continuous:
