@@ -11,8 +11,10 @@ Set-up (everything in real time, in this process): the desktop app's
 default settings (resources/default_config.json), the real Piper voice, and a rule agent
 that answers "tell me a story" with a long reply (the ASR is the tone-code test model:
 what the user says is not the point here). A virtual :class:`~app.audio.playback.Speaker`
-plays the reply in real time and reports every played block (the app's played
-reference). A simulated room sends it back into the microphone through a laptop-like
+plays the reply in real time and reports every played block with the moment it sounds
+(the app's played reference; a sound card's callback tells PortAudio's output time; the
+virtual device takes each block 5 ms ahead, like a small device buffer). A simulated
+room sends it back, from that moment, into the microphone through a laptop-like
 echo path (300 Hz – 5 kHz band-pass, three reflections and a 50 ms diffuse tail) with a
 delay and a gain; the microphone task captures the room in 20 ms blocks at 48 kHz.
 
@@ -22,7 +24,7 @@ delay and a gain; the microphone task captures the room in 20 ms blocks at 48 kH
     speech onset (:func:`speech_onset`: the first 10 ms 10 dB above the recording's noise
     floor that leads into a phrase) -> the speaker's last audible block ended (playback
     silent), split into the VAD's first speech frame, the engine's ``pause_tts`` and the
-    speaker. The virtual speaker has no device buffer: on a real device add the output
+    speaker. The virtual speaker's buffer is 5 ms: on a real device add its output
     latency (one 20 ms block plus PortAudio's buffer).
 (b) False interruptions: the whole reply plays with only its echo in the microphone, at
     several delays and gains; a trial counts as false when the engine pauses the reply at
