@@ -71,13 +71,6 @@ TRUSTED_ERLE_DB = 6.0  # the echo removed (mean, dB) before the test is trusted
 ERLE_SMOOTHING = 0.05
 LEARNING_BLOCKS = 150  # 1.5 s: how long an echo path being learnt may hold the user out
 HANGOVER = 30  # blocks (300 ms) of double talk after the last positive block
-# Off the echo path: a residual more than 3 dB louder than the microphone (the filter
-# adds an echo that is not there, or in the wrong place) in 2 of the last 5 blocks
-# means the path moved (a delay jump, a moved device): the filter is no longer trusted
-# and what looked like the user is its mistake.
-DIVERGED = 2.0
-DIVERGED_LEVEL = 10 ** (-55 / 10)  # ... and the residual above -55 dBFS
-DIVERGED_BLOCKS = (2, 5)
 SILENT = 1e-6  # mean square below which a block is not used to learn the echo removed
 
 
@@ -185,8 +178,6 @@ class DoubleTalkDetector:
         self._blocks = 0
         self._echo_seen = False
         self._learning = 0  # blocks since the restart or since the filter was trusted
-        self._diverging: deque[bool] = deque(maxlen=DIVERGED_BLOCKS[1])
-        self._estimate_now = False
         self.erle_db = 0.0  # echo removed by the linear filter (smoothed, dB)
         if self._filter is not None:
             self._filter.clear_input()
@@ -229,9 +220,7 @@ class DoubleTalkDetector:
         shift_in(self._mic, mic)
         self._blocks += 1
         self._learning = 0 if self.trusted else self._learning + 1
-        if self._estimate_now or \
-                self._blocks % (DELAY_EVERY if self.trusted else DELAY_EVERY_LEARNING) == 0:
-            self._estimate_now = False
+        if self._blocks % (DELAY_EVERY if self.trusted else DELAY_EVERY_LEARNING) == 0:
             self._find_delay()
         if self._filter is None or self.delay is None:
             return None, False
@@ -246,23 +235,8 @@ class DoubleTalkDetector:
             residual[i:i + n] = part
             if adapt:
                 self._filter.adapt(part)
-        self._check_path(mic, residual)
         talking = self._test(mic, residual)
         return residual, talking
-
-    def _check_path(self, mic: np.ndarray, residual: np.ndarray) -> None:
-        """Whether the filter has left the echo path (see ``DIVERGED``): then it is
-        learnt afresh (not trusted, whoever seemed to talk) and the delay looked for
-        at once."""
-        energy = float(np.mean(residual ** 2))
-        self._diverging.append(energy > DIVERGED * float(np.mean(mic ** 2)) and
-                               energy > DIVERGED_LEVEL)
-        if sum(self._diverging) >= DIVERGED_BLOCKS[0]:
-            self._diverging.clear()
-            self.erle_db = 0.0
-            self._hangover = 0
-            self._learning = 0
-            self._estimate_now = True
 
     def _find_delay(self) -> None:
         self._echo_seen = False
