@@ -68,6 +68,10 @@ ABOVE_FLOOR_DB = 12.0  # ... and above the unexplained floor (room noise) by thi
 FLOOR_RISE_DB = 0.02  # per block: the floor follows a noisier room at 2 dB/s
 RELATIVE_DB = -15.0  # unexplained energy at least this close to the echo estimate
 TRUSTED_ERLE_DB = 6.0  # the echo removed (mean, dB) before the test is trusted
+# A filter that adds more than it removes (mean, dB) is worse than none: it has learnt
+# something else (a user's voice while it was not trusted yet, an older alignment of
+# the reference) and starts again from zero.
+DIVERGED_ERLE_DB = -3.0
 ERLE_SMOOTHING = 0.05
 LEARNING_BLOCKS = 150  # 1.5 s: how long an echo path being learnt may hold the user out
 HANGOVER = 30  # blocks (300 ms) of double talk after the last positive block
@@ -283,4 +287,7 @@ class DoubleTalkDetector:
             if mic_energy > SILENT:
                 removed = 10 * np.log10(mic_energy / (float(np.mean(residual ** 2)) + 1e-13))
                 self.erle_db += ERLE_SMOOTHING * (min(40.0, removed) - self.erle_db)
+                if self.erle_db < DIVERGED_ERLE_DB and self._filter is not None:
+                    self._filter = LinearEchoFilter()
+                    self.erle_db = 0.0
         return self.talking

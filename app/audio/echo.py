@@ -128,16 +128,22 @@ class ReferenceTimeline:
     arrive before it was captured). It must hold still: every move shifts the reference
     against the echo, which an adaptive filter then has to learn again. So after the
     first window it moves only when that earliest arrival is more than
-    ``ANCHOR_TOLERANCE_S`` away, by at most ``CREEP`` (clock drift); until November 25
-    it crept up with every late frame and fell back on the next early one, a sawtooth
-    of ~1.5 ms (25 samples) that kept the linear echo filter from converging. The reference of
+    ``ANCHOR_TOLERANCE_S`` away: earlier by at most ``CREEP`` (a frame did arrive that
+    early), later by at most ``LATER_CREEP`` (clock drift, tens of ppm): a busy event
+    loop delays every frame of a few seconds, which says nothing about when they were
+    captured. Until November 25 it crept up with every late frame and fell back on the
+    next early one, a sawtooth of ~1.5 ms (25 samples) that kept the linear echo filter
+    from converging; then, moving both ways at ``CREEP``, it still wandered by ~1 ms with
+    the load (the echo delay measured 1099 - 1118 samples from reply to reply), enough to
+    untrain the filter for the first second of each reply. The reference of
     a frame is read ``lead_s`` before its capture time (default 0): the echo canceller
     then sees a delay ``lead_s`` shorter. A played report is stamped when the block is
     handed to the device, so the real echo comes later (device latency + air): the
     reference leads the echo, as a canceller needs.
     """
 
-    CREEP = 2e-4  # s per s: how fast the microphone's anchor may move
+    CREEP = 2e-4  # s per s: how fast the microphone's anchor may move earlier ...
+    LATER_CREEP = 2e-5  # ... and later (20 ppm)
     ANCHOR_WINDOW_S = 4.0
     ANCHOR_TOLERANCE_S = 1e-3
 
@@ -252,8 +258,9 @@ class ReferenceTimeline:
         if self._anchor is None or end < window:
             self._anchor = earliest  # settling: nothing has been cancelled yet
         elif abs(earliest - self._anchor) > self.ANCHOR_TOLERANCE_S:
-            step = self.CREEP * n / RATE
-            self._anchor += float(np.clip(earliest - self._anchor, -step, step))
+            seconds = n / RATE
+            self._anchor += float(np.clip(earliest - self._anchor, -self.CREEP * seconds,
+                                          self.LATER_CREEP * seconds))
         a = round(self._anchor * RATE) + self._mic_samples - self.lead
         b = a + n
         self._mic_samples = end

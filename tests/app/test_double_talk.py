@@ -197,6 +197,33 @@ def test_a_reply_after_the_echo_path_changed_does_not_sound_like_the_user(
         assert max(scores) < 0.5, f"room {delay_s}: speech at {np.argmax(scores) * 0.032} s"
 
 
+def test_a_filter_that_learnt_something_else_starts_again(reply: np.ndarray) -> None:
+    """A loud user over a reply whose echo path had moved by 1 ms (15 samples, too little
+    to restart the filter), before the filter was trusted again: the filter adapted to
+    the voice and then added more echo than it removed (-8 dB, never recovering within
+    4 s). A filter that is worse than none is thrown away: the next reply is trusted
+    within a second."""
+    detector = DoubleTalkDetector()
+
+    def play(mic: np.ndarray) -> list[bool]:
+        detector.restart()
+        trusted = []
+        for i in range(0, 4 * 16000, BLOCK):
+            detector.process(mic[i:i + BLOCK] / 32768, reply[i:i + BLOCK] / 32768)
+            trusted.append(detector.trusted)
+        return trusted
+
+    assert any(play(echo_of(reply, reply.size, 0.06, 0.5)))
+    moved = echo_of(reply, reply.size, 0.06 + 15 / 16000, 0.5)
+    with_user = moved.copy()
+    user = human_voice()
+    with_user[4000:4000 + user.size] += 2 * user[:with_user.size - 4000]
+    play(with_user)
+    trusted = play(moved)
+    assert any(trusted[:100]), "not trusted within 1 s"
+    assert np.mean(trusted) > 0.7
+
+
 def test_a_path_that_is_never_learnt_does_not_keep_the_user_out(reply: np.ndarray) -> None:
     """The echo is clearly there but the filter never gets trusted (here: no delay is
     ever fixed): the detector vouches for echo only for at most 1.5 s, then AEC3's
