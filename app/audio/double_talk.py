@@ -186,6 +186,14 @@ class DoubleTalkDetector:
         if self._filter is not None:
             self._filter.clear_input()
 
+    def realign(self) -> None:
+        """The reference moved against the microphone (its clock was re-estimated): the
+        echo path learnt so far is off by the move, so it is not trusted (and no one
+        is taken to be talking) until the filter removes the echo again."""
+        self.erle_db = 0.0
+        self._hangover = 0
+        self._learning = 0
+
     @property
     def talking(self) -> bool:
         return self._hangover > 0

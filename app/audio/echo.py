@@ -103,6 +103,8 @@ class _Canceller(Protocol):
 
     def restart(self) -> None: ...
 
+    def realign(self) -> None: ...
+
     def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
                 ) -> np.ndarray | None: ...
 
@@ -159,6 +161,7 @@ class ReferenceTimeline:
         self._paused = False
         self._mic_samples = 0
         self._anchor: float | None = None
+        self._moved = False  # the anchor jumped (see take_moved)
         self._arrivals: deque[tuple[int, float]] = deque()  # (end sample, arrival - end)
         self._audible_end: int | None = None  # where the last audible reference ends
 
@@ -245,6 +248,13 @@ class ReferenceTimeline:
         self._pending = []
         self._paused = False
 
+    def take_moved(self) -> bool:
+        """Whether the microphone's anchor jumped by more than a sample since the last
+        call (while it settles, in the first ``ANCHOR_WINDOW_S`` of the stream): the
+        reference then moved against the echo, a new echo path for a canceller."""
+        moved, self._moved = self._moved, False
+        return moved
+
     def read(self, n: int) -> np.ndarray:
         """The reference for the next ``n`` microphone samples (just received)."""
         arrival = self.clock()
@@ -255,12 +265,15 @@ class ReferenceTimeline:
         while self._arrivals[0][0] < end - window:
             self._arrivals.popleft()
         earliest = min(c for _, c in self._arrivals)
+        previous = self._anchor
         if self._anchor is None or end < window:
-            self._anchor = earliest  # settling: nothing has been cancelled yet
+            self._anchor = earliest  # settling: the earliest arrival so far
         elif abs(earliest - self._anchor) > self.ANCHOR_TOLERANCE_S:
             seconds = n / RATE
             self._anchor += float(np.clip(earliest - self._anchor, -self.CREEP * seconds,
                                           self.LATER_CREEP * seconds))
+        if previous is not None and abs(self._anchor - previous) * RATE > 1.0:
+            self._moved = True
         a = round(self._anchor * RATE) + self._mic_samples - self.lead
         b = a + n
         self._mic_samples = end
@@ -454,6 +467,8 @@ class EchoGate(SpeechEnhancer):
         with self._lock:
             near = frame.astype(np.int16, copy=False)
             far = self._timeline.read(n)
+            if self._timeline.take_moved():
+                self._canceller.realign()
             out = self._canceller.process(near, far, self.stats) if self._engage() else None
             shift_in(self._recent, near)
         self.stats["frames"] += 1
@@ -528,6 +543,11 @@ class _WebRtcCanceller:
         self._discard = WEBRTC_INTERNAL_DELAY
         self._detector.restart()
         self._comfort.clear()
+
+    def realign(self) -> None:
+        """The reference moved against the microphone: what the detector learnt is off
+        by the move (AEC3 finds its delay itself)."""
+        self._detector.realign()
 
     def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
                 ) -> np.ndarray:
@@ -651,6 +671,9 @@ class _CorrelationGate:
     def restart(self) -> None:
         self._ref = np.zeros(self._history, dtype=np.float32)
         self._mic = np.zeros(self._history, dtype=np.float32)
+
+    def realign(self) -> None:
+        """Nothing to forget: the delay and the path are fitted afresh on every window."""
 
     def process(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
                 ) -> np.ndarray | None:

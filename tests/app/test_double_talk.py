@@ -179,6 +179,34 @@ def test_the_microphone_anchor_holds_still_under_arrival_jitter() -> None:
     assert np.ptp(settled) * 16000 < 1.0  # not a sample of movement
 
 
+def test_the_microphone_anchor_tells_when_it_jumps_and_holds_under_load() -> None:
+    """While it settles (the first 4 s of the stream) the anchor jumps to every earlier
+    arrival, and says so (the gate then makes the detector learn its path again: a
+    reply that started at once was paused by its own echo after such a jump); after,
+    seconds of uniformly late frames (a busy loop) barely move it and never jump it."""
+    clock = SimClock()
+    timeline = ReferenceTimeline(clock)
+    moves, anchors = [], []
+    for k in range(16000 * 20 // 320):
+        late = 0.006 if k < 60 else 0.004 if 400 <= k < 800 else 0.0  # start-up, load
+        clock.t = 100 + (k + 1) * 0.02 + late
+        timeline.read(320)
+        moves.append(timeline.take_moved())
+        anchors.append(timeline._anchor)
+    assert moves[60] and sum(moves) == 1  # the first on-time frame: a 6 ms jump, once
+    assert not any(moves[250:])
+    loaded = np.array(anchors[400:800])
+    assert np.ptp(loaded) * 16000 < 2.0  # 8 s of 4 ms late frames: < 2 samples of drift
+
+
+def test_realign_makes_the_detector_learn_its_path_again(reply: np.ndarray) -> None:
+    mic = echo_of(reply, reply.size, 0.06, 0.5)
+    detector, _, _ = _detect(mic[:4 * 16000], reply[:4 * 16000])
+    assert detector.trusted
+    detector.realign()
+    assert not detector.trusted and not detector.talking and detector.learning
+
+
 @pytest.mark.skipif(not webrtc_available(), reason="pywebrtc-audio is not installed")
 @pytest.mark.parametrize(("first", "second"), [(0.25, 0.02), (0.02, 0.15)])
 def test_a_reply_after_the_echo_path_changed_does_not_sound_like_the_user(
