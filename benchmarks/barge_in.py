@@ -270,8 +270,9 @@ async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = T
     clips = voices()
     rng = np.random.default_rng(7)
     results: list[tuple[int, dict[str, float]]] = []
-    discarded = {"no reply": 0, "reply silent at onset": 0, "paused before onset": 0,
-                 "not stopped": 0}
+    discarded = {"no reply": 0, "reply silent at onset": 0,
+                 "paused by the echo before the clip": 0,
+                 "paused on the clip's lead-in (breath, hiss)": 0, "not stopped": 0}
     attempt = 0
     async with Bench(echo_gate=echo_gate, noise_dbfs=noise_dbfs) as b:
         b.room.delay, b.room.gain = round(delay_s * RATE), gain
@@ -289,8 +290,10 @@ async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = T
             await asyncio.sleep(0.3)
             if not stopped:
                 discarded["not stopped"] += 1
+            elif b.marks["pause_tts"] < b.room.t0 + at / RATE:
+                discarded["paused by the echo before the clip"] += 1
             elif b.marks["pause_tts"] < onset:
-                discarded["paused before onset"] += 1
+                discarded["paused on the clip's lead-in (breath, hiss)"] += 1
             elif not any(onset - 0.1 <= t <= onset + 0.02 for t in b.room.audible):
                 discarded["reply silent at onset"] += 1  # a pause between sentences
             else:
