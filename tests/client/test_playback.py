@@ -243,6 +243,7 @@ async def test_virtual_sink_reports_each_block_ahead_with_when_it_sounds():
     keeps up; after the loop stalls (an underrun) the next block starts later, never in
     the past."""
     played: list[tuple[float, float, int]] = []  # (start, reported at, samples)
+    # Blocks of 20 ms (the sink's period): 320 samples at 16 kHz.
     c = PlaybackController(lambda m: None, output_rate=16000, on_audio=lambda block, start:
                            played.append((start, time.monotonic(), block.size)))
     sink = VirtualSink(c, lead_s=0.005)
@@ -261,7 +262,9 @@ async def test_virtual_sink_reports_each_block_ahead_with_when_it_sounds():
     gaps = [b[0] - (a[0] + a[2] / 16000) for a, b in itertools.pairwise(played)]
     assert min(gaps) > -1e-9  # no block overlaps the one before
     assert sum(gap < 1e-6 for gap in gaps) >= len(gaps) - 3  # back to back but the stall
-    assert max(gaps) > 0.05  # the stall: the device ran dry
+    assert max(gaps) > 0.05  # the stall: the device ran dry ...
+    periods = [gap / 0.02 for gap in gaps]  # ... for whole periods, as a sound card does
+    assert all(abs(p - round(p)) < 1e-6 for p in periods), periods
 
 
 def test_dac_ahead_reads_portaudios_output_time() -> None:

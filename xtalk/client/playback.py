@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections import deque
 from collections.abc import Callable
@@ -339,8 +340,9 @@ class VirtualSink:
     """A player without a device (scripted mode): plays blocks at ``speed`` × real time
     on its own clock, like a sound card with a ``lead_s`` buffer: each block is handed
     over (and reported, with the moment it sounds) ``lead_s`` before it plays. When
-    the loop comes back too late for that, the virtual device has run dry (an underrun)
-    and the block sounds from the moment it arrives."""
+    the loop comes back too late for that, the virtual device has run dry (an underrun):
+    like a sound card it has played whole periods (blocks) of silence meanwhile, and
+    the block sounds from the next period on."""
 
     def __init__(self, controller: PlaybackController, speed: float = 1.0,
                  block_seconds: float = BLOCK_SECONDS, lead_s: float = VIRTUAL_LEAD_S
@@ -369,7 +371,12 @@ class VirtualSink:
                 clock = None
                 continue
             now = time.monotonic()
-            start = now if clock is None or clock < now else clock
+            period = self.block_seconds / self.speed
+            if clock is None:
+                clock = now
+            elif clock < now:  # an underrun: silent periods until the next one
+                clock += math.ceil((now - clock) / period) * period
+            start = clock
             self.controller.block_played(block, start)
             clock = start + block.valid / rate / self.speed
             delay = clock - self.lead_s - time.monotonic()

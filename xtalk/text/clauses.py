@@ -64,7 +64,7 @@ class ClauseSplitter:
         self._buffer += delta
         clauses: list[str] = []
         while True:
-            cut = self._find_cut(final=False)
+            cut = self._find_cut()
             if cut is None:
                 break
             clause, self._buffer = self._buffer[:cut].strip(), self._buffer[cut:].lstrip()
@@ -83,13 +83,13 @@ class ClauseSplitter:
             return [rest]
         return []
 
-    def _find_cut(self, final: bool) -> int | None:
+    def _find_cut(self) -> int | None:
         text = self._buffer
         for match in _SENTENCE_END.finditer(text):
             if match.end(1) > self.max_clause_chars:
                 break  # too long a clause: cut at a space below
             end_punct = match.start(1)
-            if match.group(2) == "" and not final:
+            if match.group(2) == "":
                 return None  # the stream may continue right after the dot ("3.5")
             if text[end_punct] == "." and _is_abbreviation(text, end_punct):
                 continue
