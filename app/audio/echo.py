@@ -10,9 +10,10 @@ calls :meth:`EchoGate.enhance` on every 16 kHz input frame (before VAD and ASR) 
 The reference (what is being played) is laid on the monotonic clock and read back on
 the microphone's clock (:class:`ReferenceTimeline`), so report jitter, a busy event loop
 and pauses between sentences do not shift it against the echo. Two sources fill it: the
-blocks the speaker really played (:meth:`EchoGate.note_played`, fed by the app's
-:class:`~app.audio.playback.Speaker` through ``EngineHost.report_played``; once it
-reports, the sent chunks are ignored) or the chunks the engine sends
+blocks the speaker really played, each with the moment it sounds when the device tells
+(:meth:`EchoGate.note_played`, fed by the app's :class:`~app.audio.playback.Speaker`
+through ``EngineHost.report_played``; once it reports, the sent chunks are ignored) or
+the chunks the engine sends
 (:meth:`EchoGate.set_reference`, modelled as a player queue). The app always uses the
 played reports: sent chunks only approximate when the sound really comes out (prefill,
 device buffers, underruns), see ``docs/echo.md``.
@@ -113,7 +114,9 @@ class ReferenceTimeline:
     """The reply audio on the monotonic clock, read back on the microphone's clock.
 
     Time is counted in 16 kHz samples of ``clock()``. A played block (``add_played``) is
-    reported when it is handed to the speaker and plays from then on, after the blocks
+    laid where the device says it sounds (``start``; :meth:`EchoGate.note_played`
+    decides which blocks continue a stretch) or, untimed, it is taken to be reported
+    when it is handed to the speaker and to play from then on, after the blocks
     still playing (a block reported within ``jitter_s`` of the previous one's end is
     laid right after it: report jitter does not tear the signal); a later one starts a
     new stretch (the speaker was silent in between). Laying it from its report on, not
