@@ -178,11 +178,9 @@ class DoubleTalkDetector:
         self._estimates: deque[np.ndarray] = deque(maxlen=ESTIMATE_BLOCKS)
         self._reverb: np.ndarray | None = None
         self._floor_db = -100.0
-        self._hangover = 0
         self._blocks = 0
         self._echo_seen = False
-        self._learning = 0  # blocks since the restart or since the filter was trusted
-        self.erle_db = 0.0  # echo removed by the linear filter (smoothed, dB)
+        self.realign()
         if self._filter is not None:
             self._filter.clear_input()
 
@@ -190,9 +188,9 @@ class DoubleTalkDetector:
         """The reference moved against the microphone (its clock was re-estimated): the
         echo path learnt so far is off by the move, so it is not trusted (and no one
         is taken to be talking) until the filter removes the echo again."""
-        self.erle_db = 0.0
+        self.erle_db = 0.0  # echo removed by the linear filter (smoothed, dB)
         self._hangover = 0
-        self._learning = 0
+        self._learning = 0  # blocks since the restart or since the filter was trusted
 
     @property
     def talking(self) -> bool:
@@ -295,7 +293,7 @@ class DoubleTalkDetector:
             if mic_energy > SILENT:
                 removed = 10 * np.log10(mic_energy / (float(np.mean(residual ** 2)) + 1e-13))
                 self.erle_db += ERLE_SMOOTHING * (min(40.0, removed) - self.erle_db)
-                if self.erle_db < DIVERGED_ERLE_DB and self._filter is not None:
+                if self.erle_db < DIVERGED_ERLE_DB:
                     self._filter = LinearEchoFilter()
                     self.erle_db = 0.0
         return self.talking

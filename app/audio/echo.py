@@ -442,7 +442,7 @@ class EchoGate(SpeechEnhancer):
             if continuous:
                 self._timeline.extend_played(x)
             else:
-                self._timeline.add_played(x, None if start is None else round(at * RATE))
+                self._timeline.add_played(x, round(at * RATE))
 
     def pause_reference(self, paused: bool) -> None:
         """The reply is paused (what was sent and not played yet waits) or resumed.

@@ -85,7 +85,6 @@ class LowDelayResampler:
                  beta: float = 6.0) -> None:
         g = math.gcd(int(from_rate), int(to_rate))
         self.up, self.down = int(to_rate) // g, int(from_rate) // g
-        self.from_rate, self.to_rate = int(from_rate), int(to_rate)
         ratio = min(1.0, to_rate / from_rate)  # of the input's Nyquist frequency
         self.taps = 2 * math.ceil(zero_crossings / ratio)  # per phase (input side)
         n = self.taps * self.up
@@ -103,11 +102,11 @@ class LowDelayResampler:
     def process(self, samples: np.ndarray, last: bool = False) -> np.ndarray:
         """Resample the next float block (``last``: and flush the filter's delay)."""
         x = np.asarray(samples, dtype=np.float64).reshape(-1)
+        if self.up == self.down:
+            return x.astype(np.float32)
         if last:
             x = np.concatenate([x, np.zeros(math.ceil(
                 (self.lag + 1) * self.down / self.up) + 1)])
-        if self.up == self.down:
-            return x.astype(np.float32)
         buffer = np.concatenate([self._history, x])
         base = self._consumed - (self._history.size)  # input index of buffer[0]
         self._consumed += x.size
