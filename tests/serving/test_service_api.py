@@ -584,7 +584,7 @@ async def test_optional_managers_switch_on_with_models(sessions, tmp_path) -> No
     assert equipped.event_bus.subscriber_count(ev.AudioChunkSent) == \
         bare.event_bus.subscriber_count(ev.AudioChunkSent) + 1
     assert equipped.event_bus.subscriber_count(ev.SessionStopping) == \
-        bare.event_bus.subscriber_count(ev.SessionStopping) + 1
+        bare.event_bus.subscriber_count(ev.SessionStopping) + 1  # the recording
 
 
 async def test_session_without_optional_models_handles_audio(sessions) -> None:

@@ -1,26 +1,57 @@
-"""The end-of-turn detector re-judges a pause when a fresher transcript arrives."""
+"""The end-of-turn detector judges a pause on its transcript (and voice), and re-judges it
+when a fresher transcript arrives."""
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
+from harness import wait_until
+
+from xtalk.models.interfaces import TurnDetector, TurnVerdict
 from xtalk.models.turn.text_policy import TextEndpointPolicy
 from xtalk.serving.event_bus import EventBus
 from xtalk.serving.events import (
+    AudioFrameReceived,
     SpeechStarted,
     TranscriptPartial,
+    TranscriptSpeculated,
     TurnEndCheckRequested,
-    TurnEndDecided,
+    UserTurnStarted,
 )
 from xtalk.serving.managers.turns.turn_detector import TurnDetectorManager
 
 
 class _Pipeline:
-    def get_turn_detector_model(self):
-        return TextEndpointPolicy(extra_wait_s=0.8)
+    def __init__(self, detector: TurnDetector, asr: bool = False) -> None:
+        self.detector, self.asr = detector, asr
+
+    def get_turn_detector_model(self) -> TurnDetector:
+        return self.detector
+
+    def get_asr_model(self) -> object | None:
+        return object() if self.asr else None
 
 
-async def _setup():
+class _VoiceJudge(TurnDetector):
+    """Records what it was asked; "finished" when the audio's last sample is odd."""
+
+    uses_audio = True
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, float, int]] = []
+
+    def decide(self, text, silence_s, audio=None) -> TurnVerdict:
+        assert audio is not None
+        self.calls.append((text, round(silence_s, 3), int(audio.size)))
+        finished = bool(audio[-1] % 2)
+        return TurnVerdict(is_end=finished, wait_s=0.0 if finished else 1.0)
+
+
+def _setup(detector: TurnDetector, asr: bool = False, wait_s: float = 1.0):
     bus = EventBus(enable_history=True)
-    manager = TurnDetectorManager(bus, "s", _Pipeline(), {"vad": {"min_silence_s": 0.35}})
+    manager = TurnDetectorManager(bus, "s", _Pipeline(detector, asr),
+                                  {"vad": {"min_silence_s": 0.35},
+                                   "turn": {"transcript_wait_s": wait_s}})
     manager.bind_handlers(bus)
     return bus
 
@@ -29,24 +60,68 @@ def _decisions(bus):
     return [(e.is_end, round(e.wait_s, 2)) for e in bus.get_history("turn.end_decided")]
 
 
+async def _publish(bus, event):
+    await bus.publish(event, wait_for_completion=True)
+
+
 async def test_a_fresher_finished_transcript_ends_the_wait_early():
-    bus = await _setup()
-    await bus.publish(TurnEndCheckRequested(session_id="s", turn_id=3, text="Set a timer for"),
-                      wait_for_completion=True)
-    await bus.publish(TranscriptPartial(session_id="s", turn_id=3,
-                                        text="Set a timer for ten minutes."),
-                      wait_for_completion=True)
-    assert _decisions(bus) == [(False, 0.8), (True, 0.0)]
-    assert all(isinstance(e, TurnEndDecided) for e in bus.get_history("turn.end_decided"))
+    bus = _setup(TextEndpointPolicy(extra_wait_s=0.8))
+    await _publish(bus, TurnEndCheckRequested(session_id="s", turn_id=3,
+                                              text="Set a timer for"))
+    await wait_until(lambda: _decisions(bus) == [(False, 0.8)], what="the wait verdict")
+    await _publish(bus, TranscriptPartial(session_id="s", turn_id=3,
+                                          text="Set a timer for ten minutes."))
+    await wait_until(lambda: _decisions(bus) == [(False, 0.8), (True, 0.0)],
+                     what="the end verdict")
 
 
 async def test_an_unfinished_fresh_transcript_or_resumed_speech_changes_nothing():
-    bus = await _setup()
-    await bus.publish(TurnEndCheckRequested(session_id="s", turn_id=1, text="I want to"),
-                      wait_for_completion=True)
-    await bus.publish(TranscriptPartial(session_id="s", turn_id=1, text="I want to go and"),
-                      wait_for_completion=True)
-    await bus.publish(SpeechStarted(session_id="s", start_sample=0), wait_for_completion=True)
-    await bus.publish(TranscriptPartial(session_id="s", turn_id=1, text="I want tea."),
-                      wait_for_completion=True)
+    bus = _setup(TextEndpointPolicy(extra_wait_s=0.8))
+    await _publish(bus, TurnEndCheckRequested(session_id="s", turn_id=1, text="I want to"))
+    await wait_until(lambda: _decisions(bus) == [(False, 0.8)], what="the wait verdict")
+    await _publish(bus, TranscriptPartial(session_id="s", turn_id=1, text="I want to go and"))
+    await _publish(bus, SpeechStarted(session_id="s", start_sample=0))
+    await _publish(bus, TranscriptPartial(session_id="s", turn_id=1, text="I want tea."))
+    await bus.drain()
     assert _decisions(bus) == [(False, 0.8)]
+
+
+async def test_the_pause_is_judged_on_its_own_transcript_not_an_older_partial():
+    """With recognition speculating at pauses, the check waits for the transcript of that
+    very pause ("... to" → wait), not the stale partial it was asked with."""
+    bus = _setup(TextEndpointPolicy(extra_wait_s=0.8), asr=True)
+    await _publish(bus, TurnEndCheckRequested(session_id="s", turn_id=2, end_sample=16000,
+                                              text="Can you remind"))
+    await bus.drain()
+    assert _decisions(bus) == []  # waiting for the pause's transcript
+    await _publish(bus, TranscriptSpeculated(session_id="s", turn_id=2, end_sample=8000,
+                                             text="Can you remind me"))  # an older pause
+    await bus.drain()
+    assert _decisions(bus) == []
+    await _publish(bus, TranscriptSpeculated(session_id="s", turn_id=2, end_sample=16000,
+                                             text="Can you remind me to?"))
+    await wait_until(lambda: _decisions(bus) == [(False, 0.8)], what="the verdict")
+
+
+async def test_without_the_pause_transcript_the_partial_is_judged_after_the_wait():
+    bus = _setup(TextEndpointPolicy(extra_wait_s=0.8), asr=True, wait_s=0.05)
+    await _publish(bus, TurnEndCheckRequested(session_id="s", turn_id=2, end_sample=16000,
+                                              text="What time is it?"))
+    await wait_until(lambda: _decisions(bus) == [(True, 0.0)], what="the verdict")
+
+
+@pytest.mark.parametrize("last_sample, is_end", [(1, True), (2, False)])
+async def test_a_voice_detector_hears_the_turn_from_its_start_with_the_pause(last_sample,
+                                                                           is_end):
+    judge = _VoiceJudge()
+    bus = _setup(judge)
+    await _publish(bus, UserTurnStarted(session_id="s", turn_id=4, start_sample=1600))
+    audio = np.zeros(16000, dtype=np.int16)
+    audio[-1] = last_sample
+    await _publish(bus, AudioFrameReceived(session_id="s", pcm=audio, start_sample=0))
+    # the pause began at 0.8 s; the audio so far reaches 1.0 s
+    await _publish(bus, TurnEndCheckRequested(session_id="s", turn_id=4, end_sample=12800,
+                                              text="hello"))
+    await wait_until(lambda: len(_decisions(bus)) == 1, what="the verdict")
+    assert judge.calls == [("hello", 0.2, 16000 - 1600)]
+    assert _decisions(bus) == [(is_end, 0.0 if is_end else 1.0)]

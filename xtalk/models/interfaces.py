@@ -125,7 +125,16 @@ class ToolInvocation:
     result: str | None = None
 
 
-AgentOutput = TextDelta | ToolInvocation
+@dataclass
+class ToolCallPending:
+    """The agent is about to run a tool: it runs when the consumer asks for the next item
+    (so a consumer can hold a tool call back, e.g. in a speculative reply)."""
+
+    name: str
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+AgentOutput = TextDelta | ToolCallPending | ToolInvocation
 
 
 class Agent(ABC):
@@ -202,17 +211,29 @@ class SpeechSpeedController(Clonable, ABC):
 
 @dataclass
 class TurnVerdict:
-    """Whether a pause ends the user's turn; if not, how long more to wait."""
+    """Whether a pause ends the user's turn; if not, how much more silence ends it anyway.
+
+    ``probability`` is the detector's estimate that the user is done, when it has one.
+    """
 
     is_end: bool
     wait_s: float = 0.0
+    probability: float | None = None
 
 
 class TurnDetector(Clonable, ABC):
-    """Decides whether a pause in speech ends the user's turn."""
+    """Decides whether a pause in speech ends the user's turn (called from a worker thread).
+
+    Detectors that judge the voice itself set :attr:`uses_audio`; they are then handed the
+    turn's audio so far (16 kHz PCM16, the pause included) with every question.
+    """
+
+    uses_audio: bool = False
 
     @abstractmethod
-    def decide(self, text: str, silence_s: float) -> TurnVerdict: ...
+    def decide(self, text: str, silence_s: float, audio: np.ndarray | None = None
+               ) -> TurnVerdict:
+        """Judge a pause of ``silence_s`` after ``text`` (the transcript so far)."""
 
 
 try:  # Embeddings follow LangChain's interface when langchain-core is available.
@@ -230,6 +251,7 @@ except ModuleNotFoundError:  # pragma: no cover - langchain-core is a core depen
 __all__ = [
     "ASR", "INPUT_SAMPLE_RATE", "TTS", "VAD", "Agent", "AgentOutput", "Captioner",
     "Embeddings", "PuntRestorer", "Rewriter", "SpeakerEncoder", "SpeechEnhancer",
-    "SpeechSpeedController", "TextDelta", "ToolInvocation", "Transcription", "TurnDetector",
+    "SpeechSpeedController", "TextDelta", "ToolCallPending", "ToolInvocation",
+    "Transcription", "TurnDetector",
     "TurnVerdict", "UnsupportedFeatureError",
 ]

@@ -298,6 +298,35 @@ class UserTurnEnded(BaseEvent):
 
 
 @dataclass
+class ReplySpeculationRequested(BaseEvent):
+    """Prepare the reply to ``text`` (the speculative transcript of turn ``turn_id``)
+    without letting anything of it out until the turn is accepted with the same text."""
+
+    turn_id: int = 0
+    text: str = ""
+    TYPE: ClassVar[str] = "turn.speculation_requested"
+
+
+@dataclass
+class SpeculationConfirmed(BaseEvent):
+    """The accepted turn ``turn_id`` is the one its speculative reply was prepared for:
+    the held reply goes out now."""
+
+    turn_id: int = 0
+    TYPE: ClassVar[str] = "turn.speculation_confirmed"
+
+
+@dataclass
+class BackchannelHeard(BaseEvent):
+    """The user said only a backchannel ("mm-hmm", "yeah", "okay") while a reply played:
+    turn ``turn_id`` is not a request, and the paused reply goes on."""
+
+    turn_id: int = 0
+    text: str = ""
+    TYPE: ClassVar[str] = "turn.backchannel"
+
+
+@dataclass
 class UserTextSubmitted(BaseEvent):
     """The user typed a message instead of speaking."""
 
@@ -323,6 +352,17 @@ class TranscriptPartial(BaseEvent):
     turn_id: int = 0
     text: str = ""
     TYPE: ClassVar[str] = "asr.partial"
+
+
+@dataclass
+class TranscriptSpeculated(BaseEvent):
+    """The transcript of the turn up to the pause at ``end_sample``, decoded while the
+    user is silent there: what the final will be if the turn ends at this pause."""
+
+    turn_id: int = 0
+    text: str = ""
+    end_sample: int = 0
+    TYPE: ClassVar[str] = "asr.speculated"
 
 
 @dataclass
@@ -368,29 +408,39 @@ class SpeakerIdentified(BaseEvent):
 # --------------------------------------------------------------------------- agent
 @dataclass
 class GenerationRequested(BaseEvent):
-    """Run the agent on ``messages`` (a snapshot of the conversation) for ``turn_id``."""
+    """Run the agent on ``messages`` (a snapshot of the conversation) for ``turn_id``.
+
+    A ``speculative`` generation runs ahead of the turn's acceptance: its text is
+    synthesised but nothing user-visible (wire, history, tool calls) happens before
+    SpeculationConfirmed; GenerationCancelRequested discards it."""
 
     turn_id: int = 0
     messages: list[dict[str, Any]] = field(default_factory=list)
+    speculative: bool = False
     TYPE: ClassVar[str] = "agent.generation_requested"
 
 
 @dataclass
 class GenerationCancelRequested(BaseEvent):
-    """Stop the generation of ``turn_id`` (barge-in, new turn, session end)."""
+    """Stop the generation of ``turn_id`` (barge-in, new turn, session end).
+    ``speculative``: it is a speculative reply being discarded (nothing of it went out,
+    and the turn's real reply may still come)."""
 
     turn_id: int = 0
     reason: str = ""
+    speculative: bool = False
     TYPE: ClassVar[str] = "agent.cancel_requested"
 
 
 @dataclass
 class ReplyTextDelta(BaseEvent):
-    """New reply text; ``text`` is cumulative, ``delta`` the newly added part."""
+    """New reply text; ``text`` is cumulative, ``delta`` the newly added part.
+    ``speculative`` text is synthesised but not sent to the client."""
 
     turn_id: int = 0
     delta: str = ""
     text: str = ""
+    speculative: bool = False
     TYPE: ClassVar[str] = "agent.text_delta"
 
 
@@ -461,11 +511,13 @@ class DocumentChunksIndexed(BaseEvent):
 
 @dataclass
 class RetrievalUpdated(BaseEvent):
-    """Retrieved context for a turn (``retrieval_updated`` on the wire)."""
+    """Retrieved context for a turn (``retrieval_updated`` on the wire, unless it was
+    retrieved for a ``speculative`` reply)."""
 
     turn_id: int = 0
     text: str = ""
     is_final: bool = True
+    speculative: bool = False
     TYPE: ClassVar[str] = "retrieval.updated"
 
 
@@ -484,6 +536,7 @@ class TTSChunkReady(BaseEvent):
     """A chunk of reply audio: PCM16 mono at ``sample_rate`` (the TTS model's own rate).
 
     ``text`` is the clause the chunk belongs to, ``chunk_index`` counts from 0 per reply.
+    A ``speculative`` chunk is held until its turn's SpeculationConfirmed.
     """
 
     turn_id: int = 0
@@ -491,6 +544,7 @@ class TTSChunkReady(BaseEvent):
     pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     sample_rate: int = 16000
     text: str = ""
+    speculative: bool = False
     TYPE: ClassVar[str] = "tts.chunk_ready"
 
 
@@ -665,7 +719,10 @@ class PlaybackDrained(BaseEvent):
 # --------------------------------------------------------------------------- metrics
 @dataclass
 class LatencyMeasured(BaseEvent):
-    """Per-turn latency breakdown in milliseconds (``None`` when a stage did not run)."""
+    """Per-turn latency breakdown in milliseconds (``None`` when a stage did not run).
+
+    ``speculation_saved_ms``: how much sooner the first audio was ready because the reply
+    was prepared speculatively (``None`` when it was not)."""
 
     turn_id: int = 0
     endpoint_ms: float | None = None
@@ -675,6 +732,7 @@ class LatencyMeasured(BaseEvent):
     tts_first_chunk_ms: float | None = None
     e2e_ms: float | None = None
     network_ms: float | None = None
+    speculation_saved_ms: float | None = None
     TYPE: ClassVar[str] = "metrics.latency"
 
 

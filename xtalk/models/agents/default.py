@@ -35,7 +35,13 @@ from xtalk.models.agents.builtin_tools import (
     make_builtin_tools,
 )
 from xtalk.models.agents.offline import OfflineAgent
-from xtalk.models.interfaces import Agent, AgentOutput, TextDelta, ToolInvocation
+from xtalk.models.interfaces import (
+    Agent,
+    AgentOutput,
+    TextDelta,
+    ToolCallPending,
+    ToolInvocation,
+)
 
 log = logging.getLogger(__name__)
 
@@ -425,8 +431,9 @@ class DefaultAgent(Agent):
         """Stream the reply to ``messages`` (the conversation, system prompt first).
 
         Yields:
-            :class:`TextDelta` pieces and, for each tool call, a :class:`ToolInvocation`
-            (after the tool ran) before the model continues.
+            :class:`TextDelta` pieces and, for each tool call, a :class:`ToolCallPending`
+            (the tool runs when the next item is asked for) and a :class:`ToolInvocation`
+            (after it ran) before the model continues.
 
         Raises:
             LLMEndpointError: The endpoint is unreachable, failed or timed out
@@ -511,6 +518,7 @@ class DefaultAgent(Agent):
                 invalid_tool_calls=invalid))
             for call in calls:
                 args = dict(call.get("args") or {})
+                yield ToolCallPending(name=str(call["name"]), args=dict(args))
                 result = await self._run_tool(by_name, str(call["name"]), args)
                 yield ToolInvocation(name=str(call["name"]), args=args, result=result)
                 history.append(ToolMessage(content=result, tool_call_id=call["id"],

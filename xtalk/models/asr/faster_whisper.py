@@ -171,6 +171,9 @@ class FasterWhisperASR(ASR):
             silence instead of the full 30 s window (:mod:`.whisper_short_context`:
             3–4 × cheaper, so a final decode rarely queues behind an interim one);
             ``None`` gives interim results the full window.
+        final_context_pad_s: The same for final transcripts (decoded greedily, with
+            timestamps); ``None`` — or ``beam_size`` above 1, or ``vad_filter`` — gives
+            finals the full window (docs/models.md compares the two).
 
     Raises:
         ModelNotAvailableError: The model is not installed (the message says what to
@@ -182,7 +185,8 @@ class FasterWhisperASR(ASR):
                  language: str | None = None, beam_size: int = 1, cpu_threads: int = 0,
                  num_workers: int = 1, hotwords: str | None = None, vad_filter: bool = False,
                  without_timestamps: bool = False,
-                 partial_context_pad_s: float | None = 10.0) -> None:
+                 partial_context_pad_s: float | None = 10.0,
+                 final_context_pad_s: float | None = 10.0) -> None:
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
         if cpu_threads < 0:
@@ -200,6 +204,9 @@ class FasterWhisperASR(ASR):
         if partial_context_pad_s is not None and partial_context_pad_s < 0:
             raise ValueError(f"partial_context_pad_s must be >= 0, got {partial_context_pad_s}")
         self.partial_context_pad_s = partial_context_pad_s
+        if final_context_pad_s is not None and final_context_pad_s < 0:
+            raise ValueError(f"final_context_pad_s must be >= 0, got {final_context_pad_s}")
+        self.final_context_pad_s = final_context_pad_s
         self.model = load_whisper_model(str(self.model_dir), self.device, self.compute_type,
                                         self.cpu_threads, self.num_workers)
         multilingual = self.model.model.is_multilingual
@@ -213,7 +220,10 @@ class FasterWhisperASR(ASR):
 
     def transcribe(self, audio: np.ndarray) -> Transcription:
         """Recognise a whole utterance (PCM16 mono, 16 kHz)."""
-        return self._decode(audio, beam_size=self.beam_size, final=True)
+        pad = self.final_context_pad_s
+        if pad is None or self.beam_size > 1 or self.vad_filter:
+            return self._decode(audio, beam_size=self.beam_size, final=True)
+        return self._short_decode(audio, pad, timestamps=True)
 
     def transcribe_partial(self, audio: np.ndarray) -> Transcription:
         """Interim result: the last 15 s only, greedy, no timestamps or temperature fallback.
@@ -221,13 +231,16 @@ class FasterWhisperASR(ASR):
         tail = np.asarray(audio)[-int(PARTIAL_WINDOW_S * self.sample_rate):]
         if self.partial_context_pad_s is None:
             return self._decode(tail, beam_size=1, final=False)
-        pcm = prepare_audio(tail, self.sample_rate)
+        return self._short_decode(tail, self.partial_context_pad_s, timestamps=False)
+
+    def _short_decode(self, audio: np.ndarray, pad_s: float, timestamps: bool
+                      ) -> Transcription:
+        pcm = prepare_audio(audio, self.sample_rate)
         if pcm.size == 0:
             return Transcription(text="", confidence=0.0, language=self.language,
                                  no_speech_prob=1.0)
-        result = short_context_decode(self.model, pcm, language=self.language,
-                                      pad_s=self.partial_context_pad_s,
-                                      hotwords=self.hotwords)
+        result = short_context_decode(self.model, pcm, language=self.language, pad_s=pad_s,
+                                      hotwords=self.hotwords, timestamps=timestamps)
         if _interim_is_hallucination(result):
             return Transcription(text="", confidence=0.0, language=result.language,
                                  no_speech_prob=result.no_speech_prob)

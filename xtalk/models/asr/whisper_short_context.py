@@ -1,17 +1,12 @@
-"""Cheap interim Whisper decodes: encode only the audio heard so far, not a 30 s window.
+"""Cheap Whisper decodes: encode the audio heard plus some silence, not a 30 s window.
 
-faster-whisper pads every clip to Whisper's 30 s window, so an interim result costs as
-much as a final one (tiny.en ≈ 0.3 s on 2 CPU cores, most of it in the encoder).
-Interim results only need to be good enough to show and to judge a pause, so here the
-encoder sees the clip plus ``pad_s`` of silence (CTranslate2 accepts a shorter input; the
-encoder's cost grows faster than linearly with it) and the decoder runs greedily with a
-token budget proportional to the audio, which also stops the repetition loops a short
-context can cause.
-
-Measured on 21 utterances (20 Piper questions and jfk.flac), tiny.en int8, 2 cores:
-padding 10 s gave WER 0.045 at a quarter to a third of the full window's time (full
-window: WER 0.019); padding 5 s gave WER 0.096 and an occasional repeated sentence; less
-padding degrades quickly (0.29 at 2 s). Finals therefore keep the full window.
+faster-whisper pads every clip to Whisper's 30 s window, so a short utterance costs as
+much to encode as a long one (tiny.en ≈ 0.35 s on 2 CPU cores, most of it in the
+encoder). Here the encoder sees the clip plus ``pad_s`` of silence (CTranslate2 accepts a
+shorter input) and the decoder runs greedily with a token budget proportional to the
+audio, which also stops the repetition loops a short context can cause. Interim results
+decode without timestamps; finals with them (timestamps keep Whisper going past a pause
+between phrases). Accuracy and cost against the full window: docs/models.md.
 """
 
 from __future__ import annotations
@@ -31,7 +26,8 @@ TOKEN_MARGIN = 16
 
 
 def short_context_decode(whisper_model: Any, pcm: np.ndarray, *, language: str | None,
-                         pad_s: float, hotwords: str | None = None) -> Transcription:
+                         pad_s: float, hotwords: str | None = None,
+                         timestamps: bool = False) -> Transcription:
     """Greedy decode of ``pcm`` (float32 mono 16 kHz, at most 30 s) with an encoder
     window of the clip plus ``pad_s`` seconds.
 
@@ -59,13 +55,15 @@ def short_context_decode(whisper_model: Any, pcm: np.ndarray, *, language: str |
         language = detected[2:-2]
     tokenizer = Tokenizer(whisper_model.hf_tokenizer, multilingual, task="transcribe",
                           language=language if multilingual else "en")
-    prompt = whisper_model.get_prompt(tokenizer, [], without_timestamps=True,
+    prompt = whisper_model.get_prompt(tokenizer, [], without_timestamps=not timestamps,
                                       hotwords=hotwords)
     seconds = pcm.size / 16000
+    budget = int(seconds * TOKENS_PER_SECOND) + TOKEN_MARGIN
+    if timestamps:  # two timestamp tokens per segment, a segment every few seconds
+        budget += 2 * (int(seconds) + 2)
     result = whisper_model.model.generate(
         encoded, [prompt], beam_size=1, suppress_blank=True, return_scores=True,
-        return_no_speech_prob=True,
-        max_length=int(seconds * TOKENS_PER_SECOND) + TOKEN_MARGIN)[0]
+        return_no_speech_prob=True, max_length=budget)[0]
     tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
     text = tokenizer.decode(tokens).strip()
     score = result.scores[0] if result.scores else -math.inf

@@ -2,7 +2,10 @@
 
 from xtalk.models._lazy import lazy_exports
 
-_BACKENDS: dict[str, str] = {"TextEndpointPolicy": "xtalk.models.turn.text_policy"}
+_BACKENDS: dict[str, str] = {
+    "SmartTurnDetector": "xtalk.models.turn.smart_turn",
+    "TextEndpointPolicy": "xtalk.models.turn.text_policy",
+}
 
 __all__ = list(_BACKENDS)
 __getattr__, __dir__ = lazy_exports(__name__, _BACKENDS)

@@ -1,87 +1,52 @@
-"""An end-of-turn policy from the VAD pause and the partial transcript (no model needed).
+"""An end-of-turn policy from the VAD pause and the transcript (no model needed).
 
 A pause after a complete-sounding sentence ends the turn at once; a pause after a word
-that promises more ("and", "but", "because", "the", a trailing comma...) or after a
-filler ("um", "uh") waits longer, so the VAD's silence can stay short without cutting
-people off mid-thought.
+that promises more ("and", "but", "because", "the", "to"...), after a trailing comma or
+ellipsis (Whisper writes "..." where the voice goes on) or after a filler ("um", "uh")
+waits longer, so the VAD's silence can stay short without cutting people off
+mid-thought. A word that cannot end a clause ("to", "the", "and") counts even before a
+full stop or question mark: Whisper punctuates "Can you remind me to" as a question.
 """
 
 from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from xtalk.models.interfaces import TurnDetector, TurnVerdict
 
-CONTINUATION_WORDS = frozenset(
-    [
-        "and",
-        "or",
-        "but",
-        "so",
-        "because",
-        "since",
-        "although",
-        "though",
-        "if",
-        "when",
-        "while",
-        "until",
-        "unless",
-        "that",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "where",
-        "then",
-        "also",
-        "plus",
-        "like",
-        "the",
-        "a",
-        "an",
-        "my",
-        "your",
-        "his",
-        "her",
-        "their",
-        "our",
-        "its",
-        "of",
-        "to",
-        "for",
-        "with",
-        "from",
-        "in",
-        "on",
-        "at",
-        "by",
-        "about",
-        "into",
-        "than",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "i",
-        "we",
-        "you",
-        "they",
-        "he",
-        "she",
-        "it",
-        "um",
-        "uh",
-        "er",
-        "erm",
-        "hmm",
-        "well",
-    ]
-)
+#: Words that end a clause only when more follows, whatever Whisper's punctuation says.
+STRONG_CONTINUATION_WORDS = frozenset("""
+    a an the my your his their our its
+    and or but because since although though if unless until whether nor than plus
+    of to for with from into onto upon via between through toward towards during without
+    against among as
+    um uh er erm
+""".split())
+
+#: Words that promise more when no full stop or question mark follows them ("What time is
+#: it?" ends with a pronoun, "Turn the lights on." with a preposition).
+CONTINUATION_WORDS = STRONG_CONTINUATION_WORDS | frozenset("""
+    so when while that which who whom whose where then also like well hmm
+    is are was were be been being
+    i we you they he she it her
+    in on at by about
+""".split())
+
+
+def sounds_unfinished(text: str) -> bool:
+    """Whether ``text`` ends in a way that promises more (see the module docstring)."""
+    stripped = text.strip()
+    if not stripped:
+        return False
+    if re.search(r"[,;:\-–—]$|\.\.\.$|…$", stripped):
+        return True
+    words = re.findall(r"[\w']+", stripped.lower())
+    if not words:
+        return False
+    closed = re.search(r"[.!?]$", stripped) is not None
+    return words[-1] in (STRONG_CONTINUATION_WORDS if closed else CONTINUATION_WORDS)
 
 
 class TextEndpointPolicy(TurnDetector):
@@ -97,17 +62,10 @@ class TextEndpointPolicy(TurnDetector):
         self.max_silence_s = max_silence_s
 
     def is_unfinished(self, text: str) -> bool:
-        stripped = text.strip()
-        if not stripped:
-            return False
-        if re.search(r"[,;:\-–—]$|\.\.\.$|…$", stripped):
-            return True
-        if re.search(r"[.!?]$", stripped):
-            return False
-        last = re.findall(r"[\w']+", stripped.lower())
-        return bool(last) and last[-1] in CONTINUATION_WORDS
+        return sounds_unfinished(text)
 
-    def decide(self, text: str, silence_s: float) -> TurnVerdict:
+    def decide(self, text: str, silence_s: float, audio: np.ndarray | None = None
+               ) -> TurnVerdict:
         if not self.is_unfinished(text) or silence_s >= self.max_silence_s:
             return TurnVerdict(is_end=True)
         wait = min(self.extra_wait_s, self.max_silence_s - silence_s)

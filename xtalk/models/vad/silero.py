@@ -49,13 +49,13 @@ worker threads can use it at the same time.
 from __future__ import annotations
 
 import importlib.util
-import threading
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from xtalk.models.interfaces import VAD
+from xtalk.models.onnx_sessions import shared_session
 
 SAMPLE_RATE = 16000
 FRAME_SAMPLES = 512
@@ -71,8 +71,6 @@ QUIET_PROBABILITY = 0.15
 RESET_AFTER_FRAMES = 125
 MODEL_FILENAME = "silero_vad_v6.onnx"
 
-_SESSIONS: dict[tuple[str, int], Any] = {}
-_SESSIONS_LOCK = threading.Lock()
 
 
 def default_model_path() -> Path:
@@ -97,23 +95,7 @@ def default_model_path() -> Path:
 
 def get_session(model_path: str | Path, threads: int = 1) -> Any:
     """The process-wide ``InferenceSession`` for (``model_path``, ``threads``)."""
-    key = (str(Path(model_path).expanduser().resolve()), int(threads))
-    with _SESSIONS_LOCK:
-        session = _SESSIONS.get(key)
-        if session is None:
-            try:
-                import onnxruntime
-            except ImportError as exc:  # pragma: no cover - onnxruntime is a dependency
-                raise RuntimeError("SileroVAD needs the onnxruntime package") from exc
-            options = onnxruntime.SessionOptions()
-            options.intra_op_num_threads = key[1]
-            options.inter_op_num_threads = 1
-            options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
-            options.log_severity_level = 3
-            session = onnxruntime.InferenceSession(
-                key[0], sess_options=options, providers=["CPUExecutionProvider"])
-            _SESSIONS[key] = session
-        return session
+    return shared_session(model_path, threads)
 
 
 class SileroVAD(VAD):

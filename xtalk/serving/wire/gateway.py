@@ -116,6 +116,10 @@ class SessionGateway:
 
     def _on_turn_dropped(self, event: ev.PlaybackStopped | ev.GenerationCancelRequested
                          ) -> None:
+        """No more reply text of a stopped or cancelled turn goes out (a discarded
+        speculation sent nothing, and the turn's real reply may still come)."""
+        if isinstance(event, ev.GenerationCancelRequested) and event.speculative:
+            return
         if event.turn_id is not None:
             self._dropped_turns.add(event.turn_id)
 

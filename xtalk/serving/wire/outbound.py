@@ -36,13 +36,15 @@ OUTBOUND_TABLE: dict[type[ev.BaseEvent], Serializer] = {
     ev.PlaybackResumed: lambda e: _msg("resume_tts", turn_id=e.turn_id),
     ev.PlaybackStopped: lambda e: _msg("stop_tts", turn_id=e.turn_id),
     ev.PlaybackFinished: lambda e: _msg("tts_finished", turn_id=e.turn_id),
-    ev.ReplyTextDelta: lambda e: _msg("update_resp", text=e.text, turn_id=e.turn_id),
+    ev.ReplyTextDelta: lambda e: None if e.speculative else _msg(
+        "update_resp", text=e.text, turn_id=e.turn_id),
     ev.ReplyTextCompleted: lambda e: _msg("finish_resp", text=e.text, turn_id=e.turn_id),
     ev.LatencyMeasured: lambda e: _msg(
         "latency_metrics", turn_id=e.turn_id, network_ms=_ms(e.network_ms),
         endpoint_ms=_ms(e.endpoint_ms), asr_ms=_ms(e.asr_ms),
         llm_first_token_ms=_ms(e.llm_first_token_ms), llm_sentence_ms=_ms(e.llm_sentence_ms),
-        tts_first_chunk_ms=_ms(e.tts_first_chunk_ms), e2e_ms=_ms(e.e2e_ms)),
+        tts_first_chunk_ms=_ms(e.tts_first_chunk_ms), e2e_ms=_ms(e.e2e_ms),
+        speculation_saved_ms=_ms(e.speculation_saved_ms)),
     ev.ToolCalled: lambda e: _msg("tool_called", name=e.name, args=e.args, turn_id=e.turn_id),
     ev.VoiceChanged: lambda e: _msg("voice_changed", name=e.name),
     ev.EmotionChanged: lambda e: _msg("emotion_changed", name=e.name, vector=e.vector),
@@ -51,8 +53,9 @@ OUTBOUND_TABLE: dict[type[ev.BaseEvent], Serializer] = {
     ev.SpeakerIdentified: lambda e: _msg("speaker_updated", speaker_id=e.speaker_id,
                                          reason=e.reason),
     ev.CaptionUpdated: lambda e: _msg("caption_updated", text=e.text, is_final=e.is_final),
-    ev.RetrievalUpdated: lambda e: _msg("retrieval_updated", text=e.text,
-                                        is_final=e.is_final),
+    ev.RetrievalUpdated: lambda e: None if e.speculative else _msg(
+        "retrieval_updated", text=e.text, is_final=e.is_final),
+    ev.BackchannelHeard: lambda e: _msg("backchannel", text=e.text, turn_id=e.turn_id),
     ev.ThoughtUpdated: lambda e: _msg("thought_updated", text=e.text, is_final=e.is_final),
     ev.ErrorOccurred: lambda e: _msg("error", code=e.code, message=e.message),
 }

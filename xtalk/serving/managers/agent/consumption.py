@@ -1,8 +1,8 @@
 """LLMAgentConsumptionManager: runs, streams and cancels the agent's generations.
 
-Consumes: GenerationRequested, GenerationCancelRequested, PlaybackStopped (a reply cut
-off — by barge-in or the client's ``interrupt`` — is not generated further),
-ModelChangeRequested (kind "llm"), SessionStarted, SessionStopping.
+Consumes: GenerationRequested, GenerationCancelRequested, SpeculationConfirmed,
+PlaybackStopped (a reply cut off — by barge-in or the client's ``interrupt`` — is not
+generated further), ModelChangeRequested (kind "llm"), SessionStarted, SessionStopping.
 Emits: ModelChanged, ReplyTextDelta, ToolCalled, ReplyTextCompleted (never for a
 cancelled generation), ErrorOccurred (agent failures, with a safe message), VoiceChangeRequested /
 SpeedChangeRequested (when the agent's built-in tools ask for them, via the agent's
@@ -15,15 +15,21 @@ which would otherwise be added to the first reply of the process).
 One generation runs at a time; a new request cancels the previous one. When the agent
 fails or does not start answering within ``agent_timeout_s`` (service config, default 20),
 the user gets a short spoken apology instead of silence, and the session goes on.
+
+A speculative generation streams its text as speculative deltas (synthesised, never sent)
+and holds everything else until SpeculationConfirmed: tool calls (the agent is not asked
+for the next item after a ToolCallPending, so the tool does not run), ToolCalled,
+failures and ReplyTextCompleted. On confirmation the text so far goes out in one delta.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass, field
 from typing import Any
 
-from xtalk.models.interfaces import TextDelta, ToolInvocation
+from xtalk.models.interfaces import TextDelta, ToolCallPending, ToolInvocation
 from xtalk.serving.events import (
     ErrorOccurred,
     GenerationCancelRequested,
@@ -35,6 +41,7 @@ from xtalk.serving.events import (
     ReplyTextDelta,
     SessionStarted,
     SessionStopping,
+    SpeculationConfirmed,
     SpeedChangeRequested,
     ToolCalled,
     VoiceChangeRequested,
@@ -44,13 +51,26 @@ from xtalk.serving.interfaces import Manager
 APOLOGY = "Sorry, I can't reach my language model right now. Please try again in a moment."
 
 
+@dataclass
+class _Generation:
+    """One reply being generated; ``confirmed`` is set at once unless it is speculative."""
+
+    turn_id: int
+    confirmed: asyncio.Event = field(default_factory=asyncio.Event)
+    text: str = ""
+    task: asyncio.Task[None] | None = None
+
+    @property
+    def speculative(self) -> bool:
+        return not self.confirmed.is_set()
+
+
 class LLMAgentConsumptionManager(Manager):
     """Streams one reply at a time from the session's agent."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._task: asyncio.Task[None] | None = None
-        self._turn: int | None = None
+        self._generation: _Generation | None = None
         self._warmup: asyncio.Task[Any] | None = None
         self.timeout_s = float(self.setting("agent_timeout_s", 20.0))
         agent = self.pipeline.get_agent()
@@ -72,18 +92,30 @@ class LLMAgentConsumptionManager(Manager):
     @Manager.event_handler(GenerationRequested, priority=30)
     async def on_request(self, event: GenerationRequested) -> None:
         await self._cancel()
-        if self.pipeline.get_agent() is None:
-            await self.publish(ReplyTextCompleted(session_id=self.session_id,
-                                                  turn_id=event.turn_id, text=""))
-            return
-        self._turn = event.turn_id
-        self._task = asyncio.get_running_loop().create_task(
-            self._generate(event.turn_id, event.messages), name=f"xtalk-gen-{event.turn_id}")
+        generation = _Generation(event.turn_id)
+        if not event.speculative:
+            generation.confirmed.set()
+        generation.task = asyncio.get_running_loop().create_task(
+            self._generate(generation, event.messages), name=f"xtalk-gen-{event.turn_id}")
+        self._generation = generation
 
     @Manager.event_handler(GenerationCancelRequested, priority=30)
     async def on_cancel(self, event: GenerationCancelRequested) -> None:
-        if event.turn_id in (None, self._turn):
+        current = self._generation
+        if current is not None and event.turn_id in (None, current.turn_id):
             await self._cancel()
+
+    @Manager.event_handler(SpeculationConfirmed, priority=30)
+    async def on_confirmed(self, event: SpeculationConfirmed) -> None:
+        generation = self._generation
+        if generation is None or generation.turn_id != event.turn_id \
+                or not generation.speculative:
+            return
+        generation.confirmed.set()
+        if generation.text:
+            await self.publish(ReplyTextDelta(session_id=self.session_id,
+                                              turn_id=generation.turn_id, delta="",
+                                              text=generation.text))
 
     @Manager.event_handler(ModelChangeRequested)
     async def on_model_change(self, event: ModelChangeRequested) -> None:
@@ -105,21 +137,31 @@ class LLMAgentConsumptionManager(Manager):
 
     @Manager.event_handler(PlaybackStopped, priority=30)
     async def on_playback_stopped(self, event: PlaybackStopped) -> None:
-        if event.turn_id == self._turn:
+        if self._generation is not None and event.turn_id == self._generation.turn_id:
             await self._cancel()
 
     async def _cancel(self) -> None:
-        task, self._task, self._turn = self._task, None, None
+        generation, self._generation = self._generation, None
+        task = generation.task if generation is not None else None
         if task is not None and not task.done():
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 
-    async def _generate(self, turn_id: int, messages: list[dict[str, Any]]) -> None:
+    async def _generate(self, generation: _Generation, messages: list[dict[str, Any]]
+                        ) -> None:
+        turn_id = generation.turn_id
         agent = self.pipeline.get_agent()
-        assert agent is not None
-        text = ""
-        stream = agent.astream(messages)
+        if agent is not None:
+            await self._stream(generation, agent.astream(messages))
+        await generation.confirmed.wait()
+        if self._generation is generation:
+            self._generation = None
+        await self.publish(ReplyTextCompleted(session_id=self.session_id, turn_id=turn_id,
+                                              text=generation.text))
+
+    async def _stream(self, generation: _Generation, stream: Any) -> None:
+        turn_id = generation.turn_id
         try:
             while True:
                 try:
@@ -131,11 +173,14 @@ class LLMAgentConsumptionManager(Manager):
                 except StopAsyncIteration:
                     break
                 if isinstance(item, TextDelta) and item.text:
-                    text += item.text
-                    await self.publish(ReplyTextDelta(session_id=self.session_id,
-                                                      turn_id=turn_id, delta=item.text,
-                                                      text=text))
+                    generation.text += item.text
+                    await self.publish(ReplyTextDelta(
+                        session_id=self.session_id, turn_id=turn_id, delta=item.text,
+                        text=generation.text, speculative=generation.speculative))
+                elif isinstance(item, ToolCallPending):
+                    await generation.confirmed.wait()  # the tool runs on the next item
                 elif isinstance(item, ToolInvocation):
+                    await generation.confirmed.wait()
                     await self.publish(ToolCalled(session_id=self.session_id, turn_id=turn_id,
                                                   name=item.name, args=dict(item.args)))
         except asyncio.CancelledError:
@@ -147,18 +192,16 @@ class LLMAgentConsumptionManager(Manager):
             self.log.exception("agent failed on turn %s (%s)", turn_id, reason)
             with contextlib.suppress(Exception):
                 await stream.aclose()
+            await generation.confirmed.wait()
             await self.publish(ErrorOccurred(
                 session_id=self.session_id, code="agent_unavailable",
                 message="The language model did not answer; please try again.",
                 source="agent"))
-            apology = (" " if text and not text.endswith(" ") else "") + APOLOGY
-            text += apology
+            apology = (" " if generation.text and not generation.text.endswith(" ") else "") \
+                + APOLOGY
+            generation.text += apology
             await self.publish(ReplyTextDelta(session_id=self.session_id, turn_id=turn_id,
-                                              delta=apology, text=text))
-        if self._turn == turn_id:
-            self._turn = None
-        await self.publish(ReplyTextCompleted(session_id=self.session_id, turn_id=turn_id,
-                                              text=text))
+                                              delta=apology, text=generation.text))
 
     @Manager.event_handler(SessionStarted)
     def on_started(self, event: SessionStarted) -> None:

@@ -1,9 +1,16 @@
 """LLMAgentContextManager: owns the session's conversation with the agent.
 
-Consumes: UserTurnAccepted, RetrievalUpdated, ReplyTextCompleted, ReplyHeard,
-PlaybackStopped.
-Emits: GenerationRequested (with a snapshot of the conversation),
+Consumes: UserTurnAccepted, ReplySpeculationRequested, GenerationCancelRequested,
+RetrievalUpdated, ReplyTextCompleted, ReplyHeard, PlaybackStopped.
+Emits: GenerationRequested (with a snapshot of the conversation), SpeculationConfirmed,
+GenerationCancelRequested (a speculation that does not fit the accepted turn),
 ConversationTurnCommitted (for persistence).
+
+A speculative reply runs on the conversation as it would be if the turn were accepted
+with the speculative text; nothing is recorded for it. When the turn is accepted, the
+speculation is confirmed if the prompt it ran on is exactly the prompt the accepted turn
+gives (same words — punctuation and case aside —, same history, same retrieved
+excerpts); otherwise it is cancelled and the turn is generated afresh.
 
 A reply enters the conversation as the user heard it: in full once the playback side
 reports it heard to its end (ReplyHeard: ``tts_finished`` alone only means the last chunk
@@ -15,16 +22,20 @@ follows it. The system prompt comes from the service config key ``"system_prompt
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from xtalk.serving.events import (
     ConversationTurnCommitted,
+    GenerationCancelRequested,
     GenerationRequested,
     PlaybackStopped,
     ReplyHeard,
+    ReplySpeculationRequested,
     ReplyTextCompleted,
     RetrievalUpdated,
+    SpeculationConfirmed,
     UserTurnAccepted,
 )
 from xtalk.serving.interfaces import Manager
@@ -35,6 +46,12 @@ DEFAULT_SYSTEM_PROMPT = (
     "or emoji, unless asked for detail."
 )
 INTERRUPTED_MARK = " …"
+_NON_WORDS = re.compile(r"[^\w']+")
+
+
+def same_words(a: str, b: str) -> bool:
+    """Whether two transcripts say the same words (punctuation and case aside)."""
+    return _NON_WORDS.sub(" ", a.lower()).split() == _NON_WORDS.sub(" ", b.lower()).split()
 
 
 @dataclass
@@ -54,6 +71,8 @@ class LLMAgentContextManager(Manager):
         self.conversation = Conversation()
         self.system_prompt: str = self.setting("system_prompt", DEFAULT_SYSTEM_PROMPT)
         self._retrieved: dict[int, str] = {}
+        #: (turn, text, prompt) of the speculative generation in flight
+        self._speculation: tuple[int, str, list[dict[str, Any]]] | None = None
 
     # ------------------------------------------------------------------ public helpers
     def conversation_messages(self) -> list[dict[str, Any]]:
@@ -64,12 +83,16 @@ class LLMAgentContextManager(Manager):
             messages=[{"role": m["role"], "content": m["content"]}
                       for m in messages if m["role"] in ("user", "assistant")])
 
-    def _snapshot(self, turn_id: int) -> list[dict[str, Any]]:
+    def _snapshot(self, turn_id: int, pending_user: str | None = None
+                  ) -> list[dict[str, Any]]:
         system = self.system_prompt
         context = self._retrieved.pop(turn_id, "")
         if context:
             system += "\n\nRelevant excerpts from the user's documents:\n" + context
-        return [{"role": "system", "content": system}, *self.conversation_messages()]
+        messages = [{"role": "system", "content": system}, *self.conversation_messages()]
+        if pending_user is not None:
+            messages.append({"role": "user", "content": pending_user})
+        return messages
 
     # ------------------------------------------------------------------ handlers
     @Manager.event_handler(RetrievalUpdated, priority=40)
@@ -77,14 +100,39 @@ class LLMAgentContextManager(Manager):
         if event.text:
             self._retrieved[event.turn_id] = event.text
 
+    @Manager.event_handler(ReplySpeculationRequested, priority=40)
+    async def on_speculation(self, event: ReplySpeculationRequested) -> None:
+        prompt = self._snapshot(event.turn_id, pending_user=event.text)
+        self._speculation = (event.turn_id, event.text, prompt)
+        await self.publish(GenerationRequested(
+            session_id=self.session_id, turn_id=event.turn_id,
+            messages=[dict(m) for m in prompt], speculative=True))
+
+    @Manager.event_handler(GenerationCancelRequested, priority=40)
+    def on_cancel(self, event: GenerationCancelRequested) -> None:
+        if self._speculation is not None and event.turn_id in (None, self._speculation[0]):
+            self._speculation = None
+
     @Manager.event_handler(UserTurnAccepted, priority=40)
     async def on_user_turn(self, event: UserTurnAccepted) -> None:
+        speculation, self._speculation = self._speculation, None
+        prompt = self._snapshot(event.turn_id)
         self.conversation.messages.append({"role": "user", "content": event.text})
         await self.publish(ConversationTurnCommitted(
             session_id=self.session_id, turn_id=event.turn_id, role="user", content=event.text))
+        if speculation is not None and speculation[0] == event.turn_id:
+            _, text, used = speculation
+            if same_words(text, event.text) and used[:-1] == prompt:
+                await self.publish(SpeculationConfirmed(session_id=self.session_id,
+                                                        turn_id=event.turn_id))
+                return
+        if speculation is not None:
+            await self.publish(GenerationCancelRequested(
+                session_id=self.session_id, turn_id=speculation[0],
+                reason="speculation_mismatch", speculative=True), wait_for_completion=True)
         await self.publish(GenerationRequested(
             session_id=self.session_id, turn_id=event.turn_id,
-            messages=self._snapshot(event.turn_id)))
+            messages=[*prompt, {"role": "user", "content": event.text}]))
 
     @Manager.event_handler(ReplyTextCompleted, priority=40)
     def on_reply_text(self, event: ReplyTextCompleted) -> None:

@@ -1,8 +1,9 @@
 """RetrievalManager: finds passages of the session's documents relevant to each turn.
 
-Consumes: DocumentChunksIndexed, UserTurnAccepted (priority 60: before the context manager
-builds the prompt).
-Emits: RetrievalUpdated (``retrieval_updated``; the context manager adds it to the prompt).
+Consumes: DocumentChunksIndexed, UserTurnAccepted and ReplySpeculationRequested (priority
+60: before the context manager builds the prompt).
+Emits: RetrievalUpdated (``retrieval_updated``; the context manager adds it to the prompt;
+marked ``speculative`` for a speculative reply).
 Uses vector search when chunks carry vectors and the pipeline has an embeddings model,
 else BM25. Silent when the session has no documents. Agents that can search on their
 own (``set_retriever``) get this manager's search as their retrieval tool.
@@ -13,7 +14,12 @@ from __future__ import annotations
 import asyncio
 
 from xtalk.retrieval.ranking import BM25Index, cosine_top_k
-from xtalk.serving.events import DocumentChunksIndexed, RetrievalUpdated, UserTurnAccepted
+from xtalk.serving.events import (
+    DocumentChunksIndexed,
+    ReplySpeculationRequested,
+    RetrievalUpdated,
+    UserTurnAccepted,
+)
 from xtalk.serving.interfaces import Manager
 
 
@@ -55,11 +61,14 @@ class RetrievalManager(Manager):
         return [doc for _, doc in self.lexical.search(query, self.top_k)]
 
     @Manager.event_handler(UserTurnAccepted, priority=60)
-    async def on_turn(self, event: UserTurnAccepted) -> None:
+    @Manager.event_handler(ReplySpeculationRequested, priority=60)
+    async def on_turn(self, event: UserTurnAccepted | ReplySpeculationRequested) -> None:
         if not self.lexical.docs:
             return
         passages = await self.search(event.text)
         if passages:
             await self.publish(RetrievalUpdated(
                 session_id=self.session_id, turn_id=event.turn_id,
-                text="\n---\n".join(passages)), wait_for_completion=True)
+                text="\n---\n".join(passages),
+                speculative=isinstance(event, ReplySpeculationRequested)),
+                wait_for_completion=True)

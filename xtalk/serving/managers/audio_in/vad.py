@@ -12,6 +12,13 @@ Timing: VAD inference runs in a worker thread; an onset is announced on the firs
 frame (a playing reply pauses on it), a start is declared after ``min_speech_s`` of
 speech, an end after ``min_silence_s`` of silence (service config key ``"vad"``: fields of
 :class:`VADSettings`).
+
+Client VAD is authoritative for ends: between a client's ``vad_speech_start`` and
+``vad_speech_end`` the server's own VAD never ends the speech (it still announces onsets,
+pauses and starts, so a reply pauses at once and recognition speculates), nor does it
+end a segment that the client's speech overlapped. The client's end is placed where the
+voice really stopped when the server heard that: at the silence the server VAD is in (or
+the end it kept back), else at the newest sample.
 """
 
 from __future__ import annotations
@@ -57,6 +64,14 @@ class VADManager(Manager):
         self._last_sample = 0
         self._frames = 0
         self._client_in_speech = False
+        self._client_ended_at: int | None = None  # sample of the client's last end
+        self._segment_start = 0  # sample where the server's current segment started
+        self._held_end: int | None = None  # a server end kept back for the client
+
+    def _client_owns_segment(self) -> bool:
+        """The client's VAD spoke during the server's current segment."""
+        return self._client_in_speech or (
+            self._client_ended_at is not None and self._client_ended_at >= self._segment_start)
 
     def _arrival_time(self, sample: int) -> float:
         """When the frame containing ``sample`` arrived (monotonic); scans from the newest
@@ -108,6 +123,7 @@ class VADManager(Manager):
         elif decision.kind == "dismissed":
             await self.publish(SpeechOnsetDismissed(session_id=self.session_id))
         elif decision.kind == "start":
+            self._segment_start, self._held_end = decision.sample, None
             await self.publish(SpeechStarted(session_id=self.session_id,
                                              start_sample=decision.sample))
         elif decision.kind == "pause":
@@ -115,6 +131,8 @@ class VADManager(Manager):
                                             pause_sample=decision.sample))
         elif decision.kind == "resume":
             await self.publish(SpeechResumed(session_id=self.session_id))
+        elif self._client_owns_segment():
+            self._held_end = decision.sample  # the client ends this speech
         else:
             await self.publish(SpeechEnded(
                 session_id=self.session_id, end_sample=decision.sample,
@@ -129,11 +147,23 @@ class VADManager(Manager):
                                              source="client"))
             return
         self._client_in_speech = False
+        end = self._voice_end()
+        self._client_ended_at = self._last_sample
         if event.reason == "muted":
             ended = self.segmenter.force_end(self._last_sample)
             if ended is not None and ended.kind == "dismissed":
                 await self.publish(SpeechOnsetDismissed(session_id=self.session_id))
         await self.publish(SpeechEnded(
-            session_id=self.session_id, end_sample=self._last_sample,
-            end_time=self._arrival_time(max(0, self._last_sample - 1)),
+            session_id=self.session_id, end_sample=end,
+            end_time=self._arrival_time(max(0, end - 1)),
             source="client", reason=event.reason or "client"))
+
+    def _voice_end(self) -> int:
+        """Where the voice stopped, as the server VAD heard it (else the newest sample)."""
+        if self.pipeline.get_vad_model() is not None:
+            pause = self.segmenter.pause_sample
+            if pause is not None:
+                return pause
+            if self._held_end is not None and not self.segmenter.in_speech:
+                return self._held_end
+        return self._last_sample

@@ -16,6 +16,8 @@ class VADSettings:
         min_speech_s: Speech needed before a start is declared (filters clicks).
         min_silence_s: Silence needed after speech before an end is declared.
         pre_roll_s: Audio kept before the detected start (the start of a word is quiet).
+        onset_memory_s: A start this soon after a dismissed onset begins at that onset
+            (its pre-roll included): the dismissed frames were the start of the word.
     """
 
     threshold: float = 0.5
@@ -23,6 +25,7 @@ class VADSettings:
     min_speech_s: float = 0.064
     min_silence_s: float = 0.4
     pre_roll_s: float = 0.2
+    onset_memory_s: float = 1.0
 
     @property
     def silence_threshold(self) -> float:
@@ -50,6 +53,12 @@ class SpeechSegmenter:
         self.in_speech = False
         self._speech_run_start: int | None = None
         self._silence_start: int | None = None
+        self._dismissed_onset: int | None = None
+
+    @property
+    def pause_sample(self) -> int | None:
+        """Where the silence began, while a segment is in a pause."""
+        return self._silence_start if self.in_speech else None
 
     def process(self, start_sample: int, n_samples: int, probability: float
                 ) -> SegmentEvent | None:
@@ -64,10 +73,19 @@ class SpeechSegmenter:
                 if end_sample - self._speech_run_start >= s.min_speech_s * self.sample_rate:
                     self.in_speech = True
                     self._silence_start = None
+                    begin = self._speech_run_start
+                    dismissed, self._dismissed_onset = self._dismissed_onset, None
+                    if dismissed is not None and \
+                            begin - dismissed <= s.onset_memory_s * self.sample_rate:
+                        begin = dismissed
                     pre = int(s.pre_roll_s * self.sample_rate)
-                    return SegmentEvent("start", max(0, self._speech_run_start - pre))
+                    return SegmentEvent("start", max(0, begin - pre))
                 return SegmentEvent("onset", start_sample) if first else None
             if self._speech_run_start is not None:
+                earlier = self._dismissed_onset
+                if earlier is None or self._speech_run_start - earlier > \
+                        s.onset_memory_s * self.sample_rate:
+                    self._dismissed_onset = self._speech_run_start  # the first of a chain
                 self._speech_run_start = None
                 return SegmentEvent("dismissed", start_sample)
             return None

@@ -2,7 +2,8 @@
 audio of the reply, stage by stage, on the monotonic clock.
 
 Consumes: UserTurnEnded, TranscriptFinalized, UserTurnAccepted, GenerationRequested,
-ReplyTextDelta, TTSChunkReady, AudioChunkSent, PlaybackFinished, ClockSynced.
+SpeculationConfirmed, ReplyTextDelta, TTSChunkReady, AudioChunkSent, PlaybackFinished,
+ClockSynced.
 Emits: LatencyMeasured (``latency_metrics`` on the wire) once per answered turn, right
 after the first audio chunk (dispatched at once, so it precedes ``tts_finished``).
 
@@ -14,7 +15,11 @@ Stages (milliseconds):
 * ``llm_sentence_ms`` — generation requested → first complete clause synthesised;
 * ``tts_first_chunk_ms`` — first reply text → first audio chunk synthesised;
 * ``e2e_ms`` — end of user speech (typed turns: message accepted) → first audio chunk
-  handed to the client or player.
+  handed to the client or player;
+* ``speculation_saved_ms`` — for a reply prepared speculatively: how much sooner its first
+  chunk was ready than had the same generation started at the confirmation.
+
+The generation stages of a speculative reply count from the speculation's start.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from xtalk.serving.events import (
     LatencyMeasured,
     PlaybackFinished,
     ReplyTextDelta,
+    SpeculationConfirmed,
     TranscriptFinalized,
     TTSChunkReady,
     UserTurnAccepted,
@@ -46,7 +52,13 @@ class TurnTimes:
     first_token: float | None = None
     first_chunk: float | None = None
     first_sent: float | None = None
+    confirmed: float | None = None  # a speculative reply was confirmed
     reported: bool = False
+
+    def speculation_saved_ms(self) -> float | None:
+        if self.confirmed is None or self.generation is None or self.first_chunk is None:
+            return None
+        return max(0.0, (min(self.first_chunk, self.confirmed) - self.generation) * 1000.0)
 
 
 def _ms(a: float | None, b: float | None) -> float | None:
@@ -88,7 +100,13 @@ class LatencyManager(Manager):
 
     @Manager.event_handler(GenerationRequested, priority=90)
     def on_generation(self, event: GenerationRequested) -> None:
-        self._t(event.turn_id).generation = event.monotonic
+        t = self._t(event.turn_id)  # a new attempt (a discarded speculation's is forgotten)
+        t.generation, t.first_token, t.first_chunk, t.confirmed = \
+            event.monotonic, None, None, None
+
+    @Manager.event_handler(SpeculationConfirmed, priority=90)
+    def on_confirmed(self, event: SpeculationConfirmed) -> None:
+        self._t(event.turn_id).confirmed = event.monotonic
 
     @Manager.event_handler(ReplyTextDelta, priority=90)
     def on_delta(self, event: ReplyTextDelta) -> None:
@@ -129,4 +147,5 @@ class LatencyManager(Manager):
             llm_sentence_ms=_ms(t.generation, t.first_chunk),
             tts_first_chunk_ms=_ms(t.first_token, t.first_chunk),
             e2e_ms=_ms(t.speech_end, t.first_sent),
-            network_ms=self.network_ms), wait_for_completion=True)
+            network_ms=self.network_ms, speculation_saved_ms=t.speculation_saved_ms()),
+            wait_for_completion=True)

@@ -1,19 +1,22 @@
 """ASRManager: recognises each user turn, with interim results while the user speaks.
 
 Consumes: AudioFrameReceived (kept in an :class:`AudioHistory`), UserTurnStarted,
-SpeechPaused, SpeechResumed, UserTurnEnded, SessionStopping.
-Emits: TranscriptPartial, TranscriptFinalized, UtteranceRejected.
+SpeechPaused, SpeechResumed / SpeechStarted (speech came back), UserTurnEnded,
+SessionStopping.
+Emits: TranscriptPartial, TranscriptSpeculated, TranscriptFinalized, UtteranceRejected.
 
 An utterance is the exact input slice ``[turn start, turn end + padding)``, so audio of a
 rejected utterance can never leak into the next one. Partials run at most one at a time,
 every ``partial_interval_s``; when the turn ends a running partial is abandoned (its
 result dropped) so it never delays the final. When silence begins inside the turn
-(SpeechPaused) the final decode starts *speculatively*; if the turn then ends at that
-point its result is used, so the decode overlaps the endpoint silence; if the user keeps
-talking (SpeechResumed) it is dropped — unless the audio it covers is already longer
-than ``commit_after_s``: then it is kept as a committed segment of the turn and the
-following decodes start at that pause, so a long dictation is never cut to Whisper's
-30 s window and the final decode stays short. Recognition runs in worker threads, one decode
+(SpeechPaused) the final decode starts *speculatively* and its result is published
+(TranscriptSpeculated, for the turn detector and a speculative reply); if the turn then
+ends at that point it is the final, so the decode overlaps the endpoint silence. If the
+user keeps talking (SpeechResumed, or SpeechStarted after the segment ended) it is
+dropped — unless the audio it covers is already longer than ``commit_after_s``: then it
+is kept as a committed segment of the turn and the following decodes start at that
+pause, so a long dictation is never cut to Whisper's 30 s window and the final decode
+stays short. Recognition runs in worker threads, one decode
 per session at a time; a speculation or partial that is no longer wanted when its turn
 comes is skipped, so abandoned speculations never pile up in front of the final.
 Service config key ``"asr"``: ``partial_interval_s`` (0.5), ``min_partial_audio_s``
@@ -36,8 +39,10 @@ from xtalk.serving.events import (
     SessionStopping,
     SpeechPaused,
     SpeechResumed,
+    SpeechStarted,
     TranscriptFinalized,
     TranscriptPartial,
+    TranscriptSpeculated,
     UserTurnEnded,
     UserTurnStarted,
     UtteranceRejected,
@@ -153,23 +158,29 @@ class ASRManager(Manager):
         self._spawn(self._share_speculation(utt, spec))
 
     async def _share_speculation(self, utt: _Utterance, spec: _Speculation) -> None:
-        """Publish the speculative result as the freshest partial (the end-of-turn policy
-        judges the text said before the pause, not an older partial)."""
+        """Publish the speculative result of a pause the user is still silent in: as the
+        turn's text up to that pause, and as the freshest partial."""
         try:
             result = await asyncio.shield(spec.task)
         except Exception:
             return
+        if self._current is not utt or self._speculation is not spec:
+            return
         text = result.text.strip()
-        if text:
-            text = " ".join([*_done_texts(utt.segments), text])
-        if self._current is utt and self._speculation is spec and text \
-                and text != utt.last_partial_text:
+        valid = validate_utterance(text, result.confidence, spec.audio_seconds,
+                                   self.settings.min_confidence, result.no_speech_prob).valid
+        text = " ".join([*_done_texts(utt.segments), text if valid else ""]).strip()
+        await self.publish(TranscriptSpeculated(session_id=self.session_id,
+                                                turn_id=utt.turn_id, text=text,
+                                                end_sample=spec.end_sample))
+        if text and text != utt.last_partial_text and self._speculation is spec:
             utt.last_partial_text = text
             await self.publish(TranscriptPartial(session_id=self.session_id,
                                                  turn_id=utt.turn_id, text=text))
 
     @Manager.event_handler(SpeechResumed, priority=10, enabled_if=_has_asr)
-    def on_resumed(self, event: SpeechResumed) -> None:
+    @Manager.event_handler(SpeechStarted, priority=10, enabled_if=_has_asr)
+    def on_resumed(self, event: SpeechResumed | SpeechStarted) -> None:
         spec, self._speculation = self._speculation, None
         if spec is None:
             return

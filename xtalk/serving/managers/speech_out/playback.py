@@ -1,8 +1,9 @@
 """TTSPlaybackManager: hands reply audio out and tracks what the user actually heard.
 
 Consumes: UserTurnAccepted (a reply is coming), TTSChunkReady, TTSReplyCompleted,
-PlaybackPauseRequested, PlaybackResumeRequested, PlaybackStopRequested, ChunkPlayed,
-PlaybackDrained, SessionStopping.
+GenerationRequested / GenerationCancelRequested / SpeculationConfirmed (the fate of a
+speculative reply's chunks), PlaybackPauseRequested, PlaybackResumeRequested,
+PlaybackStopRequested, ChunkPlayed, PlaybackDrained, SessionStopping.
 Emits: PlaybackStarted (``start_tts``), AudioChunkSent, PlaybackPaused / PlaybackResumed /
 PlaybackStopped (``pause_tts`` / ``resume_tts`` / ``stop_tts``), PlaybackFinished
 (``tts_finished``), ReplyHeard.
@@ -12,6 +13,10 @@ Guarantees:
 * every reply that started gets exactly one PlaybackFinished, after its last chunk —
   also when it is empty, when it was stopped, or when the queue was already drained;
 * while paused, chunks are held back (the client hears nothing new); resuming sends them;
+  a reply paused before it started is held without a word to the client (no
+  ``start_tts`` / ``pause_tts`` until it is released);
+* the chunks of a speculative reply are held apart until its SpeculationConfirmed and
+  dropped when it is cancelled;
 * after a stop no chunk of that reply is ever sent again;
 * a reply counts as audible until the client reports its queue drained or, for clients
   that do not report, until the audio sent so far has had time to play — so barge-in
@@ -34,6 +39,8 @@ from dataclasses import dataclass, field
 from xtalk.serving.events import (
     AudioChunkSent,
     ChunkPlayed,
+    GenerationCancelRequested,
+    GenerationRequested,
     PlaybackDrained,
     PlaybackFinished,
     PlaybackPaused,
@@ -45,6 +52,7 @@ from xtalk.serving.events import (
     PlaybackStopRequested,
     ReplyHeard,
     SessionStopping,
+    SpeculationConfirmed,
     TTSChunkReady,
     TTSReplyCompleted,
     UserTurnAccepted,
@@ -150,6 +158,7 @@ class TTSPlaybackManager(Manager):
         self._cancelled: set[int] = set()
         self._confirmations_seen = False
         self._unheard: dict[int, ReplyPlayback] = {}  # sent in full, not yet heard
+        self._speculative: dict[int, list[TTSChunkReady]] = {}  # held until confirmed
 
     def _reply_for(self, turn_id: int) -> ReplyPlayback | None:
         if turn_id in self._cancelled:
@@ -170,14 +179,17 @@ class TTSPlaybackManager(Manager):
 
     @Manager.event_handler(TTSChunkReady, priority=10)
     async def on_chunk(self, event: TTSChunkReady) -> None:
+        if event.speculative:
+            self._speculative.setdefault(event.turn_id, []).append(event)
+            return
         reply = self._reply_for(event.turn_id)
         if reply is None or reply.stopped or reply.finished:
             return
-        await self._ensure_started(reply)
         if reply.paused:
             reply.held.append(event)
-        else:
-            await self._send(reply, event)
+            return
+        await self._ensure_started(reply)
+        await self._send(reply, event)
 
     @Manager.event_handler(TTSReplyCompleted, priority=10)
     async def on_tts_completed(self, event: TTSReplyCompleted) -> None:
@@ -185,8 +197,27 @@ class TTSPlaybackManager(Manager):
         if reply is None or reply.stopped:
             return
         reply.tts_complete = True
+        if reply.paused and not reply.started:
+            return  # held: it starts when released
         await self._ensure_started(reply)
         await self._maybe_finish(reply)
+
+    # ------------------------------------------------------------------ speculation
+    @Manager.event_handler(SpeculationConfirmed, priority=10)
+    async def on_confirmed(self, event: SpeculationConfirmed) -> None:
+        for chunk in self._speculative.pop(event.turn_id, []):
+            chunk.speculative = False
+            await self.on_chunk(chunk)
+
+    @Manager.event_handler(GenerationRequested, priority=10)
+    @Manager.event_handler(GenerationCancelRequested, priority=10)
+    def on_generation_change(self, event: GenerationRequested | GenerationCancelRequested
+                             ) -> None:
+        """A new attempt at a turn, or a cancelled one: its held speculative chunks go."""
+        if event.turn_id is None:
+            self._speculative.clear()
+        else:
+            self._speculative.pop(event.turn_id, None)
 
     async def _ensure_started(self, reply: ReplyPlayback) -> None:
         if not reply.started:
@@ -259,8 +290,10 @@ class TTSPlaybackManager(Manager):
             return
         reply.paused, reply.paused_at = True, now
         reply.cancel_heard_timer()
-        await self.publish(PlaybackPaused(session_id=self.session_id, turn_id=reply.turn_id),
-                           wait_for_completion=True)
+        if reply.started:
+            await self.publish(PlaybackPaused(session_id=self.session_id,
+                                              turn_id=reply.turn_id),
+                               wait_for_completion=True)
 
     @Manager.event_handler(PlaybackResumeRequested, priority=10)
     async def on_resume(self, event: PlaybackResumeRequested) -> None:
@@ -272,7 +305,11 @@ class TTSPlaybackManager(Manager):
         if reply.paused_at is not None and reply.play_started_at is not None:
             reply.paused_total += now - max(reply.paused_at, reply.play_started_at)
         reply.paused_at = None
-        await self.publish(PlaybackResumed(session_id=self.session_id, turn_id=reply.turn_id))
+        if reply.started:
+            await self.publish(PlaybackResumed(session_id=self.session_id,
+                                               turn_id=reply.turn_id))
+        elif reply.held or reply.tts_complete:
+            await self._ensure_started(reply)
         held, reply.held = reply.held, []
         for chunk in held:
             await self._send(reply, chunk)

@@ -1,14 +1,16 @@
 """TTSManager: turns reply text into audio, clause by clause, as the text streams in.
 
-Consumes: ReplyTextDelta, ReplyTextCompleted, SpeechSynthesisRequested,
-GenerationCancelRequested, PlaybackStopped, VoiceChangeRequested, SpeedChangeRequested,
-EmotionChangeRequested, ModelChangeRequested (kind "tts"), SessionStopping.
+Consumes: GenerationRequested (a reply begins: speculative or not), SpeculationConfirmed,
+ReplyTextDelta, ReplyTextCompleted, SpeechSynthesisRequested, GenerationCancelRequested,
+PlaybackStopped, VoiceChangeRequested, SpeedChangeRequested, EmotionChangeRequested,
+ModelChangeRequested (kind "tts"), SessionStopping.
 Emits: TTSChunkReady (PCM16 at the model's own ``sample_rate``), TTSReplyCompleted (once
 per reply that was not cancelled), VoiceChanged / SpeedChanged / EmotionChanged, and
 ErrorOccurred for requests the voice cannot honour (never silently ignored).
 
 Synthesis runs in a worker thread, one clause at a time, in order. A cancelled reply's
-queued clauses are dropped and chunks of a clause in flight are discarded.
+queued clauses are dropped and chunks of a clause in flight are discarded. The chunks of a
+speculative reply are marked ``speculative`` until its SpeculationConfirmed.
 """
 
 from __future__ import annotations
@@ -27,12 +29,14 @@ from xtalk.serving.events import (
     EmotionChangeRequested,
     ErrorOccurred,
     GenerationCancelRequested,
+    GenerationRequested,
     ModelChanged,
     ModelChangeRequested,
     PlaybackStopped,
     ReplyTextCompleted,
     ReplyTextDelta,
     SessionStopping,
+    SpeculationConfirmed,
     SpeechSynthesisRequested,
     SpeedChanged,
     SpeedChangeRequested,
@@ -53,6 +57,7 @@ class _Reply:
     splitter: ClauseSplitter = field(default_factory=ClauseSplitter)
     chunks: int = 0
     cancelled: bool = False
+    speculative: bool = False
 
 
 class TTSManager(Manager):
@@ -86,6 +91,20 @@ class TTSManager(Manager):
         self._work.put_nowait((reply, item))
 
     # ------------------------------------------------------------------ text in
+    @Manager.event_handler(GenerationRequested, priority=20)
+    def on_generation(self, event: GenerationRequested) -> None:
+        """A reply begins: a fresh one (an earlier attempt for the turn stays cancelled)."""
+        old = self._replies.get(event.turn_id)
+        if old is not None:
+            old.cancelled = True
+        self._replies[event.turn_id] = _Reply(event.turn_id, speculative=event.speculative)
+
+    @Manager.event_handler(SpeculationConfirmed, priority=20)
+    def on_confirmed(self, event: SpeculationConfirmed) -> None:
+        reply = self._replies.get(event.turn_id)
+        if reply is not None:
+            reply.speculative = False
+
     @Manager.event_handler(ReplyTextDelta, priority=20)
     def on_delta(self, event: ReplyTextDelta) -> None:
         reply = self._reply(event.turn_id)
@@ -182,7 +201,8 @@ class TTSManager(Manager):
                 pcm = self._apply_speed(np.asarray(raw, dtype=np.int16), rate)
                 await self.publish(TTSChunkReady(
                     session_id=self.session_id, turn_id=reply.turn_id,
-                    chunk_index=reply.chunks, pcm=pcm, sample_rate=rate, text=text))
+                    chunk_index=reply.chunks, pcm=pcm, sample_rate=rate, text=text,
+                    speculative=reply.speculative))
                 reply.chunks += 1
         finally:
             await producer

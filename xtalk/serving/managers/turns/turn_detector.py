@@ -1,27 +1,67 @@
 """TurnDetectorManager: asks the turn-detector model whether a pause ends the turn.
 
-Consumes: TurnEndCheckRequested, TranscriptPartial, SpeechStarted.
+Consumes: AudioFrameReceived (kept when the detector judges the voice), UserTurnStarted,
+TurnEndCheckRequested, TranscriptSpeculated, TranscriptPartial, SpeechStarted.
 Emits: TurnEndDecided.
-When the verdict was "wait", a fresher transcript of the same turn (typically the ASR's
-speculative final of the pause, which arrives a moment later) is judged again, and an
-"end now" verdict cuts the wait short. Switched off when the pipeline has no turn
-detector (turn-taking then ends the turn on the VAD's silence alone).
+
+A check is judged once the transcript of its pause is known: the ASR's speculative final
+of that pause (TranscriptSpeculated). The reply needs that decode anyway, so waiting for
+it costs no latency; without it (no ASR, speculation off, or after ``transcript_wait_s``,
+service config key ``"turn"``) the freshest partial is judged. Detectors that judge the
+voice also get the turn's audio up to now, the pause included. The model runs in a worker
+thread. When the verdict was "wait", a fresher transcript of the same turn is judged
+again, and an "end now" verdict cuts the wait short. Speech in the turn drops a pending
+check. Switched off when the pipeline has no turn detector (turn-taking then ends the turn
+on the VAD's silence alone).
 """
 
 from __future__ import annotations
 
-from xtalk.models.interfaces import TurnVerdict
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from xtalk.audio.history import AudioHistory
+from xtalk.models.interfaces import TurnDetector, TurnVerdict
 from xtalk.serving.events import (
+    AudioFrameReceived,
     SpeechStarted,
     TranscriptPartial,
+    TranscriptSpeculated,
     TurnEndCheckRequested,
     TurnEndDecided,
+    UserTurnStarted,
 )
 from xtalk.serving.interfaces import Manager
+
+SAMPLE_RATE = 16000
+AUDIO_WINDOW_S = 8.0
+TRANSCRIPT_WAIT_S = 1.0
 
 
 def _has_detector(manager: Manager) -> bool:
     return manager.pipeline.get_turn_detector_model() is not None
+
+
+def _judges_voice(manager: Manager) -> bool:
+    detector = manager.pipeline.get_turn_detector_model()
+    return detector is not None and bool(getattr(detector, "uses_audio", False))
+
+
+@dataclass
+class _Check:
+    """One pause being judged."""
+
+    turn_id: int
+    end_sample: int
+    text: str
+    requested: float
+    transcript: asyncio.Event = field(default_factory=asyncio.Event)
+    judged_text: str | None = None
+    waiting: bool = False  # the last verdict was "wait"
 
 
 class TurnDetectorManager(Manager):
@@ -30,32 +70,131 @@ class TurnDetectorManager(Manager):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.silence_s = float(dict(self.setting("vad", {})).get("min_silence_s", 0.4))
-        self._waiting_turn: int | None = None
+        self.transcript_wait_s = float(
+            dict(self.setting("turn", {})).get("transcript_wait_s", TRANSCRIPT_WAIT_S))
+        asr_settings = dict(self.setting("asr", {}))
+        self._speculated_finals = self.pipeline_has_asr() and \
+            bool(asr_settings.get("speculative_final", True))
+        self.history = AudioHistory(max_seconds=AUDIO_WINDOW_S + 2.0)
+        self._turn_start: tuple[int, int] | None = None
+        self._check: _Check | None = None
+        self._spoken: tuple[int, int, str] | None = None  # (turn, pause sample, text)
+        self._task: asyncio.Task[None] | None = None
 
-    def _decide(self, text: str) -> TurnVerdict:
+    def pipeline_has_asr(self) -> bool:
+        get_asr = getattr(self.pipeline, "get_asr_model", None)
+        return get_asr is not None and get_asr() is not None
+
+    @property
+    def detector(self) -> TurnDetector:
         detector = self.pipeline.get_turn_detector_model()
         assert detector is not None
+        return detector
+
+    # ------------------------------------------------------------------ inputs
+    @Manager.event_handler(AudioFrameReceived, priority=10, enabled_if=_judges_voice)
+    def on_frame(self, event: AudioFrameReceived) -> None:
+        self.history.append(event.start_sample, event.pcm)
+
+    @Manager.event_handler(UserTurnStarted, enabled_if=_has_detector)
+    def on_turn_started(self, event: UserTurnStarted) -> None:
+        self._turn_start = (event.turn_id, event.start_sample)
+
+    @Manager.event_handler(TurnEndCheckRequested, enabled_if=_has_detector)
+    def on_check(self, event: TurnEndCheckRequested) -> None:
+        self._drop_check()
+        check = _Check(event.turn_id, event.end_sample, event.text, time.monotonic())
+        spoken = self._spoken
+        if spoken is not None and spoken[:2] == (event.turn_id, event.end_sample):
+            check.text = spoken[2]
+            check.transcript.set()
+        elif not self._speculated_finals:
+            check.transcript.set()
+        self._check = check
+        self._judge(check, wait_for_transcript=True)
+
+    @Manager.event_handler(TranscriptSpeculated, enabled_if=_has_detector)
+    def on_speculated(self, event: TranscriptSpeculated) -> None:
+        self._spoken = (event.turn_id, event.end_sample, event.text)
+        check = self._check
+        if check is None or check.turn_id != event.turn_id:
+            return
+        if not check.transcript.is_set():
+            if check.end_sample == event.end_sample:
+                check.text = event.text
+                check.transcript.set()
+            return
+        self._rejudge(check, event.text)
+
+    @Manager.event_handler(TranscriptPartial, enabled_if=_has_detector)
+    def on_partial(self, event: TranscriptPartial) -> None:
+        check = self._check
+        if check is not None and check.turn_id == event.turn_id:
+            self._rejudge(check, event.text)
+
+    @Manager.event_handler(SpeechStarted, enabled_if=_has_detector)
+    def on_speech(self, event: SpeechStarted) -> None:
+        self._drop_check()  # the user went on: the pending verdict no longer applies
+
+    # ------------------------------------------------------------------ judging
+    def _rejudge(self, check: _Check, text: str) -> None:
+        """A fresher transcript of a pause judged "wait" may end the turn now."""
+        if check.waiting and text.strip() and text != check.judged_text:
+            check.text = text
+            self._judge(check, wait_for_transcript=False)
+
+    def _judge(self, check: _Check, wait_for_transcript: bool) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = asyncio.get_running_loop().create_task(
+            self._run(check, wait_for_transcript), name=f"xtalk-turn-check-{check.turn_id}")
+
+    async def _run(self, check: _Check, wait_for_transcript: bool) -> None:
+        if wait_for_transcript and not check.transcript.is_set():
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.transcript_wait_s):
+                    await check.transcript.wait()
+        text = check.text
+        audio = self._audio(check) if _judges_voice(self) else None
+        silence = self._silence(check)
+        verdict = await asyncio.to_thread(self._decide, text, silence, audio)
+        if self._check is not check:
+            return
+        check.judged_text = text
+        if check.waiting and not verdict.is_end:
+            return  # still unfinished: the wait already running stands
+        check.waiting = not verdict.is_end
+        if verdict.is_end:
+            self._check = None
+        await self.publish(TurnEndDecided(session_id=self.session_id, turn_id=check.turn_id,
+                                          is_end=verdict.is_end, wait_s=verdict.wait_s))
+
+    def _decide(self, text: str, silence_s: float, audio: np.ndarray | None) -> TurnVerdict:
         try:
-            return detector.decide(text, self.silence_s)
+            return self.detector.decide(text, silence_s, audio)
         except Exception:
             self.log.exception("turn detector failed; ending the turn")
             return TurnVerdict(is_end=True)
 
-    @Manager.event_handler(TurnEndCheckRequested, enabled_if=_has_detector)
-    async def on_check(self, event: TurnEndCheckRequested) -> None:
-        verdict = self._decide(event.text)
-        self._waiting_turn = None if verdict.is_end else event.turn_id
-        await self.publish(TurnEndDecided(session_id=self.session_id, turn_id=event.turn_id,
-                                          is_end=verdict.is_end, wait_s=verdict.wait_s))
+    def _audio(self, check: _Check) -> np.ndarray:
+        """The turn's audio from its start (at most the last 8 s) up to now."""
+        end = self.history.end_sample
+        start = end - int(AUDIO_WINDOW_S * SAMPLE_RATE)
+        if self._turn_start is not None and self._turn_start[0] == check.turn_id:
+            start = max(start, self._turn_start[1])
+        return self.history.slice(max(0, start), end)
 
-    @Manager.event_handler(TranscriptPartial, enabled_if=_has_detector)
-    async def on_partial(self, event: TranscriptPartial) -> None:
-        if event.turn_id != self._waiting_turn or not self._decide(event.text).is_end:
-            return
-        self._waiting_turn = None
-        await self.publish(TurnEndDecided(session_id=self.session_id, turn_id=event.turn_id,
-                                          is_end=True))
+    def _silence(self, check: _Check) -> float:
+        """Silence since the pause began, as far as the audio has arrived."""
+        if self.history.end_sample > check.end_sample:
+            return (self.history.end_sample - check.end_sample) / SAMPLE_RATE
+        return self.silence_s + time.monotonic() - check.requested
 
-    @Manager.event_handler(SpeechStarted, enabled_if=_has_detector)
-    def on_speech(self, event: SpeechStarted) -> None:
-        self._waiting_turn = None  # the user went on: the pending verdict no longer applies
+    def _drop_check(self) -> None:
+        self._check = None
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+        self._task = None
+
+    async def shutdown(self) -> None:
+        self._drop_check()

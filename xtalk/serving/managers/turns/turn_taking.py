@@ -1,11 +1,11 @@
 """TurnTakingManager: the mediator of the conversation's turns.
 
 Consumes: SpeechOnsetDetected, SpeechOnsetDismissed, SpeechStarted, SpeechEnded,
-TurnEndDecided, TranscriptPartial, TranscriptFinalized, UtteranceRejected,
-UserTextSubmitted.
+TurnEndDecided, TranscriptPartial, TranscriptSpeculated, TranscriptFinalized,
+UtteranceRejected, UserTextSubmitted, ReplyHeard, PlaybackStopped.
 Emits: UserTurnStarted, TurnEndCheckRequested, UserTurnEnded, UserTurnAccepted,
-PlaybackPauseRequested, PlaybackResumeRequested, PlaybackStopRequested,
-GenerationCancelRequested.
+ReplySpeculationRequested, BackchannelHeard, PlaybackPauseRequested,
+PlaybackResumeRequested, PlaybackStopRequested, GenerationCancelRequested.
 
 The behaviour users feel:
 
@@ -15,7 +15,13 @@ The behaviour users feel:
 * the speech turns out to be a valid utterance → the old reply is stopped and its
   generation cancelled *before* the new turn is accepted (so the conversation records the
   interrupted reply as heard before the new question);
-* the speech was noise → the old reply resumes;
+* the speech was noise, or only a backchannel ("mm-hmm", "yeah", "okay") → the old reply
+  resumes;
+* while the user is silent inside a turn and the previous reply is over, the reply to what
+  was said so far is prepared speculatively (ReplySpeculationRequested on the pause's
+  transcript); speech that goes on abandons it (GenerationCancelRequested);
+* a reply accepted while the user is already speaking again is held (paused before it
+  starts) until that speech is judged: dropped if it becomes a turn, released otherwise;
 * turn ids come from one counter here and tag transcript, reply, audio and metrics alike.
   An id is allocated when speech starts; a rejected utterance leaves a gap in the sequence.
 """
@@ -26,16 +32,21 @@ import asyncio
 from dataclasses import dataclass, field
 
 from xtalk.serving.events import (
+    BackchannelHeard,
     GenerationCancelRequested,
     PlaybackPauseRequested,
     PlaybackResumeRequested,
+    PlaybackStopped,
     PlaybackStopRequested,
+    ReplyHeard,
+    ReplySpeculationRequested,
     SpeechEnded,
     SpeechOnsetDetected,
     SpeechOnsetDismissed,
     SpeechStarted,
     TranscriptFinalized,
     TranscriptPartial,
+    TranscriptSpeculated,
     TurnEndCheckRequested,
     TurnEndDecided,
     UserTextSubmitted,
@@ -45,6 +56,7 @@ from xtalk.serving.events import (
     UtteranceRejected,
 )
 from xtalk.serving.interfaces import Manager
+from xtalk.text.backchannels import is_backchannel
 
 
 @dataclass
@@ -57,6 +69,12 @@ class TurnState:
     pending_end: tuple[int, float] | None = None  # (end_sample, speech end time)
     awaiting_final: set[int] = field(default_factory=set)
     reply_turn: int | None = None
+    #: the reply of ``reply_turn`` was heard to its end or stopped (or there is none)
+    reply_settled: bool = True
+    #: user turns that began while a reply was still going (barge-in candidates)
+    over_reply: set[int] = field(default_factory=set)
+    #: (turn, text) of the speculative reply being prepared
+    speculation: tuple[int, str] | None = None
 
     def allocate(self) -> int:
         turn_id, self.next_turn_id = self.next_turn_id, self.next_turn_id + 1
@@ -93,9 +111,12 @@ class TurnTakingManager(Manager):
         if s.user_turn is not None:
             self._cancel_end_timer()  # the user kept talking: same turn goes on
             s.pending_end = None
+            await self._abandon_speculation("user_continued")
             return
         s.user_turn = s.allocate()
         s.last_partial = ""
+        if not s.reply_settled:
+            s.over_reply.add(s.user_turn)
         await self.publish(UserTurnStarted(session_id=self.session_id, turn_id=s.user_turn,
                                            start_sample=event.start_sample))
 
@@ -149,14 +170,47 @@ class TurnTakingManager(Manager):
         if event.turn_id == self.state.user_turn:
             self.state.last_partial = event.text
 
+    @Manager.event_handler(TranscriptSpeculated, priority=50)
+    async def on_speculated(self, event: TranscriptSpeculated) -> None:
+        """The user is silent after ``event.text``: prepare that reply, unless a reply is
+        still going (the conversation would change before this turn is answered)."""
+        s = self.state
+        text = event.text.strip()
+        if event.turn_id != s.user_turn or not text or not s.reply_settled:
+            return
+        if s.speculation == (event.turn_id, text):
+            return
+        s.speculation = (event.turn_id, text)
+        await self.publish(ReplySpeculationRequested(session_id=self.session_id,
+                                                     turn_id=event.turn_id, text=text))
+
+    async def _abandon_speculation(self, reason: str) -> None:
+        speculation, self.state.speculation = self.state.speculation, None
+        if speculation is not None:
+            await self.publish(GenerationCancelRequested(
+                session_id=self.session_id, turn_id=speculation[0], reason=reason,
+                speculative=True), wait_for_completion=True)
+
     @Manager.event_handler(TranscriptFinalized, priority=50)
     async def on_final(self, event: TranscriptFinalized) -> None:
-        self.state.awaiting_final.discard(event.turn_id)
+        s = self.state
+        s.awaiting_final.discard(event.turn_id)
+        over_reply = event.turn_id in s.over_reply
+        s.over_reply.discard(event.turn_id)
+        if over_reply and not s.reply_settled and is_backchannel(event.text):
+            await self.publish(BackchannelHeard(session_id=self.session_id,
+                                                turn_id=event.turn_id, text=event.text))
+            await self._resume_if_idle()
+            return
         await self._accept(event.turn_id, event.text, "speech")
 
     @Manager.event_handler(UtteranceRejected, priority=50)
     async def on_rejected(self, event: UtteranceRejected) -> None:
-        self.state.awaiting_final.discard(event.turn_id)
+        s = self.state
+        s.awaiting_final.discard(event.turn_id)
+        s.over_reply.discard(event.turn_id)
+        if s.speculation is not None and s.speculation[0] == event.turn_id:
+            await self._abandon_speculation("rejected")
         await self._resume_if_idle()
 
     async def _resume_if_idle(self) -> None:
@@ -171,6 +225,7 @@ class TurnTakingManager(Manager):
     async def on_text(self, event: UserTextSubmitted) -> None:
         if not event.text.strip():
             return
+        await self._abandon_speculation("typed_turn")
         await self._accept(self.state.allocate(), event.text.strip(), "text")
 
     async def _accept(self, turn_id: int, text: str, modality: str) -> None:
@@ -183,9 +238,23 @@ class TurnTakingManager(Manager):
             await self.publish(GenerationCancelRequested(
                 session_id=self.session_id, turn_id=previous, reason="new_turn"),
                 wait_for_completion=True)
-        s.reply_turn = turn_id
+        s.reply_turn, s.reply_settled = turn_id, False
+        if s.speculation is not None and s.speculation[0] == turn_id:
+            s.speculation = None  # the context manager uses or discards it
         await self.publish(UserTurnAccepted(session_id=self.session_id, turn_id=turn_id,
                                             text=text, modality=modality))
+        if s.user_turn is not None and s.user_turn != turn_id:
+            # the user is already speaking again: the reply waits until that is judged
+            s.over_reply.add(s.user_turn)
+            await self.publish(PlaybackPauseRequested(session_id=self.session_id,
+                                                      turn_id=turn_id))
+
+    # ---------------------------------------------------------------- the reply's end
+    @Manager.event_handler(ReplyHeard, priority=50)
+    @Manager.event_handler(PlaybackStopped, priority=50)
+    def on_reply_over(self, event: ReplyHeard | PlaybackStopped) -> None:
+        if event.turn_id == self.state.reply_turn:
+            self.state.reply_settled = True
 
     async def shutdown(self) -> None:
         self._cancel_end_timer()

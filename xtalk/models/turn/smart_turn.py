@@ -1,0 +1,147 @@
+"""Smart Turn v3: an end-of-turn model that listens to the voice itself.
+
+Smart Turn (pipecat-ai/smart-turn, BSD-2-Clause) is a Whisper-encoder classifier that
+judges from intonation and the trailing words whether a speaker has finished, in 23
+languages. Its input is the last 8 s of the turn (16 kHz, the pause included) as Whisper
+log-mel features (80 × 800); its output is the probability that the turn is complete.
+
+The int8 ONNX file ships inside the ``pipecat-ai`` wheel
+(``pipecat/audio/turn/smart_turn/data/smart-turn-v3.2-cpu.onnx``); it is located there
+without importing pipecat. Another export can be given as ``model_path``. Why the file comes
+from that package, and what it costs, is in docs/models.md.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xtalk.models.interfaces import INPUT_SAMPLE_RATE, TurnDetector, TurnVerdict
+from xtalk.models.onnx_sessions import shared_session
+from xtalk.models.turn.text_policy import sounds_unfinished
+
+WINDOW_S = 8
+WINDOW_SAMPLES = WINDOW_S * INPUT_SAMPLE_RATE
+MODEL_FILENAME = "smart-turn-v3.2-cpu.onnx"
+_PACKAGE_DATA = ("audio", "turn", "smart_turn", "data")
+_NORMALISE_EPS = 1e-7
+
+
+def default_model_path() -> Path:
+    """The Smart Turn model bundled with ``pipecat-ai`` (located, not imported).
+
+    Raises:
+        RuntimeError: the package or its model file is missing.
+    """
+    spec = importlib.util.find_spec("pipecat")
+    for location in (spec.submodule_search_locations or []) if spec is not None else []:
+        data = Path(location).joinpath(*_PACKAGE_DATA)
+        exact = data / MODEL_FILENAME
+        if exact.is_file():
+            return exact
+        newer = sorted(data.glob("smart-turn-v3*-cpu.onnx"))
+        if newer:
+            return newer[-1]
+    where = "is not installed" if spec is None else "has no Smart Turn v3 model"
+    raise RuntimeError(
+        f"Smart Turn model not found: the pipecat-ai package {where}. It ships "
+        f"{MODEL_FILENAME} (pip install 'pipecat-ai>=1.14'); alternatively pass model_path= "
+        "a Smart Turn v3 ONNX file, or choose the TextEndpointPolicy turn detector.")
+
+
+_extractor: Any = None
+
+
+def log_mel_features(audio: np.ndarray) -> np.ndarray:
+    """Whisper log-mel features (80 × 800, float32) of the last 8 s of ``audio``.
+
+    ``audio`` is 16 kHz mono (PCM16 or float in -1..1). Shorter audio is padded with
+    silence in front; the waveform is normalised to zero mean and unit variance first, as
+    the model was trained.
+    """
+    global _extractor
+    if _extractor is None:
+        from faster_whisper.feature_extractor import FeatureExtractor
+
+        _extractor = FeatureExtractor(feature_size=80, chunk_length=WINDOW_S)
+    x = np.asarray(audio)
+    x = x.astype(np.float32) / 32768.0 if x.dtype.kind in "iu" else x.astype(np.float32)
+    x = x[-WINDOW_SAMPLES:]
+    if x.size < WINDOW_SAMPLES:
+        x = np.concatenate([np.zeros(WINDOW_SAMPLES - x.size, dtype=np.float32), x])
+    x = (x - x.mean()) / np.sqrt(x.var() + _NORMALISE_EPS)
+    return np.asarray(_extractor(x, padding=0), dtype=np.float32)
+
+
+class SmartTurnDetector(TurnDetector):
+    """Ends the turn when the voice sounds finished; otherwise waits for more speech.
+
+    With ``use_transcript`` a transcript that promises more (it ends in "to", "and",
+    "the", a comma or Whisper's "..." — :func:`~xtalk.models.turn.text_policy.
+    sounds_unfinished`) keeps the turn open whatever the voice says: the model, trained on
+    human speech, often hears a hesitant synthetic voice as finished (docs/models.md).
+
+    Args:
+        model_path: A Smart Turn v3 ONNX file; default: the one pipecat-ai ships.
+        threshold: Probability of "finished" at or above which the pause ends the turn.
+        max_silence_s: Silence after which the turn ends whatever the model says.
+        use_transcript: Also judge the transcript (see above).
+        threads: onnxruntime intra-op threads.
+
+    Raises:
+        RuntimeError: the model file is missing or is not a Smart Turn model.
+        ValueError: a parameter is out of range.
+    """
+
+    uses_audio = True
+
+    def __init__(self, model_path: str | None = None, threshold: float = 0.5,
+                 max_silence_s: float = 1.6, use_transcript: bool = True,
+                 threads: int = 1) -> None:
+        if not 0.0 < float(threshold) < 1.0:
+            raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+        if float(max_silence_s) <= 0:
+            raise ValueError(f"max_silence_s must be positive, got {max_silence_s}")
+        if int(threads) < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
+        if model_path is None:
+            path = default_model_path()
+        else:
+            path = Path(model_path).expanduser()
+            if not path.is_file():
+                raise RuntimeError(f"Smart Turn model not found at {path}")
+        self.model_path = str(path)
+        self.threshold = float(threshold)
+        self.max_silence_s = float(max_silence_s)
+        self.use_transcript = bool(use_transcript)
+        self.threads = int(threads)
+        self._session = shared_session(path, self.threads)
+        inputs = [i.name for i in self._session.get_inputs()]
+        if inputs != ["input_features"]:
+            raise RuntimeError(f"{path} is not a Smart Turn v3 model (inputs: {inputs})")
+
+    def probability(self, audio: np.ndarray) -> float:
+        """Probability that the speaker of ``audio`` (the turn so far) has finished."""
+        features = log_mel_features(audio)[np.newaxis]
+        out = self._session.run(None, {"input_features": features})
+        return float(np.asarray(out[0]).reshape(-1)[0])
+
+    def decide(self, text: str, silence_s: float, audio: np.ndarray | None = None
+               ) -> TurnVerdict:
+        if silence_s >= self.max_silence_s:
+            return TurnVerdict(is_end=True)
+        wait = self.max_silence_s - silence_s
+        if self.use_transcript and sounds_unfinished(text):
+            return TurnVerdict(is_end=False, wait_s=wait)
+        if audio is None or np.asarray(audio).size == 0:
+            return TurnVerdict(is_end=True)
+        p = self.probability(audio)
+        if p >= self.threshold:
+            return TurnVerdict(is_end=True, probability=p)
+        return TurnVerdict(is_end=False, wait_s=wait, probability=p)
+
+
+__all__ = ["SmartTurnDetector", "default_model_path", "log_mel_features"]
