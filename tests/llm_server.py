@@ -11,7 +11,10 @@ non-streaming), replying from a script::
         assert server.requests[0]["max_tokens"] == 256
 
 Every chat completion request consumes the next step (when the script is exhausted the
-server answers :attr:`ScriptedLLMServer.default_reply`). A step is
+server answers :attr:`ScriptedLLMServer.default_reply`); steps added with
+``script_for(key, ...)`` are only consumed by requests whose last user message contains
+``key`` (a speculative reply to half a sentence does not take the whole sentence's
+answer). A step is
 
 * a ``str`` or :class:`Text` — plain text, streamed word by word (optional delays);
 * a :class:`ToolCall` (or a list of them) — streamed as ``tool_calls`` deltas: id and name
@@ -148,19 +151,23 @@ class ScriptedLLMServer:
         reject_tools: Answer HTTP 400 to requests that carry ``tools``.
         default_reply: Text answered when the script is exhausted.
         token_delay_s: Default delay between streamed pieces.
+        first_token_delay_s: Delay before the first piece of the default reply.
     """
 
     def __init__(self, steps: Iterable[Any] = (), *, model: str = "scripted-model",
                  models: Sequence[str] = (), reject_tools: bool = False,
-                 default_reply: str = "Okay.", token_delay_s: float = 0.0) -> None:
+                 default_reply: str = "Okay.", token_delay_s: float = 0.0,
+                 first_token_delay_s: float = 0.0) -> None:
         self.model_ids = [model, *models]
         self.reject_tools = reject_tools
         self.default_reply = default_reply
         self.token_delay_s = token_delay_s
+        self.first_token_delay_s = first_token_delay_s
         self.requests: list[dict[str, Any]] = []
         self.auth_headers: list[str | None] = []
         self.models_requests = 0
         self._steps: list[Step] = [_as_step(s) for s in steps]
+        self._keyed: list[tuple[str, list[Step]]] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._server: uvicorn.Server | None = None
@@ -176,14 +183,29 @@ class ScriptedLLMServer:
             self._steps.extend(_as_step(s) for s in steps)
         return self
 
+    def script_for(self, key: str, *steps: Any) -> ScriptedLLMServer:
+        """Steps only for requests whose last user message contains ``key``."""
+        with self._lock:
+            self._keyed.append((key, [_as_step(s) for s in steps]))
+        return self
+
     @property
     def pending_steps(self) -> int:
         with self._lock:
-            return len(self._steps)
+            return len(self._steps) + sum(len(steps) for _, steps in self._keyed)
 
-    def _next_step(self) -> Step:
+    def _next_step(self, body: dict[str, Any] | None = None) -> Step:
+        user = ""
+        for message in (body or {}).get("messages") or []:
+            if isinstance(message, dict) and message.get("role") == "user":
+                user = str(message.get("content") or "")
         with self._lock:
-            return self._steps.pop(0) if self._steps else Text(self.default_reply)
+            for key, steps in self._keyed:
+                if key in user and steps:
+                    return steps.pop(0)
+            if self._steps:
+                return self._steps.pop(0)
+            return Text(self.default_reply, first_token_delay_s=self.first_token_delay_s)
 
     @property
     def base_url(self) -> str:
@@ -262,7 +284,7 @@ class ScriptedLLMServer:
                 return JSONResponse(status_code=400, content={"error": {
                     "message": "tools are not supported by this model",
                     "type": "invalid_request_error", "param": "tools", "code": None}})
-            step = self._next_step()
+            step = self._next_step(body)
             if isinstance(step, Fail):
                 return JSONResponse(status_code=step.status, content={"error": {
                     "message": step.message, "type": "server_error", "param": None,

@@ -64,3 +64,28 @@ def test_force_end_dismisses_a_pending_onset():
     ev = seg.force_end(FRAME)
     assert ev is not None and ev.kind == "dismissed"
     assert seg.force_end(2 * FRAME) is None
+
+
+def test_a_start_soon_after_a_dismissed_onset_keeps_that_onset():
+    """A soft word start scored speech for one frame, then less, then clearly: the word's
+    first frames belong to the segment (pre-roll counted from the dismissed onset)."""
+    probs = [0.0] * 10 + [0.6] + [0.3] * 10 + [0.9] * 5
+    events = run(probs, min_speech_s=0.064, pre_roll_s=0.1, onset_memory_s=1.0)
+    assert [k for k, _ in events] == ["onset", "dismissed", "onset", "start"]
+    assert events[-1][1] == 10 * FRAME - 1600
+
+
+def test_a_dismissed_onset_long_before_does_not_stretch_the_start():
+    probs = [0.0] * 10 + [0.6] + [0.3] * 40 + [0.9] * 5
+    events = run(probs, min_speech_s=0.064, pre_roll_s=0.1, onset_memory_s=1.0)
+    assert events[-1] == ("start", 51 * FRAME - 1600)
+
+
+def test_the_pause_sample_is_known_only_inside_a_pause():
+    seg = SpeechSegmenter(VADSettings(min_silence_s=1.0))
+    for i in range(5):
+        seg.process(i * FRAME, FRAME, 0.9)
+    assert seg.pause_sample is None
+    seg.process(5 * FRAME, FRAME, 0.0)
+    seg.process(6 * FRAME, FRAME, 0.0)
+    assert seg.pause_sample == 5 * FRAME

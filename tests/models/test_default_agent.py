@@ -24,7 +24,7 @@ from xtalk.models.agents.offline import (
     OfflineAgent,
     offline_reply,
 )
-from xtalk.models.interfaces import TextDelta, ToolInvocation
+from xtalk.models.interfaces import TextDelta, ToolCallPending, ToolInvocation
 from xtalk.models.tts.speakable import make_speakable
 
 SECRET = "sk-test-SECRET-0123456789abcdef"
@@ -156,7 +156,8 @@ async def test_voice_and_speed_tools_use_the_hook(llm_server: ScriptedLLMServer)
     agent = make_agent(llm_server, builtin_tools=True)
     llm_server.script(ToolCall("set_voice", {"voice": "alba"}), "Done.")
     items = await collect(agent)
-    assert "can't change my voice" in items[0].result  # no hook yet
+    assert items[0] == ToolCallPending("set_voice", {"voice": "alba"})  # announced first
+    assert "can't change my voice" in items[1].result  # no hook yet
 
     actions: list[tuple[str, dict]] = []
 
@@ -170,11 +171,11 @@ async def test_voice_and_speed_tools_use_the_hook(llm_server: ScriptedLLMServer)
     for _ in range(3):
         items = await collect(agent)
     assert actions == [("set_voice", {"voice": "alba"}), ("set_speed", {"speed": 1.25})]
-    assert "between" in items[0].result  # 9 is out of range, hook not called
+    assert "between" in items[1].result  # 9 is out of range, hook not called
     agent.on_tool_action = lambda action, args: "There is no voice named bob."
     llm_server.script(ToolCall("set_voice", {"voice": "bob"}), "Sorry.")
     items = await collect(agent)
-    assert items[0].result == "There is no voice named bob."
+    assert items[1].result == "There is no voice named bob."
 
 
 async def test_retriever_adds_search_documents(llm_server: ScriptedLLMServer) -> None:
@@ -191,7 +192,7 @@ async def test_retriever_adds_search_documents(llm_server: ScriptedLLMServer) ->
     llm_server.script(ToolCall("search_documents", {"query": "warranty"}), "Two years.")
     items = await collect(agent)
     assert queries == ["warranty"]
-    assert "warranty lasts two years" in items[0].result
+    assert "warranty lasts two years" in items[1].result
     assert "search_documents" in [t["function"]["name"]
                                   for t in llm_server.requests[0]["tools"]]
 

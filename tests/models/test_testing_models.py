@@ -16,7 +16,12 @@ import xtalk.models.vad as vad_pkg
 from xtalk.models import tone_code
 from xtalk.models.agents.rules import RuleAgent
 from xtalk.models.asr.testing import ToneCodeASR
-from xtalk.models.interfaces import TextDelta, ToolInvocation, UnsupportedFeatureError
+from xtalk.models.interfaces import (
+    TextDelta,
+    ToolCallPending,
+    ToolInvocation,
+    UnsupportedFeatureError,
+)
 from xtalk.models.tts.testing import ToneCodeTTS
 from xtalk.models.vad.energy import EnergyVAD
 
@@ -208,9 +213,10 @@ async def test_agent_tool_rule() -> None:
                               "args": {"city": "{city}"}, "reply": "It is {result}."}])
     agent.add_tools([get_weather])
     items = await collect(agent, "what's the weather in Paris?")
-    assert items[0] == ToolInvocation(name="get_weather", args={"city": "Paris"},
+    assert items[0] == ToolCallPending(name="get_weather", args={"city": "Paris"})
+    assert items[1] == ToolInvocation(name="get_weather", args={"city": "Paris"},
                                       result="sunny in Paris")
-    assert all(isinstance(i, TextDelta) for i in items[1:])
+    assert all(isinstance(i, TextDelta) for i in items[2:])
     assert joined(items) == "It is sunny in Paris."
 
 

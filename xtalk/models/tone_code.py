@@ -213,6 +213,40 @@ def decode(pcm: np.ndarray, sample_rate: int = 16000, speed: float = 1.0) -> tup
     return " ".join("".join(ALPHABET[i] for i in valid).split()), confidence
 
 
+PHRASE_GAP_SECONDS = 0.1  # silence that separates two phrases of one utterance
+
+
+def decode_phrases(pcm: np.ndarray, sample_rate: int = 16000) -> tuple[str, float]:
+    """Decode an utterance that may pause between phrases: every stretch of tones
+    separated by at least :data:`PHRASE_GAP_SECONDS` of silence is decoded on its own.
+
+    Returns:
+        ``(text, confidence)``: the phrases' texts joined by spaces, and the lowest
+        phrase confidence (0 when there is no tone at all).
+    """
+    x = np.asarray(pcm, dtype=np.float64).reshape(-1) / 32768.0
+    if x.size == 0:
+        return "", 0.0
+    env = _envelope(x, sample_rate)
+    peak = float(env.max())
+    if peak < _ABS_FLOOR:
+        return "", 0.0
+    active = np.flatnonzero(env > _SILENCE_RATIO * peak)
+    gap = PHRASE_GAP_SECONDS * sample_rate
+    cuts = np.flatnonzero(np.diff(active) > gap)
+    starts = [int(active[0]), *(int(active[c + 1]) for c in cuts)]
+    ends = [*(int(active[c]) + 1 for c in cuts), int(active[-1]) + 1]
+    margin = int(0.02 * sample_rate)
+    texts, confidences = [], []
+    for start, end in zip(starts, ends, strict=True):
+        text, confidence = decode(pcm[max(0, start - margin):end + margin], sample_rate)
+        confidences.append(confidence)
+        if text:
+            texts.append(text)
+    return " ".join(texts), min(confidences)
+
+
 __all__ = [
-    "ALPHABET", "SYMBOL_SECONDS", "decode", "encode", "normalize_text", "symbol_frequency",
+    "ALPHABET", "SYMBOL_SECONDS", "decode", "decode_phrases", "encode", "normalize_text",
+    "symbol_frequency",
 ]

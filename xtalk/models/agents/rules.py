@@ -14,7 +14,13 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
-from xtalk.models.interfaces import Agent, AgentOutput, TextDelta, ToolInvocation
+from xtalk.models.interfaces import (
+    Agent,
+    AgentOutput,
+    TextDelta,
+    ToolCallPending,
+    ToolInvocation,
+)
 
 DEFAULT_RULES: list[dict[str, Any]] = [
     {"pattern": r"repeat after me[:,]?\s+(?P<what>.+)", "reply": "{what}"},
@@ -137,8 +143,9 @@ class RuleAgent(Agent):
             messages: The conversation (``{"role", "content"}`` dicts).
 
         Yields:
-            An optional :class:`ToolInvocation`, then :class:`TextDelta` word pieces whose
-            concatenation is the whole reply.
+            For a tool rule a :class:`ToolCallPending` (the tool runs when the next item is
+            asked for) and a :class:`ToolInvocation`, then :class:`TextDelta` word pieces
+            whose concatenation is the whole reply.
 
         Raises:
             LookupError: A matching tool rule names a tool that was not added.
@@ -157,6 +164,7 @@ class RuleAgent(Agent):
                     k: v.format_map(values) if isinstance(v, str) else v
                     for k, v in rule.get("args", {}).items()
                 }
+                yield ToolCallPending(name=rule["tool"], args=dict(args))
                 values["result"] = await self._call_tool(rule["tool"], args)
                 yield ToolInvocation(name=rule["tool"], args=args, result=values["result"])
             break

@@ -29,7 +29,7 @@ class ToneCodeASR(ASR):
         self.min_confidence = min_confidence
 
     def transcribe(self, audio: np.ndarray) -> Transcription:
-        """Decode a whole utterance.
+        """Decode a whole utterance (phrases separated by pauses are each decoded).
 
         Args:
             audio: PCM16 mono samples at 16 kHz.
@@ -37,7 +37,7 @@ class ToneCodeASR(ASR):
         Returns:
             The decoded text and its confidence.
         """
-        text, confidence = tone_code.decode(audio, self.sample_rate)
+        text, confidence = tone_code.decode_phrases(audio, self.sample_rate)
         if confidence < self.min_confidence:
             text = ""
         return Transcription(text=text, confidence=confidence)

@@ -24,6 +24,9 @@ The behaviour users feel:
   starts) until that speech is judged: dropped if it becomes a turn, released otherwise;
 * turn ids come from one counter here and tag transcript, reply, audio and metrics alike.
   An id is allocated when speech starts; a rejected utterance leaves a gap in the sequence.
+
+Service config key ``"turn"``: ``speculative_replies`` (default true; a speculation that
+is discarded still cost a request to the language model).
 """
 
 from __future__ import annotations
@@ -88,6 +91,7 @@ class TurnTakingManager(Manager):
         super().__init__(*args, **kwargs)
         self.state = TurnState()
         self._end_timer: asyncio.TimerHandle | None = None
+        self.speculate = bool(dict(self.setting("turn", {})).get("speculative_replies", True))
 
     # ---------------------------------------------------------------- speech activity
     @Manager.event_handler(SpeechOnsetDetected, priority=50)
@@ -176,7 +180,8 @@ class TurnTakingManager(Manager):
         still going (the conversation would change before this turn is answered)."""
         s = self.state
         text = event.text.strip()
-        if event.turn_id != s.user_turn or not text or not s.reply_settled:
+        if not self.speculate or event.turn_id != s.user_turn or not text \
+                or not s.reply_settled:
             return
         if s.speculation == (event.turn_id, text):
             return

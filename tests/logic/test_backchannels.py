@@ -1,0 +1,15 @@
+import pytest
+
+from xtalk.text.backchannels import is_backchannel
+
+
+@pytest.mark.parametrize("text", ["Mm-hmm.", "Yeah.", "okay", "Right.", "Uh-huh.",
+                                  "Yeah, yeah.", "Okay, okay, okay.", "Mhm", "I see."])
+def test_backchannels(text):
+    assert is_backchannel(text)
+
+
+@pytest.mark.parametrize("text", ["Okay?", "Stop.", "Yeah, but what about Paris?", "Yes.",
+                                  "", "...", "Right, tell me more.", "okay stop"])
+def test_not_backchannels(text):
+    assert not is_backchannel(text)

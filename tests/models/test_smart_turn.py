@@ -1,0 +1,103 @@
+"""SmartTurnDetector with the real Smart Turn v3.2 model (the file pipecat-ai ships), on
+speech synthesised by the bundled Piper voice."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import soxr
+
+from xtalk.models.turn.smart_turn import (
+    SmartTurnDetector,
+    default_model_path,
+    log_mel_features,
+)
+from xtalk.models.vad.silero import default_model_path as silero_path
+from xtalk.registry import build_model
+
+SR = 16000
+
+
+@functools.lru_cache(maxsize=1)
+def _detector() -> SmartTurnDetector:
+    return SmartTurnDetector()
+
+
+@functools.cache
+def said(text: str, pause_s: float = 0.2) -> np.ndarray:
+    """``text`` in the Piper voice, cut at the end of the voice, then ``pause_s`` silence."""
+    from xtalk.models.tts.piper import PiperTTS
+
+    tts = PiperTTS()
+    audio = np.concatenate([np.asarray(p, dtype=np.int16) for p in tts.synthesize(text)])
+    pcm = soxr.resample(audio.astype(np.float32) / 32768.0, tts.sample_rate, SR)
+    pcm = (np.clip(pcm, -1, 1) * 32767).astype(np.int16)
+    loud = np.nonzero(np.abs(pcm) > 300)[0]
+    return np.concatenate([pcm[:loud[-1] + 1], np.zeros(int(pause_s * SR), dtype=np.int16)])
+
+
+def test_the_model_ships_with_pipecat_and_loads_from_config():
+    path = default_model_path()
+    assert path.name.startswith("smart-turn-v3") and path.stat().st_size > 5_000_000
+    detector = build_model("turn_detector", {"type": "SmartTurnDetector",
+                                             "params": {"threshold": 0.6}})
+    assert isinstance(detector, SmartTurnDetector) and detector.uses_audio
+    assert detector.threshold == 0.6
+
+
+def test_bad_model_paths_and_parameters_are_refused(tmp_path):
+    with pytest.raises(RuntimeError, match="not found"):
+        SmartTurnDetector(model_path=str(tmp_path / "missing.onnx"))
+    with pytest.raises(RuntimeError, match="not a Smart Turn"):
+        SmartTurnDetector(model_path=str(silero_path()))
+    for bad in ({"threshold": 1.5}, {"max_silence_s": 0}, {"threads": 0}):
+        with pytest.raises(ValueError):
+            SmartTurnDetector(**bad)
+
+
+def test_features_are_whisper_log_mels_of_the_last_eight_seconds():
+    rng = np.random.default_rng(0)
+    long = (rng.normal(0, 3000, 10 * SR)).astype(np.int16)
+    features = log_mel_features(long)
+    assert features.shape == (80, 800) and features.dtype == np.float32
+    assert np.allclose(features, log_mel_features(long[-8 * SR:]))
+    short = log_mel_features(long[:SR])  # padded with silence in front
+    assert short.shape == (80, 800) and short[:, :600].std() < short[:, 700:].std()
+
+
+def test_features_match_the_reference_the_model_was_published_with():
+    reference = pytest.importorskip("pipecat.audio.turn.smart_turn._whisper_features")
+    pcm = said("What is the capital of Australia?")
+    x = np.concatenate([np.zeros(8 * SR - pcm.size), pcm.astype(np.float32) / 32768.0])
+    x = (x - x.mean()) / np.sqrt(x.var() + 1e-7)
+    expected = reference.compute_whisper_log_mel_features(x, do_normalize=False)
+    assert np.abs(log_mel_features(pcm) - expected).max() < 0.02
+
+
+@pytest.mark.parametrize("text", ["What is the capital of Australia?",
+                                  "Turn on the kitchen lights."])
+def test_a_finished_sentence_ends_the_turn(text):
+    verdict = _detector().decide(text, 0.2, said(text))
+    assert verdict.is_end and verdict.probability is not None and verdict.probability >= 0.5
+
+
+@pytest.mark.parametrize("text", ["Remind me to, um", "And then the"])
+def test_an_unfinished_voice_keeps_the_turn_open(text):
+    detector = SmartTurnDetector(use_transcript=False)
+    verdict = detector.decide("", 0.2, said(text))
+    assert not verdict.is_end and verdict.probability is not None and verdict.probability < 0.5
+    assert verdict.wait_s == pytest.approx(detector.max_silence_s - 0.2)
+
+
+def test_an_unfinished_transcript_waits_whatever_the_voice_says():
+    # Piper's "Can you explain the difference between" sounds final to the model (p > 0.9)
+    audio = said("Can you explain the difference between")
+    assert not _detector().decide("Can you explain the difference between?", 0.2,
+                                  audio).is_end
+    assert SmartTurnDetector(use_transcript=False).decide("", 0.2, audio).is_end
+
+
+def test_the_maximum_silence_ends_the_turn_without_asking_the_model():
+    assert _detector().decide("And then the", 1.6, None).is_end
