@@ -27,10 +27,11 @@ def _detector() -> SmartTurnDetector:
 
 @functools.cache
 def said(text: str, pause_s: float = 0.2) -> np.ndarray:
-    """``text`` in the Piper voice, cut at the end of the voice, then ``pause_s`` silence."""
+    """``text`` in the Piper voice (without its random variation), cut at the end of the
+    voice, then ``pause_s`` silence."""
     from xtalk.models.tts.piper import PiperTTS
 
-    tts = PiperTTS()
+    tts = PiperTTS(noise_scale=0.0, noise_w=0.0)
     audio = np.concatenate([np.asarray(p, dtype=np.int16) for p in tts.synthesize(text)])
     pcm = soxr.resample(audio.astype(np.float32) / 32768.0, tts.sample_rate, SR)
     pcm = (np.clip(pcm, -1, 1) * 32767).astype(np.int16)
@@ -101,3 +102,22 @@ def test_an_unfinished_transcript_waits_whatever_the_voice_says():
 
 def test_the_maximum_silence_ends_the_turn_without_asking_the_model():
     assert _detector().decide("And then the", 1.6, None).is_end
+
+
+def test_a_frozen_build_finds_the_model_file_without_pipecat_code(tmp_path, monkeypatch):
+    import importlib.util
+    import sys
+
+    from xtalk.models.turn import smart_turn
+
+    data = tmp_path / "pipecat" / "audio" / "turn" / "smart_turn" / "data"
+    data.mkdir(parents=True)
+    (data / smart_turn.MODEL_FILENAME).write_bytes(b"onnx")
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "pipecat" else real_find_spec(name, *a))
+    with pytest.raises(RuntimeError, match="pipecat-ai package is not installed"):
+        smart_turn.default_model_path()
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.setattr(sys, "_MEIPASS", str(tmp_path), raising=False)
+    assert smart_turn.default_model_path() == data / smart_turn.MODEL_FILENAME

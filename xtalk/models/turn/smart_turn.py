@@ -22,6 +22,7 @@ import numpy as np
 from xtalk.models.interfaces import INPUT_SAMPLE_RATE, TurnDetector, TurnVerdict
 from xtalk.models.onnx_sessions import shared_session
 from xtalk.models.turn.text_policy import sounds_unfinished
+from xtalk.resource_paths import bundle_dir
 
 WINDOW_S = 8
 WINDOW_SAMPLES = WINDOW_S * INPUT_SAMPLE_RATE
@@ -37,15 +38,20 @@ def default_model_path() -> Path:
         RuntimeError: the package or its model file is missing.
     """
     spec = importlib.util.find_spec("pipecat")
-    for location in (spec.submodule_search_locations or []) if spec is not None else []:
-        data = Path(location).joinpath(*_PACKAGE_DATA)
+    locations = [Path(p) for p in (spec.submodule_search_locations or [])] \
+        if spec is not None else []
+    bundle = bundle_dir()  # a PyInstaller build carries the file, not pipecat's code
+    if bundle is not None:
+        locations.append(bundle / "pipecat")
+    for location in locations:
+        data = location.joinpath(*_PACKAGE_DATA)
         exact = data / MODEL_FILENAME
         if exact.is_file():
             return exact
         newer = sorted(data.glob("smart-turn-v3*-cpu.onnx"))
         if newer:
             return newer[-1]
-    where = "is not installed" if spec is None else "has no Smart Turn v3 model"
+    where = "is not installed" if not locations else "has no Smart Turn v3 model"
     raise RuntimeError(
         f"Smart Turn model not found: the pipecat-ai package {where}. It ships "
         f"{MODEL_FILENAME} (pip install 'pipecat-ai>=1.14'); alternatively pass model_path= "
