@@ -428,7 +428,7 @@ class EngineHost:
                 self._set_phase("hearing")
         elif action == "finish_asr":
             self._set_phase("thinking")
-        elif action == "invalid_asr_result":
+        elif action in ("invalid_asr_result", "backchannel"):
             if self._reply_audible():
                 self._set_phase("speaking")
             elif not self._push_to_talk:

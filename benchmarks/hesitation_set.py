@@ -24,7 +24,7 @@ HESITANT = [
     "I need to send an email to | my manager about the meeting.",
     "Can you play some music by | the Beatles?",
     "What is the best way to | cook brown rice?",
-    "Add eggs, flour and | sugar to my shopping list.",
+    "Add eggs and flour and | sugar to my shopping list.",
     "Tell me how long it takes to | drive from Boston to New York.",
     "I want to know whether | the museum is open on Mondays.",
     "Turn off the lights in the | living room please.",

@@ -275,6 +275,12 @@ class ConversationView(QScrollArea):
             bubble = self._user.pop(turn, None)
             if bubble is not None and bubble.partial:
                 self._remove(bubble)
+        elif action == "backchannel":
+            # "mm-hmm" while the assistant spoke: not a request, the reply went on
+            bubble = self._user.pop(turn, None)
+            if bubble is not None:
+                self._remove(bubble)
+            self.add_note(f"“{str(data.get('text') or '').strip()}” — the reply goes on")
         elif action in ("update_resp", "finish_resp"):
             text = str(data.get("text") or "")
             bubble = self._assistant.get(turn)

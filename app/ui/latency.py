@@ -1,6 +1,7 @@
 """Per-turn latency: the last turn's breakdown (end of speech → transcript → first token →
-first audio) and a small stacked-bar chart over the session (QPainter, no plotting
-library)."""
+first audio, and what preparing the reply while the user paused saved) and a small
+stacked-bar chart over the session (QPainter, no plotting library). A reply prepared
+early starts its stages before the end of speech, so its bar is taller than its total."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ STAGES: tuple[tuple[str, str, str], ...] = (
     ("tts_first_chunk_ms", "First audio", "#7b4fd6"),
 )
 MAX_BARS = 30
+#: how much sooner the reply was ready because it was prepared while the user paused
+SAVED_KEY = "speculation_saved_ms"
 
 
 def _ms(value: Any) -> float | None:
@@ -42,9 +45,11 @@ def is_typed(metrics: dict[str, Any]) -> bool:
 
 def stage_text(metrics: dict[str, Any], key: str) -> str:
     """What the panel shows for one stage (``typed`` for the speech stages of a typed
-    turn)."""
+    turn; ``—`` for a reply not prepared early)."""
     if key in ("endpoint_ms", "asr_ms") and is_typed(metrics):
         return "typed"
+    if key == SAVED_KEY and not _ms(metrics.get(key)):
+        return "—"
     return format_ms(metrics.get(key))
 
 
@@ -144,7 +149,8 @@ class LatencyPanel(QWidget):
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(3)
         self.values: dict[str, QLabel] = {}
-        rows = [*STAGES, ("e2e_ms", "Total to first audio", "#2e9d5b")]
+        rows = [*STAGES, ("e2e_ms", "Total to first audio", "#2e9d5b"),
+                (SAVED_KEY, "Saved by preparing early", "#2aa3a3")]
         for row, (key, label, color) in enumerate(rows):
             swatch = QLabel(self)
             swatch.setFixedSize(10, 10)

@@ -36,6 +36,7 @@
     ["e2e_ms", "end-to-end"], ["endpoint_ms", "end of speech"], ["asr_ms", "recognition"],
     ["llm_first_token_ms", "first token"], ["llm_sentence_ms", "first sentence"],
     ["tts_first_chunk_ms", "first audio"], ["network_ms", "network"],
+    ["speculation_saved_ms", "saved by preparing the reply early"],
   ];
 
   const $ = (id) => document.getElementById(id);
@@ -548,6 +549,13 @@
       app.thinkingTurn = data.turn_id;
       refreshState();
     },
+    backchannel(data) {
+      // "mm-hmm" while the assistant spoke: no request, the reply goes on
+      const turn = app.turns.get(data.turn_id);
+      if (turn && turn.user) turn.user.classList.add("backchannel");
+      if (app.thinkingTurn === data.turn_id) app.thinkingTurn = null;
+      refreshState();
+    },
     invalid_asr_result(data) {
       const turn = app.turns.get(data.turn_id);
       if (turn && turn.user && !turn.userFinal) {
@@ -714,6 +722,7 @@
     for (const [key, label] of METRIC_LABELS) {
       const value = Number(data[key]);
       if (data[key] === null || data[key] === undefined || !Number.isFinite(value)) continue;
+      if (key === "speculation_saved_ms" && value <= 0) continue; // not prepared early
       const item = el("span", "metric");
       item.append(el("span", "metric-label", `${label} `), el("b", null, `${Math.round(value)} ms`));
       items.push(item);

@@ -8,7 +8,7 @@ A check is judged once the transcript of its pause is known: the ASR's speculati
 of that pause (TranscriptSpeculated). The reply needs that decode anyway, so waiting for
 it costs no latency; without it (no ASR, speculation off, or after ``transcript_wait_s``,
 service config key ``"turn"``) the freshest partial is judged. Detectors that judge the
-voice also get the turn's audio up to now, the pause included. The model runs in a worker
+voice also get the turn's audio with the first 0.2 s of the pause. The model runs in a worker
 thread. When the verdict was "wait", a fresher transcript of the same turn is judged
 again, and an "end now" verdict cuts the wait short. Speech in the turn drops a pending
 check. Switched off when the pipeline has no turn detector (turn-taking then ends the turn
@@ -39,6 +39,10 @@ from xtalk.serving.interfaces import Manager
 
 SAMPLE_RATE = 16000
 AUDIO_WINDOW_S = 8.0
+#: Silence after the pause's start that a voice detector hears (however late the decision
+#: comes): models like Smart Turn are trained on the turn plus ~0.2 s of silence, and
+#: rate a turn "finished" more readily the more silence follows it.
+VOICE_PAUSE_S = 0.2
 TRANSCRIPT_WAIT_S = 1.0
 
 
@@ -177,8 +181,10 @@ class TurnDetectorManager(Manager):
             return TurnVerdict(is_end=True)
 
     def _audio(self, check: _Check) -> np.ndarray:
-        """The turn's audio from its start (at most the last 8 s) up to now."""
-        end = self.history.end_sample
+        """The turn's audio from its start (at most 8 s) to :data:`VOICE_PAUSE_S` into the
+        pause (or as far as it has arrived)."""
+        end = min(self.history.end_sample,
+                  check.end_sample + int(VOICE_PAUSE_S * SAMPLE_RATE))
         start = end - int(AUDIO_WINDOW_S * SAMPLE_RATE)
         if self._turn_start is not None and self._turn_start[0] == check.turn_id:
             start = max(start, self._turn_start[1])

@@ -1,0 +1,246 @@
+"""Hesitation benchmark: does the assistant wait through a pause inside a request, and
+still answer at once when the request is complete?
+
+Usage::
+
+    python benchmarks/hesitation.py [--detectors smart text] [--hesitant 24] [--complete 24]
+
+Needs ``pip install -e ".[bench]"`` (the ``onnx`` package, to place Piper's pauses with its
+phoneme alignments) and ``espeak-ng`` for the espeak-ng voices (without it only Piper).
+
+Requests (``benchmarks/hesitation_set.py``): 24 hesitant ones, each synthesised as one
+sentence with a pause of 0.5 / 0.7 / 0.9 / 1.2 s at a word boundary where people hesitate
+("I would like to book a table … for four people tonight"), and 24 complete ones; voices
+taken in turn: the bundled Piper voice at speed 1.0 / 0.85 / 1.2 and four espeak-ng voices
+(en-us 160 wpm, en-gb 175, en-us+f3 150, en-gb-scotland 185).
+
+Each configuration runs ONE session over a real WebSocket with the default offline models
+and a scripted language model that answers at once; the microphone streams in real time.
+Per request: the audio, then silence until its reply finished, the client's playback
+drained, 0.4 s.
+
+* **cut off** (hesitant requests): the assistant took the turn inside the pause — a
+  transcript arrived before the speaker went on, or the request became more than one turn;
+* **felt** (complete requests): end of the voice → first reply audio at the client;
+* the turn detector's CPU time per decision (thread CPU of its ``decide`` calls).
+
+Configurations: ``smart`` = resources/default_config.json (SmartTurnDetector, VAD silence
+0.2 s); ``text`` = the previous default (TextEndpointPolicy with 0.7 s extra wait, VAD
+silence 0.35 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import statistics
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from hesitation_set import Request, build  # noqa: E402
+from live_session import SR, LiveSession  # noqa: E402
+from llm_server import ScriptedLLMServer  # noqa: E402
+from speech_clips import default_voices  # noqa: E402
+
+from xtalk import Xtalk  # noqa: E402
+
+CONFIG_PATH = ROOT / "resources" / "default_config.json"
+REPLY = "Sure. Here is what I found for you."
+SETTLE_S = 2.4
+TIMEOUT_S = 20.0
+CONFIGS = {
+    "smart": None,  # the default configuration as it is
+    "text": {"turn_detector": {"type": "TextEndpointPolicy", "params": {"extra_wait_s": 0.7}},
+             "min_silence_s": 0.35},
+}
+
+
+def config_for(name: str, base_url: str) -> dict[str, Any]:
+    config = json.loads(CONFIG_PATH.read_text())
+    config["llm_agent"] = {"type": "DefaultAgent", "params": {"model": {
+        "base_url": base_url, "api_key": "sk-bench", "model": "scripted-model"}}}
+    change = CONFIGS[name]
+    if change is not None:
+        config["turn_detector"] = change["turn_detector"]
+        config["service_config"]["vad"]["min_silence_s"] = change["min_silence_s"]
+    return config
+
+
+class DecisionClock:
+    """Times the turn detector's decisions (thread CPU and wall) in the session."""
+
+    def __init__(self, detector: Any) -> None:
+        self.detector = detector
+        self.cpu_ms: list[float] = []
+        self.wall_ms: list[float] = []
+        original = detector.decide
+
+        def decide(text: str, silence_s: float, audio: Any = None) -> Any:
+            cpu, wall = time.thread_time(), time.perf_counter()
+            try:
+                return original(text, silence_s, audio)
+            finally:
+                self.cpu_ms.append((time.thread_time() - cpu) * 1000)
+                self.wall_ms.append((time.perf_counter() - wall) * 1000)
+
+        detector.decide = decide
+
+    def restore(self) -> None:
+        with contextlib.suppress(AttributeError):
+            del self.detector.decide
+
+
+@dataclass
+class Outcome:
+    request: Request
+    turns: int = 0
+    cut_off: bool = False
+    felt_ms: float | None = None
+    transcript: str = ""
+    outcome: str = "ok"
+
+
+async def run_request(live: LiveSession, request: Request) -> Outcome:
+    client, mic = live.client, live.mic
+    out = Outcome(request)
+    mark = len(client.messages)
+    position, done = mic.play(request.pcm)
+    await done
+    await asyncio.sleep(SETTLE_S)
+    deadline = time.monotonic() + TIMEOUT_S
+    while time.monotonic() < deadline:
+        finals = client.of("finish_asr", start=mark)
+        if finals and client.of("tts_finished", turn_id=finals[-1].turn_id, start=mark):
+            break
+        if not finals and client.of("invalid_asr_result", start=mark):
+            out.outcome = "rejected"
+            break
+        await asyncio.sleep(0.02)
+    else:
+        out.outcome = "timeout"
+    finals = client.of("finish_asr", start=mark)
+    out.turns = len(finals)
+    out.transcript = " | ".join(f.data.get("text", "") for f in finals)
+    if request.pause is not None:
+        went_on = mic.time_of(position + request.pause[1])
+        early = went_on is not None and any(f.t < went_on for f in finals)
+        out.cut_off = early or len(finals) > 1
+    else:
+        out.cut_off = len(finals) > 1
+        audio = live.first_audio_after(mark)
+        end = mic.time_of(position + request.pcm.size)
+        if audio is not None and end is not None:
+            out.felt_ms = (audio.t - end) * 1000
+    await live.settle_playback()
+    await asyncio.sleep(0.4)
+    return out
+
+
+async def run_config(name: str, requests: list[Request]) -> tuple[list[Outcome], Any]:
+    with ScriptedLLMServer(default_reply=REPLY) as llm:
+        xtalk = Xtalk.from_config(config_for(name, llm.base_url))
+        async with LiveSession(xtalk) as live:
+            detector = live.service.pipeline.get_turn_detector_model()
+            clock = DecisionClock(detector)
+            try:
+                _, done = live.mic.play(np.zeros(int(0.5 * SR), dtype=np.int16))
+                await done
+                outcomes = []
+                for n, request in enumerate(requests, 1):
+                    outcome = await run_request(live, request)
+                    outcomes.append(outcome)
+                    show(n, outcome)
+            finally:
+                clock.restore()
+    return outcomes, clock
+
+
+def show(n: int, o: Outcome) -> None:
+    r = o.request
+    kind = f"pause {(r.pause[1] - r.pause[0]) / SR:.1f}s" if r.pause else "complete"
+    verdict = "CUT OFF" if o.cut_off else ("ok" if r.pause else f"{o.felt_ms or 0:.0f} ms")
+    if o.outcome != "ok":
+        verdict += f" <{o.outcome}>"
+    print(f"{n:>3} {r.voice:<24}{kind:<11}{verdict:<14}{r.text[:48]!r:<52} heard: "
+          f"{o.transcript[:70]!r}", flush=True)
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(values, dtype=float), q))
+
+
+def summarize(name: str, outcomes: list[Outcome], clock: Any) -> None:
+    hes = [o for o in outcomes if o.request.pause is not None]
+    comp = [o for o in outcomes if o.request.pause is None]
+    cut = sum(o.cut_off for o in hes)
+    print(f"\n== {name}: cut off {cut}/{len(hes)} hesitant requests "
+          f"({100 * cut / max(1, len(hes)):.0f} %; target <= 5 %)")
+    by_voice: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for o in hes:
+        by_voice[o.request.voice][0] += o.cut_off
+        by_voice[o.request.voice][1] += 1
+    print("   by voice: " + ", ".join(f"{v} {c}/{n}" for v, (c, n) in by_voice.items()))
+    by_pause: dict[float, list[int]] = defaultdict(lambda: [0, 0])
+    for o in hes:
+        assert o.request.pause is not None
+        key = round((o.request.pause[1] - o.request.pause[0]) / SR, 1)
+        by_pause[key][0] += o.cut_off
+        by_pause[key][1] += 1
+    print("   by pause: " + ", ".join(f"{p:.1f} s {c}/{n}" for p, (c, n) in
+                                      sorted(by_pause.items())))
+    felt = [o.felt_ms for o in comp if o.felt_ms is not None]
+    split = sum(o.cut_off for o in comp)
+    if felt:
+        slow = sum(f > 1000 for f in felt)
+        print(f"   complete requests: felt median {statistics.median(felt):.0f} ms, p90 "
+              f"{pct(felt, 90):.0f} ms, over 1 s {slow}/{len(felt)}; split into two "
+              f"turns {split}/{len(comp)}")
+    if clock.cpu_ms:
+        print(f"   turn detector: {len(clock.cpu_ms)} decisions, CPU per decision median "
+              f"{statistics.median(clock.cpu_ms):.1f} ms (p90 {pct(clock.cpu_ms, 90):.1f}), "
+              f"wall median {statistics.median(clock.wall_ms):.1f} ms")
+
+
+async def amain(args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    voices = default_voices()
+    hes, comp = build(voices, args.hesitant, args.complete)
+    print(f"{len(hes)} hesitant + {len(comp)} complete requests, voices: "
+          f"{', '.join(v.name for v in voices)} (built in {time.perf_counter() - started:.0f} s)")
+    requests = [r for pair in zip(hes, comp, strict=False) for r in pair]
+    requests += hes[len(comp):] + comp[len(hes):]
+    for name in args.detectors:
+        print(f"\n== configuration {name!r} ==")
+        outcomes, clock = await run_config(name, requests)
+        summarize(name, outcomes, clock)
+    print(f"\ntotal run {time.perf_counter() - started:.0f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--detectors", nargs="+", choices=sorted(CONFIGS),
+                        default=["smart", "text"])
+    parser.add_argument("--hesitant", type=int, default=24)
+    parser.add_argument("--complete", type=int, default=24)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    asyncio.run(amain(args))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,33 @@
+"""The desktop app gets the engine's turn-taking (offscreen, tone-code models): the
+latency panel shows what preparing the reply during the user's pause saved, and a
+backchannel leaves the reply going instead of becoming a question."""
+
+from __future__ import annotations
+
+from conftest import tone_config
+from harness import speech
+from test_gui_window import feed_in_background
+
+from app.ui.conversation_view import ConversationView
+
+
+def test_the_latency_panel_shows_what_speculation_saved(make_window, qtbot) -> None:
+    window = make_window(tone_config(
+        turn_detector={"type": "TextEndpointPolicy", "params": {"extra_wait_s": 0.7}}))
+    assert window.latency.shown()["speculation_saved_ms"] == "—"
+    feed_in_background(window, speech("hello there", tail_s=0.9), speed=1.0)
+    qtbot.waitUntil(lambda: len(window.view.texts("assistant")) == 1
+                    and window.status.state == "listening", timeout=30000)
+    saved = window.latency.shown()["speculation_saved_ms"]
+    assert saved.endswith(" ms") and int(saved.split()[0]) > 0, window.latency.shown()
+
+
+def test_a_backchannel_is_a_note_not_a_question(qtbot) -> None:
+    view = ConversationView()
+    qtbot.addWidget(view)
+    view.handle_message({"action": "finish_asr", "data": {"turn_id": 1, "text": "story"}})
+    view.handle_message({"action": "update_resp", "data": {"turn_id": 1, "text": "Once"}})
+    view.handle_message({"action": "finish_asr", "data": {"turn_id": 2, "text": "Yeah."}})
+    view.handle_message({"action": "backchannel", "data": {"turn_id": 2, "text": "Yeah."}})
+    assert view.texts("user") == ["story"]
+    assert view.texts("assistant") == ["Once"]
