@@ -5,6 +5,7 @@ Usage::
 
     python benchmarks/barge_in.py [--trials 20] [--echo-trials 2] [--no-gate-control]
                                   [--floor | --only-floor] [--skip-false]
+                                  [--backchannels 20 | --only-backchannels]
 
 Set-up (everything in real time, in this process): the desktop app's
 :class:`~app.engine.EngineHost` with the echo gate, the default Silero VAD and its
@@ -31,6 +32,10 @@ delay and a gain; the microphone task captures the room in 20 ms blocks at 48 kH
     all (also for one frame: the VAD's onset pauses at once), and the longest such pause
     (pause -> resume) is shown: a few tens of ms is a glitch, seconds a real interruption.
     ``--no-gate-control`` adds the same rooms without the gate (should interrupt).
+
+(c) Backchannels: "Mm-hmm", "Yeah", "Okay", "Right", "Uh-huh" said during the reply (Piper
+    and espeak-ng voices, into the same room, with the real recogniser): a trial counts as
+    cancelled when the reply is stopped; it should pause and go on.
 
 ``--floor`` adds (a) without echo and without the gate: what the VAD, the engine and the
 speaker take anyway (the same clips), to read the gate's own cost off (a); this is also
@@ -68,10 +73,13 @@ STORY = ("Once upon a time there was a little robot who liked to talk. Every mor
 ROOMS = [(0.02, 0.3), (0.06, 0.5), (0.15, 0.7), (0.25, 0.7)]
 
 
-def config() -> dict[str, Any]:
+def config(real_asr: bool = False) -> dict[str, Any]:
+    """The default models but the agent (a rule agent telling a story) and, unless
+    ``real_asr``, the recogniser (tone code: what the user says does not matter)."""
     tone = json.loads((ROOT / "tests" / "fixtures" / "tone_config.json").read_text())
     default = json.loads((ROOT / "resources" / "default_config.json").read_text())
-    return {"asr": tone["asr"], "vad": default["vad"], "tts": default["tts"],
+    return {"asr": default["asr"] if real_asr else tone["asr"], "vad": default["vad"],
+            "tts": default["tts"], "turn_detector": default["turn_detector"],
             "llm_agent": {"type": "RuleAgent", "params": {"rules": [
                 {"pattern": r"\bstory\b", "reply": STORY}]}},
             "service_config": {"vad": default["service_config"]["vad"]}}
@@ -187,8 +195,10 @@ class Room:
 
 
 class Bench:
-    def __init__(self, echo_gate: bool, noise_dbfs: float | None = None) -> None:
-        self.host = EngineHost(config(), output_sample_rate=RATE, echo_gate=echo_gate)
+    def __init__(self, echo_gate: bool, noise_dbfs: float | None = None,
+                 real_asr: bool = False) -> None:
+        self.host = EngineHost(config(real_asr), output_sample_rate=RATE,
+                               echo_gate=echo_gate)
         self.room = Room(noise_dbfs)
         self.speaker = Speaker(self.host, virtual=True, on_audio=self.room.played)
         self.marks: dict[str, float] = {}
@@ -333,6 +343,53 @@ async def false_interruptions(trials: int, rooms: list[tuple[float, float]],
     return rows
 
 
+BACKCHANNELS = ["Mm-hmm.", "Yeah.", "Okay.", "Right.", "Uh-huh."]
+
+
+def backchannel_clips() -> list[tuple[str, np.ndarray]]:
+    """The backchannels in the Piper voice at two speeds and, with espeak-ng, two espeak-ng
+    voices (float32, 48 kHz, 0.1 s of silence in front)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from speech_clips import espeak_voice, have_espeak, piper_voice
+
+    voices = [piper_voice(1.0), piper_voice(0.85, pitch=1.2)]
+    if have_espeak():
+        voices += [espeak_voice("en-us", 160), espeak_voice("en-gb", 175)]
+    clips = []
+    for voice in voices:
+        for word in BACKCHANNELS:
+            pcm = voice.say(word).astype(np.float32) / 32768.0
+            clip = np.concatenate([np.zeros(1600, np.float32), pcm])
+            clips.append((f"{voice.name}: {word}",
+                          soxr.resample(clip, 16000, RATE).astype(np.float32)))
+    return clips
+
+
+async def backchannel_trials(trials: int) -> list[tuple[str, str, float]]:
+    """(clip, outcome, pause ms) per trial: a backchannel said 0.8 - 2.5 s into the story
+    (room: 60 ms, gain 0.5, the echo gate on, the real recogniser); outcome ``resumed``
+    (the reply went on), ``cancelled`` (stop_tts) or ``untouched`` (never paused)."""
+    clips = backchannel_clips()
+    rng = np.random.default_rng(11)
+    rows: list[tuple[str, str, float]] = []
+    async with Bench(echo_gate=True, real_asr=True) as b:
+        b.room.delay, b.room.gain = round(0.06 * RATE), 0.5
+        for trial in range(trials):
+            if not await b.start_reply():
+                continue
+            await asyncio.sleep(0.8 + 1.7 * rng.random())
+            name, clip = clips[trial % len(clips)]
+            b.room.say(clip, b.room.now() + RATE // 20)
+            await asyncio.sleep(clip.size / RATE + 2.5)
+            actions = [a for a, _ in b.log]
+            outcome = "cancelled" if "stop_tts" in actions else (
+                "resumed" if "pause_tts" in actions else "untouched")
+            rows.append((name, outcome, b.paused_seconds() * 1000))
+            print(f"  {name:<34} {outcome:<10} paused {rows[-1][2]:5.0f} ms", flush=True)
+            await b.settle()
+    return rows
+
+
 def pct(values: list[float], q: float) -> float:
     s = sorted(values)
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
@@ -347,13 +404,16 @@ async def main() -> None:
     parser.add_argument("--only-floor", action="store_true",
                         help="run (a0) alone (implies --floor)")
     parser.add_argument("--skip-false", action="store_true", help="skip (b)")
+    parser.add_argument("--backchannels", type=int, default=20,
+                        help="(c) backchannel trials (0: skip)")
+    parser.add_argument("--only-backchannels", action="store_true", help="run (c) alone")
     parser.add_argument("--noise-dbfs", type=float, default=None,
                         help="the microphone's own noise (white, dBFS); default: none")
     args = parser.parse_args()
 
     runs = [("(a) barge-in: speech onset -> playback silent (room: 60 ms, gain 0.5, "
              "played reference)", 0.5, True)]
-    if args.only_floor:
+    if args.only_floor or args.only_backchannels:
         runs = []
     if args.floor or args.only_floor:
         runs.append(("(a0) the floor: the same without echo and without the gate", 0.0,
@@ -377,7 +437,18 @@ async def main() -> None:
         print("  per clip (ms): " + "; ".join(f"{c}: {v}" for c, v in per_clip.items()))
         print("  discarded trials: " + ", ".join(f"{k} {v}" for k, v in discarded.items()))
 
-    if args.skip_false:
+    if args.backchannels:
+        print("\n(c) backchannels during the reply (room: 60 ms, gain 0.5, echo gate, "
+              "faster-whisper): target <= 1 in 20 cancels the reply")
+        rows_c = await backchannel_trials(args.backchannels)
+        cancelled = sum(o == "cancelled" for _, o, _ in rows_c)
+        pauses = [ms for _, o, ms in rows_c if o == "resumed"]
+        print(f"  cancelled {cancelled}/{len(rows_c)}; resumed "
+              f"{sum(o == 'resumed' for _, o, _ in rows_c)}; never paused "
+              f"{sum(o == 'untouched' for _, o, _ in rows_c)}"
+              + (f"; pause median {statistics.median(pauses):.0f} ms, longest "
+                 f"{max(pauses):.0f} ms" if pauses else ""))
+    if args.skip_false or args.only_backchannels:
         return
     print("\n(b) false interruptions by the reply's own echo (target 0)")
     print(f"{'gate':>5} {'delay ms':>8} {'gain':>5} {'false':>6} {'trials':>6} "

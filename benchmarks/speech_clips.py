@@ -111,13 +111,26 @@ def _to_16k(audio: np.ndarray, rate: int) -> np.ndarray:
     return to_pcm16(soxr.resample(audio.astype(np.float32) / 32768.0, rate, SR))
 
 
-def piper_voice(speed: float = 1.0) -> Voice:
-    """The bundled Piper voice (en_US joe) at ``speed`` (0.5 - 1.5)."""
+def _shift_pitch(audio: np.ndarray, rate: int, factor: float) -> np.ndarray:
+    """``audio`` with its pitch (and formants) times ``factor``, same duration: stretched
+    by ``factor`` without changing pitch (WSOLA), then played ``factor`` times faster."""
+    if factor == 1.0:
+        return audio
+    from xtalk.models.speed.wsola import WSOLASpeedController
+
+    longer = WSOLASpeedController().apply(audio, rate, 1.0 / factor)
+    return to_pcm16(soxr.resample(longer.astype(np.float32) / 32768.0, rate * factor, rate))
+
+
+def piper_voice(speed: float = 1.0, pitch: float = 1.0) -> Voice:
+    """The bundled Piper voice (en_US joe) at ``speed`` (0.5 - 1.5), its pitch shifted by
+    ``pitch`` (a higher or deeper voice with the same prosody)."""
 
     def synth(text: str) -> np.ndarray:
         chunks = _piper_chunks(text, speed)
         audio = np.concatenate([c.audio_int16_array for c in chunks])
-        return _to_16k(audio, chunks[0].sample_rate)
+        rate = chunks[0].sample_rate
+        return _to_16k(_shift_pitch(audio, rate, pitch), rate)
 
     def synth_with_pause(first: str, rest: str, pause_s: float) -> tuple[np.ndarray, int]:
         chunks = _piper_chunks(f"{first} {rest}", speed)
@@ -135,12 +148,13 @@ def piper_voice(speed: float = 1.0) -> Voice:
             position += int(alignment.num_samples)
         else:
             raise ValueError(f"cannot place the pause after {first!r}")
-        audio = chunk.audio_int16_array
-        gap = np.zeros(int(pause_s * chunk.sample_rate), dtype=np.int16)
+        audio, rate = chunk.audio_int16_array, chunk.sample_rate
+        gap = np.zeros(int(pause_s * rate), dtype=np.int16)
         joined = np.concatenate([audio[:position], gap, audio[position:]])
-        return _to_16k(joined, chunk.sample_rate), int(position * SR / chunk.sample_rate)
+        return _to_16k(_shift_pitch(joined, rate, pitch), rate), int(position * SR / rate)
 
-    return Voice(f"piper x{speed:g}", synth, synth_with_pause)
+    name = f"piper x{speed:g}" + (f" pitch {pitch:g}" if pitch != 1.0 else "")
+    return Voice(name, synth, synth_with_pause)
 
 
 def have_espeak() -> bool:
@@ -176,15 +190,26 @@ def espeak_voice(voice: str = "en-us", wpm: int = 165) -> Voice:
     return Voice(f"espeak {voice} {wpm}", run, synth_with_pause)
 
 
-def default_voices(espeak: bool | None = None) -> list[Voice]:
-    """Piper at 0.85 / 1.0 / 1.2 and, when espeak-ng is installed, four espeak-ng voices."""
-    voices = [piper_voice(1.0), piper_voice(0.85), piper_voice(1.2)]
-    if espeak if espeak is not None else have_espeak():
-        voices += [espeak_voice("en-us", 160), espeak_voice("en-gb", 175),
-                   espeak_voice("en-us+f3", 150), espeak_voice("en-gb-scotland", 185)]
-    return voices
+def natural_voices() -> list[Voice]:
+    """The bundled Piper voice (a neural voice: human-like intonation) at three speeds,
+    and higher and deeper by pitch shifting."""
+    return [piper_voice(1.0), piper_voice(0.85), piper_voice(1.2),
+            piper_voice(1.0, pitch=1.25), piper_voice(1.1, pitch=0.85)]
+
+
+def robotic_voices() -> list[Voice]:
+    """Four espeak-ng voices (formant synthesis: robotic intonation), if installed."""
+    if not have_espeak():
+        return []
+    return [espeak_voice("en-us", 160), espeak_voice("en-gb", 175),
+            espeak_voice("en-us+f3", 150), espeak_voice("en-gb-scotland", 185)]
+
+
+def default_voices() -> list[Voice]:
+    """:func:`natural_voices` then :func:`robotic_voices`."""
+    return natural_voices() + robotic_voices()
 
 
 __all__ = ["SR", "Voice", "default_voices", "espeak_voice", "have_espeak", "levels_db",
-           "noise_floor_db", "piper_voice", "to_pcm16", "trimmed", "voice_end",
-           "voice_start"]
+           "natural_voices", "noise_floor_db", "piper_voice", "robotic_voices", "to_pcm16",
+           "trimmed", "voice_end", "voice_start"]

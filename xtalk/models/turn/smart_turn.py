@@ -14,6 +14,7 @@ from that package, and what it costs, is in docs/models.md.
 from __future__ import annotations
 
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ WINDOW_SAMPLES = WINDOW_S * INPUT_SAMPLE_RATE
 MODEL_FILENAME = "smart-turn-v3.2-cpu.onnx"
 _PACKAGE_DATA = ("audio", "turn", "smart_turn", "data")
 _NORMALISE_EPS = 1e-7
+_PUNCTUATED = re.compile(r"[.!?。！？][\"')\]]*$")
 
 
 def default_model_path() -> Path:
@@ -85,16 +87,19 @@ def log_mel_features(audio: np.ndarray) -> np.ndarray:
 class SmartTurnDetector(TurnDetector):
     """Ends the turn when the voice sounds finished; otherwise waits for more speech.
 
-    With ``use_transcript`` a transcript that promises more (it ends in "to", "and",
-    "the", a comma or Whisper's "..." — :func:`~xtalk.models.turn.text_policy.
-    sounds_unfinished`) keeps the turn open whatever the voice says: the model, trained on
-    human speech, often hears a hesitant synthetic voice as finished (docs/models.md).
+    With ``use_transcript`` the transcript is heard too: one that promises more (it ends
+    in "to", "and", "the", a comma or Whisper's "..." — :func:`~xtalk.models.turn.
+    text_policy.sounds_unfinished`) keeps the turn open whatever the voice says, and one
+    that Whisper left without a full stop or question mark (it punctuates from the
+    intonation) needs the voice to sound surely finished (``unpunctuated_threshold``).
+    Why: docs/models.md, "Turn detection".
 
     Args:
         model_path: A Smart Turn v3 ONNX file; default: the one pipecat-ai ships.
         threshold: Probability of "finished" at or above which the pause ends the turn.
         max_silence_s: Silence after which the turn ends whatever the model says.
         use_transcript: Also judge the transcript (see above).
+        unpunctuated_threshold: The threshold for a transcript without final punctuation.
         threads: onnxruntime intra-op threads.
 
     Raises:
@@ -106,9 +111,11 @@ class SmartTurnDetector(TurnDetector):
 
     def __init__(self, model_path: str | None = None, threshold: float = 0.5,
                  max_silence_s: float = 1.6, use_transcript: bool = True,
-                 threads: int = 1) -> None:
-        if not 0.0 < float(threshold) < 1.0:
-            raise ValueError(f"threshold must be between 0 and 1, got {threshold}")
+                 unpunctuated_threshold: float = 0.8, threads: int = 1) -> None:
+        for name, value in (("threshold", threshold),
+                            ("unpunctuated_threshold", unpunctuated_threshold)):
+            if not 0.0 < float(value) < 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {value}")
         if float(max_silence_s) <= 0:
             raise ValueError(f"max_silence_s must be positive, got {max_silence_s}")
         if int(threads) < 1:
@@ -123,6 +130,7 @@ class SmartTurnDetector(TurnDetector):
         self.threshold = float(threshold)
         self.max_silence_s = float(max_silence_s)
         self.use_transcript = bool(use_transcript)
+        self.unpunctuated_threshold = float(unpunctuated_threshold)
         self.threads = int(threads)
         self._session = shared_session(path, self.threads)
         inputs = [i.name for i in self._session.get_inputs()]
@@ -145,7 +153,10 @@ class SmartTurnDetector(TurnDetector):
         if audio is None or np.asarray(audio).size == 0:
             return TurnVerdict(is_end=True)
         p = self.probability(audio)
-        if p >= self.threshold:
+        threshold = self.threshold
+        if self.use_transcript and text.strip() and not _PUNCTUATED.search(text.strip()):
+            threshold = max(threshold, self.unpunctuated_threshold)
+        if p >= threshold:
             return TurnVerdict(is_end=True, probability=p)
         return TurnVerdict(is_end=False, wait_s=wait, probability=p)
 

@@ -21,17 +21,17 @@ STRONG_CONTINUATION_WORDS = frozenset("""
     a an the my your his their our its
     and or but because since although though if unless until whether nor than plus
     of to for with from into onto upon via between through toward towards during without
-    against among as
+    against among as in at by
     um uh er erm
 """.split())
 
 #: Words that promise more when no full stop or question mark follows them ("What time is
-#: it?" ends with a pronoun, "Turn the lights on." with a preposition).
+#: it?" ends with a pronoun, "Turn the lights on." with a particle).
 CONTINUATION_WORDS = STRONG_CONTINUATION_WORDS | frozenset("""
     so when while that which who whom whose where then also like well hmm
     is are was were be been being
     i we you they he she it her
-    in on at by about
+    on about
 """.split())
 
 
