@@ -87,15 +87,16 @@ class DecisionClock:
         self.detector = detector
         self.cpu_ms: list[float] = []
         self.wall_ms: list[float] = []
+        self.verdicts: list[tuple[str, Any]] = []  # (judged text, verdict)
         original = detector.decide
 
         def decide(text: str, silence_s: float, audio: Any = None) -> Any:
             cpu, wall = time.thread_time(), time.perf_counter()
-            try:
-                return original(text, silence_s, audio)
-            finally:
-                self.cpu_ms.append((time.thread_time() - cpu) * 1000)
-                self.wall_ms.append((time.perf_counter() - wall) * 1000)
+            verdict = original(text, silence_s, audio)
+            self.cpu_ms.append((time.thread_time() - cpu) * 1000)
+            self.wall_ms.append((time.perf_counter() - wall) * 1000)
+            self.verdicts.append((text, verdict))
+            return verdict
 
         detector.decide = decide
 
@@ -112,11 +113,14 @@ class Outcome:
     felt_ms: float | None = None
     transcript: str = ""
     outcome: str = "ok"
+    verdicts: str = ""  # the detector's verdicts in the request: text → p / wait
 
 
-async def run_request(live: LiveSession, request: Request) -> Outcome:
+async def run_request(live: LiveSession, request: Request, clock: DecisionClock
+                      ) -> Outcome:
     client, mic = live.client, live.mic
     out = Outcome(request)
+    judged = len(clock.verdicts)
     mark = len(client.messages)
     position, done = mic.play(request.pcm)
     await done
@@ -145,6 +149,10 @@ async def run_request(live: LiveSession, request: Request) -> Outcome:
         end = mic.time_of(position + request.pcm.size)
         if audio is not None and end is not None:
             out.felt_ms = (audio.t - end) * 1000
+    out.verdicts = "; ".join(
+        f"{text[-24:]!r} {'end' if v.is_end else 'wait'}"
+        + (f" p={v.probability:.2f}" if v.probability is not None else "")
+        for text, v in clock.verdicts[judged:])
     await live.settle_playback()
     await asyncio.sleep(0.4)
     return out
@@ -161,7 +169,7 @@ async def run_config(name: str, requests: list[Request]) -> tuple[list[Outcome],
                 await done
                 outcomes = []
                 for n, request in enumerate(requests, 1):
-                    outcome = await run_request(live, request)
+                    outcome = await run_request(live, request, clock)
                     outcomes.append(outcome)
                     show(n, outcome)
             finally:
@@ -176,7 +184,7 @@ def show(n: int, o: Outcome) -> None:
     if o.outcome != "ok":
         verdict += f" <{o.outcome}>"
     print(f"{n:>3} {r.voice:<24}{kind:<11}{verdict:<14}{r.text[:48]!r:<52} heard: "
-          f"{o.transcript[:70]!r}", flush=True)
+          f"{o.transcript[:70]!r}\n      turn detector: {o.verdicts}", flush=True)
 
 
 def pct(values: list[float], q: float) -> float:

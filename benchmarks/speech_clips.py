@@ -122,6 +122,34 @@ def _shift_pitch(audio: np.ndarray, rate: int, factor: float) -> np.ndarray:
     return to_pcm16(soxr.resample(longer.astype(np.float32) / 32768.0, rate * factor, rate))
 
 
+def _best_cut(audio: np.ndarray, rate: int, cuts: list[int], words: str, after: str
+              ) -> int:
+    """The cut whose audio before it Whisper (tiny.en) hears closest to ``words`` (and
+    without ``after``, the word that follows)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from wer import wer
+
+    asr = _aligner()
+    follower = after.lower().strip(".,?!")
+    scored = []
+    for n, cut in enumerate(cuts):
+        head = np.concatenate([_to_16k(audio[:cut], rate), np.zeros(2400, np.int16)])
+        heard = asr.transcribe(head).text
+        spill = follower in heard.lower().replace(".", " ").replace(",", " ").split()
+        scored.append((wer(words, heard) + spill, abs(n - 2), cut))
+    return min(scored)[2]
+
+
+@functools.lru_cache(maxsize=1)
+def _aligner():
+    from xtalk.models.asr.faster_whisper import FasterWhisperASR
+
+    return FasterWhisperASR(model="tiny.en")
+
+
 def piper_voice(speed: float = 1.0, pitch: float = 1.0) -> Voice:
     """The bundled Piper voice (en_US joe) at ``speed`` (0.5 - 1.5), its pitch shifted by
     ``pitch`` (a higher or deeper voice with the same prosody)."""
@@ -137,21 +165,23 @@ def piper_voice(speed: float = 1.0, pitch: float = 1.0) -> Voice:
         if len(chunks) != 1 or not chunks[0].phoneme_alignments:
             raise ValueError(f"no single aligned sentence for {first!r} {rest!r}")
         chunk = chunks[0]
-        # the space phoneme after the last word of ``first``: cut in its middle
-        words, position = len(first.split()), 0
+        audio, rate = chunk.audio_int16_array, chunk.sample_rate
+        # the middle of each word gap (space phoneme); the phonemizer sometimes joins two
+        # words ("in the"), so the gap after ``first`` is the one whose audio before it
+        # Whisper hears as ``first``
+        gaps, position = [], 0
         for alignment in chunk.phoneme_alignments:
             if alignment.phoneme == " ":
-                words -= 1
-                if words == 0:
-                    position += int(alignment.num_samples) // 2
-                    break
+                gaps.append(position + int(alignment.num_samples) // 2)
             position += int(alignment.num_samples)
-        else:
+        k = len(first.split()) - 1
+        candidates = [g for g in gaps[max(0, k - 2):k + 3] if 0 < g < audio.size]
+        if not candidates:
             raise ValueError(f"cannot place the pause after {first!r}")
-        audio, rate = chunk.audio_int16_array, chunk.sample_rate
+        cut = _best_cut(audio, rate, candidates, first, rest.split()[0])
         gap = np.zeros(int(pause_s * rate), dtype=np.int16)
-        joined = np.concatenate([audio[:position], gap, audio[position:]])
-        return _to_16k(_shift_pitch(joined, rate, pitch), rate), int(position * SR / rate)
+        joined = np.concatenate([audio[:cut], gap, audio[cut:]])
+        return _to_16k(_shift_pitch(joined, rate, pitch), rate), int(cut * SR / rate)
 
     name = f"piper x{speed:g}" + (f" pitch {pitch:g}" if pitch != 1.0 else "")
     return Voice(name, synth, synth_with_pause)

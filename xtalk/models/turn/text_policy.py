@@ -21,7 +21,7 @@ STRONG_CONTINUATION_WORDS = frozenset("""
     a an the my your his their our its
     and or but because since although though if unless until whether nor than plus
     of to for with from into onto upon via between through toward towards during without
-    against among as in at by
+    against among as in at by about
     um uh er erm
 """.split())
 
@@ -31,7 +31,7 @@ CONTINUATION_WORDS = STRONG_CONTINUATION_WORDS | frozenset("""
     so when while that which who whom whose where then also like well hmm
     is are was were be been being
     i we you they he she it her
-    on about
+    on
 """.split())
 
 
