@@ -18,7 +18,7 @@ HESITANT = [
     "I would like to book a table | for four people tonight.",
     "Can you remind me to | buy milk after work?",
     "What is the weather going to be like | in Paris tomorrow?",
-    "Please set an alarm for | seven thirty in the morning.",
+    "Please set an alarm for | my morning run.",
     "How many teaspoons are there in | a tablespoon?",
     "Could you tell me the | opening hours of the library?",
     "I need to send an email to | my manager about the meeting.",
