@@ -203,6 +203,7 @@ class Bench:
         self.speaker = Speaker(self.host, virtual=True, on_audio=self.room.played)
         self.marks: dict[str, float] = {}
         self.log: list[tuple[str, float]] = []  # (action, time) of every message
+        self.heard: list[str] = []  # the transcripts since the last start_reply
         self.host.add_listener(self._on_message)
         self._mic: asyncio.Task[None] | None = None
 
@@ -210,6 +211,8 @@ class Bench:
         now = time.monotonic()
         self.marks.setdefault(m["action"], now)
         self.log.append((m["action"], now))
+        if m["action"] == "finish_asr":
+            self.heard.append(str((m.get("data") or {}).get("text", "")))
 
     def _on_speech(self, _event: SpeechOnsetDetected | SpeechStarted) -> None:
         self.marks.setdefault("speech", time.monotonic())
@@ -265,6 +268,7 @@ class Bench:
     async def start_reply(self) -> bool:
         self.marks.clear()
         self.log.clear()
+        self.heard.clear()
         await self.host.send_text("tell me a story")
         return await self.wait("start_tts", 60)
 
@@ -343,7 +347,8 @@ async def false_interruptions(trials: int, rooms: list[tuple[float, float]],
     return rows
 
 
-BACKCHANNELS = ["Mm-hmm.", "Yeah.", "Okay.", "Right.", "Uh-huh."]
+# "Mm hm": Piper says "Mm-hmm" as "in a month"
+BACKCHANNELS = ["Mm hm.", "Yeah.", "Okay.", "Right.", "Uh-huh."]
 
 
 def backchannel_clips() -> list[tuple[str, np.ndarray]]:
@@ -385,7 +390,9 @@ async def backchannel_trials(trials: int) -> list[tuple[str, str, float]]:
             outcome = "cancelled" if "stop_tts" in actions else (
                 "resumed" if "pause_tts" in actions else "untouched")
             rows.append((name, outcome, b.paused_seconds() * 1000))
-            print(f"  {name:<34} {outcome:<10} paused {rows[-1][2]:5.0f} ms", flush=True)
+            heard = [t for t in b.heard if "story" not in t.lower()]
+            print(f"  {name:<34} {outcome:<10} paused {rows[-1][2]:5.0f} ms  heard "
+                  f"{heard!r}", flush=True)
             await b.settle()
     return rows
 

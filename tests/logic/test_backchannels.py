@@ -13,3 +13,12 @@ def test_backchannels(text):
                                   "", "...", "Right, tell me more.", "okay stop"])
 def test_not_backchannels(text):
     assert not is_backchannel(text)
+
+
+@pytest.mark.parametrize("text", ["Mm hm.", "Hmm hmm.", "MMMM", "M-H-M-H-M.", "Mm-mm."])
+def test_hums_however_whisper_spells_them(text):
+    assert is_backchannel(text)
+
+
+def test_a_lone_h_is_not_a_hum():
+    assert not is_backchannel("H.")

@@ -91,3 +91,53 @@ async def test_a_paused_sentence_is_one_turn_with_every_word(speech_server: str,
         assert not console_problems(cdp), console_problems(cdp)
     finally:
         await cdp.close()
+
+
+STORY = ("Once upon a time there was a little robot who liked to talk. Every morning it "
+         "walked to the market and told the people about the weather, the birds and the "
+         "boats in the harbour. In the evening it went home and read a long book about "
+         "the sea, the stars and the mountains far away.")
+
+
+async def test_speaking_over_a_reply_loses_no_word(tmp_path: Path, chromium) -> None:
+    """A question, then — while the long reply plays — a second phrase ("ask not what your
+    country can do for you", from jfk.flac) over it: the reply stops, and the second
+    transcript has its first word although the page's echo cancellation, noise suppression
+    and gain control process the voice that starts over the reply."""
+    from xtalk.models.tts.piper import PiperTTS
+
+    tts = PiperTTS(noise_scale=0.0, noise_w=0.0)
+    question = np.concatenate([np.asarray(p, np.int16) for p in
+                               tts.synthesize("Tell me a long story.")])
+    question = soxr.resample(question.astype(np.float32) / 32768, tts.sample_rate, MIC_RATE)
+    audio, rate = soundfile.read(SPEECH / "jfk.flac", dtype="float32", always_2d=True)
+    jfk = soxr.resample(audio.mean(axis=1), rate, MIC_RATE)
+    phrase = jfk[int(3.0 * MIC_RATE):int(7.5 * MIC_RATE)]  # "ask not ... for you"
+    silence = np.zeros(int(3.0 * MIC_RATE), np.float32)
+    pcm = np.concatenate([np.zeros(MIC_RATE, np.float32), question, silence, phrase,
+                          np.zeros(40 * MIC_RATE, np.float32)])
+    wav = tmp_path / "barge.wav"
+    write_pcm_wav(wav, (np.clip(pcm, -1, 1) * 32767).astype(np.int16))
+    with ScriptedLLMServer(default_reply=STORY, token_delay_s=0.02) as llm:
+        config = json.loads((ROOT / "resources" / "default_config.json").read_text())
+        config["llm_agent"] = {"type": "DefaultAgent", "params": {"model": {
+            "base_url": llm.base_url, "api_key": "sk-test", "model": "scripted-model"}}}
+        path = tmp_path / "config.json"
+        path.write_text(json.dumps(config))
+        with server_with_user(tmp_path, config=path) as base:
+            cdp = await open_app(chromium(wav), base)
+            try:
+                await click(cdp, "#mic")
+                await cdp.wait_until("window.xtalkDebug.transcripts.length >= 2 && "
+                                     "window.xtalkDebug.replies.length >= 2", 90,
+                                     "the second transcript and its reply")
+                await click(cdp, "#mic")
+                debug = await debug_state(cdp)
+            finally:
+                await cdp.close()
+    first, second = debug["transcripts"][:2]
+    assert "story" in normalise_words(first), debug["transcripts"]
+    words = normalise_words(second)
+    assert words[:2] == ["ask", "not"], debug["transcripts"]
+    assert wer("ask not what your country can do for you", second) <= 0.2
+    assert debug["messages"].get("stop_tts", 0) >= 1, debug["messages"]

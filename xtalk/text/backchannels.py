@@ -10,12 +10,12 @@ from __future__ import annotations
 import re
 
 BACKCHANNELS = frozenset({
-    "mm hmm", "mhm", "mm", "mmm", "hmm", "hm", "uh huh", "uh hu", "aha", "ah", "oh",
-    "yeah", "yea", "yep", "yup", "ok", "okay", "right", "alright", "all right", "i see",
-    "got it",
+    "uh huh", "uh hu", "aha", "ah", "oh", "yeah", "yea", "yep", "yup", "ok", "okay",
+    "right", "alright", "all right", "i see", "got it",
 })
 
 _WORDS = re.compile(r"[a-z']+")
+_HUM = re.compile(r"^[mh]+$")  # "mm", "hmm", "mhm", "M-H-M": a closed-mouth hum
 
 
 def is_backchannel(text: str) -> bool:
@@ -26,6 +26,8 @@ def is_backchannel(text: str) -> bool:
     words = _WORDS.findall(stripped.lower().replace("-", " "))
     if not words:
         return False
+    if all(_HUM.match(w) for w in words) and any("m" in w for w in words):
+        return True  # "Mm-hmm", "Mm hm", "Hmm hmm", "MMM", "M-H-M"
     phrase = " ".join(words)
     if phrase in BACKCHANNELS:
         return True
