@@ -33,9 +33,10 @@ delay and a gain; the microphone task captures the room in 20 ms blocks at 48 kH
     (pause -> resume) is shown: a few tens of ms is a glitch, seconds a real interruption.
     ``--no-gate-control`` adds the same rooms without the gate (should interrupt).
 
-(c) Backchannels: "Mm-hmm", "Yeah", "Okay", "Right", "Uh-huh" said during the reply (Piper
-    and espeak-ng voices, into the same room, with the real recogniser): a trial counts as
-    cancelled when the reply is stopped; it should pause and go on.
+(c) Backchannels: "Mm-hmm", "Yeah", "Okay", "Right", "Uh-huh" ("Yep" for espeak-ng, which
+    cannot say the hums) said during the reply (Piper and espeak-ng voices, into the same
+    room, with the real recogniser): a trial counts as cancelled when the reply is
+    stopped; it should pause and go on.
 
 ``--floor`` adds (a) without echo and without the gate: what the VAD, the engine and the
 speaker take anyway (the same clips), to read the gate's own cost off (a); this is also
@@ -347,13 +348,15 @@ async def false_interruptions(trials: int, rooms: list[tuple[float, float]],
     return rows
 
 
-# "Mm hm": Piper says "Mm-hmm" as "in a month"
-BACKCHANNELS = ["Mm hm.", "Yeah.", "Okay.", "Right.", "Uh-huh."]
+# Spelled so that each synthesiser says them: Piper reads "Mm-hmm" as "in a month";
+# espeak-ng can say neither "mm-hmm" nor "uh-huh" ("uh-uh", "and then I can").
+BACKCHANNELS = {"piper": ["Mm hm.", "Yeah.", "Okay.", "Right.", "Uh-huh."],
+                "espeak": ["Mhm.", "Yeah.", "Okay.", "Right.", "Yep."]}
 
 
 def backchannel_clips() -> list[tuple[str, np.ndarray]]:
-    """The backchannels in the Piper voice at two speeds and, with espeak-ng, two espeak-ng
-    voices (float32, 48 kHz, 0.1 s of silence in front)."""
+    """The backchannels in the Piper voice (two speeds and pitches) and, with espeak-ng,
+    two espeak-ng voices (float32, 48 kHz, 0.1 s of silence in front)."""
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from speech_clips import espeak_voice, have_espeak, piper_voice
 
@@ -362,7 +365,7 @@ def backchannel_clips() -> list[tuple[str, np.ndarray]]:
         voices += [espeak_voice("en-us", 160), espeak_voice("en-gb", 175)]
     clips = []
     for voice in voices:
-        for word in BACKCHANNELS:
+        for word in BACKCHANNELS["piper" if voice.name.startswith("piper") else "espeak"]:
             pcm = voice.say(word).astype(np.float32) / 32768.0
             clip = np.concatenate([np.zeros(1600, np.float32), pcm])
             clips.append((f"{voice.name}: {word}",
