@@ -262,7 +262,8 @@ class PolicyLog:
         original = model.decide
 
         def decide(text: str, silence_s: float, audio: Any = None) -> Any:
-            verdict = original(text, silence_s, audio)
+            verdict = original(text, silence_s) if audio is None else \
+                original(text, silence_s, audio)
             self.calls.append((time.monotonic(), text, verdict))
             return verdict
 
@@ -346,8 +347,9 @@ class Instruments:
         detector = service.pipeline.get_turn_detector_model()
         self.policy = PolicyLog(detector) if detector is not None else None
         self.confirmed: set[int] = set()
-        service.event_bus.subscribe(ev.SpeculationConfirmed,
-                                    lambda e: self.confirmed.add(e.turn_id))
+        confirmed = getattr(ev, "SpeculationConfirmed", None)  # absent before December
+        if confirmed is not None:
+            service.event_bus.subscribe(confirmed, lambda e: self.confirmed.add(e.turn_id))
 
     def restore(self) -> None:
         if self.decodes is not None:

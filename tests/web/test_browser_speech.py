@@ -48,16 +48,21 @@ def jfk_wav(path: Path, lead_s: float = 1.0, tail_s: float = 40.0) -> None:
                                         np.zeros(int(tail_s * MIC_RATE), np.int16)]))
 
 
+def default_config_with(llm: ScriptedLLMServer, tmp_path: Path) -> Path:
+    """resources/default_config.json with DefaultAgent on ``llm``, written to a file."""
+    config = json.loads((ROOT / "resources" / "default_config.json").read_text())
+    config["llm_agent"] = {"type": "DefaultAgent", "params": {"model": {
+        "base_url": llm.base_url, "api_key": "sk-test", "model": "scripted-model"}}}
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config))
+    return path
+
+
 @pytest.fixture
 def speech_server(tmp_path: Path):
-    with ScriptedLLMServer(default_reply=REPLY) as llm:
-        config = json.loads((ROOT / "resources" / "default_config.json").read_text())
-        config["llm_agent"] = {"type": "DefaultAgent", "params": {"model": {
-            "base_url": llm.base_url, "api_key": "sk-test", "model": "scripted-model"}}}
-        path = tmp_path / "config.json"
-        path.write_text(json.dumps(config))
-        with server_with_user(tmp_path, config=path) as base:
-            yield base
+    with ScriptedLLMServer(default_reply=REPLY) as llm, \
+            server_with_user(tmp_path, config=default_config_with(llm, tmp_path)) as base:
+        yield base
 
 
 async def test_a_paused_sentence_is_one_turn_with_every_word(speech_server: str, chromium,
@@ -118,23 +123,18 @@ async def test_speaking_over_a_reply_loses_no_word(tmp_path: Path, chromium) -> 
                           np.zeros(40 * MIC_RATE, np.float32)])
     wav = tmp_path / "barge.wav"
     write_pcm_wav(wav, (np.clip(pcm, -1, 1) * 32767).astype(np.int16))
-    with ScriptedLLMServer(default_reply=STORY, token_delay_s=0.02) as llm:
-        config = json.loads((ROOT / "resources" / "default_config.json").read_text())
-        config["llm_agent"] = {"type": "DefaultAgent", "params": {"model": {
-            "base_url": llm.base_url, "api_key": "sk-test", "model": "scripted-model"}}}
-        path = tmp_path / "config.json"
-        path.write_text(json.dumps(config))
-        with server_with_user(tmp_path, config=path) as base:
-            cdp = await open_app(chromium(wav), base)
-            try:
-                await click(cdp, "#mic")
-                await cdp.wait_until("window.xtalkDebug.transcripts.length >= 2 && "
-                                     "window.xtalkDebug.replies.length >= 2", 90,
-                                     "the second transcript and its reply")
-                await click(cdp, "#mic")
-                debug = await debug_state(cdp)
-            finally:
-                await cdp.close()
+    with ScriptedLLMServer(default_reply=STORY, token_delay_s=0.02) as llm, \
+            server_with_user(tmp_path, config=default_config_with(llm, tmp_path)) as base:
+        cdp = await open_app(chromium(wav), base)
+        try:
+            await click(cdp, "#mic")
+            await cdp.wait_until("window.xtalkDebug.transcripts.length >= 2 && "
+                                 "window.xtalkDebug.replies.length >= 2", 90,
+                                 "the second transcript and its reply")
+            await click(cdp, "#mic")
+            debug = await debug_state(cdp)
+        finally:
+            await cdp.close()
     first, second = debug["transcripts"][:2]
     assert "story" in normalise_words(first), debug["transcripts"]
     words = normalise_words(second)

@@ -7,11 +7,29 @@ Model weights are read-only, so every session clone of a model shares one
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 _SESSIONS: dict[tuple[str, int], Any] = {}
 _LOCK = threading.Lock()
+
+
+def model_file(model_path: str | None, default: Callable[[], Path], what: str,
+               shipped: str) -> Path:
+    """``model_path`` when given (it must exist), else ``default()``.
+
+    Raises:
+        RuntimeError: the given file does not exist (the message names ``what`` and where
+            the default comes from, ``shipped``), or ``default`` raised it.
+    """
+    if model_path is None:
+        return default()
+    path = Path(model_path).expanduser()
+    if not path.is_file():
+        raise RuntimeError(f"{what} model not found at {path}: pass model_path= an existing "
+                           f"{what} ONNX file, or leave it unset to use {shipped}.")
+    return path
 
 
 def shared_session(model_path: str | Path, threads: int = 1) -> Any:
@@ -40,4 +58,4 @@ def shared_session(model_path: str | Path, threads: int = 1) -> Any:
         return session
 
 
-__all__ = ["shared_session"]
+__all__ = ["model_file", "shared_session"]

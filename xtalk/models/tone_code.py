@@ -116,6 +116,21 @@ def _envelope(x: np.ndarray, sample_rate: int) -> np.ndarray:
     return np.sqrt(np.maximum(csum[hi] - csum[lo], 0.0) / width)
 
 
+def _loud(pcm: np.ndarray, sample_rate: int
+          ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray] | None:
+    """(samples as float, envelope, silence threshold, indices above it), or ``None`` when
+    there is no tone at all."""
+    x = np.asarray(pcm, dtype=np.float64).reshape(-1) / 32768.0
+    if x.size == 0:
+        return None
+    env = _envelope(x, sample_rate)
+    peak = float(env.max())
+    if peak < _ABS_FLOOR:
+        return None
+    threshold = _SILENCE_RATIO * peak
+    return x, env, threshold, np.flatnonzero(env > threshold)
+
+
 def _refine_start(
     env: np.ndarray, onset: int, last: int, period: float, sample_rate: int
 ) -> float:
@@ -182,15 +197,10 @@ def decode(pcm: np.ndarray, sample_rate: int = 16000, speed: float = 1.0) -> tup
     """
     if speed <= 0:
         raise ValueError(f"speed must be positive, got {speed}")
-    x = np.asarray(pcm, dtype=np.float64).reshape(-1) / 32768.0
-    if x.size == 0:
+    found = _loud(pcm, sample_rate)
+    if found is None:
         return "", 0.0
-    env = _envelope(x, sample_rate)
-    peak = float(env.max())
-    if peak < _ABS_FLOOR:
-        return "", 0.0
-    threshold = _SILENCE_RATIO * peak
-    active = np.flatnonzero(env > threshold)
+    x, env, threshold, active = found
     period = SYMBOL_SECONDS / speed * sample_rate
     start = _refine_start(env, int(active[0]), int(active[-1]), period, sample_rate)
     indices: list[int | None] = []
@@ -224,14 +234,10 @@ def decode_phrases(pcm: np.ndarray, sample_rate: int = 16000) -> tuple[str, floa
         ``(text, confidence)``: the phrases' texts joined by spaces, and the lowest
         phrase confidence (0 when there is no tone at all).
     """
-    x = np.asarray(pcm, dtype=np.float64).reshape(-1) / 32768.0
-    if x.size == 0:
+    found = _loud(pcm, sample_rate)
+    if found is None:
         return "", 0.0
-    env = _envelope(x, sample_rate)
-    peak = float(env.max())
-    if peak < _ABS_FLOOR:
-        return "", 0.0
-    active = np.flatnonzero(env > _SILENCE_RATIO * peak)
+    active = found[3]
     gap = PHRASE_GAP_SECONDS * sample_rate
     cuts = np.flatnonzero(np.diff(active) > gap)
     starts = [int(active[0]), *(int(active[c + 1]) for c in cuts)]

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from xtalk.models.interfaces import INPUT_SAMPLE_RATE, TurnDetector, TurnVerdict
-from xtalk.models.onnx_sessions import shared_session
+from xtalk.models.onnx_sessions import model_file, shared_session
 from xtalk.models.turn.text_policy import sounds_unfinished
 from xtalk.resource_paths import bundle_dir
 
@@ -120,12 +120,8 @@ class SmartTurnDetector(TurnDetector):
             raise ValueError(f"max_silence_s must be positive, got {max_silence_s}")
         if int(threads) < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
-        if model_path is None:
-            path = default_model_path()
-        else:
-            path = Path(model_path).expanduser()
-            if not path.is_file():
-                raise RuntimeError(f"Smart Turn model not found at {path}")
+        path = model_file(model_path, default_model_path, "Smart Turn",
+                          f"the {MODEL_FILENAME} that the pipecat-ai package ships")
         self.model_path = str(path)
         self.threshold = float(threshold)
         self.max_silence_s = float(max_silence_s)

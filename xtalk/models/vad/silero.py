@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from xtalk.models.interfaces import VAD
-from xtalk.models.onnx_sessions import shared_session
+from xtalk.models.onnx_sessions import model_file, shared_session
 
 SAMPLE_RATE = 16000
 FRAME_SAMPLES = 512
@@ -116,15 +116,9 @@ class SileroVAD(VAD):
     def __init__(self, model_path: str | None = None, threads: int = 1) -> None:
         if int(threads) < 1:
             raise ValueError(f"threads must be at least 1, got {threads}")
-        if model_path is None:
-            path = default_model_path()
-        else:
-            path = Path(model_path).expanduser()
-            if not path.is_file():
-                raise RuntimeError(
-                    f"Silero VAD model not found at {path}: pass model_path= an existing "
-                    f"Silero VAD ONNX file, or leave it unset to use the {MODEL_FILENAME} "
-                    "that the faster-whisper package ships (pip install faster-whisper).")
+        path = model_file(model_path, default_model_path, "Silero VAD",
+                          f"the {MODEL_FILENAME} that the faster-whisper package ships "
+                          "(pip install faster-whisper)")
         self.model_path = str(path)
         self.threads = int(threads)
         self._session = get_session(path, self.threads)
