@@ -68,15 +68,17 @@ def test_force_end_dismisses_a_pending_onset():
 
 def test_a_start_soon_after_a_dismissed_onset_keeps_that_onset():
     """A soft word start scored speech for one frame, then less, then clearly: the word's
-    first frames belong to the segment (pre-roll counted from the dismissed onset)."""
-    probs = [0.0] * 10 + [0.6] + [0.3] * 10 + [0.9] * 5
-    events = run(probs, min_speech_s=0.064, pre_roll_s=0.1, onset_memory_s=1.0)
+    first frames belong to the segment (the longer pre-roll of an uncertain start counted
+    from the dismissed onset)."""
+    probs = [0.0] * 10 + [0.6] + [0.2] * 10 + [0.9] * 5
+    events = run(probs, min_speech_s=0.064, pre_roll_s=0.1, onset_memory_s=1.0,
+                 onset_pre_roll_s=0.25)
     assert [k for k, _ in events] == ["onset", "dismissed", "onset", "start"]
-    assert events[-1][1] == 10 * FRAME - 1600
+    assert events[-1][1] == 10 * FRAME - 4000
 
 
 def test_a_dismissed_onset_long_before_does_not_stretch_the_start():
-    probs = [0.0] * 10 + [0.6] + [0.3] * 40 + [0.9] * 5
+    probs = [0.0] * 10 + [0.6] + [0.2] * 40 + [0.9] * 5
     events = run(probs, min_speech_s=0.064, pre_roll_s=0.1, onset_memory_s=1.0)
     assert events[-1] == ("start", 51 * FRAME - 1600)
 
@@ -89,3 +91,21 @@ def test_the_pause_sample_is_known_only_inside_a_pause():
     seg.process(5 * FRAME, FRAME, 0.0)
     seg.process(6 * FRAME, FRAME, 0.0)
     assert seg.pause_sample == 5 * FRAME
+
+
+def test_a_soft_lead_in_belongs_to_the_segment():
+    """"Ask" spoken over the reply, through a browser's echo cancellation (Silero's
+    scores of a real recording): it never reaches 0.5, "not" does; the start reaches back
+    over the soft frames (gaps of up to 0.3 s), not over the silence before them."""
+    probs = ([0.0] * 20 + [0.15, 0.41, 0.30, 0.40, 0.32, 0.20, 0.11, 0.21, 0.14, 0.14, 0.23,
+                           0.23, 0.34, 0.31, 0.20, 0.17, 0.18, 0.16, 0.16, 0.14, 0.11, 0.14,
+                           0.26, 0.44, 0.71, 0.73, 0.65])
+    events = run(probs, min_speech_s=0.064, pre_roll_s=0.2)
+    assert [k for k, _ in events] == ["onset", "start"]
+    assert events[-1][1] == 21 * FRAME - 3200  # from "ask" (0.41), with the pre-roll
+
+
+def test_soft_frames_far_from_the_speech_are_not_a_lead_in():
+    probs = [0.0] * 20 + [0.4] * 3 + [0.05] * 15 + [0.9] * 3
+    events = run(probs, min_speech_s=0.064, pre_roll_s=0.2)
+    assert events[-1] == ("start", 38 * FRAME - 3200)

@@ -578,8 +578,9 @@ async def test_optional_managers_switch_on_with_models(sessions, tmp_path) -> No
     equipped = sessions(DefaultService(pipeline=pipeline,
                                        service_config={"record_dir": str(tmp_path)}))
     frame = ev.AudioFrameReceived.TYPE
-    # enhancer + captioner + speaker + recording now listen to input frames too.
-    assert subscriptions(equipped)[frame] == subscriptions(bare)[frame] + 4
+    # enhancer + captioner + speaker + recording + turn detector (the audio clock of its
+    # waits) now listen to input frames too.
+    assert subscriptions(equipped)[frame] == subscriptions(bare)[frame] + 5
     assert equipped.event_bus.subscriber_count(ev.TurnEndCheckRequested) == 1
     assert equipped.event_bus.subscriber_count(ev.AudioChunkSent) == \
         bare.event_bus.subscriber_count(ev.AudioChunkSent) + 1

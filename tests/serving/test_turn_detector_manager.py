@@ -125,3 +125,34 @@ async def test_a_voice_detector_hears_the_turn_from_its_start_with_the_pause(las
     await wait_until(lambda: len(_decisions(bus)) == 1, what="the verdict")
     assert judge.calls == [("hello", 0.2, 16000 - 1600)]
     assert _decisions(bus) == [(is_end, 0.0 if is_end else 1.0)]
+
+
+async def test_a_wait_ends_on_the_audio_clock_not_the_wall_clock():
+    """"Wait 0.8 s" means 0.8 s more of *input audio*: however slowly the frames come,
+    the turn ends when the timeline passes it, not while an onset is pending, and not
+    within 0.5 s of one that came to nothing."""
+    from xtalk.serving.events import SpeechOnsetDetected, SpeechOnsetDismissed
+
+    bus = _setup(TextEndpointPolicy(extra_wait_s=0.8))
+
+    async def frames(seconds: float, start: int) -> int:
+        for i in range(int(seconds * 16000 / 512)):
+            await _publish(bus, AudioFrameReceived(session_id="s", start_sample=start + i * 512,
+                                                   pcm=np.zeros(512, dtype=np.int16)))
+        return start + int(seconds * 16000 / 512) * 512
+
+    end = await frames(0.5, 0)  # the pause began at 0.5 s (sample 8000)
+    await _publish(bus, TurnEndCheckRequested(session_id="s", turn_id=1, end_sample=8000,
+                                              text="and"))
+    await wait_until(lambda: _decisions(bus) == [(False, 0.8)], what="the wait verdict")
+    # the verdict counted 0.35 s of silence (the VAD's) + 0.8 s: due at 0.5 + 1.15 s
+    end = await frames(0.9, end)
+    assert _decisions(bus) == [(False, 0.8)]  # 0.9 s after the pause: not yet
+    await _publish(bus, SpeechOnsetDetected(session_id="s", start_sample=end))
+    end = await frames(0.4, end)
+    assert _decisions(bus) == [(False, 0.8)]  # past due, but speech may be starting
+    await _publish(bus, SpeechOnsetDismissed(session_id="s"))
+    end = await frames(0.4, end)
+    assert _decisions(bus) == [(False, 0.8)]  # a soft word start may follow the blip
+    await frames(0.15, end)
+    assert _decisions(bus) == [(False, 0.8), (True, 0.0)]

@@ -258,6 +258,9 @@ def format_latency(data: dict[str, Any]) -> str:
         value = data.get(key)
         if isinstance(value, int | float):
             parts.append(f"{label} {value:.0f} ms")
+    saved = data.get("speculation_saved_ms")
+    if isinstance(saved, int | float) and saved > 0:
+        parts.append(f"saved by preparing early {saved:.0f} ms")
     turn = data.get("turn_id")
     return f"[latency] turn {turn}: " + (", ".join(parts) if parts else "no figures")
 
@@ -437,6 +440,10 @@ class ClientSession:
     def _on_invalid_asr_result(self, data: dict[str, Any]) -> None:
         self.noise_heard = True
         self.console.status("(the server heard noise, not speech)")
+
+    def _on_backchannel(self, data: dict[str, Any]) -> None:
+        self.console.status(f"(heard {str(data.get('text', '')).strip()!r} as listening: "
+                            "the reply goes on)")
 
     def _on_tts_finished(self, data: dict[str, Any]) -> None:
         self.finished_turns.add(data.get("turn_id"))

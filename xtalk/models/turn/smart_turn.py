@@ -109,7 +109,7 @@ class SmartTurnDetector(TurnDetector):
 
     uses_audio = True
 
-    def __init__(self, model_path: str | None = None, threshold: float = 0.5,
+    def __init__(self, model_path: str | None = None, threshold: float = 0.6,
                  max_silence_s: float = 1.6, use_transcript: bool = True,
                  unpunctuated_threshold: float = 0.8, threads: int = 1) -> None:
         for name, value in (("threshold", threshold),

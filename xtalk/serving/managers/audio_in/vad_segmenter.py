@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 
@@ -16,8 +17,16 @@ class VADSettings:
         min_speech_s: Speech needed before a start is declared (filters clicks).
         min_silence_s: Silence needed after speech before an end is declared.
         pre_roll_s: Audio kept before the detected start (the start of a word is quiet).
-        onset_memory_s: A start this soon after a dismissed onset begins at that onset
-            (its pre-roll included): the dismissed frames were the start of the word.
+        onset_memory_s: A start this soon after a dismissed onset begins at that onset,
+            with ``onset_pre_roll_s`` before it: the dismissed frames were the start of a
+            word that scored low (a soft voice, or one that echo cancellation and noise
+            suppression held down while the reply played), and its beginning lies
+            further back than a clear word's.
+        lead_in_threshold: A start also takes in the frames just before it that scored at
+            least this (a soft word that never reached ``threshold``: a browser's echo
+            cancellation holds a voice that starts over the reply down to 0.3 – 0.45)…
+        lead_in_gap_s: …when no gap between them is longer than this…
+        lead_in_max_s: …up to this far back.
     """
 
     threshold: float = 0.5
@@ -26,6 +35,10 @@ class VADSettings:
     min_silence_s: float = 0.4
     pre_roll_s: float = 0.2
     onset_memory_s: float = 1.0
+    onset_pre_roll_s: float = 0.5
+    lead_in_threshold: float = 0.3
+    lead_in_gap_s: float = 0.3
+    lead_in_max_s: float = 1.0
 
     @property
     def silence_threshold(self) -> float:
@@ -54,6 +67,7 @@ class SpeechSegmenter:
         self._speech_run_start: int | None = None
         self._silence_start: int | None = None
         self._dismissed_onset: int | None = None
+        self._recent: deque[tuple[int, float]] = deque()  # (frame start, p) outside speech
 
     @property
     def pause_sample(self) -> int | None:
@@ -66,6 +80,7 @@ class SpeechSegmenter:
         s = self.settings
         end_sample = start_sample + n_samples
         if not self.in_speech:
+            self._remember(start_sample, probability)
             if probability >= s.threshold:
                 first = self._speech_run_start is None
                 if first:
@@ -73,13 +88,7 @@ class SpeechSegmenter:
                 if end_sample - self._speech_run_start >= s.min_speech_s * self.sample_rate:
                     self.in_speech = True
                     self._silence_start = None
-                    begin = self._speech_run_start
-                    dismissed, self._dismissed_onset = self._dismissed_onset, None
-                    if dismissed is not None and \
-                            begin - dismissed <= s.onset_memory_s * self.sample_rate:
-                        begin = dismissed
-                    pre = int(s.pre_roll_s * self.sample_rate)
-                    return SegmentEvent("start", max(0, begin - pre))
+                    return SegmentEvent("start", self._segment_begin(self._speech_run_start))
                 return SegmentEvent("onset", start_sample) if first else None
             if self._speech_run_start is not None:
                 earlier = self._dismissed_onset
@@ -103,6 +112,36 @@ class SpeechSegmenter:
             self._silence_start = None
             return SegmentEvent("resume", start_sample)
         return None
+
+    def _remember(self, start_sample: int, probability: float) -> None:
+        s = self.settings
+        self._recent.append((start_sample, probability))
+        horizon = start_sample - int((s.lead_in_max_s + s.lead_in_gap_s) * self.sample_rate)
+        while self._recent and self._recent[0][0] < horizon:
+            self._recent.popleft()
+
+    def _segment_begin(self, run_start: int) -> int:
+        """Where a segment whose speech frames began at ``run_start`` starts: its
+        pre-roll, reaching back over a soft lead-in and a recently dismissed onset."""
+        s, rate = self.settings, self.sample_rate
+        begins = [run_start - int(s.pre_roll_s * rate)]
+        dismissed, self._dismissed_onset = self._dismissed_onset, None
+        if dismissed is not None and run_start - dismissed <= s.onset_memory_s * rate:
+            begins.append(dismissed - int(max(s.pre_roll_s, s.onset_pre_roll_s) * rate))
+        earliest, gap_from = run_start, run_start
+        for frame, probability in reversed(self._recent):
+            if frame >= run_start:
+                continue
+            if run_start - frame > s.lead_in_max_s * rate:
+                break
+            if probability >= s.lead_in_threshold:
+                earliest, gap_from = frame, frame
+            elif gap_from - frame > s.lead_in_gap_s * rate:
+                break
+        if earliest < run_start:
+            begins.append(earliest - int(s.pre_roll_s * rate))
+        self._recent.clear()
+        return max(0, min(begins))
 
     def force_end(self, sample: int) -> SegmentEvent | None:
         """End an ongoing speech segment now (e.g. the client muted); a pending onset is

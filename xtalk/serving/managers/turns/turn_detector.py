@@ -1,7 +1,8 @@
 """TurnDetectorManager: asks the turn-detector model whether a pause ends the turn.
 
-Consumes: AudioFrameReceived (kept when the detector judges the voice), UserTurnStarted,
-TurnEndCheckRequested, TranscriptSpeculated, TranscriptPartial, SpeechStarted.
+Consumes: AudioFrameReceived (the input timeline; the audio too when the detector judges the
+voice), UserTurnStarted, TurnEndCheckRequested, TranscriptSpeculated, TranscriptPartial,
+SpeechOnsetDetected / SpeechOnsetDismissed, SpeechStarted.
 Emits: TurnEndDecided.
 
 A check is judged once the transcript of its pause is known: the ASR's speculative final
@@ -10,9 +11,12 @@ it costs no latency; without it (no ASR, speculation off, or after ``transcript_
 service config key ``"turn"``) the freshest partial is judged. Detectors that judge the
 voice also get the turn's audio with the first 0.2 s of the pause. The model runs in a worker
 thread. When the verdict was "wait", a fresher transcript of the same turn is judged
-again, and an "end now" verdict cuts the wait short. Speech in the turn drops a pending
-check. Switched off when the pipeline has no turn detector (turn-taking then ends the turn
-on the VAD's silence alone).
+again, and an "end now" verdict cuts the wait short. A wait ends on the audio's own clock:
+once the input timeline has passed the pause plus the verdict's silence (and no onset of
+speech is pending or was dismissed in the last 0.5 s), "end now" follows, however late the
+frames are processed. Speech in
+the turn drops a pending check. Switched off when the pipeline has no turn detector
+(turn-taking then ends the turn on the VAD's silence alone).
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ from xtalk.audio.history import AudioHistory
 from xtalk.models.interfaces import TurnDetector, TurnVerdict
 from xtalk.serving.events import (
     AudioFrameReceived,
+    SpeechOnsetDetected,
+    SpeechOnsetDismissed,
     SpeechStarted,
     TranscriptPartial,
     TranscriptSpeculated,
@@ -44,6 +50,10 @@ AUDIO_WINDOW_S = 8.0
 #: rate a turn "finished" more readily the more silence follows it.
 VOICE_PAUSE_S = 0.2
 TRANSCRIPT_WAIT_S = 1.0
+#: After an onset of speech that came to nothing, a wait ends no sooner than this: a soft
+#: word start (noise suppression, a quiet voice) often scores speech for a frame, less for
+#: a few, then clearly.
+ONSET_GRACE_S = 0.5
 
 
 def _has_detector(manager: Manager) -> bool:
@@ -66,6 +76,7 @@ class _Check:
     transcript: asyncio.Event = field(default_factory=asyncio.Event)
     judged_text: str | None = None
     waiting: bool = False  # the last verdict was "wait"
+    deadline: int | None = None  # the input sample where that wait ends
 
 
 class TurnDetectorManager(Manager):
@@ -84,6 +95,9 @@ class TurnDetectorManager(Manager):
         self._check: _Check | None = None
         self._spoken: tuple[int, int, str] | None = None  # (turn, pause sample, text)
         self._task: asyncio.Task[None] | None = None
+        self._last_sample = 0
+        self._onset = False  # a speech onset not yet confirmed or dismissed
+        self._grace_until = 0  # the sample before which a wait does not end (a recent onset)
 
     def pipeline_has_asr(self) -> bool:
         get_asr = getattr(self.pipeline, "get_asr_model", None)
@@ -96,9 +110,30 @@ class TurnDetectorManager(Manager):
         return detector
 
     # ------------------------------------------------------------------ inputs
-    @Manager.event_handler(AudioFrameReceived, priority=10, enabled_if=_judges_voice)
-    def on_frame(self, event: AudioFrameReceived) -> None:
-        self.history.append(event.start_sample, event.pcm)
+    @Manager.event_handler(AudioFrameReceived, priority=10, enabled_if=_has_detector)
+    async def on_frame(self, event: AudioFrameReceived) -> None:
+        if _judges_voice(self):
+            self.history.append(event.start_sample, event.pcm)
+        self._last_sample = event.start_sample + event.pcm.size
+        await self._end_wait_if_due()
+
+    @Manager.event_handler(SpeechOnsetDetected, enabled_if=_has_detector)
+    def on_onset(self, event: SpeechOnsetDetected) -> None:
+        self._onset = True
+
+    @Manager.event_handler(SpeechOnsetDismissed, enabled_if=_has_detector)
+    def on_onset_dismissed(self, event: SpeechOnsetDismissed) -> None:
+        self._onset = False
+        self._grace_until = self._last_sample + int(ONSET_GRACE_S * SAMPLE_RATE)
+
+    async def _end_wait_if_due(self) -> None:
+        check = self._check
+        if check is None or not check.waiting or check.deadline is None or self._onset \
+                or self._last_sample < max(check.deadline, self._grace_until):
+            return
+        self._drop_check()
+        await self.publish(TurnEndDecided(session_id=self.session_id, turn_id=check.turn_id,
+                                          is_end=True))
 
     @Manager.event_handler(UserTurnStarted, enabled_if=_has_detector)
     def on_turn_started(self, event: UserTurnStarted) -> None:
@@ -138,6 +173,7 @@ class TurnDetectorManager(Manager):
 
     @Manager.event_handler(SpeechStarted, enabled_if=_has_detector)
     def on_speech(self, event: SpeechStarted) -> None:
+        self._onset = False
         self._drop_check()  # the user went on: the pending verdict no longer applies
 
     # ------------------------------------------------------------------ judging
@@ -170,6 +206,8 @@ class TurnDetectorManager(Manager):
         check.waiting = not verdict.is_end
         if verdict.is_end:
             self._check = None
+        else:
+            check.deadline = check.end_sample + int((silence + verdict.wait_s) * SAMPLE_RATE)
         await self.publish(TurnEndDecided(session_id=self.session_id, turn_id=check.turn_id,
                                           is_end=verdict.is_end, wait_s=verdict.wait_s))
 
@@ -192,8 +230,8 @@ class TurnDetectorManager(Manager):
 
     def _silence(self, check: _Check) -> float:
         """Silence since the pause began, as far as the audio has arrived."""
-        if self.history.end_sample > check.end_sample:
-            return (self.history.end_sample - check.end_sample) / SAMPLE_RATE
+        if self._last_sample > check.end_sample:
+            return (self._last_sample - check.end_sample) / SAMPLE_RATE
         return self.silence_s + time.monotonic() - check.requested
 
     def _drop_check(self) -> None:

@@ -61,6 +61,10 @@ from xtalk.serving.events import (
 from xtalk.serving.interfaces import Manager
 from xtalk.text.backchannels import is_backchannel
 
+#: How much longer than the turn detector's wait the turn may stay open when no audio
+#: arrives to measure the silence by.
+NO_AUDIO_SLACK_S = 1.0
+
 
 @dataclass
 class TurnState:
@@ -145,10 +149,13 @@ class TurnTakingManager(Manager):
         if event.is_end or event.wait_s <= 0:
             await self._end_turn()
             return
+        # The turn detector ends the wait on the audio's own clock; this timer only ends
+        # it when the audio stops coming (a client that went quiet without a word).
         self._cancel_end_timer()
         loop = asyncio.get_running_loop()
         self._end_timer = loop.call_later(
-            event.wait_s, lambda: loop.create_task(self._end_turn(event.turn_id)))
+            event.wait_s + NO_AUDIO_SLACK_S,
+            lambda: loop.create_task(self._end_turn(event.turn_id)))
 
     def _cancel_end_timer(self) -> None:
         if self._end_timer is not None:
