@@ -94,11 +94,17 @@ async def test_system_prompt_default_and_override(llm_server: ScriptedLLMServer)
     first = llm_server.requests[0]["messages"]
     assert first[0] == {"role": "system", "content": DEFAULT_SYSTEM_PROMPT}
     assert "spoken" in DEFAULT_SYSTEM_PROMPT and "short" in DEFAULT_SYSTEM_PROMPT
-    await collect(make_agent(llm_server, system_prompt="Speak like a pirate.", max_tokens=42))
+    pirate = make_agent(llm_server, system_prompt="Speak like a pirate.", max_tokens=42)
+    await collect(pirate, user_only)
     second = llm_server.requests[1]
     assert second["messages"][0] == {"role": "system", "content": "Speak like a pirate."}
-    assert [m["role"] for m in second["messages"]] == ["system", "user", "assistant", "user"]
     assert second["max_tokens"] == 42
+    # a system message it is given (the engine's: its prompt and context) is kept as it is
+    llm_server.script("Three.")
+    await collect(pirate)
+    third = llm_server.requests[2]
+    assert third["messages"][0] == CONVERSATION[0]
+    assert [m["role"] for m in third["messages"]] == ["system", "user", "assistant", "user"]
 
 
 async def test_closing_the_stream_stops_the_reply(llm_server: ScriptedLLMServer) -> None:

@@ -68,11 +68,18 @@ class Session:
         await self.bus.drain()
 
 
+class _NoModels:
+    """A pipeline with no agent (the context manager asks for the agent's own prompt)."""
+
+    def get_agent(self) -> None:
+        return None
+
+
 @pytest.fixture
 async def session() -> AsyncIterator[Session]:
     bus = EventBus()
-    playback = TTSPlaybackManager(bus, SID, object())
-    context = LLMAgentContextManager(bus, SID, object())
+    playback = TTSPlaybackManager(bus, SID, _NoModels())
+    context = LLMAgentContextManager(bus, SID, _NoModels())
     playback.bind_handlers(bus)
     context.bind_handlers(bus)
     made = Session(bus, playback, context, [], [], [])

@@ -160,8 +160,12 @@ async def test_speculation_mismatch_is_regenerated() -> None:
     conversation; otherwise it cancels it and generates the accepted turn afresh."""
     from xtalk.serving.event_bus import EventBus
 
+    class _NoAgent:
+        def get_agent(self) -> None:
+            return None
+
     bus = EventBus(enable_history=True)
-    manager = LLMAgentContextManager(bus, "s", object(), {})
+    manager = LLMAgentContextManager(bus, "s", _NoAgent(), {})
     manager.bind_handlers(bus)
     await bus.publish(ev.ReplySpeculationRequested(session_id="s", turn_id=1,
                                                    text="What time is it"),

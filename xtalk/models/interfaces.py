@@ -15,7 +15,7 @@ return a new object that **shares** the read-only weights of the original.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,13 +137,25 @@ class ToolCallPending:
 AgentOutput = TextDelta | ToolCallPending | ToolInvocation
 
 
+#: ``handler(action, args)`` (sync or async): a tool asks the session for an action
+#: (``"set_voice"``, ``"set_speed"``); returns an error text for the model, or ``None``.
+ToolActionHandler = Callable[[str, dict[str, Any]], Any]
+#: ``await search(query)``: passages of the session's documents.
+Retriever = Callable[[str], Awaitable[list[str]]]
+
+
 class Agent(ABC):
     """Generates replies from a conversation.
 
     The conversation itself is owned by the session (the context manager); an agent is
     handed the messages (``{"role": "system"|"user"|"assistant", "content": str}``) and
-    streams its reply. Cancellation is by cancelling the consuming task.
+    streams its reply. Cancellation is by cancelling the consuming task. The hooks below
+    are optional: an agent that has no use for them ignores them.
     """
+
+    #: The agent's own system prompt, if it has one: the engine then uses it instead of its
+    #: default and still adds its context (retrieved excerpts) to it.
+    system_prompt: str | None = None
 
     @abstractmethod
     def astream(self, messages: list[dict[str, Any]]) -> AsyncIterator[AgentOutput]:
@@ -156,6 +168,18 @@ class Agent(ABC):
     @property
     def tools(self) -> list[Any]:
         return []
+
+    def set_retriever(self, search: Retriever | None) -> None:  # noqa: B027 (optional)
+        """The session's document search, for a search tool of the agent's own."""
+
+    def set_tool_action_handler(  # noqa: B027 (optional)
+            self, handler: ToolActionHandler | None) -> None:
+        """Where the agent's tools send the actions they ask of the session."""
+
+    async def aresolve(self) -> bool:
+        """Prepare the connection to the model before the first reply (called when a
+        session starts); ``True`` when a model is reachable."""
+        return True
 
     def clone(self) -> Agent:
         return self
@@ -250,8 +274,9 @@ except ModuleNotFoundError:  # pragma: no cover - langchain-core is a core depen
 
 __all__ = [
     "ASR", "INPUT_SAMPLE_RATE", "TTS", "VAD", "Agent", "AgentOutput", "Captioner",
-    "Embeddings", "PuntRestorer", "Rewriter", "SpeakerEncoder", "SpeechEnhancer",
-    "SpeechSpeedController", "TextDelta", "ToolCallPending", "ToolInvocation",
+    "Embeddings", "PuntRestorer", "Retriever", "Rewriter", "SpeakerEncoder", "SpeechEnhancer",
+    "SpeechSpeedController", "TextDelta", "ToolActionHandler", "ToolCallPending",
+    "ToolInvocation",
     "Transcription", "TurnDetector",
     "TurnVerdict", "UnsupportedFeatureError",
 ]

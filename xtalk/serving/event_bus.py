@@ -147,10 +147,32 @@ class EventBus:
             self._history.append(event)
         if wait_for_completion:
             return await self._dispatch(event)
-        self._ensure_dispatcher()
-        assert self._queue is not None
-        self._queue.put_nowait(event)
+        self._enqueue(event)
         return True
+
+    def post(self, event: BaseEvent) -> bool:
+        """Queue ``event`` for delivery from synchronous code (what ``publish`` without
+        waiting does); it is delivered, in order, once an event loop runs the bus.
+
+        Returns:
+            ``False`` if the bus is shut down.
+        """
+        if not isinstance(event, BaseEvent):
+            raise TypeError(f"expected a BaseEvent, got {type(event).__name__}")
+        if self._closed:
+            self._counts["dropped_after_shutdown"] += 1
+            return False
+        self._counts["published"] += 1
+        if self._enable_history:
+            self._history.append(event)
+        self._enqueue(event)
+        return True
+
+    def _enqueue(self, event: BaseEvent) -> None:
+        self._queue = self._queue or asyncio.Queue()
+        self._queue.put_nowait(event)
+        with contextlib.suppress(RuntimeError):  # no running loop: a later publish starts it
+            self._ensure_dispatcher()
 
     def _ensure_dispatcher(self) -> None:
         if self._dispatcher is None or self._dispatcher.done():

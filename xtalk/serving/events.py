@@ -146,8 +146,8 @@ class AudioFrameReceived(BaseEvent):
     """A block of canonical input audio: PCM16 mono 16 kHz.
 
     ``start_sample`` is the position of the first sample in the session's input stream;
-    ``received_time`` is when it arrived (monotonic). The speech enhancer, when present,
-    replaces ``pcm`` in place before VAD and ASR see it (it runs at a higher priority).
+    ``received_time`` is when it arrived (monotonic). With a speech enhancer in the
+    pipeline this is the enhanced frame (see :class:`AudioFrameCaptured`).
     """
 
     pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
@@ -155,6 +155,18 @@ class AudioFrameReceived(BaseEvent):
     received_time: float = 0.0
     source: str = "websocket"
     TYPE: ClassVar[str] = "audio.frame_received"
+
+
+@dataclass
+class AudioFrameCaptured(BaseEvent):
+    """A block of canonical input audio before the speech enhancer (published only when
+    the pipeline has one); the enhancer manager turns it into AudioFrameReceived."""
+
+    pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    start_sample: int = 0
+    received_time: float = 0.0
+    source: str = "websocket"
+    TYPE: ClassVar[str] = "audio.frame_captured"
 
 
 @dataclass

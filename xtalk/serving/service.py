@@ -236,17 +236,18 @@ class Service:
 
     def restore_conversation(self, *, messages: list[dict[str, Any]]) -> None:
         """Replace the session's conversation with persisted ``messages``
-        (``{"role", "content"}`` dicts)."""
+        (``{"role", "content"}`` dicts): a ``ConversationRestored`` event, delivered
+        before anything published after it."""
         for message in messages:
             if not isinstance(message, dict) or message.get("role") not in (
                     "system", "user", "assistant") or not isinstance(
                     message.get("content"), str):
                 raise ValueError("messages must be {'role', 'content'} dicts with a "
                                  "system/user/assistant role and string content")
-        for manager in self.managers.values():
-            restore = getattr(manager, "restore_conversation", None)
-            if callable(restore):
-                restore(messages)
+        if self.event_bus is None:
+            raise RuntimeError("restore_conversation needs a live session")
+        self.event_bus.post(ev.ConversationRestored(
+            session_id=self.session_id, messages=[dict(m) for m in messages]))
 
     def conversation(self) -> list[dict[str, Any]]:
         """The session's conversation so far (user and assistant messages)."""

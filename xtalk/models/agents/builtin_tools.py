@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from langchain_core.tools import BaseTool, StructuredTool
 
-ToolActionCallback = Callable[[str, dict[str, Any]], Any]
-Retriever = Callable[[str], Awaitable[list[str]]]
+from xtalk.models.interfaces import Retriever, ToolActionHandler
+
+ToolActionCallback = ToolActionHandler
 
 MIN_SPEED = 0.5
 MAX_SPEED = 2.0

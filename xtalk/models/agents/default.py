@@ -7,8 +7,8 @@ else the agent falls back to :class:`~xtalk.models.agents.offline.OfflineAgent` 
 
 Engine hooks (per session, on the session's clone):
 
-* ``agent.on_tool_action = fn`` — ``fn(action, args)`` (sync or async) is called by the
-  ``set_voice`` (``"set_voice", {"voice": name}``) and ``set_speed``
+* ``agent.set_tool_action_handler(fn)`` — ``fn(action, args)`` (sync or async) is called
+  by the ``set_voice`` (``"set_voice", {"voice": name}``) and ``set_speed``
   (``"set_speed", {"speed": float}``) tools; the engine publishes
   ``VoiceChangeRequested`` / ``SpeedChangeRequested``. A returned string replaces the
   tool's confirmation; an exception is reported to the model as a failure.
@@ -39,19 +39,14 @@ from xtalk.models.interfaces import (
     Agent,
     AgentOutput,
     TextDelta,
+    ToolActionHandler,
     ToolCallPending,
     ToolInvocation,
 )
+from xtalk.text.prompts import DEFAULT_SYSTEM_PROMPT
 
 log = logging.getLogger(__name__)
 
-DEFAULT_SYSTEM_PROMPT = (
-    "You are a friendly voice assistant. Everything you write is spoken aloud, so reply "
-    "the way a person talks: short and conversational, usually one to three sentences. "
-    "Do not use markdown, lists, tables, code, emoji or URLs. Write numbers, times and "
-    "symbols the way they are said. If a request is unclear, ask a brief question. "
-    "Use your tools when they help, without announcing them."
-)
 MAX_TOOL_ROUNDS = 4
 
 # Per process: endpoints (base_url, model) known to reject / accept tool calling.
@@ -219,8 +214,10 @@ class DefaultAgent(Agent):
     Args:
         model: ``{"base_url", "api_key", "model", "extra_body"}``; missing ``base_url`` or
             ``model`` (or ``None``) means "find one" at first use (see the module docstring).
-        system_prompt: Overrides the system message the engine sends; when neither is given,
-            :data:`DEFAULT_SYSTEM_PROMPT` is used.
+        system_prompt: The agent's own system prompt: the engine puts it (with its context,
+            such as retrieved excerpts) in the system message instead of its default; for
+            a conversation without a system message the agent adds it (else
+            :data:`DEFAULT_SYSTEM_PROMPT`). A system message it is given is never replaced.
         max_tokens: Reply token limit (sent as ``max_tokens``).
         temperature: Sampling temperature.
         tools: Extra LangChain tools (objects, or ``"module:attribute"`` strings).
@@ -296,6 +293,10 @@ class DefaultAgent(Agent):
     @property
     def retriever(self) -> Retriever | None:
         return self._retriever
+
+    def set_tool_action_handler(self, handler: ToolActionHandler | None) -> None:
+        """The session's handler for the set_voice / set_speed tools' actions."""
+        self.on_tool_action = handler
 
     def set_retriever(self, fn: Retriever | None) -> None:
         """Search documents with ``fn`` (``async (query) -> list[str]``); ``None`` removes
@@ -382,13 +383,8 @@ class DefaultAgent(Agent):
                                        tool_call_id=str(message.get("tool_call_id") or "")))
             else:
                 out.append(HumanMessage(content=text or ""))
-        has_system = bool(out) and isinstance(out[0], SystemMessage)
-        if self.system_prompt is not None:
-            if has_system:
-                out = out[1:]
-            out.insert(0, SystemMessage(content=self.system_prompt))
-        elif not has_system:
-            out.insert(0, SystemMessage(content=DEFAULT_SYSTEM_PROMPT))
+        if not (out and isinstance(out[0], SystemMessage)):
+            out.insert(0, SystemMessage(content=self.system_prompt or DEFAULT_SYSTEM_PROMPT))
         return out
 
     # ------------------------------------------------------------------ errors

@@ -5,8 +5,8 @@ PlaybackStopped (a reply cut off â€” by barge-in or the client's ``interrupt`` â
 generated further), ModelChangeRequested (kind "llm"), SessionStarted, SessionStopping.
 Emits: ModelChanged, ReplyTextDelta, ToolCalled, ReplyTextCompleted (never for a
 cancelled generation), ErrorOccurred (agent failures, with a safe message), VoiceChangeRequested /
-SpeedChangeRequested (when the agent's built-in tools ask for them, via the agent's
-``on_tool_action`` hook).
+SpeedChangeRequested (when the agent's built-in tools ask for them, through the handler
+given with ``Agent.set_tool_action_handler``).
 
 When the session starts, the agent resolves its endpoint in the background (``aresolve``:
 endpoint probing, importing and building the chat client take ~0.7 s on a 2-core CPU,
@@ -74,8 +74,8 @@ class LLMAgentConsumptionManager(Manager):
         self._warmup: asyncio.Task[Any] | None = None
         self.timeout_s = float(self.setting("agent_timeout_s", 20.0))
         agent = self.pipeline.get_agent()
-        if agent is not None and hasattr(agent, "on_tool_action"):
-            agent.on_tool_action = self._on_tool_action
+        if agent is not None:
+            agent.set_tool_action_handler(self._on_tool_action)
 
     async def _on_tool_action(self, action: str, args: dict[str, Any]) -> str | None:
         """Turn the agent's voice/speed tools into the session's change requests."""
@@ -206,11 +206,10 @@ class LLMAgentConsumptionManager(Manager):
     @Manager.event_handler(SessionStarted)
     def on_started(self, event: SessionStarted) -> None:
         agent = self.pipeline.get_agent()
-        resolve = getattr(agent, "aresolve", None)
-        if resolve is None or self._warmup is not None:
+        if agent is None or self._warmup is not None:
             return
         self._warmup = asyncio.get_running_loop().create_task(
-            self._resolve(resolve), name=f"xtalk-agent-warmup-{self.session_id}")
+            self._resolve(agent.aresolve), name=f"xtalk-agent-warmup-{self.session_id}")
 
     async def _resolve(self, resolve: Any) -> None:
         try:

@@ -1,7 +1,8 @@
 """LLMAgentContextManager: owns the session's conversation with the agent.
 
-Consumes: UserTurnAccepted, ReplySpeculationRequested, GenerationCancelRequested,
-RetrievalUpdated, ReplyTextCompleted, ReplyHeard, PlaybackStopped.
+Consumes: ConversationRestored, UserTurnAccepted, ReplySpeculationRequested,
+GenerationCancelRequested, RetrievalUpdated, ReplyTextCompleted, ReplyHeard,
+PlaybackStopped.
 Emits: GenerationRequested (with a snapshot of the conversation), SpeculationConfirmed,
 GenerationCancelRequested (a speculation that does not fit the accepted turn),
 ConversationTurnCommitted (for persistence).
@@ -17,7 +18,9 @@ reports it heard to its end (ReplyHeard: ``tts_finished`` alone only means the l
 was *sent*, and the user may still interrupt), or — when the user interrupted it — only the
 part that was played (PlaybackStopped ``heard_text``), marked as cut off. Both are
 published with ``wait_for_completion``, so a reply is committed before the user turn that
-follows it. The system prompt comes from the service config key ``"system_prompt"``.
+follows it. The system prompt is the agent's own (``Agent.system_prompt``), else the service
+config key ``"system_prompt"``, else :data:`~xtalk.text.prompts.DEFAULT_SYSTEM_PROMPT`;
+retrieved excerpts are added to whichever it is.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from xtalk.serving.events import (
+    ConversationRestored,
     ConversationTurnCommitted,
     GenerationCancelRequested,
     GenerationRequested,
@@ -39,12 +43,8 @@ from xtalk.serving.events import (
     UserTurnAccepted,
 )
 from xtalk.serving.interfaces import Manager
+from xtalk.text.prompts import DEFAULT_SYSTEM_PROMPT
 
-DEFAULT_SYSTEM_PROMPT = (
-    "You are Xtalk, a helpful voice assistant. The user hears your replies spoken aloud, "
-    "so answer conversationally in one to three short sentences, without markdown, lists "
-    "or emoji, unless asked for detail."
-)
 INTERRUPTED_MARK = " …"
 _NON_WORDS = re.compile(r"[^\w']+")
 
@@ -78,14 +78,16 @@ class LLMAgentContextManager(Manager):
     def conversation_messages(self) -> list[dict[str, Any]]:
         return [dict(m) for m in self.conversation.messages]
 
-    def restore_conversation(self, messages: list[dict[str, Any]]) -> None:
+    @Manager.event_handler(ConversationRestored, priority=90)
+    def on_restored(self, event: ConversationRestored) -> None:
         self.conversation = Conversation(
             messages=[{"role": m["role"], "content": m["content"]}
-                      for m in messages if m["role"] in ("user", "assistant")])
+                      for m in event.messages if m["role"] in ("user", "assistant")])
 
     def _snapshot(self, turn_id: int, pending_user: str | None = None
                   ) -> list[dict[str, Any]]:
-        system = self.system_prompt
+        agent = self.pipeline.get_agent()
+        system = (agent.system_prompt if agent is not None else None) or self.system_prompt
         context = self._retrieved.pop(turn_id, "")
         if context:
             system += "\n\nRelevant excerpts from the user's documents:\n" + context

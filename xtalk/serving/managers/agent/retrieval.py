@@ -5,8 +5,8 @@ Consumes: DocumentChunksIndexed, UserTurnAccepted and ReplySpeculationRequested 
 Emits: RetrievalUpdated (``retrieval_updated``; the context manager adds it to the prompt;
 marked ``speculative`` for a speculative reply).
 Uses vector search when chunks carry vectors and the pipeline has an embeddings model,
-else BM25. Silent when the session has no documents. Agents that can search on their
-own (``set_retriever``) get this manager's search as their retrieval tool.
+else BM25. Silent when the session has no documents. Once there are documents the agent
+gets this manager's search (``Agent.set_retriever``), for a search tool of its own.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ class RetrievalManager(Manager):
 
     def _offer_to_agent(self) -> None:
         agent = self.pipeline.get_agent()
-        if not self._offered and agent is not None and hasattr(agent, "set_retriever"):
+        if not self._offered and agent is not None:
             agent.set_retriever(self.search)
             self._offered = True
 

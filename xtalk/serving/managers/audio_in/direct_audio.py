@@ -2,8 +2,10 @@
 
 Consumes: DirectAudioSubmitted (any rate, channels, int16 or float32 — WebSocket frames,
 the desktop microphone, a file).
-Emits: AudioFrameReceived (PCM16 mono 16 kHz), dispatched immediately so that everything
-derived from a frame (VAD, ASR buffering) happens before the next queued event.
+Emits: AudioFrameReceived (PCM16 mono 16 kHz) — or, when the pipeline has a speech enhancer,
+AudioFrameCaptured for the enhancer manager to enhance first — dispatched immediately so
+that everything derived from a frame (VAD, ASR buffering) happens before the next queued
+event.
 
 It owns the session's input timeline: ``start_sample`` counts canonical samples since the
 session began. Each source gets its own streaming resampler (no seams between blocks).
@@ -16,7 +18,7 @@ import time
 import numpy as np
 
 from xtalk.audio.pcm import INPUT_SAMPLE_RATE, StreamResampler, float_to_int16, to_mono_float32
-from xtalk.serving.events import AudioFrameReceived, DirectAudioSubmitted
+from xtalk.serving.events import AudioFrameCaptured, AudioFrameReceived, DirectAudioSubmitted
 from xtalk.serving.interfaces import Manager
 
 
@@ -49,8 +51,8 @@ class DirectAudioManager(Manager):
             return
         start = self._next_sample
         self._next_sample += pcm.size
-        await self.publish(
-            AudioFrameReceived(session_id=self.session_id, pcm=pcm, start_sample=start,
-                               received_time=time.monotonic(), source=event.source),
-            wait_for_completion=True,
-        )
+        frame = AudioFrameCaptured if self.pipeline.get_enhancer_model() is not None \
+            else AudioFrameReceived
+        await self.publish(frame(session_id=self.session_id, pcm=pcm, start_sample=start,
+                                 received_time=time.monotonic(), source=event.source),
+                           wait_for_completion=True)

@@ -1,15 +1,17 @@
 """EnhancerManager: denoise / echo-cancel input frames before anyone else hears them.
 
-Consumes: AudioFrameReceived (priority 50: before VAD and ASR), AudioChunkSent (the audio
-being played, as the echo reference). Emits nothing: it rewrites ``event.pcm`` in place.
-Switched off when the pipeline has no speech enhancer.
+Consumes: AudioFrameCaptured (the input frame as captured), AudioChunkSent (the audio being
+played, as the echo reference).
+Emits: AudioFrameReceived (the enhanced frame, dispatched at once; a frame the enhancer
+returned with another length goes on unprocessed). Switched off when the pipeline has no
+speech enhancer (the input manager then publishes AudioFrameReceived itself).
 """
 
 from __future__ import annotations
 
 import asyncio
 
-from xtalk.serving.events import AudioChunkSent, AudioFrameReceived
+from xtalk.serving.events import AudioChunkSent, AudioFrameCaptured, AudioFrameReceived
 from xtalk.serving.interfaces import Manager
 
 
@@ -20,15 +22,18 @@ def _has_enhancer(manager: Manager) -> bool:
 class EnhancerManager(Manager):
     """Applies the pipeline's speech enhancer to every input frame."""
 
-    @Manager.event_handler(AudioFrameReceived, priority=50, enabled_if=_has_enhancer)
-    async def on_frame(self, event: AudioFrameReceived) -> None:
+    @Manager.event_handler(AudioFrameCaptured, priority=50, enabled_if=_has_enhancer)
+    async def on_frame(self, event: AudioFrameCaptured) -> None:
         enhancer = self.pipeline.get_enhancer_model()
         assert enhancer is not None
-        enhanced = await asyncio.to_thread(enhancer.enhance, event.pcm)
-        if enhanced.shape == event.pcm.shape:
-            event.pcm = enhanced
-        else:
+        pcm = await asyncio.to_thread(enhancer.enhance, event.pcm)
+        if pcm.shape != event.pcm.shape:
             self.log.warning("enhancer changed the frame length; frame left unprocessed")
+            pcm = event.pcm
+        await self.publish(AudioFrameReceived(
+            session_id=self.session_id, pcm=pcm, start_sample=event.start_sample,
+            received_time=event.received_time, source=event.source),
+            wait_for_completion=True)
 
     @Manager.event_handler(AudioChunkSent, priority=10, enabled_if=_has_enhancer)
     def on_playback(self, event: AudioChunkSent) -> None:
