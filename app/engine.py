@@ -324,15 +324,8 @@ class EngineHost:
     async def _drop_if_empty(self, session_id: str) -> None:
         store = self.store
         assert store is not None
-
-        def drop() -> None:
-            detail = store.conversations.get_session(None, session_id)
-            if detail is not None and not detail.messages and \
-                    not store.documents.list_documents(session_id):
-                store.conversations.delete_session(None, session_id)
-
         try:
-            await asyncio.to_thread(drop)
+            await asyncio.to_thread(store.delete_if_empty, None, session_id)
         except Exception:
             logger.warning("could not clean up empty session %s", session_id, exc_info=True)
 

@@ -21,7 +21,6 @@ import contextlib
 import dataclasses
 import json
 import logging
-import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import ModuleType
@@ -47,7 +46,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TOP_LEVEL_KEYS = frozenset({"max_connections", "service_config"})
-DATABASE_URL_ENV = "XTALK_DATABASE_URL"
 WebSocket = Any
 
 ToolLike = Any  # langchain_core.tools.BaseTool
@@ -301,11 +299,11 @@ class Xtalk:
         from xtalk.serving.http.auth import AuthSettings
         from xtalk.serving.http.persistence import PersistenceManager
         from xtalk.serving.http.routes import mount
-        from xtalk.store import Store
+        from xtalk.store import Store, database_url_from_env
 
         config = self.service_prototype.service_config
         if self.store is None:
-            url = config.get("database_url") or os.environ.get(DATABASE_URL_ENV) or None
+            url = config.get("database_url") or database_url_from_env()
             self.store = Store.open(url)
         if self._auth_settings is None:
             auth_config = config.get("auth") or {}

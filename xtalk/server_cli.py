@@ -45,7 +45,6 @@ from xtalk.registry import ConfigError
 from xtalk.resource_paths import default_config_path, web_client_dir
 
 DEFAULT_CONFIG = default_config_path()
-DATABASE_URL_ENV = "XTALK_DATABASE_URL"
 LAN_HOST = "0.0.0.0"
 EXIT_USAGE = 2
 
@@ -271,6 +270,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- parsing
 def build_parser() -> argparse.ArgumentParser:
+    from xtalk.store.database import DATABASE_URL_ENV
+
     parser = argparse.ArgumentParser(
         prog="xtalk-server", description="Serve the Xtalk voice assistant (HTTP + WebSocket).",
         epilog="Without a command the server runs. Commands: user add|list|delete, "

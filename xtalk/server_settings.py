@@ -39,10 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from xtalk.store.database import DATABASE_URL_ENV
+
 SETTINGS_ENV = "XTALK_SETTINGS"
 ENV_PREFIX = "XTALK_"
 #: Environment variables that do not follow ``XTALK_<NAME>``.
-ENV_NAMES = {"database": "XTALK_DATABASE_URL", "allowed_origin": "XTALK_ALLOWED_ORIGINS"}
+ENV_NAMES = {"database": DATABASE_URL_ENV, "allowed_origin": "XTALK_ALLOWED_ORIGINS"}
 #: Other names a setting is known by in a settings file.
 ALIASES = {"database_url": "database", "allowed_origins": "allowed_origin"}
 #: Settings that are paths (relative ones in a file are relative to the file).

@@ -128,10 +128,6 @@ class Microphone:
         """The meter value 0..1 of the last block (:func:`meter_level`)."""
         return meter_level(self.level_dbfs)
 
-    @property
-    def is_open(self) -> bool:
-        return self._stream is not None
-
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
         """Open the device (now if possible) and keep it open until :meth:`stop`."""

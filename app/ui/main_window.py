@@ -849,12 +849,10 @@ class MainWindow(QMainWindow):
 def _open_store() -> Any:
     """The store the server uses by default (``XTALK_DATABASE_URL``, else SQLite in the
     user data folder); ``None`` (with a warning) when it cannot be opened."""
-    import os
-
-    from xtalk.store import Store
+    from xtalk.store import Store, database_url_from_env
 
     try:
-        return Store.open(os.environ.get("XTALK_DATABASE_URL") or None)
+        return Store.open(database_url_from_env())
     except Exception as exc:
         logger.warning("conversation history is unavailable: %s", exc)
         return None

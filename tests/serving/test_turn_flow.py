@@ -540,3 +540,24 @@ async def test_session_stops_cleanly(transport: Transport) -> None:
 
     await wait_until(lambda: not leftovers(), timeout=3.0, what="session tasks ended")
     assert not leftovers()
+
+
+async def test_cancelled_replies_are_not_kept(transport: Transport) -> None:
+    """Barge-ins cancel replies; the synthesiser forgets them (their late text is still
+    dropped)."""
+    from xtalk.serving.managers.speech_out.tts import MAX_CANCELLED, TTSManager
+
+    xt = xtalk_for(token_delay_s=0.05)
+    client = await transport.open_session(xt)
+    for n in range(3):
+        mark = len(client.messages)
+        await client.say("tell me a story")
+        first = await client.wait_for("finish_asr", start=mark)
+        await client.wait_for("audio", turn_id=first.turn_id, start=mark)
+        await client.say("stop")
+        await client.wait_for("stop_tts", turn_id=first.turn_id, start=mark)
+        final = await client.wait_for("finish_asr", start=first.index + 1)
+        await client.wait_for("tts_finished", turn_id=final.turn_id)
+    tts = xt.sessions[client.session_id].get_manager(TTSManager)
+    assert isinstance(tts, TTSManager)
+    assert len(tts._replies) == 0 and 3 <= len(tts._cancelled) <= MAX_CANCELLED

@@ -95,14 +95,6 @@ class PlaybackQueue:
         """Nothing left to play (held audio of a paused reply counts as left)."""
         return not self._chunks
 
-    @property
-    def pending_samples(self) -> int:
-        return sum(c.samples.size - c.played for c in self._chunks)
-
-    @property
-    def finish_pending(self) -> bool:
-        return self._finish_pending
-
     # ---------------------------------------------------------------- server messages
     def start(self) -> None:
         """``start_tts``: a new reply plays (a pause of an earlier reply does not carry

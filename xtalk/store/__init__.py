@@ -36,10 +36,12 @@ from xtalk.store.conversations import (
     auto_title,
 )
 from xtalk.store.database import (
+    DATABASE_URL_ENV,
     Clock,
     Database,
     SchemaVersionError,
     StoreError,
+    database_url_from_env,
     default_database_path,
     default_database_url,
     latest_version,
@@ -89,6 +91,15 @@ class Store:
         return cls(open_database(url, echo=echo, clock=clock), clock=clock,
                    password_hasher=password_hasher, use_fts=use_fts)
 
+    def delete_if_empty(self, owner: int | None, session_id: str) -> bool:
+        """Forget a session that ended without a message or a document (a client that
+        left at once, or while queued), so the session list is not cluttered; ``True``
+        when it was deleted."""
+        detail = self.conversations.get_session(owner, session_id)
+        if detail is None or detail.messages or self.documents.list_documents(session_id):
+            return False
+        return self.conversations.delete_session(owner, session_id)
+
     def close(self) -> None:
         self.database.close()
 
@@ -103,10 +114,11 @@ class Store:
 
 
 __all__ = [
-    "DEFAULT_PAIRING_TTL", "DEFAULT_TOKEN_TTL", "ChunkRecord", "Conversations", "Database",
-    "DocumentInfo", "Documents", "MessageRecord", "SchemaVersionError", "SessionDetail",
-    "SessionExistsError", "SessionInfo", "SessionNotFoundError", "Store", "StoreError",
-    "UserExistsError", "UserInfo", "UserNotFoundError", "Users", "auto_title",
+    "DATABASE_URL_ENV", "DEFAULT_PAIRING_TTL", "DEFAULT_TOKEN_TTL", "ChunkRecord",
+    "Conversations", "Database", "DocumentInfo", "Documents", "MessageRecord",
+    "SchemaVersionError", "SessionDetail", "SessionExistsError", "SessionInfo",
+    "SessionNotFoundError", "Store", "StoreError", "UserExistsError", "UserInfo",
+    "UserNotFoundError", "Users", "auto_title", "database_url_from_env",
     "default_database_path", "default_database_url", "latest_version", "open_database",
     "sqlite_url",
 ]

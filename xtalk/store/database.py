@@ -23,6 +23,7 @@ the same schema when later versions change the models.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -306,8 +307,17 @@ def default_database_path() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME)) / DATABASE_FILENAME
 
 
+#: The environment variable naming the store's database URL (server, app and API).
+DATABASE_URL_ENV = "XTALK_DATABASE_URL"
+
+
 def default_database_url() -> str:
     return f"sqlite:///{default_database_path()}"
+
+
+def database_url_from_env() -> str | None:
+    """``$XTALK_DATABASE_URL``, or ``None`` when it is unset or empty."""
+    return os.environ.get(DATABASE_URL_ENV) or None
 
 
 def sqlite_url(path: str | Path) -> str:

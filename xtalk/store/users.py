@@ -152,11 +152,6 @@ class Users:
         logger.info("created user %r (id %d, admin=%s)", username, info.id, is_admin)
         return info
 
-    def get_user(self, user_id: int) -> UserInfo | None:
-        with self.db.session() as s:
-            user = s.get(User, int(user_id))
-            return _info(user) if user else None
-
     def get_user_by_name(self, username: str) -> UserInfo | None:
         with self.db.session() as s:
             user = s.scalar(select(User).where(User.username == username.strip()))

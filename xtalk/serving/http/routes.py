@@ -522,16 +522,8 @@ def build_router(ctx: ServingContext, *, login_path: str, sessions_path: str,
 
 
 async def _drop_if_empty(store: Store, owner: int | None, session_id: str) -> None:
-    """Forget a new session that ended without a message or document (e.g. a client that
-    left while queued), so the session list is not cluttered with empty sessions."""
-    def drop() -> None:
-        detail = store.conversations.get_session(owner, session_id)
-        if detail is not None and not detail.messages and not store.documents.list_documents(
-                session_id):
-            store.conversations.delete_session(owner, session_id)
-
     try:
-        await asyncio.shield(asyncio.to_thread(drop))
+        await asyncio.shield(asyncio.to_thread(store.delete_if_empty, owner, session_id))
     except Exception:
         logger.warning("could not clean up empty session %s", session_id, exc_info=True)
 

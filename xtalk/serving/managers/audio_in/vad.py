@@ -47,10 +47,6 @@ CLIENT_PRE_ROLL_S = 0.3
 LEVEL_EVERY_FRAMES = 3
 
 
-def _has_vad(manager: Manager) -> bool:
-    return manager.pipeline.get_vad_model() is not None
-
-
 class VADManager(Manager):
     """Runs the VAD model frame by frame and places client VAD signals on the timeline."""
 

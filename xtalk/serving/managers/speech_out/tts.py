@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -49,6 +50,7 @@ from xtalk.serving.interfaces import Manager
 from xtalk.text.clauses import ClauseSplitter
 
 _END = object()
+MAX_CANCELLED = 32  # cancelled turns remembered (their late text deltas are dropped)
 
 
 @dataclass
@@ -65,7 +67,8 @@ class TTSManager(Manager):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self._replies: dict[int, _Reply] = {}
+        self._replies: dict[int, _Reply] = {}  # replies being synthesised
+        self._cancelled: deque[int] = deque(maxlen=MAX_CANCELLED)  # late deltas are dropped
         self._work: asyncio.Queue[tuple[_Reply, object]] = asyncio.Queue()
         self._worker: asyncio.Task[None] | None = None
         self.speed = 1.0
@@ -82,7 +85,9 @@ class TTSManager(Manager):
     def _reply(self, turn_id: int) -> _Reply:
         reply = self._replies.get(turn_id)
         if reply is None:
-            reply = self._replies[turn_id] = _Reply(turn_id)
+            reply = _Reply(turn_id, cancelled=turn_id in self._cancelled)
+            if not reply.cancelled:
+                self._replies[turn_id] = reply
         return reply
 
     def _enqueue(self, reply: _Reply, item: object) -> None:
@@ -97,6 +102,8 @@ class TTSManager(Manager):
         old = self._replies.get(event.turn_id)
         if old is not None:
             old.cancelled = True
+        if event.turn_id in self._cancelled:
+            self._cancelled.remove(event.turn_id)
         self._replies[event.turn_id] = _Reply(event.turn_id, speculative=event.speculative)
 
     @Manager.event_handler(SpeculationConfirmed, priority=20)
@@ -141,16 +148,22 @@ class TTSManager(Manager):
         self._cancel(event.turn_id)
 
     def _cancel(self, turn_id: int | None) -> None:
-        for reply in self._replies.values():
+        """Cancel the reply of ``turn_id`` (all with ``None``): its queued clauses are
+        skipped, and text that still arrives for it is dropped."""
+        for reply in list(self._replies.values()):
             if turn_id is None or reply.turn_id == turn_id:
                 reply.cancelled = True
+                del self._replies[reply.turn_id]
+                self._cancelled.append(reply.turn_id)
+        if turn_id is not None and turn_id not in self._cancelled:
+            self._cancelled.append(turn_id)
 
     # ------------------------------------------------------------------ synthesis
     async def _work_loop(self) -> None:
         while True:
             reply, item = await self._work.get()
-            if item is _END:
-                self._replies.pop(reply.turn_id, None)
+            if item is _END and self._replies.get(reply.turn_id) is reply:
+                del self._replies[reply.turn_id]
             if reply.cancelled:
                 continue
             if item is _END:
