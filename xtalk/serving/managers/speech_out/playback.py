@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from enum import Enum
 
 from xtalk.serving.events import (
     AudioChunkSent,
@@ -69,16 +70,31 @@ class _SentChunk:
     text: str
 
 
+class Playback(Enum):
+    """Where one reply is, as the user hears it.
+
+    ``WAITING`` → ``PLAYING`` (first chunk or completion: ``start_tts``) ⇄ ``PAUSED``;
+    ``WAITING`` ⇄ ``HELD`` (paused before it started: nothing said to the client);
+    any live state → ``STOPPED`` (cut off); ``PLAYING`` → ``HEARD`` (played to its end).
+    """
+
+    WAITING = "waiting"
+    HELD = "held"
+    PLAYING = "playing"
+    PAUSED = "paused"
+    STOPPED = "stopped"
+    HEARD = "heard"
+
+
 @dataclass
 class ReplyPlayback:
-    """Playback state of one reply."""
+    """Playback of one reply: its :class:`Playback` state and its delivery (synthesis
+    complete, all of it sent, the client's queue drained)."""
 
     turn_id: int
-    started: bool = False
-    paused: bool = False
-    stopped: bool = False
+    state: Playback = Playback.WAITING
     tts_complete: bool = False
-    finished: bool = False
+    finished: bool = False  # everything was sent (``tts_finished``)
     drained: bool = False
     held: list[TTSChunkReady] = field(default_factory=list)
     sent: list[_SentChunk] = field(default_factory=list)
@@ -86,8 +102,19 @@ class ReplyPlayback:
     play_started_at: float | None = None
     paused_at: float | None = None
     paused_total: float = 0.0
-    heard: bool = False
     heard_timer: asyncio.Task[None] | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.state in (Playback.PLAYING, Playback.PAUSED, Playback.HEARD)
+
+    @property
+    def paused(self) -> bool:
+        return self.state in (Playback.HELD, Playback.PAUSED)
+
+    @property
+    def stopped(self) -> bool:
+        return self.state is Playback.STOPPED
 
     def playing_seconds(self, now: float) -> float:
         """How long audio has been playing (pauses excluded)."""
@@ -197,8 +224,8 @@ class TTSPlaybackManager(Manager):
         if reply is None or reply.stopped:
             return
         reply.tts_complete = True
-        if reply.paused and not reply.started:
-            return  # held: it starts when released
+        if reply.state is Playback.HELD:
+            return  # it starts when released
         await self._ensure_started(reply)
         await self._maybe_finish(reply)
 
@@ -220,8 +247,8 @@ class TTSPlaybackManager(Manager):
             self._speculative.pop(event.turn_id, None)
 
     async def _ensure_started(self, reply: ReplyPlayback) -> None:
-        if not reply.started:
-            reply.started = True
+        if reply.state is Playback.WAITING:
+            reply.state = Playback.PLAYING
             await self.publish(PlaybackStarted(session_id=self.session_id,
                                                turn_id=reply.turn_id))
 
@@ -259,9 +286,9 @@ class TTSPlaybackManager(Manager):
             report_when_played(), name=f"xtalk-heard-{self.session_id}-{reply.turn_id}")
 
     async def _report_heard(self, reply: ReplyPlayback) -> None:
-        if reply.heard or reply.stopped or reply.paused or not reply.finished:
+        if reply.state is not Playback.PLAYING or not reply.finished:
             return
-        reply.heard = True
+        reply.state = Playback.HEARD
         reply.cancel_heard_timer()
         self._unheard.pop(reply.turn_id, None)
         await self.publish(ReplyHeard(session_id=self.session_id, turn_id=reply.turn_id,
@@ -286,14 +313,17 @@ class TTSPlaybackManager(Manager):
     async def on_pause(self, event: PlaybackPauseRequested) -> None:
         reply = self._target(event.turn_id)
         now = time.monotonic()
-        if reply is None or reply.paused or not reply.audible(now):
+        if reply is None or reply.state not in (Playback.WAITING, Playback.PLAYING) \
+                or not reply.audible(now):
             return
-        reply.paused, reply.paused_at = True, now
+        reply.paused_at = now
         reply.cancel_heard_timer()
-        if reply.started:
-            await self.publish(PlaybackPaused(session_id=self.session_id,
-                                              turn_id=reply.turn_id),
-                               wait_for_completion=True)
+        if reply.state is Playback.WAITING:
+            reply.state = Playback.HELD
+            return
+        reply.state = Playback.PAUSED
+        await self.publish(PlaybackPaused(session_id=self.session_id, turn_id=reply.turn_id),
+                           wait_for_completion=True)
 
     @Manager.event_handler(PlaybackResumeRequested, priority=10)
     async def on_resume(self, event: PlaybackResumeRequested) -> None:
@@ -301,15 +331,17 @@ class TTSPlaybackManager(Manager):
         if reply is None or not reply.paused:
             return
         now = time.monotonic()
-        reply.paused = False
         if reply.paused_at is not None and reply.play_started_at is not None:
             reply.paused_total += now - max(reply.paused_at, reply.play_started_at)
         reply.paused_at = None
-        if reply.started:
+        if reply.state is Playback.PAUSED:
+            reply.state = Playback.PLAYING
             await self.publish(PlaybackResumed(session_id=self.session_id,
                                                turn_id=reply.turn_id))
-        elif reply.held or reply.tts_complete:
-            await self._ensure_started(reply)
+        else:  # held before it started
+            reply.state = Playback.WAITING
+            if reply.held or reply.tts_complete:
+                await self._ensure_started(reply)
         held, reply.held = reply.held, []
         for chunk in held:
             await self._send(reply, chunk)
@@ -324,7 +356,8 @@ class TTSPlaybackManager(Manager):
         if reply is None or (reply.finished and not reply.audible(now)):
             return
         heard = heard_text(reply, now, self._confirmations_seen)
-        reply.stopped = True
+        was_started = reply.started
+        reply.state = Playback.STOPPED
         reply.held.clear()
         reply.cancel_heard_timer()
         self._unheard.pop(reply.turn_id, None)
@@ -332,7 +365,7 @@ class TTSPlaybackManager(Manager):
         await self.publish(PlaybackStopped(session_id=self.session_id, turn_id=reply.turn_id,
                                            heard_text=heard, reason=event.reason),
                            wait_for_completion=True)
-        if reply.started and not reply.finished:
+        if was_started and not reply.finished:
             reply.finished = True
             await self.publish(PlaybackFinished(session_id=self.session_id,
                                                 turn_id=reply.turn_id, interrupted=True),
