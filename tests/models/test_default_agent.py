@@ -25,7 +25,7 @@ from xtalk.models.agents.offline import (
     offline_reply,
 )
 from xtalk.models.interfaces import TextDelta, ToolCallPending, ToolInvocation
-from xtalk.models.tts.speakable import make_speakable
+from xtalk.text.speakable import make_speakable
 
 SECRET = "sk-test-SECRET-0123456789abcdef"
 CONVERSATION = [

@@ -549,7 +549,7 @@ async def test_cancelled_replies_are_not_kept(transport: Transport) -> None:
 
     xt = xtalk_for(token_delay_s=0.05)
     client = await transport.open_session(xt)
-    for n in range(3):
+    for _ in range(3):
         mark = len(client.messages)
         await client.say("tell me a story")
         first = await client.wait_for("finish_asr", start=mark)

@@ -29,7 +29,7 @@ import numpy as np
 
 from xtalk.audio.pcm import resample_int16
 from xtalk.models.interfaces import TTS, UnsupportedFeatureError
-from xtalk.models.tts.speakable import make_speakable
+from xtalk.text.speakable import make_speakable
 
 log = logging.getLogger(__name__)
 

@@ -26,8 +26,8 @@ import numpy as np
 from xtalk.audio.pcm import resample_int16
 from xtalk.models.interfaces import TTS
 from xtalk.models.remote_audio import HttpConnection, bad_audio, decode_wav, make_timeout
-from xtalk.models.tts.speakable import make_speakable
 from xtalk.text.clauses import split_long_text
+from xtalk.text.speakable import make_speakable
 
 
 def check_rate(value: Any, what: str) -> int:

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from xtalk.models.tts.speakable import (
+from xtalk.text.speakable import (
     digits_to_words,
     make_speakable,
     number_to_words,
