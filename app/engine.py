@@ -85,7 +85,7 @@ class EngineHost:
             is persisted, and neither :meth:`open_conversation` nor LAN mode is available.
         output_sample_rate: Rate of the reply audio handed to listeners (the output
             device's rate).
-        echo_gate: Put :class:`app.audio.echo.EchoGate` in the pipeline's
+        echo_gate: Put :class:`xtalk.models.enhancers.echo.EchoGate` in the pipeline's
             ``speech_enhancer`` slot when the configuration names none.
     """
 
@@ -214,7 +214,6 @@ class EngineHost:
 
         config = dict(self.config)
         if self.echo_gate and config.get("speech_enhancer") is None:
-            Xtalk.register_model_search_spec(slot="speech_enhancer", spec="app.audio.echo")
             config["speech_enhancer"] = "EchoGate"
         registry = {slot: list(specs) for slot, specs in Xtalk.MODEL_REGISTRY.items()}
         prebuilt: dict[str, Any] = {}

@@ -1,5 +1,5 @@
 """Barge-in: how fast the user's voice silences the reply, and how often the reply's own
-echo interrupts it (issue 6; the echo gate is app/audio/echo.py).
+echo interrupts it (issue 6; the echo gate is xtalk/models/enhancers/echo/).
 
 Usage::
 

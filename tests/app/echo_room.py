@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from app.audio.echo import EchoGate
+from xtalk.models.enhancers.echo import EchoGate
 from xtalk.models.vad.silero import SileroVAD
 
 JFK = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech" / "jfk.flac"

@@ -1,4 +1,4 @@
-"""The echo gate (app/audio/echo.py): the reply coming back from the speakers into the
+"""The echo gate (xtalk/models/enhancers/echo/): the reply coming back from the speakers into the
 microphone must not interrupt the assistant, while the user's own voice still does.
 
 The echo is a real Piper reply (the default voice through our PiperTTS adapter), the user
@@ -29,9 +29,9 @@ from echo_room import (
     speech_starts,
 )
 
-from app.audio.echo import EchoGate, webrtc_available
 from app.audio.playback import Speaker
 from app.engine import EngineHost
+from xtalk.models.enhancers.echo import EchoGate, webrtc_available
 
 ROOT = Path(__file__).resolve().parents[2]
 TONE_CONFIG = ROOT / "tests" / "fixtures" / "tone_config.json"
@@ -196,7 +196,7 @@ def test_played_audio_replaces_the_sent_reference(reply: np.ndarray) -> None:
 def test_sent_chunks_play_in_order_and_wait_while_paused() -> None:
     """The "sent" reference: chunks play one after the other from when they were sent;
     a pause holds back what has not played, the resume plays it, a stop drops it."""
-    from app.audio.echo import ReferenceTimeline
+    from xtalk.models.enhancers.echo import ReferenceTimeline
 
     clock = SimClock()
     timeline = ReferenceTimeline(clock)

@@ -1,5 +1,5 @@
-"""The double-talk detector beside AEC3 (app/audio/double_talk.py), the comfort noise
-(app/audio/comfort_noise.py) and the reference timeline's clock (app/audio/echo.py):
+"""The double-talk detector beside AEC3, the comfort noise and the reference timeline's
+clock (xtalk/models/enhancers/echo/):
 the user's voice over the reply must reach the VAD at once, the reply's echo never."""
 
 from __future__ import annotations
@@ -16,15 +16,15 @@ from echo_room import (
     speech_probabilities,
 )
 
-from app.audio.comfort_noise import ComfortNoise
-from app.audio.double_talk import (
+from xtalk.models.enhancers.echo import EchoGate, ReferenceTimeline, webrtc_available
+from xtalk.models.enhancers.echo.comfort_noise import ComfortNoise
+from xtalk.models.enhancers.echo.double_talk import (
     BLOCK,
     DELAY_QUALITY,
     DoubleTalkDetector,
     LinearEchoFilter,
     echo_delay,
 )
-from app.audio.echo import EchoGate, ReferenceTimeline, webrtc_available
 
 ROOMS = [(0.02, 0.3), (0.06, 0.5), (0.15, 0.7), (0.25, 0.7)]
 PEAK = int(np.argmax(np.abs(coloration())))  # the echo path's own delay (samples)

@@ -2,7 +2,7 @@
 
 from xtalk.models._lazy import lazy_exports
 
-_BACKENDS: dict[str, str] = {}
+_BACKENDS: dict[str, str] = {"EchoGate": "xtalk.models.enhancers.echo"}
 
 __all__ = list(_BACKENDS)
 __getattr__, __dir__ = lazy_exports(__name__, _BACKENDS)

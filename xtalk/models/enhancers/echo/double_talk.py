@@ -1,7 +1,7 @@
 """Double talk: is the user speaking while the reply plays?
 
-WebRTC's AEC3 (the echo gate's canceller, :mod:`app.audio.echo`) removes the reply's echo
-well, but in double talk it also suppresses the first ~100 – 300 ms of a user who talks
+WebRTC's AEC3 (the echo gate's canceller, :mod:`xtalk.models.enhancers.echo`) removes the
+reply's echo well, but in double talk it also suppresses the first ~100 – 300 ms of a user who talks
 over the reply, and ``pywebrtc-audio`` exposes neither its linear (pre-suppression)
 output nor its echo estimate. That delay is most of the barge-in time through the gate.
 :class:`DoubleTalkDetector` is our own, simpler canceller next to AEC3 whose insides we
