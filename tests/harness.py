@@ -31,6 +31,7 @@ from fastapi import FastAPI, WebSocket
 from starlette.websockets import WebSocketDisconnect
 
 from xtalk import InProcessConnection, Xtalk
+from xtalk.client.wire import ReplyAudio, WireDecoder
 from xtalk.models import tone_code
 
 SAMPLE_RATE = 16000
@@ -164,7 +165,7 @@ class Client:
         self.closed = False
         self.close_error: BaseException | None = None
         self._cond = asyncio.Condition()
-        self._pending_meta: dict[str, Any] | None = None
+        self._decoder = WireDecoder()
         self._reader: asyncio.Task[None] | None = None
         self._t0 = time.monotonic()
 
@@ -175,7 +176,7 @@ class Client:
     async def _send_text(self, text: str) -> None:
         raise NotImplementedError
 
-    async def _receive(self) -> str | bytes | None:
+    async def _receive(self) -> str | bytes | dict[str, Any] | None:
         """Next message, ``None`` when the connection is closed."""
         raise NotImplementedError
 
@@ -234,24 +235,17 @@ class Client:
                 async with self._cond:
                     self._cond.notify_all()
 
-    async def _record(self, item: str | bytes) -> None:
+    async def _record(self, item: str | bytes | dict[str, Any]) -> None:
         now = time.monotonic()
         index = len(self.messages)
-        if isinstance(item, bytes | bytearray):
-            meta, self._pending_meta = self._pending_meta, None
-            message = Message(index, "audio", dict(meta or {"_no_meta": True}), now,
-                              raw=bytes(item),
-                              pcm=np.frombuffer(bytes(item), dtype="<i2").astype(np.int16))
+        decoded = self._decoder.decode(item)
+        if isinstance(decoded, ReplyAudio):
+            data = ({"turn_id": decoded.turn_id, "chunk_index": decoded.chunk_index,
+                     "sample_rate": decoded.sample_rate, "text": decoded.text}
+                    if decoded.announced else {"_no_meta": True})
+            message = Message(index, "audio", data, now, raw=decoded.raw, pcm=decoded.pcm)
         else:
-            obj = json.loads(item)
-            action = obj.get("action", obj.get("type", "?")) if isinstance(obj, dict) else "?"
-            data = obj.get("data") if isinstance(obj, dict) else None
-            if not isinstance(data, dict):  # queue_* and pong carry fields at the top
-                data = {k: v for k, v in obj.items() if k not in ("action", "type")} \
-                    if isinstance(obj, dict) else {}
-            message = Message(index, action, data, now, raw=obj)
-            if action == "tts_chunk_meta":
-                self._pending_meta = dict(data)
+            message = Message(index, decoded.action, decoded.data, now, raw=decoded.raw)
         async with self._cond:
             self.messages.append(message)
             self._cond.notify_all()

@@ -46,6 +46,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 TOP_LEVEL_KEYS = frozenset({"max_connections", "service_config"})
+#: The slots whose models take a while to load: (slot, progress stage).
+LOAD_STAGES = (("asr", "asr"), ("vad", "vad"), ("turn_detector", "turn_detector"),
+               ("tts", "tts"), ("llm_agent", "agent"))
 WebSocket = Any
 
 ToolLike = Any  # langchain_core.tools.BaseTool
@@ -130,10 +133,26 @@ class Xtalk:
             ConfigError: (a ``ValueError``) naming the slot, type, places searched or the
                 offending parameter.
         """
+        return cls.build(path_or_dict)
+
+    @classmethod
+    def build(cls, path_or_dict: str | dict,
+              progress: Callable[[str, float], None] | None = None) -> Xtalk:
+        """:meth:`from_config`, telling ``progress(stage, fraction)`` before each slow
+        model is loaded (stages ``"asr"``, ``"vad"``, ``"turn_detector"``, ``"tts"``,
+        ``"agent"``; called on this thread) — for a splash screen."""
         config = _load_config(path_or_dict)
+        prebuilt: dict[str, Any] = {}
+        if progress is not None:
+            registry = {slot: list(specs) for slot, specs in cls.MODEL_REGISTRY.items()}
+            for index, (slot, stage) in enumerate(LOAD_STAGES):
+                progress(stage, index / len(LOAD_STAGES))
+                entry = config.get(slot)
+                if entry is not None and registry.get(slot) and isinstance(entry, str | dict):
+                    prebuilt[slot] = build_model(slot, entry, registry)
         pipeline = cls.create_pipeline_from_config(
             pipeline_cls=DefaultPipeline, config_path_or_dict=config,
-            additional_model_registry={})
+            additional_model_registry=prebuilt)
         service_config = config.get("service_config") or {}
         if not isinstance(service_config, dict):
             raise ConfigError('"service_config" must be an object')

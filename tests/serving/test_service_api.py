@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Any
 
 import numpy as np
@@ -119,10 +118,8 @@ async def next_message(conn: InProcessConnection, action: str, timeout: float = 
         if remaining <= 0:
             raise AssertionError(f"no {action!r} message within {timeout} s")
         item = await conn.client.receive(timeout=remaining)
-        if isinstance(item, str):
-            message = json.loads(item)
-            if message.get("action") == action:
-                return message
+        if isinstance(item, dict) and item.get("action") == action:
+            return item
 
 
 async def wait_for(predicate: Any, timeout: float = 5.0) -> None:

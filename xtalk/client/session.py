@@ -19,11 +19,9 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import numpy as np
-
 from xtalk.client.playback import PlaybackController
+from xtalk.client.wire import ReplyAudio, WireDecoder, WireFormatError
 
-DEFAULT_SERVER_RATE = 48000
 
 # exit codes
 EXIT_OK = 0
@@ -289,7 +287,7 @@ class ClientSession:
         self.last_final_turn: int | None = None  # turn id of the latest finish_asr
         self.input_done = asyncio.Event()  # the scripted input was all sent
         self.changed = asyncio.Event()  # set after every message (for waiters)
-        self._meta: dict[str, Any] | None = None
+        self._decoder = WireDecoder()
         playback.on_change = self.changed.set
 
     @property
@@ -344,42 +342,25 @@ class ClientSession:
 
     def handle(self, message: str | bytes) -> None:
         try:
-            if isinstance(message, bytes | bytearray | memoryview):
-                self._audio(bytes(message))
+            try:
+                decoded = self._decoder.decode(message)
+            except WireFormatError as exc:
+                self.console.error(f"{exc} (ignored)")
+                return
+            if isinstance(decoded, ReplyAudio):
+                self._audio(decoded)
             else:
-                self._text(message)
+                handler = getattr(self, f"_on_{decoded.action}", None)
+                if handler is not None:
+                    handler(decoded.data)
         finally:
             self.changed.set()
 
-    def _audio(self, data: bytes) -> None:
-        meta, self._meta = self._meta, None
-        if len(data) % 2:
-            data = data[:-1]
-        pcm = np.frombuffer(data, dtype="<i2").astype(np.int16)
-        meta = meta or {}
-        if meta.get("turn_id") in self.stopped_turns:
+    def _audio(self, audio: ReplyAudio) -> None:
+        if audio.turn_id in self.stopped_turns:
             return
-        rate = meta.get("sample_rate")
-        rate = int(rate) if isinstance(rate, int | float) and rate > 0 else DEFAULT_SERVER_RATE
-        index = meta.get("chunk_index")
-        self.playback.chunk(pcm, rate, turn_id=meta.get("turn_id"),
-                            chunk_index=index if isinstance(index, int) else None)
-
-    def _text(self, text: str) -> None:
-        try:
-            obj = json.loads(text)
-        except ValueError:
-            self.console.error("the server sent a message that is not JSON (ignored)")
-            return
-        if not isinstance(obj, dict):
-            return
-        action = obj.get("action", obj.get("type"))
-        data = obj.get("data")
-        if not isinstance(data, dict):
-            data = {k: v for k, v in obj.items() if k not in ("action", "type")}
-        handler = getattr(self, f"_on_{action}", None) if isinstance(action, str) else None
-        if handler is not None:
-            handler(data)
+        self.playback.chunk(audio.pcm, audio.sample_rate, turn_id=audio.turn_id,
+                            chunk_index=audio.chunk_index)
 
     # ---------------------------------------------------------------- handlers
     def _on_session_info(self, data: dict[str, Any]) -> None:
@@ -433,9 +414,6 @@ class ClientSession:
     def _on_stop_tts(self, data: dict[str, Any]) -> None:
         self.stopped_turns.add(data.get("turn_id"))
         self.playback.stop()
-
-    def _on_tts_chunk_meta(self, data: dict[str, Any]) -> None:
-        self._meta = dict(data)
 
     def _on_invalid_asr_result(self, data: dict[str, Any]) -> None:
         self.noise_heard = True

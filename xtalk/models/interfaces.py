@@ -181,6 +181,10 @@ class Agent(ABC):
         session starts); ``True`` when a model is reachable."""
         return True
 
+    def describe_endpoint(self) -> str:
+        """Which model the agent talks to, for people (never a secret)."""
+        return type(self).__name__
+
     def clone(self) -> Agent:
         return self
 
@@ -209,14 +213,29 @@ class Rewriter(Clonable, ABC):
 
 
 class SpeechEnhancer(Clonable, ABC):
-    """Denoises / cancels echo on input frames (stateful per session)."""
+    """Denoises / cancels echo on input frames (stateful per session).
+
+    The reference methods tell an echo canceller what is being played (the far end); an
+    enhancer without one ignores them.
+    """
 
     @abstractmethod
     def enhance(self, frame: np.ndarray) -> np.ndarray:
         """Return the enhanced frame (same length, PCM16 16 kHz)."""
 
     def set_reference(self, pcm: np.ndarray, sample_rate: int) -> None:
-        """Audio being played (far end), for echo cancellation; optional."""
+        """A chunk of reply audio as it was sent to the player."""
+
+    def note_played(self, pcm: np.ndarray, sample_rate: int,
+                    start: float | None = None) -> None:
+        """Audio a local speaker played from ``start`` (monotonic seconds; ``None``: now):
+        more exact than the chunks as sent."""
+
+    def pause_reference(self, paused: bool) -> None:
+        """The reply was paused (``True``) or resumed."""
+
+    def clear_reference(self) -> None:
+        """The reply was stopped: what was queued for it will not be played."""
 
 
 class SpeakerEncoder(Clonable, ABC):

@@ -33,8 +33,9 @@ class InProcessClient:
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.send_text(json.dumps(message))
 
-    async def receive(self, timeout: float | None = None) -> str | bytes:
-        """Next message from the service (``str`` for JSON text, ``bytes`` for audio).
+    async def receive(self, timeout: float | None = None) -> str | bytes | dict[str, Any]:
+        """Next message from the service: a JSON message as the object itself (the
+        service never serialises for an in-process client), ``bytes`` for audio.
 
         Raises:
             WebSocketDisconnect: When the service closed the connection.
@@ -93,7 +94,9 @@ class InProcessConnection:
         await self._to_client.put(bytes(data))
 
     async def send_json(self, data: Any) -> None:
-        await self.send_text(json.dumps(data))
+        """Hand the object itself to the client (no JSON round trip in one process)."""
+        self._check_open()
+        await self._to_client.put(data)
 
     async def close(self, code: int = 1000, reason: str | None = None) -> None:
         if self.application_state is WebSocketState.DISCONNECTED:

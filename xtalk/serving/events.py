@@ -648,6 +648,17 @@ class AudioChunkSent(BaseEvent):
 
 
 @dataclass
+class AudioPlayed(BaseEvent):
+    """The local speaker played ``pcm`` (PCM16 mono at ``sample_rate``) from
+    ``start_time`` (monotonic; ``None``: now): an echo canceller's exact reference."""
+
+    pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    sample_rate: int = 16000
+    start_time: float | None = None
+    TYPE: ClassVar[str] = "playback.audio_played"
+
+
+@dataclass
 class PlaybackPauseRequested(BaseEvent):
     turn_id: int | None = None
     TYPE: ClassVar[str] = "playback.pause_requested"

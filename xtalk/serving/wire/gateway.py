@@ -68,7 +68,8 @@ class SessionGateway:
                                     max_text_bytes=self.connection_limits.max_text_bytes)
         # In-process connections (the desktop app's own microphone) are not rate limited
         # and never time out.
-        self.enforce_limits = not getattr(websocket, "in_process", False)
+        self.in_process = bool(getattr(websocket, "in_process", False))
+        self.enforce_limits = not self.in_process
         self.flood = FloodGuard(self.connection_limits)
         self.allow_model_changes = bool(config.get("allow_client_model_changes", False))
         self._outbox: asyncio.Queue[tuple[str, Any] | None] = asyncio.Queue(MAX_OUTBOX)
@@ -90,8 +91,11 @@ class SessionGateway:
                 self._write_loop(), name=f"xtalk-writer-{self.session_id}")
 
     def send_json(self, message: dict[str, Any]) -> None:
-        """Queue a JSON message for the client."""
-        self._enqueue("text", json.dumps(message, ensure_ascii=False))
+        """Queue a JSON message for the client (an in-process client gets the object)."""
+        if self.in_process:
+            self._enqueue("object", message)
+        else:
+            self._enqueue("text", json.dumps(message, ensure_ascii=False))
 
     def _enqueue(self, kind: str, payload: Any) -> None:
         if self.closed:
@@ -149,6 +153,8 @@ class SessionGateway:
             try:
                 if kind == "text":
                     await self.websocket.send_text(payload)
+                elif kind == "object":
+                    await self.websocket.send_json(payload)
                 elif kind == "bytes":
                     await self.websocket.send_bytes(payload)
                 elif kind == "close":

@@ -1,7 +1,8 @@
 """EnhancerManager: denoise / echo-cancel input frames before anyone else hears them.
 
-Consumes: AudioFrameCaptured (the input frame as captured), AudioChunkSent (the audio being
-played, as the echo reference).
+Consumes: AudioFrameCaptured (the input frame as captured); for an echo canceller's
+reference: AudioChunkSent (reply audio as sent), AudioPlayed (as a local speaker played it),
+PlaybackPaused / PlaybackResumed / PlaybackStopped.
 Emits: AudioFrameReceived (the enhanced frame, dispatched at once; a frame the enhancer
 returned with another length goes on unprocessed). Switched off when the pipeline has no
 speech enhancer (the input manager then publishes AudioFrameReceived itself).
@@ -11,7 +12,16 @@ from __future__ import annotations
 
 import asyncio
 
-from xtalk.serving.events import AudioChunkSent, AudioFrameCaptured, AudioFrameReceived
+from xtalk.models.interfaces import SpeechEnhancer
+from xtalk.serving.events import (
+    AudioChunkSent,
+    AudioFrameCaptured,
+    AudioFrameReceived,
+    AudioPlayed,
+    PlaybackPaused,
+    PlaybackResumed,
+    PlaybackStopped,
+)
 from xtalk.serving.interfaces import Manager
 
 
@@ -35,8 +45,25 @@ class EnhancerManager(Manager):
             received_time=event.received_time, source=event.source),
             wait_for_completion=True)
 
-    @Manager.event_handler(AudioChunkSent, priority=10, enabled_if=_has_enhancer)
-    def on_playback(self, event: AudioChunkSent) -> None:
+    @property
+    def enhancer(self) -> SpeechEnhancer:
         enhancer = self.pipeline.get_enhancer_model()
         assert enhancer is not None
-        enhancer.set_reference(event.pcm, event.sample_rate)
+        return enhancer
+
+    @Manager.event_handler(AudioChunkSent, priority=10, enabled_if=_has_enhancer)
+    def on_sent(self, event: AudioChunkSent) -> None:
+        self.enhancer.set_reference(event.pcm, event.sample_rate)
+
+    @Manager.event_handler(AudioPlayed, priority=10, enabled_if=_has_enhancer)
+    def on_played(self, event: AudioPlayed) -> None:
+        self.enhancer.note_played(event.pcm, event.sample_rate, event.start_time)
+
+    @Manager.event_handler(PlaybackPaused, priority=10, enabled_if=_has_enhancer)
+    @Manager.event_handler(PlaybackResumed, priority=10, enabled_if=_has_enhancer)
+    def on_paused(self, event: PlaybackPaused | PlaybackResumed) -> None:
+        self.enhancer.pause_reference(isinstance(event, PlaybackPaused))
+
+    @Manager.event_handler(PlaybackStopped, priority=10, enabled_if=_has_enhancer)
+    def on_stopped(self, event: PlaybackStopped) -> None:
+        self.enhancer.clear_reference()
