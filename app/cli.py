@@ -10,7 +10,7 @@
 ``resources/default_config.json`` merged with the user's settings
 (``platformdirs.user_config_dir("xtalk")/settings.json``, see :mod:`app.settings`). An
 explicit ``--config`` is used as given. Without ``--no-window`` the GUI starts
-(``app.ui.main_window.run_gui(args)``); ``--no-window`` runs one exchange headless
+(``app.gui.run_gui(args)``); ``--no-window`` runs one exchange headless
 (:mod:`app.headless`). ``--server`` (first argument) runs the HTTP/WebSocket server instead,
 with every following argument passed to ``xtalk-server`` (:func:`xtalk.server_cli.main`), so
 one binary serves both uses.
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     if not args.no_window:
         try:
-            from app.ui.main_window import run_gui
+            from app.gui import run_gui
         except ImportError as exc:
             print("xtalk-app: the window cannot start: the GUI (app.ui, PySide6 and qasync) "
                   f"is not available ({exc}). Use --no-window for the headless mode.",

@@ -26,7 +26,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from app.engine import EngineHost
+from app.engine import EngineHost, EngineMessage, EngineStateChanged, ServerMessage, Shown
 from xtalk.registry import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -65,21 +65,20 @@ class HeadlessRun:
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)
 
-    def _on_message(self, message: dict[str, Any]) -> None:
-        action = message.get("action")
-        data = message.get("data") or {}
-        if action == "finish_asr":
-            self._print(f"you: {data.get('text', '')}")
-        elif action == "finish_resp":
-            self._print(f"assistant: {data.get('text', '')}")
-        elif action == "error":
-            self.errors.append(str(data.get("message") or data.get("code")))
-            self._print(f"error: {data.get('message') or data.get('code')}")
-        elif action == "engine_state":
-            state = data.get("state")
-            logger.info("state: %s %s", state, data.get("detail") or "")
-            if state == "error":
-                self.errors.append(str(data.get("detail") or "engine error"))
+    def _on_message(self, message: EngineMessage) -> None:
+        match message:
+            case ServerMessage(action="finish_asr"):
+                self._print(f"you: {message.text()}")
+            case ServerMessage(action="finish_resp"):
+                self._print(f"assistant: {message.text()}")
+            case ServerMessage(action="error"):
+                problem = message.text("message") or message.text("code")
+                self.errors.append(problem)
+                self._print(f"error: {problem}")
+            case EngineStateChanged(state=state, detail=detail):
+                logger.info("state: %s %s", state, detail)
+                if state is Shown.ERROR:
+                    self.errors.append(detail or "engine error")
         if self._changed is not None:
             self._changed.set()
 
@@ -192,12 +191,12 @@ class HeadlessRun:
         finished_turns: set[Any] = set()
         saw_reply = False
 
-        def on_message(message: dict[str, Any]) -> None:
+        def on_message(message: EngineMessage) -> None:
             nonlocal saw_reply
-            action = message.get("action")
-            if action == "tts_finished":
-                finished_turns.add((message.get("data") or {}).get("turn_id"))
-            elif action in ("start_tts", "finish_resp"):
+            if message.action == "tts_finished":
+                assert isinstance(message, ServerMessage)
+                finished_turns.add(message.turn_id)
+            elif message.action in ("start_tts", "finish_resp"):
                 saw_reply = True
 
         engine.add_listener(on_message)

@@ -67,10 +67,10 @@ async def _one_turn(engine: Any, submit: Any, question_wav: str) -> tuple[float,
     e2e_ms: list[float] = []
 
     def on_message(message: dict[str, Any]) -> None:
-        if message["action"] == "tts_finished":
+        if message.action == "tts_finished":
             finished.append(time.monotonic())
-        elif message["action"] == "latency_metrics":
-            e2e_ms.append(float((message.get("data") or {}).get("e2e_ms") or 0.0))
+        elif message.action == "latency_metrics":
+            e2e_ms.append(float(message.data.get("e2e_ms") or 0.0))
 
     engine.add_listener(on_message)
     block = rate // 50

@@ -62,7 +62,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from app.audio.playback import Speaker  # noqa: E402
-from app.engine import EngineHost  # noqa: E402
+from app.engine import EngineHost, EngineMessage  # noqa: E402
 from xtalk.serving.events import SpeechOnsetDetected, SpeechStarted  # noqa: E402
 
 RATE = 48000
@@ -208,22 +208,20 @@ class Bench:
         self.host.add_listener(self._on_message)
         self._mic: asyncio.Task[None] | None = None
 
-    def _on_message(self, m: dict[str, Any]) -> None:
+    def _on_message(self, m: EngineMessage) -> None:
         now = time.monotonic()
-        self.marks.setdefault(m["action"], now)
-        self.log.append((m["action"], now))
-        if m["action"] == "finish_asr":
-            self.heard.append(str((m.get("data") or {}).get("text", "")))
+        self.marks.setdefault(m.action, now)
+        self.log.append((m.action, now))
+        if m.action == "finish_asr":
+            self.heard.append(m.text())
 
     def _on_speech(self, _event: SpeechOnsetDetected | SpeechStarted) -> None:
         self.marks.setdefault("speech", time.monotonic())
 
     async def __aenter__(self) -> Bench:
+        self.host.subscribe(SpeechOnsetDetected, self._on_speech)
+        self.host.subscribe(SpeechStarted, self._on_speech)
         await self.host.start()
-        service = self.host._service()  # the breakdown's one look inside the engine
-        assert service is not None and service.event_bus is not None
-        service.event_bus.subscribe(SpeechOnsetDetected, self._on_speech)
-        service.event_bus.subscribe(SpeechStarted, self._on_speech)
         await self.speaker.start()
         self._mic = asyncio.get_running_loop().create_task(self.room.microphone(self.host))
         return self

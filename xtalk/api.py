@@ -248,6 +248,16 @@ class Xtalk:
         else:
             self.limiter.set_limit(limit)
 
+    @property
+    def max_message_bytes(self) -> int:
+        """The largest WebSocket message worth reading (a web server's ``ws_max_size``):
+        larger ones are refused before they reach a session."""
+        return self.service_prototype.connection_limits.hard_frame_bytes
+
+    def is_session_live(self, session_id: str) -> bool:
+        """Whether the session ``session_id`` runs now (on any connection)."""
+        return session_id in self.sessions
+
     async def embed_text(self, session_id: str, text: str, user_id: str | None = None) -> None:
         """Queue ``text`` for retrieval in session ``session_id``.
 
@@ -285,19 +295,32 @@ class Xtalk:
 
     # ------------------------------------------------------------------ serving
     def attach_store(self, store: Store, *, auth: AuthSettings | None = None) -> None:
-        """Use ``store`` (users, sessions, documents) and the security settings ``auth``
-        for :meth:`mount_routes`. Without it, ``mount_routes`` opens the database named
-        by ``service_config["database_url"]`` (or the ``XTALK_DATABASE_URL`` environment
-        variable, else the default SQLite file) and reads ``service_config["auth"]``."""
+        """Keep every session in ``store`` as it happens (every committed turn) from now
+        on, and use it and the security settings ``auth`` for :meth:`mount_routes`.
+        Without it, ``mount_routes`` opens the database named by
+        ``service_config["database_url"]`` (or the ``XTALK_DATABASE_URL`` environment
+        variable, else the default SQLite file) and reads ``service_config["auth"]``.
+
+        Raises:
+            RuntimeError: Another store is already attached.
+        """
         from xtalk.serving.http.auth import AuthSettings
 
         if self._persistence_store is not None and store is not self._persistence_store:
-            raise RuntimeError("routes are already mounted on another store")
+            raise RuntimeError("sessions are already kept in another store")
         if auth is not None and not isinstance(auth, AuthSettings):
             raise TypeError("auth must be an AuthSettings")
         self.store = store
         if auth is not None:
             self._auth_settings = auth
+        self._persist_to(store)
+
+    def _persist_to(self, store: Store) -> None:
+        from xtalk.serving.http.persistence import PersistenceManager
+
+        if self._persistence_store is None:
+            self.service_prototype.register_manager(PersistenceManager.bound_to(store))
+            self._persistence_store = store
 
     @property
     def auth_settings(self) -> AuthSettings | None:
@@ -316,7 +339,6 @@ class Xtalk:
         also after a restart.
         """
         from xtalk.serving.http.auth import AuthSettings
-        from xtalk.serving.http.persistence import PersistenceManager
         from xtalk.serving.http.routes import mount
         from xtalk.store import Store, database_url_from_env
 
@@ -333,9 +355,7 @@ class Xtalk:
                     auth_config, max_upload_bytes=config.get("max_upload_bytes"))
             except (TypeError, ValueError) as exc:
                 raise ConfigError(f"invalid auth settings: {exc}") from exc
-        if self._persistence_store is None:
-            self.service_prototype.register_manager(PersistenceManager.bound_to(self.store))
-            self._persistence_store = self.store
+        self._persist_to(self.store)
         mount(self, app, store=self.store, settings=self._auth_settings,
               login_path=login_path, sessions_path=sessions_path,
               session_detail_path=session_detail_path, upload_path=upload_path,
@@ -344,22 +364,30 @@ class Xtalk:
     async def connect(self, websocket: WebSocket, user_id: str | None = None,
                       *, session_id: str | None = None,
                       messages: list[dict[str, Any]] | None = None,
-                      attached: bool = False) -> None:
+                      attached: bool = False,
+                      service_config_overrides: dict[str, Any] | None = None,
+                      queued: bool = True) -> None:
         """Accept a connection and run a session on it until the client leaves.
 
-        With a session limit, the client first waits in the FIFO queue. ``session_id`` and
-        ``messages`` attach to (and restore) an existing conversation; with ``attached``
-        the client is sent ``session_attached`` (right after ``session_info``).
+        With a session limit, the client first waits in the FIFO queue (unless
+        ``queued`` is false: the local user's own app is never queued behind LAN
+        clients). ``session_id`` and ``messages`` attach to (and restore) an existing
+        conversation; with ``attached`` the client is sent ``session_attached`` (right
+        after ``session_info``). ``service_config_overrides`` change this session's
+        configuration (e.g. ``output_sample_rate``).
         """
         await websocket.accept()
+        limiter = self.limiter if queued else None
         admitted = True
-        if self.limiter is not None:
-            admitted = await self.limiter.acquire(websocket)
+        if limiter is not None:
+            admitted = await limiter.acquire(websocket)
             if not admitted:
                 return
         service: Service | None = None
         try:
-            service = self.service_prototype.clone(websocket, session_id=session_id)
+            service = self.service_prototype.clone(
+                websocket, session_id=session_id,
+                service_config_overrides=service_config_overrides)
             service.user_id = user_id
             self._sessions_created += 1
             self.sessions[service.session_id] = service
@@ -385,5 +413,5 @@ class Xtalk:
                 self._session_users.pop(service.session_id, None)
                 with contextlib.suppress(Exception):
                     await asyncio.shield(service.stop())
-            if self.limiter is not None and admitted:
-                self.limiter.release()
+            if limiter is not None and admitted:
+                limiter.release()

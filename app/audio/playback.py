@@ -38,9 +38,10 @@ from app.audio.devices import (
     unregister_stream,
 )
 from xtalk.client.playback import DeviceSink, PlaybackController, VirtualSink
+from xtalk.client.wire import ReplyAudio
 
 if TYPE_CHECKING:
-    from app.engine import EngineHost
+    from app.engine import EngineHost, EngineMessage
 
 logger = logging.getLogger(__name__)
 
@@ -138,25 +139,19 @@ class Speaker:
         if self.on_audio is not None:
             self.on_audio(block, start)
 
-    def _on_message(self, message: dict[str, Any]) -> None:
-        action = message.get("action")
-        data = message.get("data") or {}
+    def _on_message(self, message: EngineMessage) -> None:
         c = self.controller
-        if action == "audio":
-            c.chunk(message["pcm"], int(data.get("sample_rate") or self.sample_rate),
-                    turn_id=data.get("turn_id"), chunk_index=data.get("chunk_index"))
-        elif action == "start_tts":
-            c.start()
-        elif action == "pause_tts":
-            c.pause()
-        elif action == "resume_tts":
-            c.resume()
-        elif action == "stop_tts":
-            c.stop()
-        elif action == "tts_finished":
-            c.tts_finished()
-        elif action in ("session_info", "session_attached"):
-            c.stop()  # a new conversation: nothing of the old one plays on
+        if isinstance(message, ReplyAudio):
+            c.chunk(message.pcm, message.sample_rate, turn_id=message.turn_id,
+                    chunk_index=message.chunk_index)
+            return
+        handler = {"start_tts": c.start, "pause_tts": c.pause, "resume_tts": c.resume,
+                   "stop_tts": c.stop, "tts_finished": c.tts_finished,
+                   # a new conversation: nothing of the old one plays on
+                   "session_info": c.stop, "session_attached": c.stop,
+                   }.get(message.action)
+        if handler is not None:
+            handler()
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:

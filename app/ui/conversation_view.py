@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
@@ -22,6 +23,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from app.engine.messages import EngineMessage, ReplySpoken, ServerMessage
 
 BUBBLE_WIDTH = 0.74  # of the visible width
 UNSPOKEN_COLOR = "#8a9099"  # reply text not heard (yet)
@@ -251,60 +254,75 @@ class ConversationView(QScrollArea):
         self._stick = True
 
     # ------------------------------------------------------------------ engine messages
-    def handle_message(self, message: dict[str, Any]) -> None:
-        action = message.get("action") or message.get("type")
-        data = message.get("data") if isinstance(message.get("data"), dict) else {}
-        turn = data.get("turn_id")
-        if action == "session_attached":
-            self.load_messages(list(data.get("messages") or []))
-        elif action == "update_asr":
-            text = str(data.get("text") or "")
-            bubble = self._user.get(turn)
-            if bubble is None:
-                self._user[turn] = self._bubble("user", text, partial=True)
-            elif bubble.partial:
-                bubble.set_text(text)
-        elif action == "finish_asr":
-            text = str(data.get("text") or "")
-            bubble = self._user.get(turn)
-            if bubble is None:
-                self._user[turn] = self._bubble("user", text)
-            else:
-                bubble.set_text(text, partial=False)
-        elif action == "invalid_asr_result":
-            bubble = self._user.pop(turn, None)
-            if bubble is not None and bubble.partial:
-                self._remove(bubble)
-        elif action == "backchannel":
-            # "mm-hmm" while the assistant spoke: not a request, the reply went on
-            bubble = self._user.pop(turn, None)
+    def handle_message(self, message: EngineMessage) -> None:
+        """Show what the engine said (other messages are ignored)."""
+        if isinstance(message, ReplySpoken):
+            bubble = self._assistant.get(message.turn_id)
             if bubble is not None:
-                self._remove(bubble)
-            self.add_note(f"“{str(data.get('text') or '').strip()}” — the reply goes on")
-        elif action in ("update_resp", "finish_resp"):
-            text = str(data.get("text") or "")
-            bubble = self._assistant.get(turn)
-            if bubble is None:
-                if not text and action == "finish_resp":
-                    return
-                self._assistant[turn] = self._bubble("assistant", text,
-                                                     partial=action == "update_resp")
-            elif not bubble.interrupted:
-                bubble.set_text(text or bubble.text, partial=action == "update_resp")
-        elif action == "reply_spoken":
-            bubble = self._assistant.get(turn)
-            if bubble is not None:
-                bubble.mark_spoken(str(data.get("text") or ""))
-        elif action == "stop_tts":
-            bubble = self._assistant.get(turn)
-            if bubble is not None and bubble.partial:
-                bubble.mark_interrupted()
-        elif action == "tool_called":
-            self._line("tool", f"⚙ {data.get('name', 'tool')}({_short_args(data.get('args'))})")
-        elif action == "error":
-            code = data.get("code") or "error"
-            if code not in ("invalid_field", "unknown_action"):
-                self.add_note(f"⚠ {data.get('message') or code}")
+                bubble.mark_spoken(message.text)
+        elif isinstance(message, ServerMessage):
+            handler = self._HANDLERS.get(message.action)
+            if handler is not None:
+                handler(self, message)
+
+    def _on_session_attached(self, m: ServerMessage) -> None:
+        self.load_messages(list(m.data.get("messages") or []))
+
+    def _on_heard(self, m: ServerMessage) -> None:
+        partial = m.action == "update_asr"
+        bubble = self._user.get(m.turn_id)
+        if bubble is None:
+            self._user[m.turn_id] = self._bubble("user", m.text(), partial=partial)
+        elif bubble.partial or not partial:
+            bubble.set_text(m.text(), partial=partial)
+
+    def _on_rejected(self, m: ServerMessage) -> None:
+        bubble = self._user.pop(m.turn_id, None)
+        if bubble is not None and bubble.partial:
+            self._remove(bubble)
+
+    def _on_backchannel(self, m: ServerMessage) -> None:
+        # "mm-hmm" while the assistant spoke: not a request, the reply went on
+        bubble = self._user.pop(m.turn_id, None)
+        if bubble is not None:
+            self._remove(bubble)
+        self.add_note(f"“{m.text().strip()}” — the reply goes on")
+
+    def _on_reply_text(self, m: ServerMessage) -> None:
+        partial = m.action == "update_resp"
+        bubble = self._assistant.get(m.turn_id)
+        if bubble is None:
+            if m.text() or partial:
+                self._assistant[m.turn_id] = self._bubble("assistant", m.text(),
+                                                          partial=partial)
+        elif not bubble.interrupted:
+            bubble.set_text(m.text() or bubble.text, partial=partial)
+
+    def _on_reply_stopped(self, m: ServerMessage) -> None:
+        bubble = self._assistant.get(m.turn_id)
+        if bubble is not None and bubble.partial:
+            bubble.mark_interrupted()
+
+    def _on_tool_called(self, m: ServerMessage) -> None:
+        self._line("tool", f"⚙ {m.data.get('name', 'tool')}({_short_args(m.data.get('args'))})")
+
+    def _on_error(self, m: ServerMessage) -> None:
+        code = m.text("code") or "error"
+        if code not in ("invalid_field", "unknown_action"):
+            self.add_note(f"⚠ {m.text('message') or code}")
+
+    _HANDLERS: ClassVar[dict[str, Callable[[ConversationView, ServerMessage], None]]] = {
+        "session_attached": _on_session_attached,
+        "update_asr": _on_heard,
+        "finish_asr": _on_heard,
+        "invalid_asr_result": _on_rejected,
+        "backchannel": _on_backchannel,
+        "update_resp": _on_reply_text,
+        "finish_resp": _on_reply_text,
+        "stop_tts": _on_reply_stopped,
+        "tool_called": _on_tool_called,
+        "error": _on_error,
+    }
 
     def _remove(self, bubble: Bubble) -> None:
         for i, (_kind, widget) in enumerate(self._items):

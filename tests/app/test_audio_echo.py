@@ -30,7 +30,7 @@ from echo_room import (
 )
 
 from app.audio.playback import Speaker
-from app.engine import EngineHost
+from app.engine import EngineHost, ReplyAudio, ServerMessage
 from xtalk.models.enhancers.echo import EchoGate, webrtc_available
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -278,17 +278,16 @@ async def test_the_speaker_goes_silent_at_once_on_pause() -> None:
     speaker._loop = asyncio.get_running_loop()
     sink = DeviceSink(speaker.controller, speaker._loop, BLOCK, prefill=4)
     speaker.controller.sink = sink
-    speaker._on_message({"action": "start_tts", "data": {}})
+    speaker._on_message(ServerMessage("start_tts", {}))
     tone = (np.sin(np.arange(RATE) * 0.05) * 8000).astype(np.int16)
-    speaker._on_message({"action": "audio", "pcm": tone,
-                         "data": {"sample_rate": RATE, "turn_id": 1, "chunk_index": 0}})
+    speaker._on_message(ReplyAudio(tone, RATE, turn_id=1, chunk_index=0))
     out = np.zeros((BLOCK, 1), dtype=np.float32)
     sink.callback(out, BLOCK, None, None)
     assert np.abs(out).max() > 0.1  # playing
-    speaker._on_message({"action": "pause_tts", "data": {}})
+    speaker._on_message(ServerMessage("pause_tts", {}))
     sink.callback(out, BLOCK, None, None)
     assert np.abs(out).max() == 0  # the very next block is silent
-    speaker._on_message({"action": "resume_tts", "data": {}})
+    speaker._on_message(ServerMessage("resume_tts", {}))
     sink.callback(out, BLOCK, None, None)
     assert np.abs(out).max() > 0.1
 
@@ -368,7 +367,7 @@ async def _conversation(*, echo_gate: bool, reference: str, user: np.ndarray | N
 
     def on_message(m: dict[str, Any]) -> None:
         messages.append(m)
-        marks.setdefault(m["action"], time.monotonic())
+        marks.setdefault(m.action, time.monotonic())
 
     host.add_listener(on_message)
     room = Room(delay_s, gain)
@@ -401,7 +400,7 @@ async def _conversation(*, echo_gate: bool, reference: str, user: np.ndarray | N
 
 
 def _actions(messages: list[dict[str, Any]]) -> list[str]:
-    return [m["action"] for m in messages]
+    return [m.action for m in messages]
 
 
 # Only with played reports: the "sent" reference (chunks stamped when the engine sends
@@ -425,7 +424,7 @@ async def test_the_reply_echo_does_not_cut_the_reply_off() -> None:
               f"behind by up to {room.stalled_s:.2f} s)")
     assert "stop_tts" not in actions and "finish_asr" not in actions, actions
     assert actions.count("pause_tts") <= 3, actions
-    audio = np.concatenate([m["pcm"] for m in messages if m["action"] == "audio"])
+    audio = np.concatenate([m.pcm for m in messages if m.action == "audio"])
     played = sum(1 for _ in room.played_at) * BLOCK
     assert played >= audio.size * 0.95  # it really played, in real time, through the room
 

@@ -270,10 +270,10 @@ def test_a_lost_duplex_headset_is_reported_for_the_role_it_plays(role: str) -> N
 # --------------------------------------------------------------------------- no audio
 async def _text_still_works(engine: EngineHost) -> None:
     replies: list[dict[str, Any]] = []
-    engine.add_listener(lambda m: replies.append(m) if m["action"] == "finish_resp" else None)
+    engine.add_listener(lambda m: replies.append(m) if m.action == "finish_resp" else None)
     await engine.send_text("hello")
     await wait_until(lambda: bool(replies), 20, "typed message got no reply")
-    assert replies[0]["data"]["text"]
+    assert replies[0].data["text"]
 
 
 async def test_no_portaudio_at_all_is_reported_and_text_input_works(

@@ -8,6 +8,7 @@ from conftest import tone_config
 from harness import speech
 from test_gui_window import feed_in_background
 
+from app.engine import ServerMessage
 from app.ui.conversation_view import ConversationView
 
 
@@ -25,9 +26,9 @@ def test_the_latency_panel_shows_what_speculation_saved(make_window, qtbot) -> N
 def test_a_backchannel_is_a_note_not_a_question(qtbot) -> None:
     view = ConversationView()
     qtbot.addWidget(view)
-    view.handle_message({"action": "finish_asr", "data": {"turn_id": 1, "text": "story"}})
-    view.handle_message({"action": "update_resp", "data": {"turn_id": 1, "text": "Once"}})
-    view.handle_message({"action": "finish_asr", "data": {"turn_id": 2, "text": "Yeah."}})
-    view.handle_message({"action": "backchannel", "data": {"turn_id": 2, "text": "Yeah."}})
+    view.handle_message(ServerMessage("finish_asr", {"turn_id": 1, "text": "story"}))
+    view.handle_message(ServerMessage("update_resp", {"turn_id": 1, "text": "Once"}))
+    view.handle_message(ServerMessage("finish_asr", {"turn_id": 2, "text": "Yeah."}))
+    view.handle_message(ServerMessage("backchannel", {"turn_id": 2, "text": "Yeah."}))
     assert view.texts("user") == ["story"]
     assert view.texts("assistant") == ["Once"]

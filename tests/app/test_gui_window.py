@@ -47,10 +47,10 @@ def test_a_typed_message_gets_a_reply(make_window, qtbot) -> None:
     window = make_window()
     states: list[str] = []
     window.engine.add_listener(
-        lambda m: states.append(m["data"]["state"]) if m["action"] == "engine_state" else None)
+        lambda m: states.append(m.state) if m.action == "engine_state" else None)
     audio: list[np.ndarray] = []
     window.engine.add_listener(
-        lambda m: audio.append(m["pcm"]) if m["action"] == "audio" else None)
+        lambda m: audio.append(m.pcm) if m.action == "audio" else None)
     qtbot.keyClicks(window.controls.text, "what time is it")
     qtbot.keyClick(window.controls.text, Qt.Key.Key_Return)
     assert window.controls.text.text() == ""
@@ -77,7 +77,7 @@ def test_a_spoken_turn_shows_the_partial_transcript_and_latency(make_window, qtb
     partials: list[str | None] = []
     window.engine.add_listener(
         lambda m: partials.append(window.view.partial_text())
-        if m["action"] == "update_asr" else None)
+        if m.action == "update_asr" else None)
     assert window.latency.shown()["e2e_ms"] == "—"
     feed_in_background(window, speech("hello there", tail_s=0.8))
     qtbot.waitUntil(lambda: len(window.view.texts("assistant")) == 1
@@ -210,22 +210,22 @@ def test_the_latency_panel_shows_only_the_open_conversation(make_window, qtbot,
 def test_reply_text_follows_what_was_heard(qtbot) -> None:
     """Reply text not yet heard is greyed; after an interruption the unheard rest stays
     grey, so the user sees what the assistant did not get to say."""
+    from app.engine import ReplySpoken, ServerMessage
     from app.ui.conversation_view import UNSPOKEN_COLOR, ConversationView
 
     view = ConversationView()
     qtbot.addWidget(view)
     reply = "Sure. First, preheat the oven. Then mix the flour and the eggs."
-    view.handle_message({"action": "update_resp", "data": {"turn_id": 1, "text": reply}})
+    view.handle_message(ServerMessage("update_resp", {"turn_id": 1, "text": reply}))
     [bubble] = view.assistant_bubbles()
     assert bubble.spoken_text is None and UNSPOKEN_COLOR not in bubble.label.text()
     for clause in ("Sure.", "First, preheat the oven."):
-        view.handle_message({"action": "reply_spoken",
-                             "data": {"turn_id": 1, "chunk_index": 0, "text": clause}})
+        view.handle_message(ReplySpoken(1, 0, clause))
     assert bubble.spoken_text == "Sure. First, preheat the oven."
     shown = bubble.label.text()
     assert UNSPOKEN_COLOR in shown and shown.index("oven") < shown.index(UNSPOKEN_COLOR)
     assert "Then mix the flour" in shown.split(UNSPOKEN_COLOR, 1)[1]
-    view.handle_message({"action": "stop_tts", "data": {"turn_id": 1}})
+    view.handle_message(ServerMessage("stop_tts", {"turn_id": 1}))
     assert bubble.interrupted and "[interrupted]" in bubble.label.text()
     assert bubble.spoken_text == "Sure. First, preheat the oven."
     # a clause that is not in the text (e.g. rewritten) does not move the mark

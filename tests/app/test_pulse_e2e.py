@@ -66,7 +66,7 @@ async def test_a_spoken_question_through_pulseaudio_gets_a_spoken_answer(
     statuses: list[tuple[str, str, str]] = []
 
     def of(action: str) -> list[dict[str, Any]]:
-        return [m for m in messages if m["action"] == action]
+        return [m for m in messages if m.action == action]
 
     with ScriptedLLMServer() as llm:
         llm.script(Text(REPLY, token_delay_s=0.01))
@@ -89,7 +89,7 @@ async def test_a_spoken_question_through_pulseaudio_gets_a_spoken_answer(
             spoken_at = time.monotonic()
             duration = feeder.play(question)
             await wait_until(lambda: of("tts_finished"), 90,
-                             lambda: f"no reply; got {[m['action'] for m in messages]}")
+                             lambda: f"no reply; got {[m.action for m in messages]}")
             await wait_until(lambda: speaker.idle and speaker.played_samples > 0, 30,
                              "the reply did not finish playing")
             answered_in = time.monotonic() - spoken_at
@@ -102,10 +102,10 @@ async def test_a_spoken_question_through_pulseaudio_gets_a_spoken_answer(
             recorder.stop()
         request = llm.requests[0]
 
-    heard_question = of("finish_asr")[0]["data"]["text"]
+    heard_question = of("finish_asr")[0].data["text"]
     assert wer(QUESTION, heard_question) <= 0.35, heard_question
     assert wer(QUESTION, request["messages"][-1]["content"]) <= 0.35
-    assert of("finish_resp")[0]["data"]["text"].strip() == REPLY
+    assert of("finish_resp")[0].data["text"].strip() == REPLY
     assert not [s for s in statuses if s[1] in ("lost", "unavailable")], statuses
     assert answered_in > duration  # the reply came after the question was spoken
 

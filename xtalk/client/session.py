@@ -22,7 +22,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from xtalk.client.playback import PlaybackController
 from xtalk.client.wire import ReplyAudio, WireDecoder, WireFormatError
 
-
 # exit codes
 EXIT_OK = 0
 EXIT_ERROR = 1  # connection refused / closed, protocol or file error

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -56,6 +56,7 @@ class ReplyAudio:
     text: str = ""
     announced: bool = True
     raw: bytes = b""
+    action: ClassVar[str] = "audio"
 
 
 class WireDecoder:

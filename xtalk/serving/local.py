@@ -1,17 +1,19 @@
 """LocalSession: a session of an :class:`~xtalk.api.Xtalk` for a program that embeds it
 (the desktop app), in the same process and without a network::
 
-    session = LocalSession(xtalk)                        # or session_id=, messages=, attached=
+    session = LocalSession(xtalk, output_sample_rate=48000)   # the speaker's rate
     await session.open()
     session.subscribe(SpeechStarted, on_speech)          # typed events (xtalk.serving.events)
     session.submit_audio(block, 44100)                   # any thread (a PortAudio callback)
     session.report_played(block, 48000, start)           # what the speaker played, and when
     await session.send({"action": "text_input", "data": {"text": "hi"}})   # docs/protocol.md
-    message = await session.receive()                    # what a client would receive
+    message = await session.receive()    # ServerMessage / ReplyAudio (xtalk.client.wire)
     await session.close()
 
 This is the door an embedding program uses: it never needs the session table, the event
-bus or the pipeline of the engine.
+bus or the pipeline of the engine. A local session counts as a live session of the engine
+(:meth:`~xtalk.api.Xtalk.is_session_live`) but never waits in its queue, and it is kept in
+the engine's store (``Xtalk.attach_store``) like any other.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from starlette.websockets import WebSocketDisconnect
 
+from xtalk.client.wire import ReplyAudio, ServerMessage, WireDecoder
 from xtalk.serving import events as ev
 from xtalk.serving.connection import InProcessConnection
 
@@ -35,6 +38,21 @@ if TYPE_CHECKING:
     from xtalk.serving.service import Service
 
 OPEN_TIMEOUT_S = 30.0
+
+
+def call_on_loop(loop: asyncio.AbstractEventLoop, func: Callable[..., Any], *args: Any
+                 ) -> None:
+    """Run ``func(*args)`` on ``loop``: now when called on it, else as soon as the loop
+    can (from any thread; dropped when the loop is closing)."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        func(*args)
+    else:
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(func, *args)
 
 
 class LocalSessionError(RuntimeError):
@@ -54,6 +72,8 @@ class LocalSession:
 
     Args:
         xtalk: The engine.
+        output_sample_rate: The rate of the reply audio received (``None``: the
+            configuration's).
         source: The name input audio is submitted under (each source is resampled on its
             own).
         session_id: An existing conversation to attach to (``None``: a new one).
@@ -61,7 +81,8 @@ class LocalSession:
         attached: Announce the attachment to the client side (``session_attached``).
     """
 
-    def __init__(self, xtalk: Xtalk, *, source: str = "microphone",
+    def __init__(self, xtalk: Xtalk, *, output_sample_rate: int | None = None,
+                 source: str = "microphone",
                  session_id: str | None = None,
                  messages: list[dict[str, Any]] | None = None, attached: bool = False) -> None:
         self.xtalk = xtalk
@@ -69,7 +90,10 @@ class LocalSession:
         self.session_id = session_id or uuid.uuid4().hex
         self._messages = messages
         self._attached = attached
+        self._overrides = ({"output_sample_rate": int(output_sample_rate)}
+                           if output_sample_rate else None)
         self._connection = InProcessConnection()
+        self._decoder = WireDecoder(int(output_sample_rate or 48000))
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._service: Service | None = None
@@ -84,7 +108,8 @@ class LocalSession:
         self._loop = asyncio.get_running_loop()
         self._task = self._loop.create_task(
             self.xtalk.connect(self._connection, None, session_id=self.session_id,
-                               messages=self._messages, attached=self._attached),
+                               messages=self._messages, attached=self._attached,
+                               service_config_overrides=self._overrides, queued=False),
             name=f"xtalk-local-{self.session_id}")
         deadline = time.monotonic() + timeout
         while self._service is None:
@@ -126,19 +151,8 @@ class LocalSession:
             service.event_bus.post(event)
 
     def _on_loop(self, func: Callable[..., None], *args: Any) -> None:
-        """Run ``func(*args)`` on the session's loop (now when called on it)."""
-        loop = self._loop
-        if loop is None:
-            return
-        try:
-            running = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if running is loop:
-            func(*args)
-        else:
-            with contextlib.suppress(RuntimeError):  # the loop is closing
-                loop.call_soon_threadsafe(func, *args)
+        if self._loop is not None:
+            call_on_loop(self._loop, func, *args)
 
     # ------------------------------------------------------------------ audio
     def submit_audio(self, samples: np.ndarray, sample_rate: int) -> None:
@@ -169,17 +183,18 @@ class LocalSession:
         except WebSocketDisconnect as exc:
             raise LocalSessionError("the session is closed") from exc
 
-    async def receive(self) -> str | bytes:
-        """The next message a client would receive (JSON text, or a chunk of reply audio
-        after its ``tts_chunk_meta``).
+    async def receive(self) -> ServerMessage | ReplyAudio:
+        """The next message a client would receive (``tts_chunk_meta`` included), with
+        each chunk of reply audio as a :class:`~xtalk.client.wire.ReplyAudio`.
 
         Raises:
             LocalSessionError: The session ended.
         """
         try:
-            return await self._connection.client.receive()
+            item = await self._connection.client.receive()
         except WebSocketDisconnect as exc:
             raise LocalSessionError("the session ended") from exc
+        return self._decoder.decode(item)
 
     # ------------------------------------------------------------------ state
     def conversation(self) -> list[dict[str, Any]]:
@@ -201,4 +216,4 @@ class LocalSession:
         return self._service
 
 
-__all__ = ["AgentStatus", "LocalSession", "LocalSessionError"]
+__all__ = ["AgentStatus", "LocalSession", "LocalSessionError", "call_on_loop"]

@@ -1,4 +1,4 @@
-"""EngineHost (app/engine.py) with the tone-code test models: spoken and typed turns, the
+"""EngineHost (app/engine/host.py) with the tone-code test models: spoken and typed turns, the
 state shown to the user, mute, push-to-talk, conversations in the store, and LAN mode."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from harness import decode_wire_audio, silence, speech, tones
 from app.engine import EngineError, EngineHost
 from xtalk.store import Store, sqlite_url
 
-TONE_CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "tone_config.json"
+TONE_CONFIG = Path(__file__).resolve().parents[2] / "fixtures" / "tone_config.json"
 MIC_RATE = 44100
 BLOCK_S = 0.02
 
@@ -39,16 +39,16 @@ class Recorder:
         host.add_listener(self.messages.append)
 
     def actions(self) -> list[str]:
-        return [m["action"] for m in self.messages]
+        return [m.action for m in self.messages]
 
     def of(self, action: str) -> list[dict[str, Any]]:
-        return [m for m in self.messages if m["action"] == action]
+        return [m for m in self.messages if m.action == action]
 
     def states(self) -> list[str]:
-        return [m["data"]["state"] for m in self.of("engine_state")]
+        return [m.state for m in self.of("engine_state")]
 
     def audio(self) -> np.ndarray:
-        chunks = [m["pcm"] for m in self.of("audio")]
+        chunks = [m.pcm for m in self.of("audio")]
         return np.concatenate(chunks) if chunks else np.zeros(0, np.int16)
 
     async def wait_for(self, predicate, timeout: float = 10.0) -> None:
@@ -108,10 +108,10 @@ async def test_start_reports_progress_and_opens_a_session(host: EngineHost) -> N
     stages: list[tuple[str, float]] = []
     rec = Recorder(host)
     await host.start(progress=lambda stage, fraction: stages.append((stage, fraction)))
-    assert [s for s, _ in stages] == ["asr", "vad", "tts", "agent", "ready"]
+    assert [s for s, _ in stages] == ["asr", "vad", "turn_detector", "tts", "agent", "ready"]
     assert stages[-1] == ("ready", 1.0)
     assert host.session_id and len(host.session_id) == 32
-    assert rec.of("session_info")[0]["data"]["session_id"] == host.session_id
+    assert rec.of("session_info")[0].data["session_id"] == host.session_id
     assert rec.states() == ["loading", "listening"]
     assert host.state == "listening"
     with pytest.raises(EngineError):
@@ -133,11 +133,11 @@ async def test_a_spoken_turn_at_44k_stereo_gets_a_decodable_reply(host: EngineHo
     await host.start()
     await feed(host, as_mic(speech("hello there", tail_s=0.8)))
     await rec.wait_action("tts_finished")
-    assert rec.of("finish_asr")[0]["data"]["text"] == "hello there"
+    assert rec.of("finish_asr")[0].data["text"] == "hello there"
     audio = rec.of("audio")
-    assert audio and all(m["data"]["sample_rate"] == 48000 for m in audio)
-    assert all(m["pcm"].dtype == np.int16 for m in audio)
-    assert [m["data"]["chunk_index"] for m in audio] == list(range(len(audio)))
+    assert audio and all(m.sample_rate == 48000 for m in audio)
+    assert all(m.pcm.dtype == np.int16 for m in audio)
+    assert [m.chunk_index for m in audio] == list(range(len(audio)))
     assert decode_wire_audio(rec.audio(), 48000) == "hello how can i help you"
     assert is_subsequence(["listening", "hearing", "thinking", "speaking", "listening"],
                           rec.states()), rec.states()
@@ -160,7 +160,7 @@ async def test_the_engine_resamples_microphone_audio_of_any_format(host: EngineH
     await rec.wait_action("tts_finished")
     await feed(host, int16_22k, 22050)
     await rec.wait_action("tts_finished", 2)
-    assert [m["data"]["text"] for m in rec.of("finish_asr")] == ["hi", "hi"]
+    assert [m.data["text"] for m in rec.of("finish_asr")] == ["hi", "hi"]
 
 
 async def test_typed_text_is_answered(host: EngineHost) -> None:
@@ -168,7 +168,7 @@ async def test_typed_text_is_answered(host: EngineHost) -> None:
     await host.start()
     await host.send_text("what time is it")
     await rec.wait_action("tts_finished")
-    reply = rec.of("finish_resp")[0]["data"]["text"]
+    reply = rec.of("finish_resp")[0].data["text"]
     assert reply.startswith("It is ")
     assert is_subsequence(["listening", "thinking", "speaking", "listening"], rec.states())
     assert decode_wire_audio(rec.audio(), 48000).startswith("it is")
@@ -186,7 +186,7 @@ async def test_with_a_player_the_state_waits_for_the_drain(host: EngineHost) -> 
     await asyncio.sleep(0.1)
     assert host.state == "speaking"  # the speaker is still playing
     for m in rec.of("audio"):
-        host.chunk_played(m["data"]["chunk_index"])
+        host.chunk_played(m.chunk_index)
     host.playback_drained()
     await rec.wait_for(lambda: host.state == "listening")
 
@@ -214,7 +214,7 @@ async def test_muting_while_speaking_ends_the_turn(host: EngineHost) -> None:
     await rec.wait_for(lambda: host.state == "hearing")
     host.set_muted(True)
     await rec.wait_action("finish_asr")
-    assert rec.of("finish_asr")[0]["data"]["text"] == "hello there"
+    assert rec.of("finish_asr")[0].data["text"] == "hello there"
     await rec.wait_action("tts_finished")
     assert host.state == "muted"  # the reply is over, the microphone still muted
 
@@ -232,7 +232,7 @@ async def test_push_to_talk_without_a_server_vad() -> None:
         assert "finish_asr" not in rec.actions()  # no VAD: nothing ends the turn but PTT
         await host.push_to_talk(False)
         await rec.wait_action("finish_asr")
-        assert rec.of("finish_asr")[0]["data"]["text"] == "hello there"
+        assert rec.of("finish_asr")[0].data["text"] == "hello there"
         await rec.wait_action("tts_finished")
         assert host.state == "listening"
     finally:
@@ -255,7 +255,7 @@ async def test_conversations_are_stored_and_reopened(store: Store) -> None:
         assert host.state == "listening"
 
         assert await host.open_conversation(first) == first
-        attached = rec.of("session_attached")[-1]["data"]
+        attached = rec.of("session_attached")[-1].data
         assert attached["session_id"] == first
         assert [m["content"] for m in attached["messages"]] == [
             "hello", "Hello! How can I help you?"]
