@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from app.audio.supervised import DeviceStatus
 from app.engine import EngineHost, EngineMessage, EngineStateChanged, ServerMessage, Shown
 from xtalk.registry import ConfigError
 
@@ -144,7 +145,7 @@ class HeadlessRun:
         return code
 
     def _mic_status(self, status: str, detail: str) -> None:
-        if status in ("lost", "unavailable"):
+        if status in (DeviceStatus.LOST, DeviceStatus.UNAVAILABLE):
             print(f"xtalk-app: microphone {status}: {detail}", file=sys.stderr)
 
     async def _exchange(self, engine: EngineHost, speaker: Any, samples: np.ndarray | None,

@@ -20,22 +20,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.audio.devices import (
-    AudioDevice,
-    audio_unavailable_reason,
-    find_device,
-    list_devices,
-    locate,
-    register_stream,
-    sounddevice_module,
-    unregister_stream,
+from app.audio.devices import AudioDevice, find_device, list_devices
+from app.audio.supervised import (
+    BLOCK_SECONDS,
+    RETRY_SECONDS,
+    DeviceStatus,
+    StatusCallback,
+    SupervisedDevice,
 )
 from xtalk.client.playback import DeviceSink, PlaybackController, VirtualSink
 from xtalk.client.wire import ReplyAudio
@@ -43,14 +40,8 @@ from xtalk.client.wire import ReplyAudio
 if TYPE_CHECKING:
     from app.engine import EngineHost, EngineMessage
 
-logger = logging.getLogger(__name__)
-
-RETRY_SECONDS = 2.0
-BLOCK_SECONDS = 0.02
 PREFILL_BLOCKS = 4
 DEFAULT_RATE = 48000
-
-StatusCallback = Callable[[str, str], None]
 
 
 def output_rate(device: str | int | None = None) -> int:
@@ -61,7 +52,7 @@ def output_rate(device: str | int | None = None) -> int:
         else DEFAULT_RATE
 
 
-class Speaker:
+class Speaker(SupervisedDevice):
     """Plays reply audio from an :class:`~app.engine.EngineHost`.
 
     Args:
@@ -79,46 +70,26 @@ class Speaker:
             back the prefilled blocks), so it is ``"low"`` by default.
     """
 
+    kind = "speaker"
+    direction = "output"
+
     def __init__(self, engine: EngineHost, device: str | int | None = None, *,
                  sample_rate: int | None = None, on_status: StatusCallback | None = None,
                  on_audio: Callable[[np.ndarray, float], None] | None = None,
                  virtual: bool = False, retry_s: float = RETRY_SECONDS,
                  block_s: float = BLOCK_SECONDS, latency: str | float = "low") -> None:
+        super().__init__(device, on_status=on_status, retry_s=retry_s, block_s=block_s)
         self.engine = engine
-        self.device = device
-        self.on_status = on_status
         self.on_audio = on_audio
         self.virtual = virtual
-        self.retry_s = float(retry_s)
-        self.block_s = float(block_s)
         self.latency = latency
         self.output_latency_s: float | None = None  # what PortAudio granted
         self.sample_rate = int(sample_rate or engine.output_sample_rate)
-        self.status = "stopped"
-        self.detail = ""
-        self.active_device: AudioDevice | None = None
         self.controller = PlaybackController(self._send, output_rate=self.sample_rate,
                                              on_audio=self._played)
         self._sink: Any = None
-        self._stream: Any = None
-        self._finished = False
-        self._task: asyncio.Task[None] | None = None
         self._virtual_task: asyncio.Task[None] | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
         self.played_samples = 0
-
-    # ------------------------------------------------------------------ status
-    def _set_status(self, status: str, detail: str = "") -> None:
-        if (status, detail) == (self.status, self.detail):
-            return
-        self.status, self.detail = status, detail
-        if status in ("lost", "unavailable"):
-            logger.warning("speaker %s: %s", status, detail)
-        if self.on_status is not None:
-            try:
-                self.on_status(status, detail)
-            except Exception:
-                logger.exception("speaker status callback failed")
 
     @property
     def idle(self) -> bool:
@@ -158,126 +129,57 @@ class Speaker:
         """Attach to the engine and open the device (retried until it works)."""
         if self._task is not None or self._virtual_task is not None:
             return
-        self._loop = asyncio.get_running_loop()
         self.engine.add_listener(self._on_message)
         self.engine.playback_attached = True
-        if self.virtual:
-            sink = VirtualSink(self.controller, block_seconds=self.block_s)
-            self.controller.sink = self._sink = sink
-            self._virtual_task = self._loop.create_task(sink.run(), name="virtual-speaker")
-            self._set_status("running", "virtual")
+        if not self.virtual:
+            await super().start()
             return
-        self._set_status("starting")
-        await self._try_open()
-        self._task = self._loop.create_task(self._supervise(), name="speaker")
+        sink = VirtualSink(self.controller, block_seconds=self.block_s)
+        self.controller.sink = self._sink = sink
+        self._virtual_task = asyncio.get_running_loop().create_task(sink.run(),
+                                                                    name="virtual-speaker")
+        self._set_status(DeviceStatus.RUNNING, "virtual")
 
     async def stop(self) -> None:
         """Detach from the engine and close the device (abort: immediate)."""
         self.engine.remove_listener(self._on_message)
         self.engine.playback_attached = False
-        for name in ("_task", "_virtual_task"):
-            task = getattr(self, name)
-            setattr(self, name, None)
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        await asyncio.to_thread(self.abort)
-        self._set_status("stopped")
-
-    def abort(self) -> None:
-        """Stop the stream at once, dropping what it holds (thread-safe, idempotent)."""
-        stream, self._stream = self._stream, None
-        unregister_stream(self)
-        if stream is None:
-            return
-        with contextlib.suppress(Exception):
-            stream.abort()
-        with contextlib.suppress(Exception):
-            stream.close()
+        task, self._virtual_task = self._virtual_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await super().stop()
 
     async def set_device(self, device: str | int | None) -> None:
-        self.device = device
         if self.virtual:
+            self.device = device
             return
-        await asyncio.to_thread(self.abort)
-        if self._task is not None:
-            self._set_status("starting")
-            await self._try_open()
+        await super().set_device(device)
 
     # ------------------------------------------------------------------ stream
-    def _finished_callback(self) -> None:
-        self._finished = True
-
-    async def _try_open(self) -> bool:
-        try:
-            await asyncio.to_thread(self._open)
-        except _NoDevice as exc:
-            self._set_status("unavailable" if exc.unavailable else "lost", str(exc))
-            return False
-        except Exception as exc:
-            self._set_status("lost", f"cannot open the speaker: {exc}")
-            await asyncio.to_thread(self.abort)
-            return False
-        self._set_status("running", self.active_device.name if self.active_device else "")
-        self.controller.sink.refill()
-        return True
-
-    def _open(self) -> None:
-        sd = sounddevice_module()
-        if sd is None:
-            raise _NoDevice(audio_unavailable_reason() or "no audio", unavailable=True)
-        device, devices = locate(self.device, "output", owner=self)
-        if device is None:
-            if not any(d.is_output for d in devices):
-                raise _NoDevice("no speaker found", unavailable=self.device is None)
-            raise _NoDevice(f"speaker {self.device!r} is not connected")
+    def _create_stream(self, sd: Any, device: AudioDevice, channels: int) -> Any:
         assert self._loop is not None
         block = max(1, round(self.sample_rate * self.block_s))
         sink = DeviceSink(self.controller, self._loop, block, prefill=PREFILL_BLOCKS)
-        errors = []
-        for channels in dict.fromkeys((1, min(2, device.max_output_channels))):
-            try:
-                stream = sd.OutputStream(
-                    device=device.index, samplerate=self.sample_rate, channels=channels,
-                    dtype="float32", blocksize=block, callback=sink.callback,
-                    finished_callback=self._finished_callback, latency=self.latency)
-                break
-            except Exception as exc:
-                errors.append(exc)
-        else:
-            raise errors[-1]
+        stream = sd.OutputStream(
+            device=device.index, samplerate=self.sample_rate, channels=channels,
+            dtype="float32", blocksize=block, callback=sink.callback,
+            finished_callback=self._finished_callback, latency=self.latency)
         old = self._sink
-        if isinstance(old, DeviceSink):
+        if isinstance(old, DeviceSink):  # what the lost stream held plays on the new one
             self.controller.queue.take_back(old.take_back())
         self._sink = self.controller.sink = sink
-        self._finished = False
-        stream.start()
-        with contextlib.suppress(Exception):
-            self.output_latency_s = float(stream.latency)
-        self._stream = stream
-        register_stream(self)
-        self.active_device = device
+        return stream
 
-    def _healthy(self) -> bool:
-        stream = self._stream
-        if stream is None or self._finished:
-            return False
+    def _opened(self) -> None:
         with contextlib.suppress(Exception):
-            return bool(stream.active)
-        return False
+            self.output_latency_s = float(self._stream.latency)
+        super()._opened()
+        self.controller.sink.refill()
 
-    async def _supervise(self) -> None:
-        while True:
-            if self._stream is not None:
-                await asyncio.sleep(0.25)
-                if not self._healthy():
-                    name = self.active_device.name if self.active_device else "speaker"
-                    await asyncio.to_thread(self.abort)
-                    self._set_status("lost", f"{name} stopped playing")
-                continue
-            await asyncio.sleep(self.retry_s)
-            await self._try_open()
+    def _problem(self) -> str | None:
+        return None if self._healthy() else "stopped playing"
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until nothing is queued; ``False`` on timeout."""
@@ -287,12 +189,6 @@ class Speaker:
                 return False
             await asyncio.sleep(0.02)
         return True
-
-
-class _NoDevice(Exception):
-    def __init__(self, message: str, *, unavailable: bool = False) -> None:
-        super().__init__(message)
-        self.unavailable = unavailable
 
 
 __all__ = ["Speaker", "output_rate"]

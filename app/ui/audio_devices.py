@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from PySide6.QtWidgets import QLabel
 
+from app.audio.supervised import DeviceStatus
 from app.ui.notices import Notices
 from app.ui.status import LevelMeter
 
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
 AUDIO_MODES = ("devices", "virtual")
 DEVICE_ROLES = {"input": "Microphone", "output": "Speaker"}  # watched role → what it is
-PROBLEMS = ("lost", "unavailable")
+PROBLEMS = (DeviceStatus.LOST, DeviceStatus.UNAVAILABLE)
 
 
 class AudioDevices:
@@ -144,7 +145,7 @@ class AudioDevices:
     # ------------------------------------------------------------------ status
     def update_meter(self) -> None:
         mic = self.microphone
-        if mic is not None and mic.status == "running" and not self._muted():
+        if mic is not None and mic.status == DeviceStatus.RUNNING and not self._muted():
             self.meter.set_active(True)
             self.meter.set_level(mic.level)
 
@@ -167,13 +168,13 @@ class AudioDevices:
             dialog.set_device_problem(role, detail if status in PROBLEMS else None)
 
     def _mic_status(self, status: str, detail: str) -> None:
-        if status == "running":
+        if status == DeviceStatus.RUNNING:
             if self.notices.text("input") is not None:
                 self.notices.set("input", "info", f"Microphone connected: {detail}.")
                 self.notices.clear_info_later("input")
             self.mic_label.setText("Mic")
             self.meter.set_active(not self._muted())
-        elif status == "lost":
+        elif status == DeviceStatus.LOST:
             name = self._settings()["input_device"]
             which = f"Microphone “{name}” lost" if name else "Microphone lost"
             self.notices.set("input", "error",
@@ -181,7 +182,7 @@ class AudioDevices:
                              "you can type meanwhile.")
             self.mic_label.setText("Mic lost")
             self.meter.set_active(False)
-        elif status == "unavailable":
+        elif status == DeviceStatus.UNAVAILABLE:
             self.notices.set("input", "warning",
                              f"No microphone: {detail}. Type your messages below; Xtalk "
                              "starts listening when a microphone is plugged in.")
@@ -190,7 +191,7 @@ class AudioDevices:
         self._problem_in_dialog("input", status, detail)
 
     def _speaker_status(self, status: str, detail: str) -> None:
-        if status == "running" and detail != "virtual":
+        if status == DeviceStatus.RUNNING and detail != "virtual":
             self.notices.clear_problem("output")
         elif status in PROBLEMS:
             name = self._settings()["output_device"]

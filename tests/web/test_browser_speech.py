@@ -87,7 +87,9 @@ async def test_a_paused_sentence_is_one_turn_with_every_word(speech_server: str,
         assert len(transcripts) == 1, transcripts  # one turn: no reply over the speaker
         assert wer(JFK_TEXT, transcripts[0]) <= 0.15, transcripts
         words = normalise_words(transcripts[0])
-        assert words[:2] == ["and", "so"] and words.count("ask") == 2, transcripts
+        assert words[:2] == ["and", "so"], transcripts
+        # the first word after the pause survives ("ask", which Whisper may hear as "asked")
+        assert words[words.index("not") - 1] in {"ask", "asked"}, transcripts
         assert debug["replies"] == [REPLY]
         messages = debug["messages"]
         assert messages.get("tts_finished") == 1 and messages.get("pause_tts", 0) == 0
