@@ -227,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--modes takes a comma-separated subset of {','.join(MODES)}")
 
     sys.path.insert(0, str(ROOT))
-    sys.path.insert(0, str(ROOT / "tests"))
+    sys.path.insert(0, str(ROOT / "tests" / "support"))
     from llm_server import ScriptedLLMServer
 
     results: dict[str, list[dict[str, Any]]] = {m: [] for m in modes}

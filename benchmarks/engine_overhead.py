@@ -13,7 +13,7 @@ What it does:
    ``min_silence_s`` is 0.032: one 512-sample frame of silence ends the turn, so the
    frame that ends the speech is also the frame after which ``min_silence`` has elapsed
    and no silence wait is left in the figures.
-2. Opens ONE in-process session (tests/harness.py ``InProcessTransport``) and runs the
+2. Opens ONE in-process session (tests/support/harness.py ``InProcessTransport``) and runs the
    turns one at a time: 10 speech frames (0.32 s of audio) are sent as fast as possible,
    the benchmark waits until the session has handled them (``EventBus.drain``), then
    sends the single silent frame that ends the turn and times the reply:
@@ -59,7 +59,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 from xtalk import Xtalk  # noqa: E402
 from xtalk.models.interfaces import (  # noqa: E402

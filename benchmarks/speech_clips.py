@@ -129,7 +129,7 @@ def _best_cut(audio: np.ndarray, rate: int, cuts: list[int], words: str, after: 
     import sys
     from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
     from wer import wer
 
     asr = _aligner()

@@ -1,4 +1,4 @@
-"""Shared fixtures. ``transport``: the end-to-end harness (tests/harness.py), run over the
+"""Shared fixtures. ``transport``: the end-to-end harness (tests/support/harness.py), run over the
 in-process connection and over a real WebSocket server."""
 
 from __future__ import annotations

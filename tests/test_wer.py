@@ -1,4 +1,4 @@
-"""Unit tests of the word-error-rate helper (tests/wer.py)."""
+"""Unit tests of the word-error-rate helper (tests/support/wer.py)."""
 
 from __future__ import annotations
 

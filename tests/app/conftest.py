@@ -8,26 +8,15 @@ The GUI tests are synchronous: the qasync loop wraps the QApplication that pytes
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
+from paths import tone_config
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-# The helpers next to these tests (pulse, scripted_turn): not importable as "app.*", which
-# is the desktop app itself.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import pytest
-
-TONE_CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "tone_config.json"
-
-
-def tone_config(**overrides: Any) -> dict[str, Any]:
-    config = json.loads(TONE_CONFIG.read_text())
-    config.update(overrides)
-    return config
 
 
 @pytest.fixture(scope="session")
@@ -111,7 +100,7 @@ def make_window(qloop, qtbot, config_dir):
 
 @pytest.fixture
 def pulse(tmp_path: Path):
-    """A private PulseAudio server with PortAudio bound to its devices (tests/app/pulse.py);
+    """A private PulseAudio server with PortAudio bound to its devices (tests/support/pulse.py);
     the test is skipped when pulseaudio cannot start here."""
     from pulse import PrivatePulse, PulseUnavailable, portaudio_on
 

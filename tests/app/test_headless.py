@@ -16,12 +16,11 @@ import numpy as np
 import pytest
 import soundfile
 from llm_server import ScriptedLLMServer, Text
+from paths import ROOT
 from scripted_turn import QUESTION, REPLY, default_config, transcribe
 from wer import wer
 
 from xtalk.models.tts.piper import PiperTTS
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_app(*args: str, tmp_path: Path, timeout: float = 240) -> subprocess.CompletedProcess:

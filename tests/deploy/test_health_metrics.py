@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 import websockets
-from deploy.server_process import speak
 from fastapi.testclient import TestClient
-from server_process import TONE_CONFIG, ServerProcess, http_get, http_post_json
+from server_process import TONE_CONFIG, ServerProcess, http_get, http_post_json, speak
 
 from xtalk.server_cli import build_app
 from xtalk.serving.http.metrics import Histogram

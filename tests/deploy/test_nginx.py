@@ -27,14 +27,14 @@ from pathlib import Path
 import httpx
 import pytest
 import websockets
-from deploy.postgres_cluster import PostgresCluster, PostgresUnavailable, start_postgres
-from deploy.server_process import receive_until, speak
-from server_process import ServerProcess, free_port
+from paths import ROOT
+from postgres_cluster import PostgresCluster, PostgresUnavailable, start_postgres
+from server_process import ServerProcess, free_port, receive_until, speak
 
 from xtalk.serving.http.tls import ensure_self_signed
 from xtalk.store import sqlite_url
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = ROOT
 NGINX_CONF = REPO / "deploy" / "nginx.conf"
 NGINX = shutil.which("nginx") or next(
     (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.access(p, os.X_OK)), None)

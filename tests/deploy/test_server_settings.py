@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from paths import TONE_CONFIG
 
 from xtalk.server_cli import build_parser
 from xtalk.server_settings import SettingsError, apply_settings, describe, mask
@@ -115,7 +116,7 @@ def test_server_process_never_logs_the_database_password(tmp_path: Path):
     settings = tmp_path / "server.toml"
     settings.write_text(f'database = "postgresql+psycopg://xtalk:{SECRET}@127.0.0.1:1/xtalk"\n'
                         'config = "../../tests/fixtures/tone_config.json"\n')
-    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "tone_config.json"
+    fixture = TONE_CONFIG
     result = subprocess.run(
         [sys.executable, "-m", "xtalk.server_cli", "--settings", str(settings),
          "--config", str(fixture)],

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,12 +17,12 @@ import soundfile
 import soxr
 from harness import InProcessTransport, silence
 from llm_server import ScriptedLLMServer, Text, ToolCall
+from paths import ROOT
 from wer import wer
 
 from xtalk import Xtalk
 from xtalk.models.asr.faster_whisper import FasterWhisperASR
 
-ROOT = Path(__file__).resolve().parents[2]
 SPEECH = ROOT.parent / "shared" / "data" / "speech"
 JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
             "ask what you can do for your country.")

@@ -32,9 +32,9 @@ import numpy as np
 import pytest
 import soxr
 from llm_server import ScriptedLLMServer, Text, free_port
+from paths import ROOT
 from wer import wer
 
-ROOT = Path(__file__).resolve().parents[2]
 BINARY_ENV = "XTALK_BINARY"
 BINARY = os.environ.get(BINARY_ENV, "")
 HOW_TO_RUN = (f"smoke test of the built binary: opt-in. Build it (python packaging/build.py), "

@@ -10,15 +10,12 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 from llm_server import free_port
+from paths import ROOT, TONE_CONFIG
 
 from app.cli import main
-
-ROOT = Path(__file__).resolve().parents[2]
-TONE_CONFIG = ROOT / "tests" / "fixtures" / "tone_config.json"
 
 
 def test_server_flag_passes_the_rest_to_xtalk_server(capsys):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
+
+from paths import ROOT
 
 from xtalk.models.asr.whisper_models import _package_dir
 from xtalk.resource_paths import default_config_path, resources_dir, web_client_dir
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_checkout_resources_are_the_repository_folder():

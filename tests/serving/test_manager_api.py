@@ -538,12 +538,6 @@ async def test_manager_publish_uses_its_bus() -> None:
     assert len(bus.get_history()) == 2
 
 
-async def test_manager_shutdown_is_safe_twice() -> None:
-    manager = Manager(EventBus(), "s", PIPELINE)
-    await manager.shutdown()
-    await manager.shutdown()
-
-
 async def test_docstring_example_manager() -> None:
     from xtalk.serving.events import OutboundMessageRequested
 

@@ -502,6 +502,33 @@ async def test_stop_shuts_down_every_manager_even_if_one_fails(caplog) -> None:
     assert first.shutdowns == 1
 
 
+async def test_a_session_stopped_mid_reply_leaves_nothing_running(tmp_path) -> None:
+    """Stopped while the reply is being spoken: every default manager (recording too) shuts
+    down, a second shutdown of each is harmless, and no task of the session lives on."""
+    conn = InProcessConnection()
+    proto = DefaultService(pipeline=make_pipeline(vad=EnergyVAD()),
+                           service_config={"record_dir": str(tmp_path)})
+    before = asyncio.all_tasks()
+    live = proto.clone(conn)
+    loop_task = asyncio.create_task(live.handle_message_loop())
+    await next_message(conn, "session_info")
+    await live.event_bus.publish(ev.DirectAudioSubmitted(  # the recorder opens its file
+        session_id=live.session_id, samples=np.zeros(512, dtype=np.int16), sample_rate=16000),
+        wait_for_completion=True)
+    await conn.client.send_json({"action": "text_input", "data": {"text": "help"}})
+    await next_message(conn, "start_tts")
+    await live.stop()
+    await asyncio.wait_for(loop_task, 10)
+    for manager in live.managers.values():
+        await manager.shutdown()  # again: nothing to release, nothing raised
+    await asyncio.sleep(0.05)
+    left = {t for t in asyncio.all_tasks() - before if not t.done()}
+    left.discard(asyncio.current_task())  # type: ignore[arg-type]
+    assert not left, left
+    assert live.event_bus.get_stats()["closed"]
+    assert (tmp_path / f"{live.session_id}.wav").stat().st_size > 44  # closed and complete
+
+
 async def test_stop_after_message_loop_ended() -> None:
     conn = InProcessConnection()
     proto = Service(pipeline=make_pipeline(), manager_classes=[RecorderManager, BoomManager])

@@ -1,7 +1,7 @@
 """The store on a real PostgreSQL: the same store tests as on SQLite, plus PostgreSQL's
 own checks (schema, full-text search, concurrent migration, masked password).
 
-A PostgreSQL server is started on loopback for this module (tests/deploy/postgres_cluster.py;
+A PostgreSQL server is started on loopback for this module (tests/support/postgres_cluster.py;
 Debian ``postgresql`` and ``psycopg[binary]``); every test gets a fresh database. The
 module is skipped, with the reason, only when that server cannot start.
 
@@ -21,9 +21,9 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from deploy.postgres_cluster import PostgresCluster, PostgresUnavailable, start_postgres
+from postgres_cluster import PostgresCluster, PostgresUnavailable, start_postgres
+from schema_check import assert_schema_matches_models
 from sqlalchemy import inspect, text
-from store.schema_check import assert_schema_matches_models
 
 from xtalk.store import SchemaVersionError, Store, database, open_database
 

@@ -6,9 +6,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from schema_check import assert_schema_matches_models
 from sqlalchemy import create_mock_engine, inspect
 from sqlalchemy.schema import CreateIndex, CreateTable
-from store.schema_check import assert_schema_matches_models
 
 from xtalk.store import SchemaVersionError, Store, database, latest_version, open_database
 from xtalk.store.models import Base

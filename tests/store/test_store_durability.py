@@ -11,9 +11,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+from paths import ROOT
+
 from xtalk.store import Store
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = ROOT
 
 CHILD = textwrap.dedent("""
     import sys

@@ -32,8 +32,8 @@ from browser import (
     server_with_user,
     write_mic_wav,
 )
+from paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOT = ROOT / "docs" / "web-client.png"
 REPLY = "Hello! How can I help you?"
 CONVERSATION_TIMEOUT = 30.0

@@ -28,9 +28,9 @@ from browser import (
     write_pcm_wav,
 )
 from llm_server import ScriptedLLMServer
+from paths import ROOT
 from wer import normalise_words, wer
 
-ROOT = Path(__file__).resolve().parents[2]
 SPEECH = ROOT.parent / "shared" / "data" / "speech"
 JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, "
             "ask what you can do for your country.")

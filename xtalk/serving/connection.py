@@ -104,3 +104,5 @@ class InProcessConnection:
         self.application_state = WebSocketState.DISCONNECTED
         self.close_code, self.close_reason = code, reason or ""
         await self._to_client.put(WebSocketDisconnect(code, reason or ""))
+        # the server's own reader ends too, as with a real WebSocket
+        await self._to_server.put({"type": "websocket.disconnect", "code": code})

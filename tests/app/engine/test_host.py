@@ -16,19 +16,14 @@ import soxr
 import websockets
 from argon2 import PasswordHasher
 from harness import decode_wire_audio, silence, speech, tones
+from paths import tone_config
 
 from app.engine import EngineError, EngineHost
 from xtalk.store import Store, sqlite_url
 
-TONE_CONFIG = Path(__file__).resolve().parents[2] / "fixtures" / "tone_config.json"
 MIC_RATE = 44100
 BLOCK_S = 0.02
 
-
-def tone_config(**overrides: Any) -> dict[str, Any]:
-    config = json.loads(TONE_CONFIG.read_text())
-    config.update(overrides)
-    return config
 
 
 class Recorder:

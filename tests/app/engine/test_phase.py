@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from paths import ROOT
 
 from app.engine.phase import (
     MESSAGE_SIGNALS,
@@ -107,7 +108,6 @@ def test_failure_shows_the_error() -> None:
 
 @pytest.mark.parametrize("action", sorted(MESSAGE_SIGNALS))
 def test_every_mapped_message_names_a_protocol_action(action: str) -> None:
-    from pathlib import Path
 
-    protocol = (Path(__file__).resolve().parents[3] / "docs" / "protocol.md").read_text()
+    protocol = (ROOT / "docs" / "protocol.md").read_text()
     assert f"`{action}`" in protocol

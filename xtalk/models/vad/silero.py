@@ -1,49 +1,15 @@
 """Silero VAD (ONNX, run with onnxruntime): the default voice activity detector.
 
-Thresholds (measured on real speech)
-------------------------------------
-Segmenter settings (service config key ``"vad"``, fields of :class:`VADSettings`) that work
-well with this model:
-
-* ``threshold = 0.5`` (silence below ``threshold - 0.15 = 0.35``: the default hysteresis).
-  Clear speech scores 0.6–0.96, digital silence ≤ 0.03 (≈ 0.002 once settled) and white
-  noise from −60 to −20 dBFS at most 0.12, so 0.5 leaves a wide margin on both sides. Soft
-  speech dips lower: in the JFK clip "ask not" scores 0.41–0.64, so 0.6–0.7 already cut its
-  start and 0.8 loses it. Going down to 0.3 keeps soft speech but its silence level (0.15) is
-  too close to background noise: the crowd noise after the last word (0.06–0.15) then kept the
-  final segment open.
-* ``min_silence_s = 0.4`` (the default). The JFK clip has four phrases with pauses of
-  0.65–1.1 s: at threshold 0.5, 0.4 s gives one segment per phrase, 0.25 s also splits inside a
-  phrase, 0.8 s merges the two phrases 0.65 s apart and 1.2 s gives one segment. Use 0.6–0.8 s
-  when users pause mid-sentence; below 0.3 s a turn detector should confirm the end.
-* ``min_speech_s = 0.064`` (two frames): a 0.33 s "yes" (espeak-ng) scores 0.82–0.96 and
-  gives exactly one segment.
-
-Figures: ``faster_whisper/assets/silero_vad_v6.onnx`` (faster-whisper 1.2.1) on ``jfk.flac``
-(mixed to mono, resampled to 16 kHz; 343 frames): 61.5 % of frames score above 0.5; the
-0.3 s before the first word ≤ 0.11. With ``threshold=0.5, min_silence_s=0.4`` the first
-segment starts at 0.12 s (speech energy starts at 0.30 s; the 0.2 s pre-roll is included)
-and the last one ends at 10.50 s (last word's energy ends at ≈ 10.2 s). Cost: ≈ 0.1 ms per
-32 ms frame on one thread (``benchmarks/vad_cost.py``; a second thread does not help).
-
-The model
----------
 The model file is the one faster-whisper ships (``faster_whisper/assets/silero_vad_v6.onnx``,
-MIT licence); nothing is downloaded and neither torch nor the ``silero-vad`` pip package is
-needed. Another Silero ONNX export can be passed as ``model_path``; both input signatures
-are handled:
+MIT); nothing is downloaded, neither torch nor the ``silero-vad`` package is needed. Another
+Silero ONNX export can be passed as ``model_path``: faster-whisper's signature (``input``
+[frames, 576], ``h``/``c``) and the upstream v5 one (``input`` [1, 576], ``state``, ``sr``)
+are both handled.
 
-* faster-whisper's export: ``input`` float32 [frames, 576], ``h`` and ``c`` float32
-  [1, 1, 128]; outputs ``speech_probs`` [frames] and the new ``h``/``c``;
-* the upstream v5 export (``silero_vad.onnx``): ``input`` float32 [1, 576], ``state`` float32
-  [2, 1, 128], ``sr`` int64; outputs ``output`` [1, 1] and the new state.
-
-Every call takes the 512 new samples (32 ms at 16 kHz) preceded by the last 64 samples of
-the previous frame (the *context*; zeros after a reset) and the recurrent state carried
-from the previous call. Both are per-session, so they live in the instance; the
-``InferenceSession`` (the weights) is created once per process per (path, threads) and
-shared by every clone. ``InferenceSession.run`` is thread-safe, so sessions in different
-worker threads can use it at the same time.
+Each call scores 512 new samples (32 ms at 16 kHz) preceded by the previous frame's last 64
+samples; that context and the recurrent state are per instance (per session), while the
+``InferenceSession`` is shared by every clone in the process (its ``run`` is thread-safe).
+Threshold choices and measurements: docs/models.md, "Voice activity".
 """
 
 from __future__ import annotations
@@ -61,16 +27,12 @@ SAMPLE_RATE = 16000
 FRAME_SAMPLES = 512
 CONTEXT_SAMPLES = 64
 STATE_SIZE = 128
-# Left running on a stream without speech, the recurrent state drifts: after 15 - 30 s of
-# noise alone a voice that scored above 0.5 in its first 32 ms frame after 1 - 5 s needed
-# a median 130 - 150 ms, one phrase over 2 s (the shared recordings after white noise at
-# -60 and -45 dBFS; the same as snakers4/silero-vad issue 725). So the state is reset
-# after RESET_AFTER_FRAMES frames in a row below QUIET_PROBABILITY (4 s of no speech at
-# all): a reset inside a long silence costs no onset.
+# Left running without speech, the recurrent state drifts and later onsets come late
+# (docs/models.md, "Voice activity"): it is reset after RESET_AFTER_FRAMES frames in a row
+# below QUIET_PROBABILITY (4 s of no speech at all), where a reset costs no onset.
 QUIET_PROBABILITY = 0.15
 RESET_AFTER_FRAMES = 125
 MODEL_FILENAME = "silero_vad_v6.onnx"
-
 
 
 def default_model_path() -> Path:

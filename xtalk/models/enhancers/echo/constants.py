@@ -4,15 +4,12 @@ measurements behind them)."""
 RATE = 16000
 WEBRTC_BLOCK = RATE // 100  # AEC3 works on 10 ms blocks
 # The capture path of the WebRTC audio processing module (band split filters) delays its
-# output by 8 ms more (measured with pywebrtc-audio 0.2 at 16 kHz).
+# output by 8 ms more (pywebrtc-audio 0.2 at 16 kHz).
 WEBRTC_INTERNAL_DELAY = 128
 # AEC3 residual gate: an output block with less than this share of its input's energy
 # is echo residue (AEC3 removed > 12 dB); it is attenuated by RESIDUE_ATTENUATION (20 dB),
-# with the next RESIDUE_HOLD - 1. Attenuated, not zeroed: after digital silence the
-# Silero VAD needs ~100 ms more to accept speech, and AEC3 suppresses the onset of a
-# user talking over the reply like residue, so zeros delayed barge-in (p90 576 -> 349 ms
-# offline, docs/echo.md). The price: a user more than ~12 dB quieter than the echo is
-# attenuated too.
+# with the next RESIDUE_HOLD - 1. Attenuated, not zeroed: zeros delay the VAD's onset and
+# so barge-in (docs/echo.md). The price: a user ~12 dB quieter than the echo is attenuated.
 RESIDUE_RATIO = 10 ** (-12 / 10)
 RESIDUE_ATTENUATION = 0.1
 # While the double-talk detector does not trust its echo path yet (a fresh or moved

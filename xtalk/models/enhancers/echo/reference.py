@@ -14,37 +14,20 @@ class ReferenceTimeline:
     """The reply audio on the monotonic clock, read back on the microphone's clock.
 
     Time is counted in 16 kHz samples of ``clock()``. A played block (``add_played``) is
-    laid where the device says it sounds (``start``; :meth:`EchoGate.note_played`
-    decides which blocks continue a stretch) or, untimed, it is taken to be reported
-    when it is handed to the speaker and to play from then on, after the blocks
-    still playing (a block reported within ``jitter_s`` of the previous one's end is
-    laid right after it: report jitter does not tear the signal); a later one starts a
-    new stretch (the speaker was silent in between). Laying it from its report on, not
-    up to it, is what keeps the reference complete: a microphone frame is read when it
-    arrives, and the block playing at its end has been reported by then. (Until November
-    25 blocks ended at their report, so the stretch between the last report and a
-    frame's end was read as silence: about half of the reference, in real time.)
+    laid where the device says it sounds (``start``; :meth:`EchoGate.note_played` decides
+    which blocks continue a stretch) or, untimed, from its report on, right after the block
+    still playing when reported within ``jitter_s`` of its end, else as a new stretch. A
+    sent chunk (``add_sent``) plays from now or after the chunks before it, like a player's
+    queue; a pause moves what has not played yet aside until the resume.
 
-    A sent chunk (``add_sent``) plays from now or from the end of the chunks before it,
-    like a player's queue; a pause moves what has not played yet aside until the resume.
-
-    The microphone's sample ``k`` was captured at ``anchor + k / 16000``: the anchor is
-    the earliest ``arrival - k / 16000`` of the last ``ANCHOR_WINDOW_S`` (a frame cannot
-    arrive before it was captured). It must hold still: every move shifts the reference
-    against the echo, which an adaptive filter then has to learn again. So after the
-    first window it moves only when that earliest arrival is more than
-    ``ANCHOR_TOLERANCE_S`` away: earlier by at most ``CREEP`` (a frame did arrive that
-    early), later by at most ``LATER_CREEP`` (clock drift, tens of ppm): a busy event
-    loop delays every frame of a few seconds, which says nothing about when they were
-    captured. Until November 25 it crept up with every late frame and fell back on the
-    next early one, a sawtooth of ~1.5 ms (25 samples) that kept the linear echo filter
-    from converging; then, moving both ways at ``CREEP``, it still wandered by ~1 ms with
-    the load (the echo delay measured 1099 - 1118 samples from reply to reply), enough to
-    untrain the filter for the first second of each reply. The reference of
-    a frame is read ``lead_s`` before its capture time (default 0): the echo canceller
-    then sees a delay ``lead_s`` shorter. A played report is stamped when the block is
-    handed to the device, so the real echo comes later (device latency + air): the
-    reference leads the echo, as a canceller needs.
+    The microphone's sample ``k`` was captured at ``anchor + k / 16000``: the anchor is the
+    earliest ``arrival - k / 16000`` of the last ``ANCHOR_WINDOW_S`` (a frame cannot arrive
+    before it was captured). It must hold still, since every move untrains the echo filter:
+    after the first window it moves only when that earliest arrival is more than
+    ``ANCHOR_TOLERANCE_S`` away, earlier by at most ``CREEP`` and later by at most
+    ``LATER_CREEP`` (clock drift; a busy loop delays frames without saying anything about
+    their capture). A frame's reference is read ``lead_s`` before its capture time (default
+    0). Why it is built this way, and what was tried before: docs/echo.md.
     """
 
     CREEP = 2e-4  # s per s: how fast the microphone's anchor may move earlier ...

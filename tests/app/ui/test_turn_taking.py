@@ -4,9 +4,9 @@ backchannel leaves the reply going instead of becoming a question."""
 
 from __future__ import annotations
 
-from conftest import tone_config
 from harness import speech
-from test_gui_window import feed_in_background
+from microphone_feed import feed_in_background
+from paths import tone_config
 
 from app.engine import ServerMessage
 from app.ui.conversation_view import ConversationView

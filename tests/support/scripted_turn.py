@@ -5,15 +5,14 @@ a transcription of what was played."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import soxr
+from paths import ROOT
 
 from xtalk.models.asr.faster_whisper import FasterWhisperASR
 
-ROOT = Path(__file__).resolve().parents[2]
 QUESTION = "Who said ask not what your country can do for you?"
 REPLY = "That was President Kennedy. He asked people to serve their country."
 

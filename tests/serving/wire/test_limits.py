@@ -18,6 +18,7 @@ import websockets
 from fastapi import FastAPI
 from harness import WebSocketTestClient, make_config
 from live_server import serve_app
+from paths import TONE_CONFIG
 from routes_server import RoutesServer, converse, fast_hasher
 
 from xtalk import Xtalk
@@ -35,8 +36,6 @@ from xtalk.serving.wire.limits import (
 )
 from xtalk.store import Store, sqlite_url
 
-ROOT = Path(__file__).resolve().parents[2]
-TONE_CONFIG = ROOT / "tests" / "fixtures" / "tone_config.json"
 PASSWORD = "limits test password"
 TIMEOUT = 15.0
 

@@ -22,14 +22,13 @@ import httpx
 import pytest
 import websockets
 from cryptography import x509
+from paths import ROOT, TONE_CONFIG
 from server_process import ServerProcess, free_port
 
 from xtalk.serving.http import tls
 from xtalk.serving.http.auth import lan_address
 from xtalk.store import sqlite_url
 
-ROOT = Path(__file__).resolve().parents[2]
-TONE_CONFIG = ROOT / "tests" / "fixtures" / "tone_config.json"
 TIMEOUT = 15.0
 FINGERPRINT_RE = re.compile(r"fingerprint ((?:[0-9A-F]{2}:){31}[0-9A-F]{2})")
 

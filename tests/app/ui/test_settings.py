@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 
 import httpx
 import pytest
+from paths import tone_config
 from pulse import SPEAKER_DEVICE
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
@@ -19,8 +19,6 @@ from websockets.sync.client import connect as ws_connect
 
 from app.audio.devices import AudioDevice, list_devices, output_devices
 from app.settings import load_settings, save_settings, settings_path
-
-TONE_CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "tone_config.json"
 
 
 def save_button(dialog):
@@ -197,7 +195,7 @@ def test_a_speaker_plugged_in_while_the_app_starts_is_used(pulse, make_window, q
 
 def test_the_lan_toggle_starts_and_stops_the_server(make_window, qtbot, gui_store,
                                                     config_dir) -> None:
-    config = json.loads(TONE_CONFIG.read_text())
+    config = tone_config()
     config["service_config"] = {**config["service_config"], "max_frame_bytes": 512 * 1024}
     window = make_window(config, store=gui_store)
     dialog = window.open_settings(tab=3)

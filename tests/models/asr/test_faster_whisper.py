@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import SPEECH_DIR
 from wer import corpus_wer, normalise_words, wer
 
 from xtalk.models.asr import whisper_models
@@ -41,7 +42,6 @@ sf = pytest.importorskip("soundfile")
 soxr = pytest.importorskip("soxr")
 
 SR = 16000
-SPEECH_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech"
 JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, ask what "
             "you can do for your country.")
 STEREO_TEXTS = ("He began a confused complaint against the wizard, who had vanished behind "

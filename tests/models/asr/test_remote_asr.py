@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import SPEECH_DIR
 from remote_speech_server import Fail, Garbage, Hang, Recorded, Reply, ScriptedSpeechServer
 from wer import wer
 
@@ -20,7 +20,6 @@ from xtalk.models.remote_audio import RemoteModelError, decode_wav
 from xtalk.registry import ConfigError, build_model
 
 API_KEY = "sk-asr-secret-7777"
-SPEECH_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech"
 JFK_TEXT = ("And so my fellow Americans, ask not what your country can do for you, ask what "
             "you can do for your country.")
 

@@ -21,11 +21,11 @@ import httpx
 import numpy as np
 import pytest
 import websockets
+from paths import ROOT
 from server_process import ServerProcess
 
 from xtalk.models import tone_code
 
-ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 USERNAME, PASSWORD = "alice", "secret"
 MIC_RATE = 48000

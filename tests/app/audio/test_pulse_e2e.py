@@ -8,7 +8,7 @@ PortAudio devices ``xtalk_mic`` / ``xtalk_speaker`` — answers, and ``parec`` r
 sink's monitor. The recording is transcribed with our faster-whisper adapter and must say the
 scripted reply.
 
-How PortAudio reaches the private server (see tests/app/pulse.py): ``PULSE_SERVER`` names our
+How PortAudio reaches the private server (see tests/support/pulse.py): ``PULSE_SERVER`` names our
 socket and ``ALSA_CONFIG_PATH`` adds two ALSA PCMs of type ``pulse`` (Debian
 ``libasound2-plugins``) bound to the pipe source and the null sink; both are set before
 PortAudio is re-initialised. Skipped only when pulseaudio cannot start.

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from paths import JFK
 
 from xtalk.models.interfaces import VAD
 from xtalk.models.vad import silero
@@ -27,7 +28,6 @@ sf = pytest.importorskip("soundfile")
 soxr = pytest.importorskip("soxr")
 
 SR = 16000
-JFK = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech" / "jfk.flac"
 
 
 def _to_pcm16(audio: np.ndarray, rate: int) -> np.ndarray:

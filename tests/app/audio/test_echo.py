@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -28,13 +27,12 @@ from echo_room import (
     run_gate,
     speech_starts,
 )
+from paths import ROOT, tone_config
 
 from app.audio.playback import Speaker
 from app.engine import EngineHost, ReplyAudio, ServerMessage
 from xtalk.models.enhancers.echo import EchoGate, webrtc_available
 
-ROOT = Path(__file__).resolve().parents[2]
-TONE_CONFIG = ROOT / "tests" / "fixtures" / "tone_config.json"
 RATE = 48000  # the sound card's rate (microphone and speaker)
 BLOCK = 960  # 20 ms
 
@@ -296,7 +294,7 @@ async def test_the_speaker_goes_silent_at_once_on_pause() -> None:
 def piper_config() -> dict[str, Any]:
     """Tone-code ASR and a rule agent (fast), the real Piper voice and Silero VAD with
     the app's default VAD settings."""
-    config = json.loads(TONE_CONFIG.read_text())
+    config = tone_config()
     default = json.loads((ROOT / "resources" / "default_config.json").read_text())
     config["tts"] = default["tts"]
     config["vad"] = default["vad"]

@@ -1,5 +1,5 @@
 """Clients of ``Xtalk.mount_routes`` served by a real uvicorn in the test's loop
-(tests/live_server.py): an HTTP client, WebSocket session clients, login."""
+(tests/support/live_server.py): an HTTP client, WebSocket session clients, login."""
 
 from __future__ import annotations
 

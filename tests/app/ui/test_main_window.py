@@ -5,30 +5,11 @@ change the state, conversations are listed, renamed, reopened and deleted."""
 from __future__ import annotations
 
 import re
-import threading
-import time
-from typing import Any
 
 import numpy as np
 from harness import decode_wire_audio, speech
+from microphone_feed import feed_in_background
 from PySide6.QtCore import Qt
-
-MIC_RATE = 16000
-BLOCK = 320  # 20 ms
-
-
-def feed_in_background(window: Any, pcm: np.ndarray, speed: float = 4.0) -> threading.Thread:
-    """Submit ``pcm`` (16 kHz int16) block by block from another thread, as PortAudio's
-    callback does."""
-
-    def run() -> None:
-        for i in range(0, pcm.size, BLOCK):
-            window.submit_microphone(np.ascontiguousarray(pcm[i:i + BLOCK]), MIC_RATE)
-            time.sleep(BLOCK / MIC_RATE / speed)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
 
 
 def test_the_window_opens_at_once_and_loads_in_the_background(make_window, qtbot) -> None:

@@ -1,9 +1,9 @@
 """Audio devices coming and going, through real PortAudio and a private PulseAudio
-(tests/app/pulse.py): the microphone and the speaker report ``lost`` (never silently deaf
+(tests/support/pulse.py): the microphone and the speaker report ``lost`` (never silently deaf
 or mute) and recover when the device returns; the device monitor reports devices that
 disappear and return; with no audio at all the app says so and text input still works.
 
-How PulseAudio shows up in PortAudio here: see tests/app/pulse.py. Unloading the pipe source
+How PulseAudio shows up in PortAudio here: see tests/support/pulse.py. Unloading the pipe source
 or the null sink makes the Pulse device vanish behind ALSA PCMs that stay defined, so the
 streams notice it (the capture stream is moved by the server to a source of zeros, the
 playback stream fails); PortAudio's device list changes when the server itself goes away.
@@ -12,7 +12,6 @@ playback stream fails); PortAudio's device list changes when the server itself g
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from paths import tone_config
 from pulse import (
     MIC_DEVICE,
     SPEAKER_DEVICE,
@@ -35,8 +35,6 @@ from app.audio.devices import AudioDevice, DeviceMonitor, find_device, list_devi
 from app.audio.playback import Speaker
 from app.engine import EngineHost
 
-TONE_CONFIG = Path(__file__).resolve().parents[1] / "fixtures" / "tone_config.json"
-
 
 @pytest.fixture
 def feeder(pulse: PrivatePulse) -> Iterator[MicFeeder]:
@@ -47,7 +45,7 @@ def feeder(pulse: PrivatePulse) -> Iterator[MicFeeder]:
 
 @pytest.fixture
 async def engine() -> Any:
-    host = EngineHost(json.loads(TONE_CONFIG.read_text()), output_sample_rate=48000)
+    host = EngineHost(tone_config(), output_sample_rate=48000)
     await host.start()
     yield host
     await host.stop()

@@ -21,11 +21,9 @@ import numpy as np
 import pytest
 import soxr
 from llm_server import free_port
+from paths import ROOT, TONE_CONFIG
 
 from xtalk.models import tone_code
-
-ROOT = Path(__file__).resolve().parents[1]
-TONE_CONFIG = ROOT / "tests" / "fixtures" / "tone_config.json"
 
 
 def http_get(url: str, headers: dict[str, str] | None = None,
@@ -169,3 +167,23 @@ class ServerProcess:
 
 __all__ = ["TONE_CONFIG", "ServerProcess", "VoiceTurn", "free_port", "http_get",
            "http_post_json", "voice_turn"]
+
+
+async def speak(ws: Any, text: str) -> str:
+    """Say ``text`` in tone code on the session WebSocket ``ws``; return the recognised
+    text once the reply's audio finished, after checking the reply decodes."""
+    turn = await voice_turn(ws, text)
+    assert turn.reply, "the reply audio did not decode"
+    return turn.recognised
+
+
+async def receive_until(ws: Any, action: str, timeout: float = 15) -> dict[str, Any]:
+    """Skip messages until one with ``action``; return it."""
+    async with asyncio.timeout(timeout):
+        while True:
+            message = await ws.recv()
+            if isinstance(message, bytes):
+                continue
+            data = json.loads(message)
+            if data["action"] == action:
+                return data

@@ -24,6 +24,7 @@ import websockets
 from fastapi import FastAPI
 from harness import WebSocketTestClient, close_clients, make_config
 from live_server import serve_app
+from paths import ROOT, TONE_CONFIG
 from routes_server import RoutesServer, fast_hasher, open_client
 from server_process import ServerProcess, free_port
 
@@ -31,8 +32,6 @@ from xtalk import Xtalk
 from xtalk.serving.http.auth import AuthSettings, origin_allowed
 from xtalk.store import Store, sqlite_url
 
-ROOT = Path(__file__).resolve().parents[2]
-TONE_CONFIG = ROOT / "tests" / "fixtures" / "tone_config.json"
 PASSWORD = "correct horse battery"
 DOCUMENT = ("# Zephyr blender\n\nThe warranty period of the Zephyr blender is seven years "
             "from the date of purchase.\n\nThe blender jar holds two litres.\n")

@@ -1,21 +1,21 @@
-"""The echo tests' room (tests/app/test_audio_echo.py, test_double_talk.py): a real
-Piper reply as the echo, a real human voice as the user (../shared/data/speech/jfk.flac),
-a laptop-like echo path (300 Hz – 5 kHz band-pass, three reflections, a 50 ms diffuse
-tail), the Silero VAD as the judge, and a simulated clock for the gate."""
+"""The echo tests' room (tests/app/audio/test_echo.py,
+tests/models/enhancers/echo/test_double_talk.py): a real Piper reply as the echo, a real
+human voice as the user (../shared/data/speech/jfk.flac), a laptop-like echo path (300 Hz –
+5 kHz band-pass, three reflections, a 50 ms diffuse tail), the Silero VAD as the judge, and
+a simulated clock for the gate."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import soxr
+from paths import JFK
 
 from xtalk.models.enhancers.echo import EchoGate
 from xtalk.models.vad.silero import SileroVAD
 
-JFK = Path(__file__).resolve().parents[3] / "shared" / "data" / "speech" / "jfk.flac"
 STORY = ("Once upon a time there was a little robot who liked to talk. Every morning it "
          "walked to the market and told the people about the weather.")
 
