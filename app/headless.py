@@ -26,6 +26,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from app.audio.devices import cancel_task
 from app.audio.supervised import DeviceStatus
 from app.engine import EngineHost, EngineMessage, EngineStateChanged, ServerMessage, Shown
 from xtalk.registry import ConfigError
@@ -162,10 +163,7 @@ class HeadlessRun:
         try:
             return await self._wait_for_reply(engine, speaker, input_done)
         finally:
-            if feeder is not None:
-                feeder.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await feeder
+            await cancel_task(feeder)
 
     async def _feed(self, engine: EngineHost, samples: np.ndarray, rate: int,
                     done: asyncio.Event) -> None:

@@ -231,6 +231,15 @@ def locate(name: str | int | None, kind: str, owner: object | None = None,
 DeviceCallback = Callable[[str, AudioDevice, str | None], None]
 
 
+async def cancel_task(task: asyncio.Task[Any] | None) -> None:
+    """Cancel ``task`` (if any) and wait until it has ended."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 class DeviceMonitor:
     """Polls the device list every ``interval`` seconds and reports changes.
 
@@ -275,10 +284,7 @@ class DeviceMonitor:
 
     async def stop(self) -> None:
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_task(task)
 
     async def poll(self) -> list[AudioDevice]:
         """Read the list once now and report what changed."""

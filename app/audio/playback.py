@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from app.audio.devices import AudioDevice, find_device, list_devices
+from app.audio.devices import AudioDevice, cancel_task, find_device, list_devices
 from app.audio.supervised import (
     BLOCK_SECONDS,
     RETRY_SECONDS,
@@ -145,10 +145,7 @@ class Speaker(SupervisedDevice):
         self.engine.remove_listener(self._on_message)
         self.engine.playback_attached = False
         task, self._virtual_task = self._virtual_task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_task(task)
         await super().stop()
 
     async def set_device(self, device: str | int | None) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 from app.audio.devices import (
     AudioDevice,
     audio_unavailable_reason,
+    cancel_task,
     locate,
     register_stream,
     sounddevice_module,
@@ -111,10 +112,7 @@ class SupervisedDevice:
     async def stop(self) -> None:
         """Stop supervising and close the stream at once."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_task(task)
         await asyncio.to_thread(self.abort)
         self._reset()
         self._set_status(DeviceStatus.STOPPED)
