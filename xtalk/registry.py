@@ -39,6 +39,7 @@ SHARED_MODEL_REGISTRY: dict[str, list[ImportSpec]] = {
     "llm_agent": ["xtalk.models.agents"],
     "vad": ["xtalk.models.vad"],
     "turn_detector": ["xtalk.models.turn"],
+    "wake_word": ["xtalk.models.wake"],
     "speech_enhancer": ["xtalk.models.enhancers"],
     "embeddings": ["xtalk.models.embeddings"],
     "captioner": ["xtalk.models.captioners"],

@@ -43,9 +43,14 @@ def sounddevice_module() -> ModuleType | None:
         return _sd
     try:
         import sounddevice
-    except (ImportError, OSError) as exc:
-        _sd_error = f"PortAudio is not available ({exc})"
-        logger.warning("no audio: %s", _sd_error)
+    except OSError as exc:
+        _sd_error = ("the PortAudio library is not installed (Debian/Ubuntu: apt-get install "
+                     "libportaudio2)")
+        logger.warning("no audio: %s: %s", _sd_error, exc)
+        return None
+    except ImportError as exc:
+        _sd_error = "the sounddevice package is not installed (pip install sounddevice)"
+        logger.warning("no audio: %s: %s", _sd_error, exc)
         return None
     _sd = sounddevice
     return _sd

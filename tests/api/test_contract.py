@@ -233,6 +233,7 @@ def test_default_pipeline_init_signature() -> None:
         "speech_speed_controller: Optional[SpeechSpeedController] = None, "
         "embeddings: Optional[Embeddings] = None, "
         "turn_detector: Optional[TurnDetector] = None)",
+        allow_extra_kwonly=True,  # wake_word
     )
 
 

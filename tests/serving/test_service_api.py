@@ -31,6 +31,7 @@ from xtalk.serving.managers import (
     SpeakerManager,
     TurnDetectorManager,
     VADManager,
+    WakeWordManager,
 )
 from xtalk.serving.service import DefaultService, Service
 
@@ -139,7 +140,8 @@ async def test_prototype_has_no_runtime_state() -> None:
     assert proto.event_bus is None
     assert proto.managers == {}
     assert proto.pipeline is pipeline
-    assert proto.manager_classes == DefaultService.MANAGER_CLASSES
+    # the documented stack, then the extras (the wake-word gate)
+    assert proto.manager_classes == [*DefaultService.MANAGER_CLASSES, WakeWordManager]
     assert proto.manager_classes is not DefaultService.MANAGER_CLASSES
 
 
@@ -169,8 +171,9 @@ async def test_clone_makes_an_isolated_live_session(sessions) -> None:
 
 async def test_default_manager_classes_instantiated_in_order(sessions) -> None:
     live = sessions(DefaultService(pipeline=make_pipeline()))
-    assert list(live.managers) == DefaultService.MANAGER_CLASSES
-    assert [type(m) for m in live.managers.values()] == DefaultService.MANAGER_CLASSES
+    expected = DefaultService.default_manager_classes()
+    assert list(live.managers) == expected
+    assert [type(m) for m in live.managers.values()] == expected
 
 
 async def test_clone_of_subclass_keeps_the_type(sessions) -> None:
@@ -554,7 +557,7 @@ async def test_stop_publishes_session_stopping(sessions) -> None:
 
 # --------------------------------------------------------------------------- optional managers
 OPTIONAL = [VADManager, EnhancerManager, CaptionerManager, SpeakerManager, RecordingManager,
-            TurnDetectorManager]
+            TurnDetectorManager, WakeWordManager]
 
 
 class FakeEnhancer(SpeechEnhancer):
@@ -580,7 +583,8 @@ async def test_optional_managers_switch_off_without_models(sessions) -> None:
     full = sessions(DefaultService(pipeline=make_pipeline()))
     without = sessions(Service(
         pipeline=make_pipeline(),
-        manager_classes=[c for c in DefaultService.MANAGER_CLASSES if c not in OPTIONAL]))
+        manager_classes=[c for c in DefaultService.default_manager_classes()
+                         if c not in OPTIONAL]))
     for cls in OPTIONAL:
         assert cls in full.managers  # instantiated, but switched off
     subs_full, subs_without = subscriptions(full), subscriptions(without)

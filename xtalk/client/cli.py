@@ -346,16 +346,16 @@ def import_sounddevice() -> Any:
         except (OSError, subprocess.TimeoutExpired):
             probe = None
         if probe is None or probe.returncode < 0:
-            raise ClientError(f"audio is unavailable: loading PortAudio/ALSA failed ({hint})",
-                              EXIT_USAGE)
+            raise ClientError(f"audio is unavailable: loading PortAudio/ALSA failed ({hint}); "
+                              f"{NO_DEVICE_HINT}", EXIT_USAGE)
     try:
         import sounddevice
     except OSError:
         raise ClientError(f"audio is unavailable: the PortAudio library was not found "
-                          f"({hint})", EXIT_USAGE) from None
+                          f"({hint}); {NO_DEVICE_HINT}", EXIT_USAGE) from None
     except ImportError:
         raise ClientError("audio is unavailable: the sounddevice package is not installed "
-                          "(pip install sounddevice)", EXIT_USAGE) from None
+                          f"(pip install sounddevice); {NO_DEVICE_HINT}", EXIT_USAGE) from None
     return sounddevice
 
 

@@ -279,6 +279,25 @@ class TurnDetector(Clonable, ABC):
         """Judge a pause of ``silence_s`` after ``text`` (the transcript so far)."""
 
 
+class WakeWordDetector(Clonable, ABC):
+    """Listens for one wake phrase in a stream of 16 kHz PCM16 mono frames (called from a
+    worker thread, one stream per instance: :meth:`clone` gives a session its own state).
+
+    :attr:`phrase` is what the user says (``"Hey Jarvis"``); a frame whose score reaches
+    :attr:`threshold` contains the end of the phrase.
+    """
+
+    phrase: str = ""
+    threshold: float = 0.5
+
+    @abstractmethod
+    def process(self, frame: np.ndarray) -> float:
+        """Feed the next frame; the highest score (0..1) the frame produced."""
+
+    def reset(self) -> None:
+        """Forget the audio heard so far (after a detection, or a gap in the stream)."""
+
+
 try:  # Embeddings follow LangChain's interface when langchain-core is available.
     from langchain_core.embeddings import Embeddings
 except ModuleNotFoundError:  # pragma: no cover - langchain-core is a core dependency
@@ -297,5 +316,5 @@ __all__ = [
     "SpeechSpeedController", "TextDelta", "ToolActionHandler", "ToolCallPending",
     "ToolInvocation",
     "Transcription", "TurnDetector",
-    "TurnVerdict", "UnsupportedFeatureError",
+    "TurnVerdict", "UnsupportedFeatureError", "WakeWordDetector",
 ]

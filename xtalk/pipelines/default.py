@@ -19,6 +19,7 @@ from xtalk.models.interfaces import (
     SpeechSpeedController,
     TurnDetector,
     UnsupportedFeatureError,
+    WakeWordDetector,
 )
 from xtalk.pipelines.interfaces import Pipeline
 
@@ -53,6 +54,7 @@ class DefaultPipeline(Pipeline):
     )
     embeddings_model: Embeddings | None = _slot("embeddings", False, default=None)
     turn_detector_model: TurnDetector | None = _slot("turn_detector", True, default=None)
+    wake_word_model: WakeWordDetector | None = _slot("wake_word", True, default=None)
 
     def __init__(
         self,
@@ -70,6 +72,8 @@ class DefaultPipeline(Pipeline):
         speech_speed_controller: SpeechSpeedController | None = None,
         embeddings: Embeddings | None = None,
         turn_detector: TurnDetector | None = None,
+        *,
+        wake_word: WakeWordDetector | None = None,
     ) -> None:
         self.asr_model = asr
         self.llm_agent = llm_agent
@@ -85,6 +89,7 @@ class DefaultPipeline(Pipeline):
         self.speech_speed_controller = speech_speed_controller
         self.embeddings_model = embeddings
         self.turn_detector_model = turn_detector
+        self.wake_word_model = wake_word
 
     def clone(self) -> DefaultPipeline:
         """Clone per field metadata: ``clone=True`` fields get their own ``clone()``,
@@ -126,6 +131,9 @@ class DefaultPipeline(Pipeline):
 
     def get_turn_detector_model(self) -> TurnDetector | None:
         return self.turn_detector_model
+
+    def get_wake_word_model(self) -> WakeWordDetector | None:
+        return self.wake_word_model
 
     def set_tts_model(self, model_type: str, config: dict) -> None:
         """Switch the active TTS model at run time.

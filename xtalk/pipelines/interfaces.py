@@ -27,6 +27,7 @@ from xtalk.models.interfaces import (
     SpeechEnhancer,
     SpeechSpeedController,
     TurnDetector,
+    WakeWordDetector,
 )
 
 
@@ -99,4 +100,7 @@ class Pipeline(ABC):  # noqa: B024 - the accessors have "slot absent" defaults o
         return None
 
     def get_turn_detector_model(self) -> TurnDetector | None:
+        return None
+
+    def get_wake_word_model(self) -> WakeWordDetector | None:
         return None

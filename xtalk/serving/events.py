@@ -159,14 +159,49 @@ class AudioFrameReceived(BaseEvent):
 
 @dataclass
 class AudioFrameCaptured(BaseEvent):
-    """A block of canonical input audio before the speech enhancer (published only when
-    the pipeline has one); the enhancer manager turns it into AudioFrameReceived."""
+    """A block of canonical input audio before the speech enhancer and the wake word
+    (published only when the pipeline has either); the enhancer manager turns it into
+    AudioFrameEnhanced / AudioFrameReceived, else the wake-word manager handles it."""
 
     pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     start_sample: int = 0
     received_time: float = 0.0
     source: str = "websocket"
     TYPE: ClassVar[str] = "audio.frame_captured"
+
+
+@dataclass
+class AudioFrameEnhanced(BaseEvent):
+    """A block of canonical input audio after the speech enhancer, published only when the
+    pipeline also has a wake word: the wake-word manager turns it into AudioFrameReceived."""
+
+    pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
+    start_sample: int = 0
+    received_time: float = 0.0
+    source: str = "websocket"
+    TYPE: ClassVar[str] = "audio.frame_enhanced"
+
+
+@dataclass
+class WakeWordDetected(BaseEvent):
+    """The wake phrase ended at ``end_sample`` (``score``: the detector's): the user's
+    audio is heard from the next sample on (``wake_word_detected`` on the wire)."""
+
+    phrase: str = ""
+    score: float = 0.0
+    end_sample: int = 0
+    TYPE: ClassVar[str] = "audio.wake_word_detected"
+
+
+@dataclass
+class WakeWordAwaited(BaseEvent):
+    """Nothing of the user's audio is heard until ``phrase`` (``wake_word_waiting`` on the
+    wire): at the session's start, and when the follow-up window ran out (``reason``:
+    ``"start"`` / ``"timeout"``)."""
+
+    phrase: str = ""
+    reason: str = "start"
+    TYPE: ClassVar[str] = "audio.wake_word_awaited"
 
 
 @dataclass

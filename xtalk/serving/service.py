@@ -26,7 +26,7 @@ from xtalk.serving.interfaces import (
     HandlerSpec,
     Manager,
 )
-from xtalk.serving.managers import DEFAULT_MANAGER_CLASSES
+from xtalk.serving.managers import DEFAULT_MANAGER_CLASSES, EXTRA_MANAGER_CLASSES
 from xtalk.serving.wire.gateway import SessionGateway
 from xtalk.serving.wire.limits import ConnectionLimits
 
@@ -62,7 +62,8 @@ class Service:
         self.pipeline = pipeline
         self.service_config: dict[str, Any] = dict(service_config or {})
         self.manager_classes: list[type[Manager]] = list(
-            manager_classes if manager_classes is not None else type(self).MANAGER_CLASSES
+            manager_classes if manager_classes is not None
+            else type(self).default_manager_classes()
         )
         self._event_overrides: dict[type[EventListenerMixin], EventOverrides] = {
             cls: ov.copy() for cls, ov in (_event_overrides or {}).items()
@@ -78,6 +79,11 @@ class Service:
         self._connection_limits: ConnectionLimits | None = None
         if _websocket is not None:
             self._start_live()
+
+    @classmethod
+    def default_manager_classes(cls) -> list[type[Manager]]:
+        """The managers of a service created without ``manager_classes``."""
+        return list(cls.MANAGER_CLASSES)
 
     @property
     def is_prototype(self) -> bool:
@@ -312,6 +318,12 @@ class DefaultService(Service):
     """Convenience Service with the standard Xtalk manager stack."""
 
     MANAGER_CLASSES: ClassVar[list[type[Manager]]] = list(DEFAULT_MANAGER_CLASSES)
+    #: Added after MANAGER_CLASSES (the documented stack): the wake word's gate.
+    EXTRA_MANAGER_CLASSES: ClassVar[list[type[Manager]]] = list(EXTRA_MANAGER_CLASSES)
+
+    @classmethod
+    def default_manager_classes(cls) -> list[type[Manager]]:
+        return [*cls.MANAGER_CLASSES, *cls.EXTRA_MANAGER_CLASSES]
 
 
 def _parse_limits(base: ConnectionLimits | None, config: dict[str, Any]) -> ConnectionLimits:

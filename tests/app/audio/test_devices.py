@@ -31,7 +31,13 @@ from pulse import (
 
 from app.audio import devices as devices_module
 from app.audio.capture import Microphone
-from app.audio.devices import AudioDevice, DeviceMonitor, find_device, list_devices
+from app.audio.devices import (
+    AudioDevice,
+    DeviceMonitor,
+    audio_unavailable_reason,
+    find_device,
+    list_devices,
+)
 from app.audio.playback import Speaker
 from app.engine import EngineHost
 
@@ -298,6 +304,9 @@ async def test_no_portaudio_at_all_is_reported_and_text_input_works(
 
 async def test_no_audio_device_at_all_is_reported_and_text_input_works(
         tmp_path: Path, engine: EngineHost) -> None:
+    if audio_unavailable_reason():
+        pytest.skip("needs the PortAudio library (libportaudio2); without it: "
+                    "test_no_portaudio_at_all_is_reported_and_text_input_works")
     server = PrivatePulse(tmp_path / "pulse")  # never started: its devices do not exist
     with portaudio_on(server, start=False):
         if list_devices():

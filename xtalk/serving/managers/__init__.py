@@ -11,6 +11,7 @@ from xtalk.serving.managers.audio_in.direct_audio import DirectAudioManager
 from xtalk.serving.managers.audio_in.enhancer import EnhancerManager
 from xtalk.serving.managers.audio_in.recording import RecordingManager
 from xtalk.serving.managers.audio_in.vad import VADManager
+from xtalk.serving.managers.audio_in.wake_word import WakeWordManager
 from xtalk.serving.managers.metrics.latency import LatencyManager
 from xtalk.serving.managers.recognition.asr import ASRManager
 from xtalk.serving.managers.recognition.captioner import CaptionerManager
@@ -40,4 +41,8 @@ DEFAULT_MANAGER_CLASSES = [
     TurnDetectorManager,
 ]
 
-__all__ = [cls.__name__ for cls in DEFAULT_MANAGER_CLASSES] + ["DEFAULT_MANAGER_CLASSES"]
+#: Managers beyond the documented stack (each switches itself off without its model).
+EXTRA_MANAGER_CLASSES = [WakeWordManager]
+
+__all__ = [cls.__name__ for cls in DEFAULT_MANAGER_CLASSES + EXTRA_MANAGER_CLASSES] + [
+    "DEFAULT_MANAGER_CLASSES", "EXTRA_MANAGER_CLASSES"]

@@ -56,6 +56,9 @@ OUTBOUND_TABLE: dict[type[ev.BaseEvent], Serializer] = {
     ev.RetrievalUpdated: lambda e: None if e.speculative else _msg(
         "retrieval_updated", text=e.text, is_final=e.is_final),
     ev.BackchannelHeard: lambda e: _msg("backchannel", text=e.text, turn_id=e.turn_id),
+    ev.WakeWordDetected: lambda e: _msg("wake_word_detected", phrase=e.phrase,
+                                        score=round(e.score, 3)),
+    ev.WakeWordAwaited: lambda e: _msg("wake_word_waiting", phrase=e.phrase, reason=e.reason),
     ev.ThoughtUpdated: lambda e: _msg("thought_updated", text=e.text, is_final=e.is_final),
     ev.ErrorOccurred: lambda e: _msg("error", code=e.code, message=e.message),
 }

@@ -2,10 +2,10 @@
 
 Consumes: DirectAudioSubmitted (any rate, channels, int16 or float32 — WebSocket frames,
 the desktop microphone, a file).
-Emits: AudioFrameReceived (PCM16 mono 16 kHz) — or, when the pipeline has a speech enhancer,
-AudioFrameCaptured for the enhancer manager to enhance first — dispatched immediately so
-that everything derived from a frame (VAD, ASR buffering) happens before the next queued
-event.
+Emits: AudioFrameReceived (PCM16 mono 16 kHz) — or, when the pipeline has a speech enhancer
+or a wake word, AudioFrameCaptured for those managers to handle first — dispatched
+immediately so that everything derived from a frame (VAD, ASR buffering) happens before the
+next queued event.
 
 It owns the session's input timeline: ``start_sample`` counts canonical samples since the
 session began. Each source gets its own streaming resampler (no seams between blocks).
@@ -51,8 +51,9 @@ class DirectAudioManager(Manager):
             return
         start = self._next_sample
         self._next_sample += pcm.size
-        frame = AudioFrameCaptured if self.pipeline.get_enhancer_model() is not None \
-            else AudioFrameReceived
+        staged = self.pipeline.get_enhancer_model() is not None \
+            or self.pipeline.get_wake_word_model() is not None
+        frame = AudioFrameCaptured if staged else AudioFrameReceived
         await self.publish(frame(session_id=self.session_id, pcm=pcm, start_sample=start,
                                  received_time=time.monotonic(), source=event.source),
                            wait_for_completion=True)

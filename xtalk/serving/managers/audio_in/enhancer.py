@@ -4,7 +4,8 @@ Consumes: AudioFrameCaptured (the input frame as captured); for an echo cancelle
 reference: AudioChunkSent (reply audio as sent), AudioPlayed (as a local speaker played it),
 PlaybackPaused / PlaybackResumed / PlaybackStopped.
 Emits: AudioFrameReceived (the enhanced frame, dispatched at once; a frame the enhancer
-returned with another length goes on unprocessed). Switched off when the pipeline has no
+returned with another length goes on unprocessed), or AudioFrameEnhanced when the pipeline
+has a wake word (the wake-word manager listens first). Switched off when the pipeline has no
 speech enhancer (the input manager then publishes AudioFrameReceived itself).
 """
 
@@ -16,6 +17,7 @@ from xtalk.models.interfaces import SpeechEnhancer
 from xtalk.serving.events import (
     AudioChunkSent,
     AudioFrameCaptured,
+    AudioFrameEnhanced,
     AudioFrameReceived,
     AudioPlayed,
     PlaybackPaused,
@@ -40,7 +42,9 @@ class EnhancerManager(Manager):
         if pcm.shape != event.pcm.shape:
             self.log.warning("enhancer changed the frame length; frame left unprocessed")
             pcm = event.pcm
-        await self.publish(AudioFrameReceived(
+        frame = AudioFrameEnhanced if self.pipeline.get_wake_word_model() is not None \
+            else AudioFrameReceived
+        await self.publish(frame(
             session_id=self.session_id, pcm=pcm, start_sample=event.start_sample,
             received_time=event.received_time, source=event.source),
             wait_for_completion=True)
