@@ -104,6 +104,10 @@ def pulse(tmp_path: Path):
     the test is skipped when pulseaudio cannot start here."""
     from pulse import PrivatePulse, PulseUnavailable, portaudio_on
 
+    from app.audio.devices import audio_unavailable_reason
+
+    if audio_unavailable_reason():
+        pytest.skip("needs the PortAudio library (libportaudio2)")
     server = PrivatePulse(tmp_path / "pulse")
     try:
         server.start()
