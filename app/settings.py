@@ -42,8 +42,16 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "system_prompt": "",           # empty: the engine's default prompt
     "lan_enabled": False,
     "hands_free": True,
+    "wake_word": None,             # a built-in openWakeWord model (WAKE_WORDS); None: none
     "push_to_talk_shortcut": "Space",
 }
+
+#: The wake phrases the app offers (openWakeWord's built-in models, by model name).
+WAKE_WORDS: dict[str, str] = {"hey_jarvis": "Hey Jarvis", "alexa": "Alexa",
+                              "hey_mycroft": "Hey Mycroft", "hey_rhasspy": "Hey Rhasspy",
+                              "okay_nabu": "Okay Nabu"}
+WAKE_WORD_MODEL = "OpenWakeWord"
+LISTENING_MODES = ("always", "wake_word", "push_to_talk")
 
 # TTS classes whose speaking rate is a constructor parameter (``length_scale``)
 _LENGTH_SCALE_TTS = {"PiperTTS"}
@@ -98,7 +106,38 @@ def normalize(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         result[key] = str(value) if value not in (None, "") else None
     result["system_prompt"] = str(result.get("system_prompt") or "")
     result["push_to_talk_shortcut"] = str(result.get("push_to_talk_shortcut") or "Space")
+    if result.get("wake_word") not in WAKE_WORDS:
+        result["wake_word"] = None
     return result
+
+
+def listening_mode(settings: Mapping[str, Any]) -> str:
+    """``"push_to_talk"`` (hands-free off), ``"wake_word"`` or ``"always"``."""
+    s = normalize(settings)
+    if not s["hands_free"]:
+        return "push_to_talk"
+    return "wake_word" if s["wake_word"] else "always"
+
+
+def active_wake_word(settings: Mapping[str, Any]) -> str | None:
+    """The wake word the engine waits for under ``settings`` (``None``: none)."""
+    return normalize(settings)["wake_word"] if listening_mode(settings) == "wake_word" \
+        else None
+
+
+def with_listening_mode(settings: Mapping[str, Any], mode: str,
+                        wake_word: str | None = None) -> dict[str, Any]:
+    """A copy of ``settings`` in listening ``mode`` (one of :data:`LISTENING_MODES`); the
+    wake word is dropped unless the mode is ``"wake_word"`` (default phrase: Hey Jarvis)."""
+    if mode not in LISTENING_MODES:
+        raise ValueError(f"unknown listening mode {mode!r}")
+    s = normalize(settings)
+    s["hands_free"] = mode != "push_to_talk"
+    if mode == "wake_word":
+        s["wake_word"] = wake_word if wake_word in WAKE_WORDS else "hey_jarvis"
+    else:
+        s["wake_word"] = None
+    return s
 
 
 def load_settings() -> dict[str, Any]:
@@ -161,7 +200,8 @@ def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) ->
       Piper ``length_scale``, 1/speed);
     * ``asr_model`` → ``asr.params.model`` of a Whisper ASR;
     * ``llm`` (when a base URL or model is given) → ``llm_agent.params.model``;
-    * ``system_prompt`` → ``service_config.system_prompt``.
+    * ``system_prompt`` → ``service_config.system_prompt``;
+    * listening mode "wake word" → the ``wake_word`` slot (openWakeWord's model).
 
     Empty settings leave the config's values alone.
     """
@@ -198,10 +238,15 @@ def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) ->
 
     if s["system_prompt"].strip():
         service_config["system_prompt"] = s["system_prompt"].strip()
+    wake_word = active_wake_word(s)
+    if wake_word:
+        result["wake_word"] = {"type": WAKE_WORD_MODEL, "params": {"model": wake_word}}
     return result
 
 
 __all__ = [
-    "CONFIG_DIR_ENV", "DEFAULT_SETTINGS", "config_dir", "default_settings", "load_settings",
-    "merge_into_config", "normalize", "save_settings", "settings_path",
+    "CONFIG_DIR_ENV", "DEFAULT_SETTINGS", "LISTENING_MODES", "WAKE_WORDS", "active_wake_word",
+    "config_dir",
+    "default_settings", "listening_mode", "load_settings", "merge_into_config", "normalize",
+    "save_settings", "settings_path", "with_listening_mode",
 ]

@@ -327,7 +327,7 @@ class EngineHost:
             self.latency_history.append(dict(message.data))
         signal = MESSAGE_SIGNALS.get(action)
         if signal is not None:
-            self._signal(signal, turn_id=message.turn_id)
+            self._signal(signal, turn_id=message.turn_id, detail=message.text("phrase"))
 
     def _on_audio(self, audio: ReplyAudio) -> None:
         if not audio.announced:

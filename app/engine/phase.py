@@ -32,6 +32,7 @@ class Shown(StrEnum):
     THINKING = "thinking"
     SPEAKING = "speaking"
     MUTED = "muted"
+    WAITING = "waiting"  # for the wake phrase
     ERROR = "error"
 
 
@@ -57,6 +58,8 @@ class Signal(Enum):
     PUSH_TO_TALK_RELEASED = "ptt_released"
     MUTED = "muted"
     UNMUTED = "unmuted"
+    WAKE_AWAITED = "wake_word_waiting"      # nothing is heard until the phrase (detail)
+    WAKE_DETECTED = "wake_word_detected"
 
 
 #: Protocol messages that move the phase, by action.
@@ -69,6 +72,8 @@ MESSAGE_SIGNALS: dict[str, Signal] = {
     "resume_tts": Signal.REPLY_RESUMED,
     "stop_tts": Signal.REPLY_STOPPED,
     "tts_finished": Signal.REPLY_FINISHED,
+    "wake_word_waiting": Signal.WAKE_AWAITED,
+    "wake_word_detected": Signal.WAKE_DETECTED,
 }
 
 
@@ -78,7 +83,8 @@ class HostState:
 
     ``reply_turn`` is the reply last started; ``tts_finished`` whether the engine sent all
     of it; ``awaiting_drain`` whether a local speaker (``playback_attached``) still plays
-    it.
+    it; ``wake_phrase`` what the engine waits for before it hears anything (``None``: it
+    hears everything).
     """
 
     phase: Phase = Phase.LOADING
@@ -89,6 +95,7 @@ class HostState:
     reply_turn: int | None = None
     tts_finished: bool = True
     awaiting_drain: bool = False
+    wake_phrase: str | None = None
 
     @property
     def reply_audible(self) -> bool:
@@ -104,13 +111,18 @@ def step(state: HostState, signal: Signal, *, turn_id: int | None = None,
     """The state after ``signal`` (``turn_id``: the reply it is about, if any)."""
     phase = state.phase
     match signal:
-        case Signal.LOADING:
-            return _to(state, Phase.LOADING, detail)
+        case Signal.LOADING:  # a new engine: it says again whether it waits for a phrase
+            return _to(state, Phase.LOADING, detail, wake_phrase=None)
         case Signal.FAILED:
             return _to(state, Phase.ERROR, detail)
         case Signal.OPENED:
+            # (a wake_word_waiting may already have come with the session's first messages)
             return _to(state, Phase.IDLE, push_to_talk=False, reply_turn=None,
                        tts_finished=True, awaiting_drain=False)
+        case Signal.WAKE_AWAITED:
+            return replace(state, wake_phrase=detail or "the wake word")
+        case Signal.WAKE_DETECTED:
+            return replace(state, wake_phrase=None)
         case Signal.SPEECH_STARTED:
             return state if state.muted else _to(state, Phase.HEARING)
         case Signal.CLIENT_SPEECH_STARTED:
@@ -176,6 +188,8 @@ def shown(state: HostState) -> tuple[Shown, str]:
     """What the user sees: the state and its detail."""
     if state.phase in (Phase.IDLE, Phase.HEARING) and state.muted:
         return Shown.MUTED, "microphone muted"
+    if state.phase is Phase.IDLE and state.wake_phrase is not None:
+        return Shown.WAITING, f"Say “{state.wake_phrase}”"
     if state.phase is Phase.IDLE:
         return Shown.LISTENING, state.detail
     return Shown(state.phase.value), state.detail

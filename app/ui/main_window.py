@@ -31,7 +31,13 @@ from PySide6.QtWidgets import (
 
 from app.audio.capture import meter_level
 from app.engine import EngineHost, EngineStateChanged, ServerMessage, Shown, SpeechLevel
-from app.settings import load_settings, merge_into_config, normalize, save_settings
+from app.settings import (
+    active_wake_word,
+    load_settings,
+    merge_into_config,
+    normalize,
+    save_settings,
+)
 from app.ui.audio_devices import AudioDevices
 from app.ui.controls import Controls, PushToTalkKey
 from app.ui.conversation_view import ConversationView
@@ -429,8 +435,11 @@ class MainWindow(QMainWindow):
         return self.audio.devices
 
     def _hands_free_toggled(self, on: bool) -> None:
+        before = active_wake_word(self.settings)
         self.settings["hands_free"] = bool(on)
         self._spawn(asyncio.to_thread(save_settings, dict(self.settings)))
+        if self.merge_settings and active_wake_word(self.settings) != before:
+            self._spawn(self.restart_engine())  # the wake word comes or goes with hands-free
 
     def new_conversation(self) -> None:
         if self.engine is None or not self._ready:
@@ -504,8 +513,8 @@ class MainWindow(QMainWindow):
         self.controls.hands_free.blockSignals(True)
         self.controls.hands_free.setChecked(new["hands_free"])
         self.controls.hands_free.blockSignals(False)
-        engine_changed = self.merge_settings and any(old[k] != new[k] for k in ENGINE_KEYS)
-        if engine_changed:
+        wake_changed = active_wake_word(old) != active_wake_word(new)
+        if self.merge_settings and (wake_changed or any(old[k] != new[k] for k in ENGINE_KEYS)):
             await self.restart_engine()
             return
         await self.audio.apply(old, new)

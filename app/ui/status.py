@@ -17,6 +17,7 @@ STATE_LOOK: dict[str, tuple[str, str]] = {
     "thinking": ("Thinking…", "#c98a06"),
     "speaking": ("Speaking", "#7b4fd6"),
     "muted": ("Muted", "#6b7079"),
+    "waiting": ("Waiting for the wake word", "#4d8f7a"),
     "error": ("Error", "#d23c3c"),
 }
 
@@ -99,7 +100,7 @@ class StatusIndicator(QWidget):
         self.detail = detail or ""
         self.label.setText(text)
         self.label.setStyleSheet(f"color: {color};")
-        shown = self.detail if state in ("error", "loading", "muted") or \
+        shown = self.detail if state in ("error", "loading", "muted", "waiting") or \
             self.detail == "push-to-talk" else ""
         self.detail_label.setText(shown)
         self.detail_label.setToolTip(self.detail)

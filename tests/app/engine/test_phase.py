@@ -111,3 +111,21 @@ def test_every_mapped_message_names_a_protocol_action(action: str) -> None:
 
     protocol = (ROOT / "docs" / "protocol.md").read_text()
     assert f"`{action}`" in protocol
+
+
+def test_waiting_for_the_wake_word_is_shown_with_the_phrase() -> None:
+    waiting = step(IDLE, Signal.WAKE_AWAITED, detail="Hey Jarvis")
+    assert shown(waiting) == (Shown.WAITING, "Say “Hey Jarvis”")
+    assert shown(step(waiting, Signal.MUTED)) == (Shown.MUTED, "microphone muted")
+    heard = step(waiting, Signal.WAKE_DETECTED)
+    assert shown(heard) == (Shown.LISTENING, "")
+    # a reply in progress is shown as such; when it is over the gate may wait again
+    speaking = run(heard, Signal.TRANSCRIPT_FINAL, (Signal.REPLY_STARTED, 1))
+    assert shown(step(speaking, Signal.WAKE_AWAITED, detail="Hey Jarvis"))[0] is Shown.SPEAKING
+
+
+def test_the_wake_phrase_survives_the_open_and_not_a_new_engine() -> None:
+    loading = step(HostState(), Signal.LOADING)
+    waiting = step(loading, Signal.WAKE_AWAITED, detail="Alexa")  # with the first messages
+    assert shown(step(waiting, Signal.OPENED)) == (Shown.WAITING, "Say “Alexa”")
+    assert step(step(waiting, Signal.OPENED), Signal.LOADING).wake_phrase is None

@@ -40,7 +40,7 @@ def test_settings_persist_and_restart_the_engine(make_window, qtbot, config_dir)
     dialog.base_url_edit.setText("http://127.0.0.1:9/v1")
     dialog.model_edit.setText("tiny")
     dialog.key_edit.setText("sk-secret")
-    dialog.hands_free.setChecked(False)
+    dialog.listening_combo.setCurrentIndex(dialog.listening_combo.findData("push_to_talk"))
     dialog.shortcut_edit.setText("F9")
     qtbot.mouseClick(save_button(dialog), Qt.MouseButton.LeftButton)
     # engine options changed: the engine restarts with them

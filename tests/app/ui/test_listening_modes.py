@@ -1,0 +1,91 @@
+"""The app's listening modes (offscreen, tone-code models, a real openWakeWord model):
+always, after a wake word, push-to-talk only. In wake-word mode the status says what to
+say, nothing is heard before the phrase, and the phrase said by the bundled Piper voice
+opens the conversation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soxr
+from harness import speech
+from microphone_feed import MIC_RATE, feed_in_background
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QDialogButtonBox
+
+from app.settings import (
+    active_wake_word,
+    listening_mode,
+    load_settings,
+    merge_into_config,
+    save_settings,
+    with_listening_mode,
+)
+
+HELLO_REPLY = "Hello! How can I help you?"
+
+
+@pytest.fixture(scope="module")
+def hey_jarvis() -> np.ndarray:
+    from xtalk.models.tts.piper import PiperTTS
+
+    tts = PiperTTS()
+    audio = np.concatenate(list(tts.synthesize("Hey Jarvis."))).astype(np.float32) / 32768
+    return (soxr.resample(audio, tts.sample_rate, MIC_RATE) * 32767).astype(np.int16)
+
+
+def test_the_modes_map_onto_the_engine_configuration() -> None:
+    always = with_listening_mode({}, "always")
+    wake = with_listening_mode({}, "wake_word", "alexa")
+    ptt = with_listening_mode(wake, "push_to_talk")
+    assert [listening_mode(s) for s in (always, wake, ptt)] == [
+        "always", "wake_word", "push_to_talk"]
+    assert (active_wake_word(always), active_wake_word(wake), active_wake_word(ptt)) == (
+        None, "alexa", None)
+    assert merge_into_config({}, wake)["wake_word"] == {
+        "type": "OpenWakeWord", "params": {"model": "alexa"}}
+    assert "wake_word" not in merge_into_config({}, always)
+    assert "wake_word" not in merge_into_config({}, ptt)
+    with pytest.raises(ValueError):
+        with_listening_mode({}, "telepathy")
+
+
+def test_wake_word_mode_hears_nothing_before_the_phrase(make_window, qtbot, config_dir,
+                                                        hey_jarvis) -> None:
+    save_settings(with_listening_mode({}, "wake_word", "hey_jarvis"))
+    window = make_window(wait_ready=False)
+    qtbot.waitUntil(lambda: window.ready and window.status.state == "waiting", timeout=30000)
+    assert window.status.text == "Waiting for the wake word"
+    assert window.status.detail == "Say “Hey Jarvis”"
+    feed_in_background(window, speech("hello")).join()
+    qtbot.wait(1500)
+    assert window.view.texts("user") == [] and window.status.state == "waiting"
+    pause = np.zeros(MIC_RATE // 2, dtype=np.int16)
+    feed_in_background(window, np.concatenate([pause, hey_jarvis, pause, speech("hello")]))
+    qtbot.waitUntil(lambda: window.view.texts("assistant") == [HELLO_REPLY], timeout=30000)
+    assert window.view.texts("user") == ["hello"]  # the request, not the wake phrase
+
+
+def test_the_settings_dialog_switches_listening_modes(make_window, qtbot, config_dir) -> None:
+    window = make_window()
+    first = window.engine
+    dialog = window.open_settings()
+    assert dialog.listening_combo.currentData() == "always"
+    assert not dialog.wake_combo.isEnabled() and not dialog.wake_note.isVisibleTo(dialog)
+    dialog.listening_combo.setCurrentIndex(dialog.listening_combo.findData("wake_word"))
+    assert dialog.wake_combo.isEnabled() and dialog.wake_note.isVisibleTo(dialog)
+    assert "non-commercial" in dialog.wake_note.text()
+    dialog.wake_combo.setCurrentIndex(dialog.wake_combo.findData("alexa"))
+    save = dialog.findChild(QDialogButtonBox).button(QDialogButtonBox.StandardButton.Save)
+    qtbot.mouseClick(save, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: window.engine is not first and window.status.state == "waiting",
+                    timeout=30000)
+    assert window.status.detail == "Say “Alexa”"
+    assert load_settings()["wake_word"] == "alexa"
+    # hands-free off (the bar's toggle): push-to-talk only, no wake word any more
+    second = window.engine
+    window.controls.hands_free.setChecked(False)
+    qtbot.waitUntil(lambda: window.engine is not second and window.ready
+                    and window.status.state == "listening", timeout=30000)
+    assert listening_mode(load_settings()) == "push_to_talk"
+    assert "wake_word" not in window.engine.config
