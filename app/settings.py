@@ -43,6 +43,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "lan_enabled": False,
     "hands_free": True,
     "wake_word": None,             # a built-in openWakeWord model (WAKE_WORDS); None: none
+    "noise_suppression": False,    # RNNoise after the echo canceller
     "push_to_talk_shortcut": "Space",
 }
 
@@ -99,7 +100,7 @@ def normalize(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         else:
             result[key] = copy.deepcopy(value)
     result["speed"] = _clean_speed(result.get("speed"))
-    for key in ("lan_enabled", "hands_free"):
+    for key in ("lan_enabled", "hands_free", "noise_suppression"):
         result[key] = bool(result.get(key))
     for key in ("input_device", "output_device", "voice", "asr_model"):
         value = result.get(key)
@@ -109,6 +110,13 @@ def normalize(settings: Mapping[str, Any] | None) -> dict[str, Any]:
     if result.get("wake_word") not in WAKE_WORDS:
         result["wake_word"] = None
     return result
+
+
+def noise_suppression_available() -> bool:
+    """RNNoise can run here (the optional ``pyrnnoise`` package is installed)."""
+    import importlib.util
+
+    return importlib.util.find_spec("pyrnnoise") is not None
 
 
 def listening_mode(settings: Mapping[str, Any]) -> str:
@@ -201,7 +209,9 @@ def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) ->
     * ``asr_model`` → ``asr.params.model`` of a Whisper ASR;
     * ``llm`` (when a base URL or model is given) → ``llm_agent.params.model``;
     * ``system_prompt`` → ``service_config.system_prompt``;
-    * listening mode "wake word" → the ``wake_word`` slot (openWakeWord's model).
+    * listening mode "wake word" → the ``wake_word`` slot (openWakeWord's model);
+    * ``noise_suppression`` → ``speech_enhancer``: the echo canceller, then RNNoise (when
+      the configuration names no enhancer of its own).
 
     Empty settings leave the config's values alone.
     """
@@ -238,6 +248,9 @@ def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) ->
 
     if s["system_prompt"].strip():
         service_config["system_prompt"] = s["system_prompt"].strip()
+    if s["noise_suppression"] and result.get("speech_enhancer") is None:
+        result["speech_enhancer"] = {"type": "EnhancerChain",
+                                     "params": {"stages": ["EchoGate", "RNNoise"]}}
     wake_word = active_wake_word(s)
     if wake_word:
         result["wake_word"] = {"type": WAKE_WORD_MODEL, "params": {"model": wake_word}}
@@ -247,6 +260,7 @@ def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) ->
 __all__ = [
     "CONFIG_DIR_ENV", "DEFAULT_SETTINGS", "LISTENING_MODES", "WAKE_WORDS", "active_wake_word",
     "config_dir",
-    "default_settings", "listening_mode", "load_settings", "merge_into_config", "normalize",
+    "default_settings", "listening_mode", "load_settings", "merge_into_config",
+    "noise_suppression_available", "normalize",
     "save_settings", "settings_path", "with_listening_mode",
 ]

@@ -74,6 +74,9 @@ STORY = ("Once upon a time there was a little robot who liked to talk. Every mor
 ROOMS = [(0.02, 0.3), (0.06, 0.5), (0.15, 0.7), (0.25, 0.7)]
 
 
+NOISE_SUPPRESSION = False  # --rnnoise
+
+
 def config(real_asr: bool = False) -> dict[str, Any]:
     """The default models but the agent (a rule agent telling a story) and, unless
     ``real_asr``, the recogniser (tone code: what the user says does not matter)."""
@@ -198,8 +201,11 @@ class Room:
 class Bench:
     def __init__(self, echo_gate: bool, noise_dbfs: float | None = None,
                  real_asr: bool = False) -> None:
-        self.host = EngineHost(config(real_asr), output_sample_rate=RATE,
-                               echo_gate=echo_gate)
+        cfg = config(real_asr)
+        if NOISE_SUPPRESSION:  # RNNoise after the echo gate, as the app would chain them
+            cfg["speech_enhancer"] = {"type": "EnhancerChain", "params": {
+                "stages": [*(["EchoGate"] if echo_gate else []), "RNNoise"]}}
+        self.host = EngineHost(cfg, output_sample_rate=RATE, echo_gate=echo_gate)
         self.room = Room(noise_dbfs)
         self.speaker = Speaker(self.host, virtual=True, on_audio=self.room.played)
         self.marks: dict[str, float] = {}
@@ -417,7 +423,11 @@ async def main() -> None:
     parser.add_argument("--only-backchannels", action="store_true", help="run (c) alone")
     parser.add_argument("--noise-dbfs", type=float, default=None,
                         help="the microphone's own noise (white, dBFS); default: none")
+    parser.add_argument("--rnnoise", action="store_true",
+                        help="RNNoise noise suppression after the echo gate")
     args = parser.parse_args()
+    global NOISE_SUPPRESSION
+    NOISE_SUPPRESSION = args.rnnoise
 
     runs = [("(a) barge-in: speech onset -> playback silent (room: 60 ms, gain 0.5, "
              "played reference)", 0.5, True)]

@@ -40,6 +40,7 @@ from app.settings import (
     MIN_SPEED,
     WAKE_WORDS,
     listening_mode,
+    noise_suppression_available,
     normalize,
     with_listening_mode,
 )
@@ -172,6 +173,12 @@ class SettingsDialog(QDialog):
         form.addRow(self.wake_note)
         self.listening_combo.currentIndexChanged.connect(self._listening_changed)
         self._listening_changed()
+        self.noise_check = QCheckBox("Suppress background noise (RNNoise)", page)
+        self.noise_check.setChecked(self._settings["noise_suppression"])
+        if not noise_suppression_available():
+            self.noise_check.setEnabled(False)
+            self.noise_check.setToolTip("Needs the optional package: pip install 'xtalk[noise]'")
+        form.addRow(self.noise_check)
         self.shortcut_edit = QLineEdit(self._settings["push_to_talk_shortcut"], page)
         self.shortcut_edit.setPlaceholderText("e.g. Space, F9, Ctrl+Space")
         form.addRow("Push-to-talk key", self.shortcut_edit)
@@ -375,6 +382,7 @@ class SettingsDialog(QDialog):
         result["output_device"] = self.output_combo.currentData()
         result.update(with_listening_mode(result, self.listening_combo.currentData(),
                                           self.wake_combo.currentData()))
+        result["noise_suppression"] = self.noise_check.isChecked()
         result["push_to_talk_shortcut"] = self.shortcut_edit.text().strip()
         voice = self.voice_combo.currentText().strip()
         result["voice"] = None if voice in ("", DEFAULT_VOICE) else voice

@@ -89,3 +89,27 @@ def test_the_settings_dialog_switches_listening_modes(make_window, qtbot, config
                     and window.status.state == "listening", timeout=30000)
     assert listening_mode(load_settings()) == "push_to_talk"
     assert "wake_word" not in window.engine.config
+
+
+def test_noise_suppression_runs_rnnoise_after_the_echo_canceller(make_window, qtbot,
+                                                                 config_dir,
+                                                                 hey_jarvis) -> None:
+    chain = {"type": "EnhancerChain", "params": {"stages": ["EchoGate", "RNNoise"]}}
+    assert merge_into_config({}, {"noise_suppression": True})["speech_enhancer"] == chain
+    own = {"speech_enhancer": "EchoGate"}  # a configuration's own choice is kept
+    assert merge_into_config(own, {"noise_suppression": True})["speech_enhancer"] == "EchoGate"
+    save_settings({"noise_suppression": True})
+    window = make_window()
+    assert window.engine.config["speech_enhancer"] == chain
+    dialog = window.open_settings()
+    assert dialog.noise_check.isEnabled() and dialog.noise_check.isChecked()
+    dialog.reject()
+    states: list[str] = []
+    window.engine.add_listener(lambda m: states.append(getattr(m, "state", "")))
+    # a fan's worth of noise, loud enough for the test VAD (-35 dBFS) ...
+    noise = np.random.default_rng(5).normal(0, 32767 * 10 ** (-25 / 20), MIC_RATE * 2)
+    feed_in_background(window, noise.astype(np.int16), speed=1.0).join()
+    qtbot.wait(300)
+    assert "hearing" not in states  # ... is not heard
+    feed_in_background(window, hey_jarvis, speed=1.0)  # a voice is
+    qtbot.waitUntil(lambda: "hearing" in states, timeout=10000)
