@@ -45,6 +45,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "wake_word": None,             # a built-in openWakeWord model (WAKE_WORDS); None: none
     "noise_suppression": False,    # RNNoise after the echo canceller
     "push_to_talk_shortcut": "Space",
+    "global_push_to_talk": "",     # a key held in any window (X11), e.g. "F9"; "": off
 }
 
 #: The wake phrases the app offers (openWakeWord's built-in models, by model name).
@@ -107,6 +108,7 @@ def normalize(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         result[key] = str(value) if value not in (None, "") else None
     result["system_prompt"] = str(result.get("system_prompt") or "")
     result["push_to_talk_shortcut"] = str(result.get("push_to_talk_shortcut") or "Space")
+    result["global_push_to_talk"] = str(result.get("global_push_to_talk") or "").strip()
     if result.get("wake_word") not in WAKE_WORDS:
         result["wake_word"] = None
     return result

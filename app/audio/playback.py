@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from app.audio.devices import AudioDevice, cancel_task, find_device, list_devices
+from app.audio.earcon import wake_earcon
 from app.audio.supervised import (
     BLOCK_SECONDS,
     RETRY_SECONDS,
@@ -68,6 +69,7 @@ class Speaker(SupervisedDevice):
         latency: PortAudio's output latency (``"low"``, ``"high"`` or seconds). Barge-in
             silences the speaker within one block plus this buffer (``pause_tts`` takes
             back the prefilled blocks), so it is ``"low"`` by default.
+        earcons: Play a short chime when the engine heard the wake phrase.
     """
 
     kind = "speaker"
@@ -77,12 +79,14 @@ class Speaker(SupervisedDevice):
                  sample_rate: int | None = None, on_status: StatusCallback | None = None,
                  on_audio: Callable[[np.ndarray, float], None] | None = None,
                  virtual: bool = False, retry_s: float = RETRY_SECONDS,
-                 block_s: float = BLOCK_SECONDS, latency: str | float = "low") -> None:
+                 block_s: float = BLOCK_SECONDS, latency: str | float = "low",
+                 earcons: bool = True) -> None:
         super().__init__(device, on_status=on_status, retry_s=retry_s, block_s=block_s)
         self.engine = engine
         self.on_audio = on_audio
         self.virtual = virtual
         self.latency = latency
+        self.earcons = earcons
         self.output_latency_s: float | None = None  # what PortAudio granted
         self.sample_rate = int(sample_rate or engine.output_sample_rate)
         self.controller = PlaybackController(self._send, output_rate=self.sample_rate,
@@ -115,6 +119,11 @@ class Speaker(SupervisedDevice):
         if isinstance(message, ReplyAudio):
             c.chunk(message.pcm, message.sample_rate, turn_id=message.turn_id,
                     chunk_index=message.chunk_index)
+            return
+        if message.action == "wake_word_detected" and self.earcons:
+            # played like a reply chunk without ids: the echo canceller hears it as played
+            # audio, and no playback report goes to the engine
+            c.chunk(wake_earcon(self.sample_rate), self.sample_rate)
             return
         handler = {"start_tts": c.start, "pause_tts": c.pause, "resume_tts": c.resume,
                    "stop_tts": c.stop, "tts_finished": c.tts_finished,

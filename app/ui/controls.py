@@ -3,6 +3,8 @@ mute, and a text box to type instead of speaking."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from PySide6.QtCore import QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
@@ -62,6 +64,7 @@ class PushToTalkKey(QObject):
         self.held = False
         self.shortcut = DEFAULT_SHORTCUT
         self._combo = parse_shortcut(DEFAULT_SHORTCUT)
+        self._global: Any = None  # GlobalPushToTalk while a desktop-wide key is set
         self.set_shortcut(shortcut)
         app = QApplication.instance()
         if app is not None:
@@ -75,10 +78,49 @@ class PushToTalkKey(QObject):
         self._combo = combo
         return True
 
+    def apply_settings(self, new: dict[str, Any], old: dict[str, Any] | None = None
+                       ) -> list[tuple[str, str]]:
+        """Take the keys of the settings ``new`` (``old``: the ones in use); the problems
+        as (notice key, text)."""
+        problems = []
+        if not self.set_shortcut(new["push_to_talk_shortcut"]):
+            problems.append(("settings", f"“{new['push_to_talk_shortcut']}” is not a key: "
+                                         f"push-to-talk stays on {self.shortcut}."))
+        desktop = new["global_push_to_talk"]
+        if old is None or desktop != old["global_push_to_talk"]:
+            problem = self.set_global_shortcut(desktop)
+            if problem:
+                problems.append(("push_to_talk",
+                                 f"Push-to-talk from other windows is off: {problem}."))
+        return problems
+
+    def set_global_shortcut(self, shortcut: str | None) -> str | None:
+        """Also hold push-to-talk while ``shortcut`` is held in any window (X11; empty:
+        off). Returns why that is impossible, or ``None``."""
+        from app.ui.global_hotkey import GlobalPushToTalk
+
+        if self._global is not None:
+            self._global.stop()
+            self._global = None
+        if not shortcut:
+            return None
+        desktop = GlobalPushToTalk(shortcut, parent=self)
+        if not desktop.start():
+            return desktop.error
+        desktop.changed.connect(self._desktop_key)
+        self._global = desktop
+        return None
+
+    def _desktop_key(self, down: bool) -> None:
+        if down != self.held:
+            self.held = down
+            self.changed.emit(down)
+
     def detach(self) -> None:
         app = QApplication.instance()
         if app is not None:
             app.removeEventFilter(self)
+        self.set_global_shortcut(None)
 
     def release(self) -> None:
         if self.held:
@@ -179,6 +221,12 @@ class Controls(QWidget):
         self.set_shortcut(shortcut)
 
     # ------------------------------------------------------------------ state
+    def set_hands_free(self, on: bool) -> None:
+        """Show hands-free on or off without announcing it."""
+        self.hands_free.blockSignals(True)
+        self.hands_free.setChecked(on)
+        self.hands_free.blockSignals(False)
+
     def set_shortcut(self, shortcut: str) -> None:
         self.shortcut = shortcut or DEFAULT_SHORTCUT
         shown = QKeySequence.fromString(self.shortcut).toString(

@@ -228,6 +228,7 @@ class MainWindow(QMainWindow):
 
         self.ptt_key = PushToTalkKey(self, self.settings["push_to_talk_shortcut"])
         self.ptt_key.changed.connect(self.set_push_to_talk)
+        self._apply_push_to_talk(self.settings)
 
     def _shortcuts(self) -> None:
         for keys, slot in (("Ctrl+M", lambda: self.set_muted(not self._muted)),
@@ -324,8 +325,7 @@ class MainWindow(QMainWindow):
                              "Language model.")
 
     async def restart_engine(self) -> None:
-        """Stop the audio and the engine and start them again with the current settings
-        (after voice / ASR / LLM changes). The LAN server restarts if it was on."""
+        """Start audio and engine again with the current settings (LAN too if it was on)."""
         async with self._engine_lock:
             engine, self.engine = self.engine, None
             self._ready = False
@@ -375,7 +375,7 @@ class MainWindow(QMainWindow):
         if state is Shown.LISTENING and self.store is not None:
             self._sidebar_timer.start()  # a turn is over: it has been stored
         if self.tray is not None:
-            self.tray.set_state(STATE_LOOK.get(state, (state,))[0])
+            self.tray.set_state(*STATE_LOOK.get(state, (state, None)))
         if state is Shown.ERROR and detail:
             self.notices.set("engine", "error", detail[:1].upper() + detail[1:] + ".")
 
@@ -505,19 +505,19 @@ class MainWindow(QMainWindow):
     async def _apply_settings(self, new: dict[str, Any]) -> None:
         old, self.settings = self.settings, new
         await asyncio.to_thread(save_settings, dict(new))
-        self.controls.set_shortcut(new["push_to_talk_shortcut"])
-        if not self.ptt_key.set_shortcut(new["push_to_talk_shortcut"]):
-            self.notices.set("settings", "warning",
-                             f"“{new['push_to_talk_shortcut']}” is not a key: push-to-talk "
-                             f"stays on {self.ptt_key.shortcut}.")
-        self.controls.hands_free.blockSignals(True)
-        self.controls.hands_free.setChecked(new["hands_free"])
-        self.controls.hands_free.blockSignals(False)
+        self._apply_push_to_talk(new, old)
+        self.controls.set_hands_free(new["hands_free"])
         wake_changed = active_wake_word(old) != active_wake_word(new)
         if self.merge_settings and (wake_changed or any(old[k] != new[k] for k in ENGINE_KEYS)):
             await self.restart_engine()
             return
         await self.audio.apply(old, new)
+
+    def _apply_push_to_talk(self, new: dict[str, Any], old: dict[str, Any] | None = None
+                            ) -> None:
+        self.controls.set_shortcut(new["push_to_talk_shortcut"])
+        for key, text in self.ptt_key.apply_settings(new, old):
+            self.notices.set(key, "warning", text)
 
     # ------------------------------------------------------------------ LAN
     def set_lan_enabled(self, on: bool) -> asyncio.Future[Any]:

@@ -44,6 +44,7 @@ from app.settings import (
     normalize,
     with_listening_mode,
 )
+from app.ui.global_hotkey import unavailable_reason as desktop_key_unavailable
 from app.ui.qr import qr_pixmap
 from xtalk.models.asr.whisper_models import BUNDLED_MODELS
 from xtalk.models.tts.piper import DEFAULT_VOICE
@@ -182,6 +183,13 @@ class SettingsDialog(QDialog):
         self.shortcut_edit = QLineEdit(self._settings["push_to_talk_shortcut"], page)
         self.shortcut_edit.setPlaceholderText("e.g. Space, F9, Ctrl+Space")
         form.addRow("Push-to-talk key", self.shortcut_edit)
+        self.global_edit = QLineEdit(self._settings["global_push_to_talk"], page)
+        self.global_edit.setPlaceholderText("e.g. F9 or Ctrl+Alt+Space (empty: off)")
+        problem = desktop_key_unavailable()
+        if problem:
+            self.global_edit.setEnabled(False)
+            self.global_edit.setToolTip(problem[:1].upper() + problem[1:] + ".")
+        form.addRow("…from any window", self.global_edit)
         self.set_devices([], [])
         return page
 
@@ -384,6 +392,7 @@ class SettingsDialog(QDialog):
                                           self.wake_combo.currentData()))
         result["noise_suppression"] = self.noise_check.isChecked()
         result["push_to_talk_shortcut"] = self.shortcut_edit.text().strip()
+        result["global_push_to_talk"] = self.global_edit.text().strip()
         voice = self.voice_combo.currentText().strip()
         result["voice"] = None if voice in ("", DEFAULT_VOICE) else voice
         result["speed"] = round(self.speed_spin.value(), 2)

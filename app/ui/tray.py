@@ -1,9 +1,12 @@
-"""The tray icon: show/hide the window, mute, quit (only where the desktop has a tray)."""
+"""The tray icon: show/hide the window, mute, quit (only where the desktop has a tray).
+
+The icon carries a dot in the colour of the state the window shows (listening, waiting for
+the wake word, hearing, muted ...), so the state is visible with the window hidden."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QIcon
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 
@@ -16,6 +19,7 @@ class Tray(QObject):
 
     def __init__(self, icon: QIcon, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.base_icon = icon
         self.menu = QMenu(parent)
         self.show_action = QAction("Hide window", self.menu)
         self.show_action.triggered.connect(self.toggle_window.emit)
@@ -55,8 +59,10 @@ class Tray(QObject):
         self.mute_action.setChecked(muted)
         self.mute_action.blockSignals(False)
 
-    def set_state(self, text: str) -> None:
+    def set_state(self, text: str, color: str | None = None) -> None:
+        """Show the state: ``text`` in the tooltip, ``color`` as a dot on the icon."""
         self.icon.setToolTip(f"Xtalk — {text}")
+        self.icon.setIcon(self.base_icon if color is None else state_icon(self.base_icon, color))
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger,
@@ -64,4 +70,22 @@ class Tray(QObject):
             self.toggle_window.emit()
 
 
-__all__ = ["Tray"]
+ICON_SIZE = 64
+
+
+def state_icon(base: QIcon, color: str) -> QIcon:
+    """``base`` with a dot of ``color`` in its lower right corner."""
+    pixmap = QPixmap(ICON_SIZE, ICON_SIZE)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    base.paint(painter, 0, 0, ICON_SIZE, ICON_SIZE)
+    dot = QRectF(ICON_SIZE * 0.55, ICON_SIZE * 0.55, ICON_SIZE * 0.42, ICON_SIZE * 0.42)
+    painter.setPen(QColor("white"))
+    painter.setBrush(QColor(color))
+    painter.drawEllipse(dot)
+    painter.end()
+    return QIcon(pixmap)
+
+
+__all__ = ["Tray", "state_icon"]

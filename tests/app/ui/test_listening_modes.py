@@ -13,6 +13,7 @@ from microphone_feed import MIC_RATE, feed_in_background
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox
 
+from app.audio.earcon import wake_earcon
 from app.settings import (
     active_wake_word,
     listening_mode,
@@ -61,7 +62,13 @@ def test_wake_word_mode_hears_nothing_before_the_phrase(make_window, qtbot, conf
     qtbot.wait(1500)
     assert window.view.texts("user") == [] and window.status.state == "waiting"
     pause = np.zeros(MIC_RATE // 2, dtype=np.int16)
-    feed_in_background(window, np.concatenate([pause, hey_jarvis, pause, speech("hello")]))
+    assert window.speaker.played_samples == 0
+    # (tone code is no voice: it waits until the echo canceller has let the chime go)
+    feed_in_background(window, np.concatenate([pause, hey_jarvis, pause, pause, pause,
+                                               speech("hello")]))
+    qtbot.waitUntil(lambda: window.status.state != "waiting", timeout=30000)
+    chime = wake_earcon(window.speaker.sample_rate).size
+    qtbot.waitUntil(lambda: window.speaker.played_samples >= chime, timeout=2000)  # earcon
     qtbot.waitUntil(lambda: window.view.texts("assistant") == [HELLO_REPLY], timeout=30000)
     assert window.view.texts("user") == ["hello"]  # the request, not the wake phrase
 
@@ -113,3 +120,21 @@ def test_noise_suppression_runs_rnnoise_after_the_echo_canceller(make_window, qt
     assert "hearing" not in states  # ... is not heard
     feed_in_background(window, hey_jarvis, speed=1.0)  # a voice is
     qtbot.waitUntil(lambda: "hearing" in states, timeout=10000)
+
+
+def test_the_tray_icon_shows_the_state_as_a_coloured_dot(qapp) -> None:
+    from PySide6.QtGui import QColor
+
+    from app.ui.status import STATE_LOOK
+    from app.ui.theme import app_icon
+    from app.ui.tray import ICON_SIZE, Tray
+
+    tray = Tray(app_icon())
+    colours = {}
+    for state in ("waiting", "listening", "muted"):
+        tray.set_state(*STATE_LOOK[state])
+        assert tray.icon.toolTip() == f"Xtalk — {STATE_LOOK[state][0]}"
+        image = tray.icon.icon().pixmap(ICON_SIZE, ICON_SIZE).toImage()
+        colours[state] = image.pixelColor(round(ICON_SIZE * 0.76), round(ICON_SIZE * 0.76))
+    for state, colour in colours.items():
+        assert colour.name() == QColor(STATE_LOOK[state][1]).name(), (state, colour.name())
