@@ -128,6 +128,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"xtalk-app: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if not args.no_window:
+        from app.display import ALTERNATIVES, window_unavailable_reason
+
+        reason = window_unavailable_reason()
+        if reason is not None:
+            print(f"xtalk-app: no window can open: {reason}.\nxtalk-app: {ALTERNATIVES}.",
+                  file=sys.stderr)
+            return EXIT_USAGE
         try:
             from app.gui import run_gui
         except ImportError as exc:

@@ -75,6 +75,22 @@ ROOMS = [(0.02, 0.3), (0.06, 0.5), (0.15, 0.7), (0.25, 0.7)]
 
 
 NOISE_SUPPRESSION = False  # --rnnoise
+NOISE_KIND = "white"  # --noise-kind
+
+
+def room_noise(kind: str, size: int, dbfs: float) -> np.ndarray:
+    """``size`` samples at 48 kHz of ``kind`` noise (white, fan, babble) at ``dbfs``."""
+    from noise import babble_source, fan
+
+    rng = np.random.default_rng(3)
+    if kind == "white":
+        x = rng.normal(0, 1, size)
+    else:  # made at 16 kHz (benchmarks/noise.py), looped, then 48 kHz
+        base = fan(16000 * 60, rng) if kind == "fan" else babble_source()
+        x = soxr.resample(np.resize(base, -(-size // 3)).astype(np.float32), 16000, RATE)
+        x = x[:size]
+    x = x / (np.sqrt(np.mean(x.astype(np.float64) ** 2)) + 1e-12)
+    return (x * 10 ** (dbfs / 20)).astype(np.float32)
 
 
 def config(real_asr: bool = False) -> dict[str, Any]:
@@ -161,9 +177,8 @@ class Room:
     def __init__(self, noise_dbfs: float | None = None) -> None:
         self.t0 = time.monotonic()
         self.air = np.zeros(RATE * 600, dtype=np.float32)
-        if noise_dbfs is not None:  # the microphone's own noise (white)
-            self.air += np.random.default_rng(3).normal(
-                0, 10 ** (noise_dbfs / 20), self.air.size).astype(np.float32)
+        if noise_dbfs is not None:  # the room's noise (NOISE_KIND), at noise_dbfs RMS
+            self.air += room_noise(NOISE_KIND, self.air.size, noise_dbfs)
         self.path = coloration()
         self.delay = 0
         self.gain = 0.0
@@ -423,11 +438,13 @@ async def main() -> None:
     parser.add_argument("--only-backchannels", action="store_true", help="run (c) alone")
     parser.add_argument("--noise-dbfs", type=float, default=None,
                         help="the microphone's own noise (white, dBFS); default: none")
+    parser.add_argument("--noise-kind", choices=("white", "fan", "babble"), default="white",
+                        help="what --noise-dbfs adds: white, a fan, or four other voices")
     parser.add_argument("--rnnoise", action="store_true",
                         help="RNNoise noise suppression after the echo gate")
     args = parser.parse_args()
-    global NOISE_SUPPRESSION
-    NOISE_SUPPRESSION = args.rnnoise
+    global NOISE_SUPPRESSION, NOISE_KIND
+    NOISE_SUPPRESSION, NOISE_KIND = args.rnnoise, args.noise_kind
 
     runs = [("(a) barge-in: speech onset -> playback silent (room: 60 ms, gain 0.5, "
              "played reference)", 0.5, True)]

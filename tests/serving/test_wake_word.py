@@ -116,3 +116,23 @@ async def test_typed_text_is_answered_and_opens_the_follow_up(transport: Transpo
     await client.send_audio(speech("what time is it"))
     final = await client.wait_for("finish_asr", timeout=10)
     assert final.data["text"] == "what time is it"
+
+
+async def test_client_vad_is_ignored_while_the_phrase_is_awaited(transport: Transport) -> None:
+    client = await transport.open_session(xtalk_with_wake_word())
+    await client.wait_for("wake_word_waiting")
+    await client.send_json({"action": "vad_speech_start", "data": {"timestamp": 0}})
+    await client.send_audio(speech("what time is it"))
+    await client.send_json({"action": "vad_speech_end", "data": {"timestamp": 0}})
+    await client.send_audio(silence(0.5))
+    await client.quiet(0.3)
+    assert not client.of("update_asr") and not client.of("finish_asr")
+    assert not client.of("invalid_asr_result"), client.dump()
+    # once woken, the client's VAD counts again
+    await client.send_audio(np.concatenate([wake_tone(), silence(0.3)]))
+    await client.wait_for("wake_word_detected")
+    await client.send_json({"action": "vad_speech_start", "data": {"timestamp": 0}})
+    await client.send_audio(speech("what time is it", tail_s=0.3))
+    await client.send_json({"action": "vad_speech_end", "data": {"timestamp": 0}})
+    final = await client.wait_for("finish_asr", timeout=10)
+    assert final.data["text"] == "what time is it"

@@ -18,7 +18,9 @@ Client VAD is authoritative for ends: between a client's ``vad_speech_start`` an
 pauses and starts, so a reply pauses at once and recognition speculates), nor does it
 end a segment that the client's speech overlapped. The client's end is placed where the
 voice really stopped when the server heard that: at the silence the server VAD is in (or
-the end it kept back), else at the newest sample.
+the end it kept back), else at the newest sample. While a wake-word gate waits for its
+phrase (WakeWordAwaited until WakeWordDetected or an accepted turn), client VAD starts are
+ignored: the conversation hears silence then, so there is nothing to recognise.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ from xtalk.serving.events import (
     SpeechPaused,
     SpeechResumed,
     SpeechStarted,
+    UserTurnAccepted,
+    WakeWordAwaited,
+    WakeWordDetected,
 )
 from xtalk.serving.interfaces import Manager
 from xtalk.serving.managers.audio_in.vad_segmenter import SpeechSegmenter, VADSettings
@@ -54,6 +59,7 @@ class VADManager(Manager):
         super().__init__(*args, **kwargs)
         self.settings = VADSettings(**dict(self.setting("vad", {})))
         self.segmenter = SpeechSegmenter(self.settings)
+        self._gate_waiting = False  # a wake-word gate waits for its phrase
         self._pending = np.zeros(0, dtype=np.int16)
         self._pending_start = 0
         self._arrivals: deque[tuple[int, float]] = deque(maxlen=400)
@@ -134,8 +140,17 @@ class VADManager(Manager):
                 session_id=self.session_id, end_sample=decision.sample,
                 end_time=self._arrival_time(decision.sample)))
 
+    @Manager.event_handler(WakeWordAwaited)
+    @Manager.event_handler(WakeWordDetected)
+    @Manager.event_handler(UserTurnAccepted)
+    def on_wake_gate(self, event: WakeWordAwaited | WakeWordDetected | UserTurnAccepted
+                     ) -> None:
+        self._gate_waiting = isinstance(event, WakeWordAwaited)
+
     @Manager.event_handler(ClientVADSignalled)
     async def on_client_signal(self, event: ClientVADSignalled) -> None:
+        if self._gate_waiting and not self._client_in_speech:
+            return  # nothing is heard before the wake phrase
         if event.kind == "start":
             self._client_in_speech = True
             start = max(0, self._last_sample - int(CLIENT_PRE_ROLL_S * 16000))
