@@ -146,7 +146,7 @@ class HeadlessRun:
         return code
 
     def _mic_status(self, status: str, detail: str) -> None:
-        if status in (DeviceStatus.LOST, DeviceStatus.UNAVAILABLE):
+        if status in (DeviceStatus.LOST, DeviceStatus.NOT_FOUND, DeviceStatus.UNAVAILABLE):
             print(f"xtalk-app: microphone {status}: {detail}", file=sys.stderr)
 
     async def _exchange(self, engine: EngineHost, speaker: Any, samples: np.ndarray | None,

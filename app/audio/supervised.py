@@ -39,7 +39,8 @@ class DeviceStatus(StrEnum):
 
     STARTING = "starting"
     RUNNING = "running"
-    LOST = "lost"  # was there, or was asked for by name, and is not working now
+    LOST = "lost"  # worked, and does not now
+    NOT_FOUND = "not_found"  # asked for and not there since it was chosen (never worked)
     UNAVAILABLE = "unavailable"  # no PortAudio, or no device of this kind at all
     STOPPED = "stopped"
 
@@ -78,15 +79,17 @@ class SupervisedDevice:
         self.active_device: AudioDevice | None = None
         self._stream: Any = None
         self._finished = False
+        self._has_run = False  # since this device was chosen
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------------ status
     def _set_status(self, status: DeviceStatus, detail: str = "") -> None:
+        self._has_run = self._has_run or status is DeviceStatus.RUNNING
         if (status, detail) == (self.status, self.detail):
             return
         self.status, self.detail = status, detail
-        if status in (DeviceStatus.LOST, DeviceStatus.UNAVAILABLE):
+        if status in (DeviceStatus.LOST, DeviceStatus.NOT_FOUND, DeviceStatus.UNAVAILABLE):
             logger.warning("%s %s: %s", self.kind, status, detail)
         if self.on_status is not None:
             try:
@@ -120,6 +123,7 @@ class SupervisedDevice:
     async def set_device(self, device: str | int | None) -> None:
         """Switch to another device (reopened at once when running)."""
         self.device = device
+        self._has_run = False
         await asyncio.to_thread(self.abort)
         self._reset()
         if self._task is not None:
@@ -160,6 +164,11 @@ class SupervisedDevice:
         return device.max_input_channels if self.direction == "input" \
             else device.max_output_channels
 
+    @property
+    def _missing(self) -> DeviceStatus:
+        """A device that cannot be opened: lost if it worked, else not found."""
+        return DeviceStatus.LOST if self._has_run else DeviceStatus.NOT_FOUND
+
     # ------------------------------------------------------------------ stream
     def _finished_callback(self) -> None:
         self._finished = True
@@ -168,11 +177,11 @@ class SupervisedDevice:
         try:
             await asyncio.to_thread(self._open)
         except NoDevice as exc:
-            self._set_status(DeviceStatus.UNAVAILABLE if exc.unavailable else DeviceStatus.LOST,
+            self._set_status(DeviceStatus.UNAVAILABLE if exc.unavailable else self._missing,
                              str(exc))
             return False
         except Exception as exc:  # PortAudioError, ValueError (invalid device)...
-            self._set_status(DeviceStatus.LOST, f"cannot open the {self.kind}: {exc}")
+            self._set_status(self._missing, f"cannot open the {self.kind}: {exc}")
             await asyncio.to_thread(self.abort)
             return False
         self._opened()

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QLabel
 
 from app.audio.supervised import DeviceStatus
 from app.ui.notices import Notices
-from app.ui.status import LevelMeter
+from app.ui.status import LevelMeter, StatusIndicator
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 AUDIO_MODES = ("devices", "virtual")
 DEVICE_ROLES = {"input": "Microphone", "output": "Speaker"}  # watched role → what it is
-PROBLEMS = (DeviceStatus.LOST, DeviceStatus.UNAVAILABLE)
+PROBLEMS = (DeviceStatus.LOST, DeviceStatus.NOT_FOUND, DeviceStatus.UNAVAILABLE)
 
 
 class AudioDevices:
@@ -49,7 +49,8 @@ class AudioDevices:
                  settings: Callable[[], dict[str, Any]],
                  submit: Callable[[np.ndarray, int], None], muted: Callable[[], bool],
                  dialog: Callable[[], SettingsDialog | None],
-                 spawn: Callable[[Coroutine[Any, Any, Any]], Any]) -> None:
+                 spawn: Callable[[Coroutine[Any, Any, Any]], Any],
+                 status: Callable[[], StatusIndicator]) -> None:
         if mode not in AUDIO_MODES:
             raise ValueError(f"audio must be one of {AUDIO_MODES}")
         self.mode = mode
@@ -61,6 +62,7 @@ class AudioDevices:
         self._muted = muted
         self._dialog = dialog
         self._spawn = spawn
+        self._status = status
         self.engine: EngineHost | None = None
         self.microphone: Microphone | None = None
         self.speaker: Speaker | None = None
@@ -175,29 +177,44 @@ class AudioDevices:
             self.mic_label.setText("Mic")
             self.meter.set_active(not self._muted())
         elif status == DeviceStatus.LOST:
-            name = self._settings()["input_device"]
-            which = f"Microphone “{name}” lost" if name else "Microphone lost"
+            which = self._which("input", status)
             self.notices.set("input", "error",
                              f"{which}: {detail}. Xtalk reconnects as soon as it is back; "
                              "you can type meanwhile.")
             self.mic_label.setText("Mic lost")
             self.meter.set_active(False)
-        elif status == DeviceStatus.UNAVAILABLE:
+        elif status in (DeviceStatus.NOT_FOUND, DeviceStatus.UNAVAILABLE):
+            which = self._which("input", status)
             self.notices.set("input", "warning",
-                             f"No microphone: {detail}. Type your messages below; Xtalk "
+                             f"{which}: {detail}. Type your messages below; Xtalk "
                              "starts listening when a microphone is plugged in.")
-            self.mic_label.setText("No mic")
+            self.mic_label.setText("Mic not found" if status == DeviceStatus.NOT_FOUND
+                                   else "No mic")
             self.meter.set_active(False)
+        self._status().set_hearing(status == DeviceStatus.RUNNING)
         self._problem_in_dialog("input", status, detail)
+
+    def _which(self, role: str, status: str) -> str:
+        """"Microphone “USB Headset” lost", "Speaker not found", "No microphone" ..."""
+        what = DEVICE_ROLES[role]
+        name = self._settings()[f"{role}_device"]
+        named = f"{what} “{name}”" if name else what
+        if status == DeviceStatus.LOST:
+            return f"{named} lost"
+        if status == DeviceStatus.NOT_FOUND and name:
+            return f"{named} not found"
+        return f"No {what.lower()}"
 
     def _speaker_status(self, status: str, detail: str) -> None:
         if status == DeviceStatus.RUNNING and detail != "virtual":
             self.notices.clear_problem("output")
+        elif status == DeviceStatus.LOST:
+            self.notices.set("output", "error", f"{self._which('output', status)}: {detail}. "
+                             "Replies continue when it is back.")
         elif status in PROBLEMS:
-            name = self._settings()["output_device"]
-            which = f"Speaker “{name}” lost" if name else "Speaker lost"
-            self.notices.set("output", "error",
-                             f"{which}: {detail}. Replies continue when it is back.")
+            self.notices.set("output", "warning",
+                             f"{self._which('output', status)}: {detail}. Replies are shown "
+                             "as text; they are heard when a speaker is plugged in.")
         self._problem_in_dialog("output", status, detail)
 
     def _device_event(self, kind: str, device: AudioDevice, role: str | None) -> None:

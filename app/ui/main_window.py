@@ -1,11 +1,10 @@
-"""The main window and :func:`run_gui` (``xtalk-app`` / ``python -m app``).
+"""The main window of ``xtalk-app`` (run by :func:`app.gui.run_gui`).
 
 The window appears at once; the models load in the background (progress in the header)
 on the qasync event loop that runs both Qt and asyncio. The engine
 (:class:`app.engine.EngineHost`) talks to the window through its typed messages
 (:mod:`app.engine.messages`); the audio devices (:mod:`app.ui.audio_devices`, modes
-``"devices"`` and ``"virtual"``) talk to the engine directly. :func:`app.gui.run_gui` runs
-it.
+``"devices"`` and ``"virtual"``) talk to the engine directly.
 """
 
 from __future__ import annotations
@@ -113,7 +112,8 @@ class MainWindow(QMainWindow):
         self.audio = AudioDevices(audio, notices=self.notices, mic_label=self.mic_label,
                                   meter=self.meter, settings=lambda: self.settings,
                                   submit=self.submit_microphone, muted=lambda: self._muted,
-                                  dialog=lambda: self.settings_dialog, spawn=self._spawn)
+                                  dialog=lambda: self.settings_dialog, spawn=self._spawn,
+                                  status=lambda: self.status)
         self.lan = LanControl(badge=self.lan_badge, notices=self.notices, host=lan_host,
                               has_store=store is not None, engine=lambda: self.engine,
                               dialog=lambda: self.settings_dialog)

@@ -18,6 +18,7 @@ STATE_LOOK: dict[str, tuple[str, str]] = {
     "speaking": ("Speaking", "#7b4fd6"),
     "muted": ("Muted", "#6b7079"),
     "waiting": ("Waiting for the wake word", "#4d8f7a"),
+    "typing": ("Type to talk (no microphone)", "#8a8f98"),
     "error": ("Error", "#d23c3c"),
 }
 
@@ -71,6 +72,7 @@ class StatusIndicator(QWidget):
         super().__init__(parent)
         self.state = "loading"
         self.detail = ""
+        self.hearing_possible = True
         self.dot = StateDot(self)
         self.label = QLabel(STATE_LOOK["loading"][0], self)
         self.label.setObjectName("stateLabel")
@@ -94,8 +96,16 @@ class StatusIndicator(QWidget):
     def text(self) -> str:
         return self.label.text()
 
+    def set_hearing(self, possible: bool) -> None:
+        """Whether a microphone is there: without one, "listening" reads "Type to talk"."""
+        self.hearing_possible = possible
+        self.set_state(self.state, self.detail)
+
     def set_state(self, state: str, detail: str = "") -> None:
-        text, color = STATE_LOOK.get(state, (state.capitalize(), "#8a8f98"))
+        look = state
+        if state in ("listening", "waiting") and not self.hearing_possible:
+            look = "typing"
+        text, color = STATE_LOOK.get(look, (state.capitalize(), "#8a8f98"))
         self.state = state
         self.detail = detail or ""
         self.label.setText(text)

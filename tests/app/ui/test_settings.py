@@ -106,9 +106,10 @@ def test_a_missing_microphone_is_shown_and_typing_still_works(make_window, qtbot
     window = make_window(audio="devices")
     qtbot.waitUntil(lambda: window.notices.text("input") is not None, timeout=10000)
     notice = window.notices.text("input")
-    assert "Microphone “USB Headset” lost" in notice, notice
-    assert window.mic_label.text() == "Mic lost"
-    assert window.status.state == "listening"  # the engine is fine
+    assert "Microphone “USB Headset” not found" in notice, notice  # never there: not "lost"
+    assert window.mic_label.text() == "Mic not found"
+    assert window.status.state == "listening"  # the engine is fine ...
+    assert window.status.text == "Type to talk (no microphone)"  # ... but nothing can hear
     if not output_devices(list_devices()):
         assert "No speaker found" in window.notices.text("output")
     dialog = window.open_settings()

@@ -9,22 +9,12 @@ interpreter (``clone``).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from xtalk.models.interfaces import WakeWordDetector
+from xtalk.models.wake.packaged import check_model, require
 
 MODELS = ("alexa", "hey_jarvis", "hey_mycroft", "okay_nabu")
-
-
-def _import():
-    try:
-        import pymicro_wakeword
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise RuntimeError("MicroWakeWord needs the pymicro-wakeword package "
-                           "(pip install pymicro-wakeword)") from exc
-    return pymicro_wakeword
 
 
 class MicroWakeWord(WakeWordDetector):
@@ -39,15 +29,11 @@ class MicroWakeWord(WakeWordDetector):
 
     def __init__(self, model: str = "hey_jarvis", model_path: str | None = None,
                  threshold: float | None = None, phrase: str | None = None) -> None:
-        mww = _import()
-        if model_path is None and model not in MODELS:
-            raise ValueError(f"unknown microWakeWord model {model!r}; built-in: "
-                             f"{', '.join(MODELS)} (or give model_path)")
-        if model_path is not None and not Path(model_path).expanduser().is_file():
-            raise ValueError(f"no such wake-word manifest: {model_path}")
+        mww = require("pymicro_wakeword", "MicroWakeWord", "pymicro-wakeword")
+        path = check_model("microWakeWord", model, model_path, MODELS, what="manifest")
         self.model, self.model_path = model, model_path
-        if model_path is not None:
-            self._detector = mww.MicroWakeWord.from_config(Path(model_path).expanduser())
+        if path is not None:
+            self._detector = mww.MicroWakeWord.from_config(path)
         else:
             self._detector = mww.MicroWakeWord.from_builtin(mww.Model(model))
         self._features = mww.MicroWakeWordFeatures()

@@ -14,18 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from xtalk.models.interfaces import WakeWordDetector
+from xtalk.models.wake.packaged import check_model, require
 
 PHRASES = {"alexa": "Alexa", "hey_jarvis": "Hey Jarvis", "hey_mycroft": "Hey Mycroft",
            "hey_rhasspy": "Hey Rhasspy", "okay_nabu": "Okay Nabu"}
-
-
-def _import():
-    try:
-        import pyopen_wakeword
-    except ImportError as exc:  # pragma: no cover - a declared dependency
-        raise RuntimeError("OpenWakeWord needs the pyopen-wakeword package "
-                           "(pip install pyopen-wakeword)") from exc
-    return pyopen_wakeword
 
 
 class OpenWakeWord(WakeWordDetector):
@@ -40,18 +32,14 @@ class OpenWakeWord(WakeWordDetector):
 
     def __init__(self, model: str = "hey_jarvis", model_path: str | None = None,
                  threshold: float = 0.5, phrase: str | None = None) -> None:
-        oww = _import()
-        if model_path is None and model not in PHRASES:
-            raise ValueError(f"unknown openWakeWord model {model!r}; built-in: "
-                             f"{', '.join(sorted(PHRASES))} (or give model_path)")
-        if model_path is not None and not Path(model_path).expanduser().is_file():
-            raise ValueError(f"no such wake-word model file: {model_path}")
+        oww = require("pyopen_wakeword", "OpenWakeWord", "pyopen-wakeword")
+        path = check_model("openWakeWord", model, model_path, PHRASES)
         self.model, self.model_path = model, model_path
         self.threshold = float(threshold)
         stem = Path(model_path).stem if model_path else model
         self.phrase = phrase or PHRASES.get(stem, stem.replace("_", " ").title())
-        if model_path is not None:
-            self._classifier = oww.OpenWakeWord.from_model(Path(model_path).expanduser())
+        if path is not None:
+            self._classifier = oww.OpenWakeWord.from_model(path)
         else:
             self._classifier = oww.OpenWakeWord.from_builtin(oww.Model(model))
         self._features = oww.OpenWakeWordFeatures.from_builtin()

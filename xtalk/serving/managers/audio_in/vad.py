@@ -52,6 +52,10 @@ CLIENT_PRE_ROLL_S = 0.3
 LEVEL_EVERY_FRAMES = 3
 
 
+def _has_wake_word(manager: Manager) -> bool:
+    return manager.pipeline.get_wake_word_model() is not None
+
+
 class VADManager(Manager):
     """Runs the VAD model frame by frame and places client VAD signals on the timeline."""
 
@@ -140,9 +144,9 @@ class VADManager(Manager):
                 session_id=self.session_id, end_sample=decision.sample,
                 end_time=self._arrival_time(decision.sample)))
 
-    @Manager.event_handler(WakeWordAwaited)
-    @Manager.event_handler(WakeWordDetected)
-    @Manager.event_handler(UserTurnAccepted)
+    @Manager.event_handler(WakeWordAwaited, enabled_if=_has_wake_word)
+    @Manager.event_handler(WakeWordDetected, enabled_if=_has_wake_word)
+    @Manager.event_handler(UserTurnAccepted, enabled_if=_has_wake_word)
     def on_wake_gate(self, event: WakeWordAwaited | WakeWordDetected | UserTurnAccepted
                      ) -> None:
         self._gate_waiting = isinstance(event, WakeWordAwaited)
