@@ -131,8 +131,8 @@ def listening_mode(settings: Mapping[str, Any]) -> str:
 
 def active_wake_word(settings: Mapping[str, Any]) -> str | None:
     """The wake word the engine waits for under ``settings`` (``None``: none)."""
-    return normalize(settings)["wake_word"] if listening_mode(settings) == "wake_word" \
-        else None
+    s = normalize(settings)
+    return s["wake_word"] if s["hands_free"] else None
 
 
 def with_listening_mode(settings: Mapping[str, Any], mode: str,

@@ -137,14 +137,8 @@ class EventBus:
             ``True`` on success. ``False`` if the bus is shut down, or (when waiting) if a
             handler raised.
         """
-        if not isinstance(event, BaseEvent):
-            raise TypeError(f"expected a BaseEvent, got {type(event).__name__}")
-        if self._closed:
-            self._counts["dropped_after_shutdown"] += 1
+        if not self._admit(event):
             return False
-        self._counts["published"] += 1
-        if self._enable_history:
-            self._history.append(event)
         if wait_for_completion:
             return await self._dispatch(event)
         self._enqueue(event)
@@ -157,6 +151,13 @@ class EventBus:
         Returns:
             ``False`` if the bus is shut down.
         """
+        if not self._admit(event):
+            return False
+        self._enqueue(event)
+        return True
+
+    def _admit(self, event: BaseEvent) -> bool:
+        """Count and record ``event``; ``False`` when the bus is shut down."""
         if not isinstance(event, BaseEvent):
             raise TypeError(f"expected a BaseEvent, got {type(event).__name__}")
         if self._closed:
@@ -165,7 +166,6 @@ class EventBus:
         self._counts["published"] += 1
         if self._enable_history:
             self._history.append(event)
-        self._enqueue(event)
         return True
 
     def _enqueue(self, event: BaseEvent) -> None:

@@ -22,7 +22,7 @@ import dataclasses
 import keyword
 import time
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -142,43 +142,54 @@ class OutboundMessageRequested(BaseEvent):
 
 # --------------------------------------------------------------------------- audio in
 @dataclass
-class AudioFrameReceived(BaseEvent):
-    """A block of canonical input audio: PCM16 mono 16 kHz.
+class InputFrame(BaseEvent):
+    """A block of canonical input audio (PCM16 mono 16 kHz) at one stage of the input chain.
 
     ``start_sample`` is the position of the first sample in the session's input stream;
-    ``received_time`` is when it arrived (monotonic). With a speech enhancer in the
-    pipeline this is the enhanced frame (see :class:`AudioFrameCaptured`).
+    ``received_time`` is when it arrived (monotonic).
     """
 
     pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     start_sample: int = 0
     received_time: float = 0.0
     source: str = "websocket"
+    TYPE: ClassVar[str] = "audio.frame"  # never published: the stages below are
+
+    def staged(self, stage: type[_Frame], pcm: np.ndarray) -> _Frame:
+        """This block at the next ``stage`` of the chain, now holding ``pcm``."""
+        return stage(session_id=self.session_id, pcm=pcm, start_sample=self.start_sample,
+                     received_time=self.received_time, source=self.source)
+
+
+_Frame = TypeVar("_Frame", bound=InputFrame)
+
+
+@dataclass
+class AudioFrameReceived(InputFrame):
+    """A block of canonical input audio as the conversation hears it: PCM16 mono 16 kHz.
+
+    ``start_sample`` is the position of the first sample in the session's input stream;
+    ``received_time`` is when it arrived (monotonic). With a speech enhancer in the
+    pipeline this is the enhanced frame (see :class:`AudioFrameCaptured`).
+    """
+
     TYPE: ClassVar[str] = "audio.frame_received"
 
 
 @dataclass
-class AudioFrameCaptured(BaseEvent):
+class AudioFrameCaptured(InputFrame):
     """A block of canonical input audio before the speech enhancer and the wake word
     (published only when the pipeline has either); the enhancer manager turns it into
     AudioFrameEnhanced / AudioFrameReceived, else the wake-word manager handles it."""
 
-    pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
-    start_sample: int = 0
-    received_time: float = 0.0
-    source: str = "websocket"
     TYPE: ClassVar[str] = "audio.frame_captured"
 
 
 @dataclass
-class AudioFrameEnhanced(BaseEvent):
+class AudioFrameEnhanced(InputFrame):
     """A block of canonical input audio after the speech enhancer, published only when the
     pipeline also has a wake word: the wake-word manager turns it into AudioFrameReceived."""
 
-    pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
-    start_sample: int = 0
-    received_time: float = 0.0
-    source: str = "websocket"
     TYPE: ClassVar[str] = "audio.frame_enhanced"
 
 

@@ -44,10 +44,7 @@ class EnhancerManager(Manager):
             pcm = event.pcm
         frame = AudioFrameEnhanced if self.pipeline.get_wake_word_model() is not None \
             else AudioFrameReceived
-        await self.publish(frame(
-            session_id=self.session_id, pcm=pcm, start_sample=event.start_sample,
-            received_time=event.received_time, source=event.source),
-            wait_for_completion=True)
+        await self.publish(event.staged(frame, pcm), wait_for_completion=True)
 
     @property
     def enhancer(self) -> SpeechEnhancer:

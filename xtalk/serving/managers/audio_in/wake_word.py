@@ -106,10 +106,7 @@ class WakeWordManager(Manager):
 
     async def _pass(self, event: AudioFrameCaptured | AudioFrameEnhanced,
                     pcm: np.ndarray) -> None:
-        await self.publish(AudioFrameReceived(
-            session_id=self.session_id, pcm=pcm, start_sample=event.start_sample,
-            received_time=event.received_time, source=event.source),
-            wait_for_completion=True)
+        await self.publish(event.staged(AudioFrameReceived, pcm), wait_for_completion=True)
 
     async def _count_idle(self, samples: int) -> None:
         if self._speaking or self._replying:
