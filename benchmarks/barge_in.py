@@ -72,6 +72,8 @@ STORY = ("Once upon a time there was a little robot who liked to talk. Every mor
          "walked to the market and told the people about the weather, the birds and the "
          "boats in the harbour. In the evening it went home and read a book.")
 ROOMS = [(0.02, 0.3), (0.06, 0.5), (0.15, 0.7), (0.25, 0.7)]
+START_DEADLINE_S = 20  # a reply that has not started by then counts as "no reply"
+FINISH_DEADLINE_S = 45  # the story plays ~14 s; a reply held longer counts as unfinished
 
 
 NOISE_SUPPRESSION = False  # --rnnoise
@@ -290,7 +292,7 @@ class Bench:
         self.log.clear()
         self.heard.clear()
         await self.host.send_text("tell me a story")
-        return await self.wait("start_tts", 60)
+        return await self.wait("start_tts", START_DEADLINE_S)
 
 
 async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = True,
@@ -345,25 +347,27 @@ async def barge_in(trials: int, delay_s: float, gain: float, echo_gate: bool = T
 
 async def false_interruptions(trials: int, rooms: list[tuple[float, float]],
                               echo_gate: bool, noise_dbfs: float | None = None
-                              ) -> list[tuple[float, float, int, int, float]]:
-    """Per room: (delay s, gain, replies paused at all, replies, longest pause ms)."""
+                              ) -> list[tuple[float, float, int, int, int, float]]:
+    """Per room: (delay s, gain, replies paused at all, replies started, replies that did
+    not play out within FINISH_DEADLINE_S (held paused or cancelled), longest pause ms)."""
     rows = []
     async with Bench(echo_gate=echo_gate, noise_dbfs=noise_dbfs) as b:
         for delay_s, gain in rooms:
             b.room.delay, b.room.gain = round(delay_s * RATE), gain
-            false = done = 0
+            false = done = unfinished = 0
             longest = 0.0
             for _ in range(trials):
                 if not await b.start_reply():
                     continue
-                await b.wait("tts_finished", 60)
-                await b.speaker.wait_idle(60)
+                finished = await b.wait("tts_finished", FINISH_DEADLINE_S)
+                await b.speaker.wait_idle(10)
                 await asyncio.sleep(0.6)  # the echo tail
                 done += 1
+                unfinished += not finished
                 false += "pause_tts" in b.marks
                 longest = max(longest, b.paused_seconds() * 1000)
                 await b.settle()
-            rows.append((delay_s, gain, false, done, longest))
+            rows.append((delay_s, gain, false, done, unfinished, longest))
     return rows
 
 
@@ -487,15 +491,15 @@ async def main() -> None:
         return
     print("\n(b) false interruptions by the reply's own echo (target 0)")
     print(f"{'gate':>5} {'delay ms':>8} {'gain':>5} {'false':>6} {'trials':>6} "
-          f"{'longest pause ms':>16}")
+          f"{'unfinished':>10} {'longest pause ms':>16}")
     rows = [("on", r) for r in await false_interruptions(args.echo_trials, ROOMS, True,
                                                           args.noise_dbfs)]
     if args.no_gate_control:
         rows += [("off", r) for r in await false_interruptions(1, ROOMS, False,
                                                                args.noise_dbfs)]
-    for gate, (delay_s, gain, false, done, longest) in rows:
+    for gate, (delay_s, gain, false, done, unfinished, longest) in rows:
         print(f"{gate:>5} {delay_s * 1000:8.0f} {gain:5.1f} {false:6d} {done:6d} "
-              f"{longest:16.0f}")
+              f"{unfinished:10d} {longest:16.0f}")
 
 
 if __name__ == "__main__":

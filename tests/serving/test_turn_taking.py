@@ -68,7 +68,7 @@ async def story_playing(transport: Transport):
     return xt, client, final.turn_id
 
 
-@pytest.mark.parametrize("backchannel", ["yeah", "mm hmm", "okay okay"])
+@pytest.mark.parametrize("backchannel", ["yeah", "mm hmm", "okay okay", "game"])
 async def test_a_backchannel_pauses_the_reply_and_it_goes_on(transport: Transport,
                                                              backchannel: str) -> None:
     xt, client, story = await story_playing(transport)
@@ -89,7 +89,7 @@ async def test_a_backchannel_pauses_the_reply_and_it_goes_on(transport: Transpor
             if m["role"] == "user"] == ["tell me a story"]
 
 
-@pytest.mark.parametrize("words", ["yeah but hello", "stop"])
+@pytest.mark.parametrize("words", ["yeah but hello", "stop", "bye"])
 async def test_more_than_a_backchannel_interrupts(transport: Transport, words: str) -> None:
     _, client, story = await story_playing(transport)
     mark = len(client.messages)

@@ -1,6 +1,6 @@
 import pytest
 
-from xtalk.text.backchannels import is_backchannel
+from xtalk.text.backchannels import is_backchannel, leaves_the_floor
 
 
 @pytest.mark.parametrize("text", ["Mm-hmm.", "Yeah.", "okay", "Right.", "Uh-huh.",
@@ -22,3 +22,15 @@ def test_hums_however_whisper_spells_them(text):
 
 def test_a_lone_h_is_not_a_hum():
     assert not is_backchannel("H.")
+
+
+@pytest.mark.parametrize("text", ["Mm-hmm.", "game.", "Right.", "It", "Bird."])
+def test_a_lone_word_that_asks_nothing_leaves_the_floor(text):
+    assert leaves_the_floor(text)
+
+
+@pytest.mark.parametrize("text", ["Stop.", "Bye.", "No!", "Wait", "What?", "Paris?", "5.",
+                                  "Three.", "Don't.", "Yes.", "Okay, stop.", "tell me more",
+                                  "", "..."])
+def test_commands_answers_questions_and_sentences_take_the_floor(text):
+    assert not leaves_the_floor(text)

@@ -376,7 +376,8 @@ class SpeculationConfirmed(BaseEvent):
 
 @dataclass
 class BackchannelHeard(BaseEvent):
-    """The user said only a backchannel ("mm-hmm", "yeah", "okay") while a reply played:
+    """The user said only a backchannel ("mm-hmm", "yeah", "okay") or a lone word that
+    takes no floor (``xtalk.text.backchannels.leaves_the_floor``) while a reply played:
     turn ``turn_id`` is not a request, and the paused reply goes on."""
 
     turn_id: int = 0

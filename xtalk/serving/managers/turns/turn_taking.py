@@ -15,8 +15,9 @@ The behaviour users feel:
 * the speech turns out to be a valid utterance → the old reply is stopped and its
   generation cancelled *before* the new turn is accepted (so the conversation records the
   interrupted reply as heard before the new question);
-* the speech was noise, or only a backchannel ("mm-hmm", "yeah", "okay") → the old reply
-  resumes;
+* the speech was noise, only a backchannel ("mm-hmm", "yeah", "okay"), or one lone word
+  that is no command, answer or question (a misheard hum or echo, most often) → the old
+  reply resumes;
 * while the user is silent inside a turn and the previous reply is over, the reply to what
   was said so far is prepared speculatively (ReplySpeculationRequested on the pause's
   transcript); speech that goes on abandons it (GenerationCancelRequested);
@@ -59,7 +60,7 @@ from xtalk.serving.events import (
     UtteranceRejected,
 )
 from xtalk.serving.interfaces import Manager
-from xtalk.text.backchannels import is_backchannel
+from xtalk.text.backchannels import leaves_the_floor
 
 #: How much longer than the turn detector's wait the turn may stay open when no audio
 #: arrives to measure the silence by.
@@ -209,7 +210,7 @@ class TurnTakingManager(Manager):
         s.awaiting_final.discard(event.turn_id)
         over_reply = event.turn_id in s.over_reply
         s.over_reply.discard(event.turn_id)
-        if over_reply and not s.reply_settled and is_backchannel(event.text):
+        if over_reply and not s.reply_settled and leaves_the_floor(event.text):
             await self.publish(BackchannelHeard(session_id=self.session_id,
                                                 turn_id=event.turn_id, text=event.text))
             await self._resume_if_idle()
