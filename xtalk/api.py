@@ -296,7 +296,8 @@ class Xtalk:
     # ------------------------------------------------------------------ serving
     def attach_store(self, store: Store, *, auth: AuthSettings | None = None) -> None:
         """Keep every session in ``store`` as it happens (every committed turn) from now
-        on, and use it and the security settings ``auth`` for :meth:`mount_routes`.
+        on, give every session its user's remembered facts and document library from it,
+        and use it and the security settings ``auth`` for :meth:`mount_routes`.
         Without it, ``mount_routes`` opens the database named by
         ``service_config["database_url"]`` (or the ``XTALK_DATABASE_URL`` environment
         variable, else the default SQLite file) and reads ``service_config["auth"]``.
@@ -317,9 +318,11 @@ class Xtalk:
 
     def _persist_to(self, store: Store) -> None:
         from xtalk.serving.http.persistence import PersistenceManager
+        from xtalk.serving.managers.knowledge import LibraryManager, MemoryManager
 
         if self._persistence_store is None:
-            self.service_prototype.register_manager(PersistenceManager.bound_to(store))
+            for manager in (PersistenceManager, MemoryManager, LibraryManager):
+                self.service_prototype.register_manager(manager.bound_to(store))
             self._persistence_store = store
 
     @property

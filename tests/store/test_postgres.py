@@ -81,7 +81,7 @@ for _module_name, _skipped in SQLITE_ONLY.items():
         if _name.startswith("test_") and callable(_obj):
             globals()[_name] = _obj
             SHARED.append(_name)
-        elif _name == "session_id":  # the documents tests' fixture
+        elif _name == "owner":  # the documents tests' fixture
             globals()[_name] = _obj
 
 
@@ -110,26 +110,27 @@ def test_the_shared_tests_are_collected():
 def test_store_runs_on_postgresql_with_full_text_search(store: Store):
     assert store.database.dialect == "postgresql" and not store.database.is_sqlite
     assert store.documents.use_fts  # PostgreSQL's own full-text search
-    session = store.conversations.create_session(None)
-    store.documents.add_document(session.id, "a.txt", "text/plain",
+    store.documents.add_document(None, "a.txt", "text/plain",
                                  "The lighthouse keeper climbs the stairs every evening.")
-    store.documents.add_document(session.id, "b.txt", "text/plain", "Bread needs flour.")
-    [(score, hit)] = store.documents.search_scored(session.id, "keepers climbing", k=3)
-    assert "lighthouse" in hit and score > 0  # stemmed: keepers/keeper, climbing/climbs
+    store.documents.add_document(None, "b.txt", "text/plain", "Bread needs flour.")
+    [hit] = store.documents.search_hits(None, "keepers climbing", k=3)
+    assert "lighthouse" in hit.text and hit.score > 0  # stemmed: keepers, climbing
 
 
 def test_delete_cascades_on_postgresql(store: Store):
     alice = store.users.create_user("alice", "pw")
     session = store.conversations.create_session(alice.id)
     store.conversations.append_message(session.id, 1, "user", "remember the lighthouse")
-    store.documents.add_document(session.id, "notes.txt", "text/plain",
-                                 "The lighthouse keeper's name is Ada.")
-    assert store.documents.search(session.id, "lighthouse keeper")
+    store.documents.add_document(alice.id, "notes.txt", "text/plain",
+                                 "The lighthouse keeper's name is Ada.", session_id=session.id)
+    store.memories.add(alice.id, "Ada keeps the lighthouse")
+    assert store.documents.search(alice.id, "lighthouse keeper")
     assert store.users.delete_user(alice)
     with store.database.engine.connect() as conn:
-        for table in ("conversation_sessions", "messages", "documents", "document_chunks"):
+        for table in ("conversation_sessions", "messages", "library_documents",
+                      "library_chunks", "memories"):
             assert conn.execute(text(f"SELECT count(*) FROM {table}")).scalar() == 0
-    assert store.documents.search(session.id, "lighthouse keeper") == []
+    assert store.documents.search(alice.id, "lighthouse keeper") == []
 
 
 def test_migrated_schema_matches_the_models_on_postgresql(db_url: str):
@@ -169,8 +170,9 @@ def test_concurrent_first_opens_migrate_once(db_url: str):
     db = open_database(db_url)
     try:
         with db.engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM schema_version")).scalar() == 1
-        assert "document_chunks" in inspect(db.engine).get_table_names()
+            assert conn.execute(text("SELECT count(*) FROM schema_version")).scalar() == \
+                database.latest_version()
+        assert "library_chunks" in inspect(db.engine).get_table_names()
         assert db.schema_version() == database.latest_version()
     finally:
         db.close()

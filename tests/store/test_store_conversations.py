@@ -117,21 +117,17 @@ def test_delete_cascades(store: Store):
     alice = store.users.create_user("alice", "pw")
     session = store.conversations.create_session(alice.id)
     store.conversations.append_message(session.id, 1, "user", "remember the lighthouse")
-    store.documents.add_document(session.id, "notes.txt", "text/plain",
-                                 "The lighthouse keeper lives on the island.")
-    assert store.documents.search(session.id, "lighthouse keeper")
+    store.documents.add_document(alice.id, "notes.txt", "text/plain",
+                                 "The lighthouse keeper lives on the island.",
+                                 session_id=session.id)
+    store.memories.add(alice.id, "Alice likes lighthouses")
+    assert store.documents.search(alice.id, "lighthouse keeper")
     assert store.conversations.delete_session(alice.id, session.id)
     assert not store.conversations.delete_session(alice.id, session.id)
     assert store.conversations.get_session(alice.id, session.id) is None
     assert store.conversations.messages(session.id) == []
-    assert store.documents.list_documents(session.id) == []
-    assert store.documents.chunks(session.id) == []
-    assert store.documents.search(session.id, "lighthouse keeper") == []
-    with store.database.engine.connect() as conn:
-        for table in ("messages", "documents", "document_chunks", "document_chunks_fts"):
-            assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() == 0
-        conn.exec_driver_sql(
-            "INSERT INTO document_chunks_fts(document_chunks_fts) VALUES ('integrity-check')")
+    # the document is in Alice's library, not the conversation's
+    assert store.documents.search(alice.id, "lighthouse keeper")
 
     other = store.conversations.create_session(alice.id)
     store.conversations.append_message(other.id, 1, "user", "hello")
@@ -139,6 +135,14 @@ def test_delete_cascades(store: Store):
     assert store.users.delete_user(alice)
     assert store.conversations.list_sessions(alice.id) == []
     assert store.conversations.messages(other.id) == []
+    assert store.documents.list_documents(alice.id) == []
+    assert store.memories.list(alice.id) == []
+    with store.database.engine.connect() as conn:
+        for table in ("messages", "library_documents", "library_chunks",
+                      "library_chunks_fts", "memories"):
+            assert conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar() == 0
+        conn.exec_driver_sql(
+            "INSERT INTO library_chunks_fts(library_chunks_fts) VALUES ('integrity-check')")
 
 
 async def test_concurrent_appends_from_worker_threads(store: Store):

@@ -31,8 +31,9 @@ CHILD = textwrap.dedent("""
                                            f"message {turn} " + "lorem ipsum " * 40,
                                            interrupted=turn % 7 == 0)
         if turn % 10 == 0:
-            store.documents.add_document(session_id, f"doc{turn}.txt", "text/plain",
-                                         f"document number {turn} about topic{turn}")
+            store.documents.add_document(None, f"doc{turn}.txt", "text/plain",
+                                         f"document number {turn} about topic{turn}",
+                                         session_id=session_id)
         print(turn, flush=True)  # reported only after the commit returned
 """)
 
@@ -88,12 +89,12 @@ def test_committed_messages_survive_kill_9(db_url: str):
             assert len(turns) - reported[-1] in (0, 1)
             assert all(m.interrupted == (m.turn_id % 7 == 0) for m in records)
             assert all(m.content.startswith(f"message {m.turn_id} ") for m in records)
-            docs = store.documents.list_documents(session_id)
+            docs = store.documents.list_documents(None)
             assert {d.name for d in docs} >= {f"doc{t}.txt" for t in reported if t % 10 == 0}
             last_doc = max(t for t in reported if t % 10 == 0)
-            assert store.documents.search(session_id, f"topic{last_doc}") == \
+            assert store.documents.search(None, f"topic{last_doc}") == \
                 [f"document number {last_doc} about topic{last_doc}"]
             with store.database.engine.connect() as conn:
-                conn.exec_driver_sql("INSERT INTO document_chunks_fts(document_chunks_fts) "
+                conn.exec_driver_sql("INSERT INTO library_chunks_fts(library_chunks_fts) "
                                      "VALUES ('integrity-check')")
             turn = turns[-1]

@@ -144,6 +144,22 @@ ToolActionHandler = Callable[[str, dict[str, Any]], Any]
 Retriever = Callable[[str], Awaitable[list[str]]]
 
 
+class MemoryBook(ABC):
+    """What the assistant remembers about the session's user, across conversations."""
+
+    @abstractmethod
+    async def remember(self, fact: str) -> str:
+        """Keep ``fact``; returns it as stored. Raises ValueError for an unusable fact."""
+
+    @abstractmethod
+    async def forget(self, about: str) -> list[str]:
+        """Forget the facts ``about`` describes; returns them."""
+
+    @abstractmethod
+    async def recall(self) -> list[str]:
+        """Every remembered fact, oldest first."""
+
+
 class Agent(ABC):
     """Generates replies from a conversation.
 
@@ -175,6 +191,9 @@ class Agent(ABC):
     def set_tool_action_handler(  # noqa: B027 (optional)
             self, handler: ToolActionHandler | None) -> None:
         """Where the agent's tools send the actions they ask of the session."""
+
+    def set_memory(self, book: MemoryBook | None) -> None:  # noqa: B027 (optional)
+        """The user's remembered facts, for remember / forget tools of the agent's own."""
 
     async def aresolve(self) -> bool:
         """Prepare the connection to the model before the first reply (called when a
@@ -312,9 +331,8 @@ except ModuleNotFoundError:  # pragma: no cover - langchain-core is a core depen
 
 __all__ = [
     "ASR", "INPUT_SAMPLE_RATE", "TTS", "VAD", "Agent", "AgentOutput", "Captioner",
-    "Embeddings", "PuntRestorer", "Retriever", "Rewriter", "SpeakerEncoder", "SpeechEnhancer",
-    "SpeechSpeedController", "TextDelta", "ToolActionHandler", "ToolCallPending",
-    "ToolInvocation",
-    "Transcription", "TurnDetector",
-    "TurnVerdict", "UnsupportedFeatureError", "WakeWordDetector",
+    "Embeddings", "MemoryBook", "PuntRestorer", "Retriever", "Rewriter", "SpeakerEncoder",
+    "SpeechEnhancer", "SpeechSpeedController", "TextDelta", "ToolActionHandler",
+    "ToolCallPending", "ToolInvocation", "Transcription", "TurnDetector", "TurnVerdict",
+    "UnsupportedFeatureError", "WakeWordDetector",
 ]

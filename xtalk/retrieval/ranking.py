@@ -5,8 +5,12 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from collections.abc import Sequence
+from typing import TypeVar
 
 import numpy as np
+
+T = TypeVar("T")
 
 _TOKEN = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset(
@@ -102,10 +106,10 @@ class BM25Index:
 def cosine_top_k(
     query: list[float],
     vectors: list[list[float]],
-    docs: list[str],
+    docs: Sequence[T],
     k: int = 3,
     min_score: float = 0.2,
-) -> list[tuple[float, str]]:
+) -> list[tuple[float, T]]:
     """The ``k`` documents whose vectors are most similar to ``query``."""
     if not vectors:
         return []

@@ -569,6 +569,15 @@ class DocumentChunksIndexed(BaseEvent):
 
 
 @dataclass
+class MemoriesRecalled(BaseEvent):
+    """The facts remembered about the session's user, all of them, oldest first (at the
+    start of the session and whenever they change)."""
+
+    facts: list[str] = field(default_factory=list)
+    TYPE: ClassVar[str] = "knowledge.memories_recalled"
+
+
+@dataclass
 class RetrievalUpdated(BaseEvent):
     """Retrieved context for a turn (``retrieval_updated`` on the wire, unless it was
     retrieved for a ``speculative`` reply)."""

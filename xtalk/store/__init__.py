@@ -1,5 +1,6 @@
 """Persistence for the serving layer and the desktop app: users and tokens, conversation
-sessions and messages, session documents and retrieval.
+sessions and messages, each owner's document library (with retrieval) and remembered
+facts.
 
 One :class:`Store` bundles the parts over one database::
 
@@ -9,8 +10,9 @@ One :class:`Store` bundles the parts over one database::
     token = store.users.issue_token(user)
     session = store.conversations.create_session(user.id)
     store.conversations.append_message(session.id, 1, "user", "Hello")
-    store.documents.add_document(session.id, "notes.md", "text/markdown", text)
-    store.documents.search(session.id, "warranty period")
+    store.documents.add_document(user.id, "notes.md", "text/markdown", text)
+    store.documents.search(user.id, "warranty period")
+    store.memories.add(user.id, "My sister is called Annabel")
 
 The API is synchronous (SQLAlchemy sessions, argon2 hashing): from async code call it in
 a worker thread, e.g. ``await asyncio.to_thread(store.conversations.append_message,
@@ -48,7 +50,8 @@ from xtalk.store.database import (
     open_database,
     sqlite_url,
 )
-from xtalk.store.documents import ChunkRecord, DocumentInfo, Documents
+from xtalk.store.documents import ChunkRecord, DocumentInfo, Documents, SearchHit
+from xtalk.store.memories import Memories, MemoryFullError, MemoryRecord
 from xtalk.store.users import (
     DEFAULT_PAIRING_TTL,
     DEFAULT_TOKEN_TTL,
@@ -60,8 +63,8 @@ from xtalk.store.users import (
 
 
 class Store:
-    """The store facade: ``users``, ``conversations`` and ``documents`` over one
-    :class:`Database`.
+    """The store facade: ``users``, ``conversations``, ``documents`` (the libraries) and
+    ``memories`` over one :class:`Database`.
 
     Args:
         database: An open database (see :func:`open_database`).
@@ -77,6 +80,7 @@ class Store:
         self.users = Users(database, clock=clock, hasher=password_hasher)
         self.conversations = Conversations(database, clock=clock)
         self.documents = Documents(database, clock=clock, use_fts=use_fts)
+        self.memories = Memories(database, clock=clock)
 
     @classmethod
     def open(cls, url: str | None = None, *, clock: Clock | None = None,
@@ -92,11 +96,11 @@ class Store:
                    password_hasher=password_hasher, use_fts=use_fts)
 
     def delete_if_empty(self, owner: int | None, session_id: str) -> bool:
-        """Forget a session that ended without a message or a document (a client that
-        left at once, or while queued), so the session list is not cluttered; ``True``
-        when it was deleted."""
+        """Forget a session that ended without a message (a client that left at once, or
+        while queued), so the session list is not cluttered; ``True`` when it was
+        deleted. Documents added in it stay in the owner's library."""
         detail = self.conversations.get_session(owner, session_id)
-        if detail is None or detail.messages or self.documents.list_documents(session_id):
+        if detail is None or detail.messages:
             return False
         return self.conversations.delete_session(owner, session_id)
 
@@ -115,8 +119,9 @@ class Store:
 
 __all__ = [
     "DATABASE_URL_ENV", "DEFAULT_PAIRING_TTL", "DEFAULT_TOKEN_TTL", "ChunkRecord",
-    "Conversations", "Database", "DocumentInfo", "Documents", "MessageRecord",
-    "SchemaVersionError", "SessionDetail", "SessionExistsError", "SessionInfo",
+    "Conversations", "Database", "DocumentInfo", "Documents", "Memories", "MemoryFullError",
+    "MemoryRecord", "MessageRecord", "SchemaVersionError", "SearchHit", "SessionDetail",
+    "SessionExistsError", "SessionInfo",
     "SessionNotFoundError", "Store", "StoreError", "UserExistsError", "UserInfo",
     "UserNotFoundError", "Users", "auto_title", "database_url_from_env",
     "default_database_path", "default_database_url", "latest_version", "open_database",

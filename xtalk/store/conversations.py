@@ -24,11 +24,10 @@ from sqlalchemy.exc import IntegrityError
 
 from xtalk.store.database import Clock, Database, StoreError, utc_now
 from xtalk.store.models import ROLES, TITLE_MAX, ConversationSession, Message, new_session_id
+from xtalk.store.owners import Owner, owned_by, owner_id
 
 AUTO_TITLE_CHARS = 60
 _SESSION_ID = re.compile(r"[0-9A-Za-z_-]{1,32}")
-
-Owner = int | None
 
 
 class SessionNotFoundError(StoreError, LookupError):
@@ -92,25 +91,8 @@ def auto_title(text: str, max_chars: int = AUTO_TITLE_CHARS) -> str | None:
     return text[:cut if cut > max_chars // 2 else max_chars].rstrip(" ,;:.-") + "…"
 
 
-def _owner(user_id: Any) -> Owner:
-    """Normalise an owner id: None, an int, a digit string or an object with ``.id``."""
-    if user_id is None:
-        return None
-    if hasattr(user_id, "id"):
-        user_id = user_id.id
-    if isinstance(user_id, bool):
-        raise TypeError("user_id must be an int or None")
-    if isinstance(user_id, int):
-        return user_id
-    if isinstance(user_id, str) and user_id.isdigit():
-        return int(user_id)
-    raise TypeError(f"user_id must be an int or None, not {type(user_id).__name__}")
-
-
 def _owned_by(owner: Owner) -> Any:
-    if owner is None:
-        return ConversationSession.user_id.is_(None)
-    return ConversationSession.user_id == owner
+    return owned_by(ConversationSession.user_id, owner)
 
 
 def _clean_title(title: str | None) -> str | None:
@@ -152,7 +134,7 @@ class Conversations:
         Raises:
             SessionExistsError: ``session_id`` is taken.
         """
-        owner = _owner(user_id)
+        owner = owner_id(user_id)
         if session_id is not None and not _SESSION_ID.fullmatch(session_id):
             raise ValueError("session_id must be 1-32 characters of [0-9A-Za-z_-]")
         now = self.clock()
@@ -175,7 +157,7 @@ class Conversations:
                   .group_by(Message.session_id).subquery())
         stmt = (select(ConversationSession, func.coalesce(counts.c.n, 0))
                 .outerjoin(counts, counts.c.session_id == ConversationSession.id)
-                .where(_owned_by(_owner(user_id)))
+                .where(_owned_by(owner_id(user_id)))
                 .order_by(ConversationSession.updated_at.desc(),
                           ConversationSession.created_at.desc(), ConversationSession.id)
                 .offset(offset).limit(limit))
@@ -187,7 +169,7 @@ class Conversations:
         someone else (answer 404 in both cases)."""
         with self.db.session() as s:
             row = s.scalar(select(ConversationSession).where(
-                ConversationSession.id == session_id, _owned_by(_owner(user_id))))
+                ConversationSession.id == session_id, _owned_by(owner_id(user_id))))
             if row is None:
                 return None
             messages = tuple(_message(m) for m in s.scalars(
@@ -200,7 +182,7 @@ class Conversations:
         with self.db.session() as s:
             return s.scalar(select(ConversationSession.id).where(
                 ConversationSession.id == session_id,
-                _owned_by(_owner(user_id)))) is not None
+                _owned_by(owner_id(user_id)))) is not None
 
     def append_message(self, session_id: str, turn_id: int, role: str, content: str,
                        interrupted: bool = False) -> MessageRecord:
@@ -249,7 +231,7 @@ class Conversations:
         """Set the title (None or blank clears it). False when not the caller's."""
         with self.db.session(write=True) as s:
             row = s.scalar(select(ConversationSession).where(
-                ConversationSession.id == session_id, _owned_by(_owner(user_id))))
+                ConversationSession.id == session_id, _owned_by(owner_id(user_id))))
             if row is None:
                 return False
             row.title = _clean_title(title)
@@ -257,12 +239,12 @@ class Conversations:
             return True
 
     def delete_session(self, user_id: Owner, session_id: str) -> bool:
-        """Delete the session with its messages, documents and chunks (the database
-        cascades). False when not the caller's."""
+        """Delete the session with its messages (the database cascades; documents added
+        in it stay in the owner's library). False when not the caller's."""
         with self.db.session(write=True) as s:
             result = s.execute(
                 delete(ConversationSession)
-                .where(ConversationSession.id == session_id, _owned_by(_owner(user_id)))
+                .where(ConversationSession.id == session_id, _owned_by(owner_id(user_id)))
                 .execution_options(synchronize_session=False))
             return bool(result.rowcount)
 

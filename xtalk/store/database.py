@@ -63,7 +63,8 @@ logger = logging.getLogger(__name__)
 APP_NAME = "xtalk"
 DATABASE_FILENAME = "xtalk.db"
 SQLITE_BUSY_TIMEOUT_S = 15.0
-FTS_TABLE = "document_chunks_fts"
+FTS_TABLE = "library_chunks_fts"
+_V1_FTS_TABLE = "document_chunks_fts"
 
 
 Clock = Callable[[], datetime]
@@ -173,11 +174,73 @@ def _migrate_v1(conn: Connection) -> None:
     md.create_all(conn, checkfirst=False)
 
 
+def _migrate_v2(conn: Connection) -> None:
+    """Version 2: documents belong to their owner's library (a conversation's deletion
+    keeps them; ``session_id`` only tells where one was added), and remembered facts.
+
+    The v1 documents and chunks are copied with their ids (owner: their session's user)
+    and the v1 tables dropped, with SQLite's v1 full-text index (rebuilt at open)."""
+    md = MetaData()
+    Table("users", md, Column("id", Integer, primary_key=True))
+    Table("conversation_sessions", md, Column("id", String(32), primary_key=True))
+    Table(
+        "library_documents", md,
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE")),
+        Column("session_id", String(32),
+               ForeignKey("conversation_sessions.id", ondelete="SET NULL")),
+        Column("name", String(255), nullable=False),
+        Column("content_type", String(255), nullable=False),
+        Column("text", Text, nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Index("ix_library_documents_user_id", "user_id"),
+    )
+    Table(
+        "library_chunks", md,
+        Column("id", Integer, primary_key=True),
+        Column("document_id", Integer,
+               ForeignKey("library_documents.id", ondelete="CASCADE"), nullable=False),
+        Column("ordinal", Integer, nullable=False),
+        Column("text", Text, nullable=False),
+        Column("vector", JSON(none_as_null=True)),
+        Index("ix_library_chunks_document_id", "document_id"),
+    )
+    Table(
+        "memories", md,
+        Column("id", Integer, primary_key=True),
+        Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE")),
+        Column("text", Text, nullable=False),
+        Column("created_at", UTCDateTime(), nullable=False),
+        Column("updated_at", UTCDateTime(), nullable=False),
+        Index("ix_memories_user_id", "user_id"),
+    )
+    for name in ("library_documents", "library_chunks", "memories"):
+        md.tables[name].create(conn)
+    conn.exec_driver_sql(
+        "INSERT INTO library_documents (id, user_id, session_id, name, content_type, "
+        "text, created_at) SELECT d.id, s.user_id, d.session_id, d.name, d.content_type, "
+        "d.text, d.created_at FROM documents AS d "
+        "JOIN conversation_sessions AS s ON s.id = d.session_id")
+    conn.exec_driver_sql(
+        "INSERT INTO library_chunks (id, document_id, ordinal, text, vector) "
+        "SELECT id, document_id, ordinal, text, vector FROM document_chunks")
+    if conn.dialect.name == "postgresql":  # ids were copied: move the sequences on
+        for table in ("library_documents", "library_chunks"):
+            conn.exec_driver_sql(
+                f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                f"COALESCE((SELECT MAX(id) FROM {table}), 0) + 1, false)")
+    if conn.dialect.name == "sqlite" and inspect(conn).has_table(_V1_FTS_TABLE):
+        conn.exec_driver_sql(f"DROP TABLE {_V1_FTS_TABLE}")  # its triggers go with it
+    conn.exec_driver_sql("DROP TABLE document_chunks")
+    conn.exec_driver_sql("DROP TABLE documents")
+
+
 Migration = Callable[[Connection], None]
 
 #: Ordered ``(version, migration)`` pairs; a migration upgrades version ``n - 1`` to ``n``.
 MIGRATIONS: list[tuple[int, Migration]] = [
     (1, _migrate_v1),
+    (2, _migrate_v2),
 ]
 
 
@@ -263,15 +326,15 @@ def _sqlite_begin(conn: Connection) -> None:
 
 _FTS_DDL = (
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
-    "text, content='document_chunks', content_rowid='id', "
+    "text, content='library_chunks', content_rowid='id', "
     "tokenize='porter unicode61 remove_diacritics 2')",
-    "CREATE TRIGGER IF NOT EXISTS document_chunks_fts_ai AFTER INSERT ON document_chunks "
+    "CREATE TRIGGER IF NOT EXISTS library_chunks_fts_ai AFTER INSERT ON library_chunks "
     f"BEGIN INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text); END",
-    "CREATE TRIGGER IF NOT EXISTS document_chunks_fts_ad AFTER DELETE ON document_chunks "
+    "CREATE TRIGGER IF NOT EXISTS library_chunks_fts_ad AFTER DELETE ON library_chunks "
     f"BEGIN INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) "
     "VALUES ('delete', old.id, old.text); END",
-    "CREATE TRIGGER IF NOT EXISTS document_chunks_fts_au AFTER UPDATE OF text "
-    f"ON document_chunks BEGIN INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) "
+    "CREATE TRIGGER IF NOT EXISTS library_chunks_fts_au AFTER UPDATE OF text "
+    f"ON library_chunks BEGIN INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) "
     f"VALUES ('delete', old.id, old.text); INSERT INTO {FTS_TABLE}(rowid, text) "
     "VALUES (new.id, new.text); END",
 )

@@ -151,8 +151,6 @@ class ConversationSession(Base):
     messages: Mapped[list[Message]] = relationship(
         back_populates="session", cascade="all, delete-orphan", passive_deletes=True,
         order_by="Message.id")
-    documents: Mapped[list[Document]] = relationship(
-        back_populates="session", cascade="all, delete-orphan", passive_deletes=True)
 
     def __repr__(self) -> str:
         return (f"ConversationSession(id={self.id!r}, user_id={self.user_id!r}, "
@@ -185,38 +183,39 @@ class Message(Base):
 
 
 class Document(Base):
-    """A text document uploaded into a session (kept with the session)."""
+    """A text document in its owner's library (``user_id`` None: the desktop's);
+    ``session_id`` is the conversation it was added in, if any (deleting that
+    conversation keeps the document)."""
 
-    __tablename__ = "documents"
+    __tablename__ = "library_documents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    session_id: Mapped[str] = mapped_column(
-        ForeignKey("conversation_sessions.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    session_id: Mapped[str | None] = mapped_column(
+        ForeignKey("conversation_sessions.id", ondelete="SET NULL"))
     name: Mapped[str] = mapped_column(String(NAME_MAX))
     content_type: Mapped[str] = mapped_column(String(NAME_MAX))
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime]
 
-    session: Mapped[ConversationSession] = relationship(back_populates="documents")
     chunks: Mapped[list[DocumentChunk]] = relationship(
         back_populates="document", cascade="all, delete-orphan", passive_deletes=True,
         order_by="DocumentChunk.ordinal")
 
     def __repr__(self) -> str:
-        return (f"Document(id={self.id!r}, session_id={self.session_id!r}, "
+        return (f"Document(id={self.id!r}, user_id={self.user_id!r}, "
                 f"name={self.name!r})")
 
 
 class DocumentChunk(Base):
     """A retrievable piece of a document; ``vector`` is its embedding, when one exists."""
 
-    __tablename__ = "document_chunks"
+    __tablename__ = "library_chunks"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     document_id: Mapped[int] = mapped_column(
-        ForeignKey("documents.id", ondelete="CASCADE"), index=True)
-    session_id: Mapped[str] = mapped_column(
-        ForeignKey("conversation_sessions.id", ondelete="CASCADE"), index=True)
+        ForeignKey("library_documents.id", ondelete="CASCADE"), index=True)
     ordinal: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     vector: Mapped[list[float] | None] = mapped_column(JSON(none_as_null=True))
@@ -228,7 +227,23 @@ class DocumentChunk(Base):
                 f"ordinal={self.ordinal!r})")
 
 
+class Memory(Base):
+    """A fact the assistant remembers about its owner (``user_id`` None: the desktop)."""
+
+    __tablename__ = "memories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    def __repr__(self) -> str:
+        return f"Memory(id={self.id!r}, user_id={self.user_id!r})"
+
+
 __all__ = [
     "ROLES", "AuthToken", "Base", "ConversationSession", "Document", "DocumentChunk",
-    "Message", "PairingCode", "UTCDateTime", "User", "new_session_id",
+    "Memory", "Message", "PairingCode", "UTCDateTime", "User", "new_session_id",
 ]

@@ -257,10 +257,14 @@ async def test_users_never_see_each_others_sessions(store: Store) -> None:
         await client.wait_closed(TIMEOUT)
         code, error = await refused(await server.open(bob, session_id=sid))
         assert code == 4404 and error["code"] == "session_not_found"
-        assert store.documents.list_documents(sid) == []
+        assert store.documents.list_documents(bob_id(store)) == []
         # Alice still can.
         attached = await server.session(alice, session_id=sid)
         await attached.wait_for("session_attached", timeout=TIMEOUT)
+
+
+def bob_id(store: Store) -> int:
+    return next(u.id for u in store.users.list_users() if u.username == "bob")
 
 
 # --------------------------------------------------------------------------- uploads
@@ -309,7 +313,7 @@ async def test_upload_limits_and_content_checks(store: Store) -> None:
         unknown = await server.http.post(url, params={"session_id": "f" * 32},
                                          content=b"text", headers={"Content-Type": "text/plain"})
         assert unknown.status_code == 404
-        assert store.documents.list_documents(sid) == []
+        assert store.documents.list_documents(None) == []
 
         exact = await server.http.post(url, params=params, content=b"c " * (limit // 2),
                                        headers={"Content-Type": "text/plain"})
@@ -335,7 +339,9 @@ async def test_an_uploaded_document_is_retrieved_for_the_next_question(store: St
         await client.send_json({"action": "text_input", "data": {"text": QUESTION}})
         retrieved = await client.wait_for("retrieval_updated", start=start, timeout=TIMEOUT)
         assert "seven years" in retrieved.data["text"]
-        assert store.documents.search(sid, "warranty zephyr")
+        assert "[zephyr.md]" in retrieved.data["text"]
+        assert store.documents.search(None, "warranty zephyr")
+        assert body["document"]["session_id"] == sid
 
 
 # --------------------------------------------------------------------------- origins

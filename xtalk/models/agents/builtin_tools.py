@@ -9,6 +9,8 @@
   error listing the available voices); raising makes the tool report the failure.
 * ``search_documents(query)`` — only when the agent has a retriever
   (``agent.set_retriever(fn)``, ``fn: async (query) -> list[str]``).
+* ``remember(fact)`` / ``forget(about)`` — only when the agent has a memory book
+  (``agent.set_memory(book)``): facts kept for the user across conversations.
 """
 
 from __future__ import annotations
@@ -103,6 +105,25 @@ def make_builtin_tools(agent: Any) -> list[BaseTool]:
             return "No matching documents were found."
         return "\n\n".join(f"[{i}] {p}" for i, p in enumerate(passages[:MAX_PASSAGES], 1))
 
+    async def remember(fact: str) -> str:
+        book = getattr(agent, "memory", None)
+        if book is None:
+            return "I can't remember things in this session."
+        try:
+            stored = await book.remember(fact)
+        except ValueError as exc:
+            return f"I couldn't remember that: {exc}."
+        return f"Remembered: {stored}"
+
+    async def forget(about: str) -> str:
+        book = getattr(agent, "memory", None)
+        if book is None:
+            return "I don't remember anything in this session."
+        forgotten = await book.forget(about)
+        if not forgotten:
+            return f"Nothing remembered matches {about!r}."
+        return "Forgotten: " + " ".join(forgotten)
+
     tools = [
         StructuredTool.from_function(
             coroutine=get_current_time, name="get_current_time",
@@ -120,6 +141,18 @@ def make_builtin_tools(agent: Any) -> list[BaseTool]:
             coroutine=search_documents, name="search_documents",
             description=("Search the user's documents (knowledge base) for passages about "
                          "a question. Args: query: what to look for.")))
+    if getattr(agent, "memory", None) is not None:
+        tools += [
+            StructuredTool.from_function(
+                coroutine=remember, name="remember",
+                description=("Remember a fact about the user for all future conversations, "
+                             "when they ask you to remember something. Args: fact: the "
+                             "fact in the user's words, e.g. 'My sister is called Annabel'.")),
+            StructuredTool.from_function(
+                coroutine=forget, name="forget",
+                description=("Forget remembered facts when the user asks you to. Args: "
+                             "about: words of the facts to forget, e.g. 'my sister'.")),
+        ]
     return tools
 
 

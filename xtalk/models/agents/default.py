@@ -14,6 +14,10 @@ Engine hooks (per session, on the session's clone):
   tool's confirmation; an exception is reported to the model as a failure.
 * ``agent.set_retriever(fn)`` — ``fn: async (query) -> list[str]``; adds the
   ``search_documents`` tool.
+* ``agent.set_memory(book)`` — a :class:`~xtalk.models.interfaces.MemoryBook`; adds the
+  ``remember`` and ``forget`` tools.
+
+Both also reach the offline fallback, which answers from the notes and the memory.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from xtalk.models.agents.offline import OfflineAgent
 from xtalk.models.interfaces import (
     Agent,
     AgentOutput,
+    MemoryBook,
     TextDelta,
     ToolActionHandler,
     ToolCallPending,
@@ -251,6 +256,7 @@ class DefaultAgent(Agent):
         self._user_tools: list[Any] = [_load_tool(t) for t in (tools or [])]
         self._builtins: list[Any] | None = None
         self._retriever: Retriever | None = None
+        self._memory: MemoryBook | None = None
         #: ``fn(action, args)`` called by the set_voice / set_speed tools (set by the engine).
         self.on_tool_action: ToolActionCallback | None = None
         self._offline = OfflineAgent()
@@ -302,6 +308,17 @@ class DefaultAgent(Agent):
         """Search documents with ``fn`` (``async (query) -> list[str]``); ``None`` removes
         the ``search_documents`` tool."""
         self._retriever = fn
+        self._offline.set_retriever(fn)
+        self._builtins = None
+
+    @property
+    def memory(self) -> MemoryBook | None:
+        return self._memory
+
+    def set_memory(self, book: MemoryBook | None) -> None:
+        """Remember with ``book``; ``None`` removes the ``remember`` / ``forget`` tools."""
+        self._memory = book
+        self._offline.set_memory(book)
         self._builtins = None
 
     def add_tools(self, tools: Sequence[Any]) -> None:
@@ -335,6 +352,7 @@ class DefaultAgent(Agent):
         other._user_tools = list(self._user_tools)
         other._builtins = None
         other._retriever = self._retriever
+        other._memory = self._memory
         other.on_tool_action = None
         other._offline = self._offline.clone()
         return other

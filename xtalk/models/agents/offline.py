@@ -1,7 +1,10 @@
 """Offline agent: what the assistant says when no language model is reachable.
 
 It answers time and date questions, greetings, thanks, short acknowledgements ("yes",
-"no", "stop") and "help" / "what can you do", and for anything else says plainly that no
+"no", "stop") and "help" / "what can you do"; with a memory book it keeps "remember
+(that) …", answers "what do you remember" and "forget …", and answers from a remembered
+fact that shares the question's words; with a retriever it answers from the best excerpt
+of the user's documents ("From your notes: …"). For anything else it says plainly that no
 language model is connected and how to connect one — in full the first time in a
 conversation, briefly afterwards (hearing the same 15-second explanation after every
 question is tiresome). Replies are short speakable sentences, streamed word by word; they
@@ -17,8 +20,9 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
 from xtalk.models.agents.builtin_tools import spoken_date, spoken_time
+from xtalk.models.agents.offline_knowledge import knowledge_reply
 from xtalk.models.agents.rules import _last_user_text, split_pieces
-from xtalk.models.interfaces import Agent, AgentOutput, TextDelta
+from xtalk.models.interfaces import Agent, AgentOutput, MemoryBook, Retriever, TextDelta
 
 NOT_CONNECTED = (
     "I'm not connected to a language model, so I can only tell you the time and date. "
@@ -106,6 +110,14 @@ class OfflineAgent(Agent):
     def __init__(self, token_delay_s: float = 0.0) -> None:
         self.token_delay_s = float(token_delay_s)
         self._tools: list[Any] = []
+        self._retriever: Retriever | None = None
+        self._memory: MemoryBook | None = None
+
+    def set_retriever(self, search: Retriever | None) -> None:
+        self._retriever = search
+
+    def set_memory(self, book: MemoryBook | None) -> None:
+        self._memory = book
 
     def add_tools(self, tools: Sequence[Any]) -> None:
         """Accepted (and kept, for a later connected agent) but never called."""
@@ -118,6 +130,7 @@ class OfflineAgent(Agent):
     def clone(self) -> OfflineAgent:
         other = OfflineAgent(self.token_delay_s)
         other._tools = list(self._tools)
+        other._retriever, other._memory = self._retriever, self._memory
         return other
 
     def describe_endpoint(self) -> str:
@@ -125,7 +138,10 @@ class OfflineAgent(Agent):
 
     async def astream(self, messages: list[dict[str, Any]]) -> AsyncIterator[AgentOutput]:
         """Stream the reply to the last user message as word pieces."""
-        reply = offline_reply(_last_user_text(messages), explained=_explained(messages))
+        text = _last_user_text(messages)
+        reply = await knowledge_reply(text, self._memory, self._retriever,
+                                      answers_otherwise=offline_reply(text) != NOT_CONNECTED)
+        reply = reply or offline_reply(text, explained=_explained(messages))
         for i, piece in enumerate(split_pieces(reply)):
             if i and self.token_delay_s:
                 await asyncio.sleep(self.token_delay_s)

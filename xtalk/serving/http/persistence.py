@@ -1,17 +1,14 @@
 """Persistence of live sessions into the store.
 
-:class:`PersistenceManager` is a session manager bound to one :class:`~xtalk.store.Store`
-through a class attribute: :meth:`PersistenceManager.bound_to` makes a subclass carrying
-the store, which ``Xtalk.mount_routes`` registers on the prototype service. Nothing is put
-into the service configuration.
+:class:`PersistenceManager` is a store-bound session manager
+(:class:`~xtalk.serving.managers.knowledge.StoreBoundManager`), which ``Xtalk`` registers
+on the prototype service once it has a store.
 
 Consumes: SessionStarted (priority 100), ConversationTurnCommitted.
-Emits: DocumentChunksIndexed / TextEmbeddingRequested (the session's stored documents,
-replayed when a stored session is attached, so retrieval survives restarts).
 
 * On ``SessionStarted`` the session's row is made if it does not exist yet (owned by the
-  session's user), and the stored documents are replayed before any user turn is handled
-  (the bus runs the events of a session one after the other).
+  session's user). The user's documents are the library's (LibraryManager), not the
+  session's.
 * Every ``ConversationTurnCommitted`` is appended to the store as it happens, in order, by
   a writer task that calls the store in a worker thread (so a slow database never stalls
   the session's bus). Each message is committed on its own: ``kill -9`` loses at most the
@@ -22,50 +19,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any
 
-from xtalk.serving.events import (
-    ConversationTurnCommitted,
-    DocumentChunksIndexed,
-    SessionStarted,
-    TextEmbeddingRequested,
-)
+from xtalk.serving.events import ConversationTurnCommitted, SessionStarted
 from xtalk.serving.interfaces import Manager
-from xtalk.store import SessionExistsError, Store
+from xtalk.serving.managers.knowledge.store_bound import StoreBoundManager, store_owner
+from xtalk.store import SessionExistsError
 
 SHUTDOWN_DRAIN_S = 4.0
 
 
-@dataclass(frozen=True)
-class _StoredDocument:
-    document_id: int
-    chunks: list[str]
-    vectors: list[list[float]] | None
-    text: str | None
-
-
-def store_owner(user_id: Any) -> int | None:
-    """The store's owner id for a session's ``user_id`` (None: the desktop)."""
-    if user_id is None:
-        return None
-    if isinstance(user_id, int) and not isinstance(user_id, bool):
-        return user_id
-    if isinstance(user_id, str) and user_id.isdigit():
-        return int(user_id)
-    raise ValueError(f"user id {user_id!r} is not a store user id")
-
-
-class PersistenceManager(Manager):
-    """Writes the session's conversation to the store and restores its documents."""
-
-    store: ClassVar[Store | None] = None
-
-    @classmethod
-    def bound_to(cls, store: Store) -> type[PersistenceManager]:
-        """A subclass of this manager that persists into ``store``."""
-        return type(cls.__name__, (cls,), {"store": store, "__module__": cls.__module__,
-                                          "__doc__": cls.__doc__})
+class PersistenceManager(StoreBoundManager):
+    """Writes the session's conversation to the store as it happens."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -81,20 +46,13 @@ class PersistenceManager(Manager):
         if self._disabled:
             return
         try:
-            owner = store_owner(event.user_id)
-            documents = await asyncio.to_thread(self._prepare, owner)
+            await asyncio.to_thread(self._prepare, store_owner(event.user_id))
         except Exception:
             self.log.exception("session %s will not be stored", self.session_id)
             self._disabled = True
-            return
-        if documents is None:
-            return
-        for doc in documents:
-            await self._replay(doc)
 
-    def _prepare(self, owner: int | None) -> list[_StoredDocument] | None:
-        """Make sure the session row exists; the stored documents to replay (None: the
-        id belongs to somebody else, nothing is stored)."""
+    def _prepare(self, owner: int | None) -> None:
+        """Make sure the session row exists (or stop storing: the id is somebody else's)."""
         assert self.store is not None
         conversations = self.store.conversations
         if not conversations.owns_session(owner, self.session_id):
@@ -104,34 +62,6 @@ class PersistenceManager(Manager):
                 self.log.warning("session id %s belongs to another user; not storing it",
                                  self.session_id)
                 self._disabled = True
-                return None
-            return []
-        grouped: dict[int, list[Any]] = {}
-        for chunk in self.store.documents.chunks(self.session_id):
-            grouped.setdefault(chunk.document_id, []).append(chunk)
-        documents = []
-        needs_text = self.pipeline.get_embeddings_model() is not None
-        for document_id, chunks in grouped.items():
-            vectors = [c.vector for c in chunks]
-            complete = all(v is not None for v in vectors)
-            text = None
-            if not complete and needs_text:
-                text = self.store.documents.document_text(self.session_id, document_id)
-            documents.append(_StoredDocument(
-                document_id, [c.text for c in chunks],
-                [list(v) for v in vectors if v is not None] if complete else None, text))
-        return documents
-
-    async def _replay(self, doc: _StoredDocument) -> None:
-        if doc.vectors is None and doc.text:
-            # Stored without vectors but the pipeline embeds: let EmbeddingsManager do it.
-            await self.publish(TextEmbeddingRequested(session_id=self.session_id,
-                                                      text=doc.text), wait_for_completion=True)
-            return
-        await self.publish(DocumentChunksIndexed(session_id=self.session_id,
-                                                 chunks=list(doc.chunks),
-                                                 vectors=doc.vectors),
-                           wait_for_completion=True)
 
     # ------------------------------------------------------------------ messages
     @Manager.event_handler(ConversationTurnCommitted)

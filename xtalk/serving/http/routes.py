@@ -10,9 +10,11 @@
 ``GET {sessions_path}``                  the caller's sessions
 ``GET {session_detail_path}``            one of the caller's sessions with its messages; 404
                                          for anybody else's
-``POST {upload_path}``                   ``?session_id=&filename=``, the body is the
+``POST {upload_path}``                   ``?filename=[&session_id=]``, the body is the
                                          document (``text/plain``, ``text/markdown``;
-                                         ``application/pdf`` when ``pypdf`` is installed)
+                                         ``application/pdf`` when ``pypdf`` is installed);
+                                         it joins the caller's library
+memory and library routes                see :mod:`xtalk.serving.http.knowledge_routes`
 ``WS {ws_path}``                         a session; ``?session_id=`` attaches to a stored
                                          session, ``?token=`` authenticates browsers
 =======================================  ====================================================
@@ -44,6 +46,7 @@ from pydantic import BaseModel, Field
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from xtalk.retrieval.chunking import chunk_text
 from xtalk.serving.http.auth import (
     AuthGate,
     AuthRefused,
@@ -54,8 +57,9 @@ from xtalk.serving.http.auth import (
     install_token_redaction,
     origin_allowed,
 )
+from xtalk.serving.http.knowledge_routes import build_knowledge_router
 from xtalk.serving.wire.limits import WS_TOO_MANY_SESSIONS, ConnectionLimits
-from xtalk.store import SessionNotFoundError, Store, UserInfo
+from xtalk.store import Store, UserInfo
 
 if TYPE_CHECKING:
     from xtalk.api import Xtalk
@@ -129,7 +133,7 @@ class SessionDetailModel(SessionSummary):
 
 class DocumentModel(BaseModel):
     id: int
-    session_id: str
+    session_id: str | None
     name: str
     content_type: str
     created_at: datetime
@@ -139,9 +143,9 @@ class DocumentModel(BaseModel):
 
 class UploadResponse(BaseModel):
     document: DocumentModel
-    indexed_live: bool = Field(description="The session is running in this server and can "
-                               "answer from the document now (otherwise it is indexed when "
-                               "the session is attached).")
+    indexed_live: bool = Field(description="Every conversation of the caller can answer "
+                               "from the document now (always true: the library is searched "
+                               "for every turn).")
 
 
 class ErrorResponse(BaseModel):
@@ -237,6 +241,20 @@ def _pdf_text(data: bytes) -> str:
 
     reader = pypdf.PdfReader(io.BytesIO(data))
     return "\n\n".join((page.extract_text() or "") for page in reader.pages)
+
+
+async def _embed(ctx: ServingContext, chunks: list[str]) -> list[list[float]] | None:
+    """The chunks' vectors from the engine's embeddings model (None without one, or when
+    it fails: the sessions embed them later)."""
+    model = ctx.xtalk.service_prototype.pipeline.get_embeddings_model()
+    if model is None or not chunks:
+        return None
+    try:
+        return await asyncio.to_thread(model.embed_documents, chunks)
+    except Exception:
+        logger.warning("could not embed an uploaded document; it is searched by its words "
+                       "until a session embeds it", exc_info=True)
+        return None
 
 
 def build_router(ctx: ServingContext, *, login_path: str, sessions_path: str,
@@ -360,20 +378,22 @@ def build_router(ctx: ServingContext, *, login_path: str, sessions_path: str,
                      "`text/markdown`; `application/pdf` only when the server has "
                      f"`pypdf`). At most `max_upload_bytes` "
                      f"({settings.max_upload_bytes} bytes on this server), enforced "
-                     "while the body streams in. The document is stored with the session "
-                     "and, when the session is running, indexed for retrieval at once."),
+                     "while the body streams in. The document joins the caller's library "
+                     "and is searched in all their conversations at once."),
                  responses=_errors(400, 401, 403, 404, 413, 415),
                  openapi_extra={"requestBody": {"required": True, "content": upload_types}})
     async def upload(request: Request,
-                     session_id: str = Query(description="The session to add it to."),
+                     session_id: str | None = Query(
+                         None, description="The conversation it is added in (optional)."),
                      filename: str = Query("document", max_length=255,
                                            description="Name shown for the document."),
                      principal: Principal = Depends(caller)) -> UploadResponse:
-        _check_session_id(session_id)
-        owned = await asyncio.to_thread(store.conversations.owns_session, principal.owner,
-                                        session_id)
-        if not owned:
-            raise HTTPException(404, "Session not found.")
+        if session_id is not None:
+            _check_session_id(session_id)
+            owned = await asyncio.to_thread(store.conversations.owns_session,
+                                            principal.owner, session_id)
+            if not owned:
+                raise HTTPException(404, "Session not found.")
         media, params = _content_type(request.headers.get("content-type"))
         if media == PDF_TYPE:
             if not ctx.pdf_supported:
@@ -423,23 +443,20 @@ def build_router(ctx: ServingContext, *, login_path: str, sessions_path: str,
         if not text.strip():
             raise HTTPException(400, "The document is empty.")
         name = filename.strip() or "document"
-        try:
-            info = await asyncio.to_thread(store.documents.add_document, session_id, name,
-                                           media, text)
-        except SessionNotFoundError:
-            raise HTTPException(404, "Session not found.") from None
-        live = False
-        if session_id in ctx.xtalk.sessions:
-            try:
-                await ctx.xtalk.embed_text(session_id, text, principal.user_id)
-                live = True
-            except ValueError:
-                live = False  # ended meanwhile: indexed from the store when attached
-        logger.info("document %r (%d chars) added to session %s", name, len(text), session_id)
+        chunks = chunk_text(text)
+        vectors = await _embed(ctx, chunks)
+        info = await asyncio.to_thread(store.documents.add_document, principal.owner, name,
+                                       media, text, vectors, chunks=chunks,
+                                       session_id=session_id)
+        logger.info("document %r (%d chars) added to the library of user %s", name,
+                    len(text), principal.owner if principal.owner is not None else "(local)")
         document = DocumentModel(id=info.id, session_id=info.session_id, name=info.name,
                                  content_type=info.content_type, created_at=info.created_at,
                                  chunk_count=info.chunk_count, chars=info.chars)
-        return UploadResponse(document=document, indexed_live=live)
+        return UploadResponse(document=document, indexed_live=True)
+
+    router.include_router(build_knowledge_router(
+        store, caller, sessions_path.rstrip("/").rsplit("/", 1)[0], _errors))
 
     # ---------------------------------------------------------------- websocket
     async def refuse(websocket: WebSocket, ws_code: int, code: str, message: str) -> None:

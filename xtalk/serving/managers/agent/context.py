@@ -1,8 +1,8 @@
 """LLMAgentContextManager: owns the session's conversation with the agent.
 
 Consumes: ConversationRestored, UserTurnAccepted, ReplySpeculationRequested,
-GenerationCancelRequested, RetrievalUpdated, ReplyTextCompleted, ReplyHeard,
-PlaybackStopped.
+GenerationCancelRequested, RetrievalUpdated, MemoriesRecalled, ReplyTextCompleted,
+ReplyHeard, PlaybackStopped.
 Emits: GenerationRequested (with a snapshot of the conversation), SpeculationConfirmed,
 GenerationCancelRequested (a speculation that does not fit the accepted turn),
 ConversationTurnCommitted (for persistence).
@@ -20,7 +20,8 @@ part that was played (PlaybackStopped ``heard_text``), marked as cut off. Both a
 published with ``wait_for_completion``, so a reply is committed before the user turn that
 follows it. The system prompt is the agent's own (``Agent.system_prompt``), else the service
 config key ``"system_prompt"``, else :data:`~xtalk.text.prompts.DEFAULT_SYSTEM_PROMPT`;
-retrieved excerpts are added to whichever it is.
+the user's remembered facts and the turn's retrieved excerpts (from every retriever that
+found some) are added to whichever it is.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from xtalk.serving.events import (
     ConversationTurnCommitted,
     GenerationCancelRequested,
     GenerationRequested,
+    MemoriesRecalled,
     PlaybackStopped,
     ReplyHeard,
     ReplySpeculationRequested,
@@ -71,6 +73,7 @@ class LLMAgentContextManager(Manager):
         self.conversation = Conversation()
         self.system_prompt: str = self.setting("system_prompt", DEFAULT_SYSTEM_PROMPT)
         self._retrieved: dict[int, str] = {}
+        self._facts: list[str] = []
         #: (turn, text, prompt) of the speculative generation in flight
         self._speculation: tuple[int, str, list[dict[str, Any]]] | None = None
 
@@ -88,6 +91,9 @@ class LLMAgentContextManager(Manager):
                   ) -> list[dict[str, Any]]:
         agent = self.pipeline.get_agent()
         system = (agent.system_prompt if agent is not None else None) or self.system_prompt
+        if self._facts:
+            system += ("\n\nWhat the user asked you to remember (from earlier "
+                       "conversations):\n" + "\n".join(f"- {f}" for f in self._facts))
         context = self._retrieved.pop(turn_id, "")
         if context:
             system += "\n\nRelevant excerpts from the user's documents:\n" + context
@@ -99,8 +105,15 @@ class LLMAgentContextManager(Manager):
     # ------------------------------------------------------------------ handlers
     @Manager.event_handler(RetrievalUpdated, priority=40)
     def on_retrieval(self, event: RetrievalUpdated) -> None:
-        if event.text:
-            self._retrieved[event.turn_id] = event.text
+        if not event.text:
+            return
+        earlier = self._retrieved.get(event.turn_id)
+        self._retrieved[event.turn_id] = (event.text if not earlier or earlier == event.text
+                                          else f"{earlier}\n---\n{event.text}")
+
+    @Manager.event_handler(MemoriesRecalled, priority=40)
+    def on_memories(self, event: MemoriesRecalled) -> None:
+        self._facts = list(event.facts)
 
     @Manager.event_handler(ReplySpeculationRequested, priority=40)
     async def on_speculation(self, event: ReplySpeculationRequested) -> None:
