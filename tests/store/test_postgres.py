@@ -39,6 +39,7 @@ SQLITE_ONLY = {
         "test_delete_document_keeps_index_in_sync": "runs the FTS5 integrity check",
     },
     "test_store_users": {},
+    "test_store_memories": {},
     "test_store_database": {
         "test_creates_schema_with_version_table_and_wal": "SQLite pragmas and file",
         "test_newer_schema_version_is_refused_and_left_untouched": "edits with sqlite3",
@@ -81,7 +82,7 @@ for _module_name, _skipped in SQLITE_ONLY.items():
         if _name.startswith("test_") and callable(_obj):
             globals()[_name] = _obj
             SHARED.append(_name)
-        elif _name == "owner":  # the documents tests' fixture
+        elif _name in ("owner", "alice"):  # the documents' and memories' fixtures
             globals()[_name] = _obj
 
 

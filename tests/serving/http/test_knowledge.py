@@ -38,14 +38,15 @@ def system_text(request: dict[str, Any]) -> str:
 
 
 @contextlib.asynccontextmanager
-async def serve(db: Path, llm: ScriptedLLMServer, *,
+async def serve(db: Path, llm: ScriptedLLMServer | None, *,
                 embeddings: bool = False) -> AsyncIterator[RoutesServer]:
-    """A server on the store at ``db``, its agent the scripted model (started afresh each
-    time: a restart)."""
+    """A server on the store at ``db``, its agent the scripted model (None: no model, the
+    offline agent answers), started afresh each time: a restart."""
     config = make_config()
+    model = None if llm is None else {"base_url": llm.base_url, "model": "scripted-model",
+                                      "api_key": "x"}
     config["llm_agent"] = {"type": "DefaultAgent", "params": {
-        "model": {"base_url": llm.base_url, "model": "scripted-model", "api_key": "x"},
-        "probe_local": False}}
+        "model": model, "probe_local": False}}
     if embeddings:
         config["embeddings"] = {"type": "MiniLMEmbeddings"}
     store = Store.open(sqlite_url(db), password_hasher=fast_hasher())
@@ -67,12 +68,14 @@ async def serve(db: Path, llm: ScriptedLLMServer, *,
         store.close()
 
 
-async def ask(server: RoutesServer, token: str, text: str) -> None:
+async def ask(server: RoutesServer, token: str, text: str) -> str:
+    """One typed question in a new conversation; the reply's text."""
     client = await server.session(token)
     start = len(client.messages)
     await client.send_json({"action": "text_input", "data": {"text": text}})
-    await client.wait_for("finish_resp", start=start, timeout=TIMEOUT)
+    done = await client.wait_for("finish_resp", start=start, timeout=TIMEOUT)
     await client.close()
+    return str(done.data.get("text", ""))
 
 
 async def test_a_fact_remembered_in_one_conversation_reaches_the_next_after_a_restart(
@@ -155,6 +158,27 @@ async def test_a_document_from_one_conversation_is_found_in_another_by_meaning(
                                              headers=bearer(alice))).status_code == 204
             await ask(server, alice, PARAPHRASE)
             assert "seven years" not in system_text(llm.requests[-1])
+
+
+async def test_without_a_model_the_offline_agent_remembers_and_reads_the_notes(
+        tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    db = tmp_path / "xtalk.db"
+    async with serve(db, None) as server:
+        alice = await server.login("alice")
+        said = await ask(server, alice, "Remember that my sister is called Annabel.")
+        assert "Your sister is called Annabel." in said
+        upload = await server.http.post(
+            "/api/upload", params={"filename": "house.md"}, content=BOILER.encode(),
+            headers={**bearer(alice), "Content-Type": "text/markdown"})
+        assert upload.status_code == 201, upload.text
+    async with serve(db, None) as server:
+        alice = await server.login("alice")
+        assert "Annabel" in await ask(server, alice, "What is my sister called?")
+        answer = await ask(server, alice, "When was the boiler installed?")
+        assert answer.startswith("From your notes:") and "2021" in answer
+        bob = await server.login("bob")
+        assert "Annabel" not in await ask(server, bob, "What is my sister called?")
 
 
 def bearer(token: str) -> dict[str, str]:

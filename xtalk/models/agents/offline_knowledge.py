@@ -46,7 +46,8 @@ def second_person(fact: str) -> str:
 
 
 def _listing(facts: list[str]) -> str:
-    return " ".join(second_person(f) for f in facts)
+    said = [second_person(f) for f in facts]
+    return " ".join(f[:1].upper() + f[1:] for f in said)
 
 
 def best_sentences(excerpt: str, question: str, limit: int = MAX_EXCERPT_CHARS) -> str:
