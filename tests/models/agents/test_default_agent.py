@@ -499,3 +499,18 @@ def test_clone_shares_client_and_copies_tools(llm_server: ScriptedLLMServer) -> 
     clone.set_chat_model(type(agent.chat_model)(model="x", base_url=llm_server.base_url,
                                                 api_key="k"))
     assert clone.chat_model is not agent.chat_model
+
+
+async def test_a_local_server_started_later_is_picked_up(monkeypatch: pytest.MonkeyPatch):
+    """Nothing answered the probe: the agent answers offline, and probes again once the
+    endpoint cache's negative period is over (cleared here) — it does not stay offline."""
+    monkeypatch.setenv(endpoints.PROBE_ENV, str(free_port()))
+    agent = DefaultAgent(builtin_tools=False)
+    assert not await agent.aresolve()
+    assert "language model" in text_of(await collect(agent))
+    with ScriptedLLMServer() as server:
+        server.script("Now I'm here.")
+        monkeypatch.setenv(endpoints.PROBE_ENV, str(server.port))
+        endpoints.clear_endpoint_cache()
+        assert text_of(await collect(agent.clone())) == "Now I'm here."
+        assert agent.connected

@@ -188,7 +188,10 @@ class _Backend:
         return _secret(getattr(self.chat, "openai_api_key", None))
 
     def resolve(self) -> None:
-        """Resolve the endpoint and build the chat model (once; thread-safe)."""
+        """Resolve the endpoint and build the chat model (thread-safe). Once found, it is
+        kept; while only probing could find one and nothing answered, the next call
+        probes again (after the endpoint cache's negative period), so a local server
+        started later is picked up."""
         if self.resolved:
             return
         with self.lock:
@@ -205,7 +208,7 @@ class _Backend:
                     api_key=endpoint.api_key or ("not-needed" if local else ""),
                     extra_body=dict(endpoint.extra_body) if endpoint.extra_body else None,
                     timeout_s=self.timeout_s, max_retries=0))
-            self.resolved = True
+            self.resolved = endpoint is not None or not self.probe
 
     def describe(self) -> str:
         if self.chat is None:
