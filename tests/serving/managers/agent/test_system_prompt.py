@@ -52,3 +52,26 @@ async def test_the_configured_prompt_then_the_default() -> None:
     assert configured.startswith("Be brief.") and NOTE in configured
     default = await _system_message(agent, {})
     assert default.startswith(DEFAULT_SYSTEM_PROMPT) and NOTE in default
+
+
+async def test_facts_and_every_retrievers_excerpts_reach_the_prompt() -> None:
+    bus = EventBus(enable_history=True)
+    LLMAgentContextManager(bus, "s", _Pipeline(DefaultAgent(probe_local=False)),
+                           {}).bind_handlers(bus)
+    await bus.publish(ev.MemoriesRecalled(session_id="s", facts=["I live in York."]),
+                      wait_for_completion=True)
+    for text in ("[notes.md] The key is under the pot.", "The bike is in the shed."):
+        await bus.publish(ev.RetrievalUpdated(session_id="s", turn_id=1, text=text),
+                          wait_for_completion=True)
+    await bus.publish(ev.UserTurnAccepted(session_id="s", turn_id=1, text="Where is it?"),
+                      wait_for_completion=True)
+    await bus.drain()
+    [request] = bus.get_history("agent.generation_requested")
+    system = request.messages[0]["content"]
+    assert "- I live in York." in system
+    assert "The key is under the pot." in system and "The bike is in the shed." in system
+    await bus.publish(ev.UserTurnAccepted(session_id="s", turn_id=2, text="And now?"),
+                      wait_for_completion=True)
+    await bus.drain()
+    later = bus.get_history("agent.generation_requested")[-1].messages[0]["content"]
+    assert "I live in York." in later and "The key" not in later  # excerpts are per turn
