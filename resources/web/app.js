@@ -1,5 +1,6 @@
 // Xtalk browser client: login, sessions, microphone capture (AudioWorklet, 16 kHz PCM16),
-// reply playback with barge-in, transcript, latency metrics and document upload.
+// reply playback with barge-in, transcript, latency metrics, the user's document library
+// and remembered facts.
 // No dependencies and no build step; the wire protocol is described in docs/protocol.md.
 
 (() => {
@@ -7,6 +8,10 @@
 
   const TOKEN_KEY = "xtalk.token";
   const USER_KEY = "xtalk.user";
+  const SECTIONS_KEY = "xtalk.sections"; // which sidebar sections are open (localStorage)
+  const NARROW_QUERY = "(max-width: 720px)";
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  const TRASH_ICON = "M9 3h6l1 2h4v2H4V5h4l1-2zm-3 6h12l-1 12H7L6 9zm4 2v8h1.5v-8H10zm3.5 0v8H15v-8h-1.5z";
   const TARGET_RATE = 16000;
   const FRAME_SAMPLES = 512;
   const DEFAULT_OUTPUT_RATE = 48000;
@@ -47,13 +52,15 @@
     messages: {}, framesSent: 0, bytesSent: 0, micRate: null,
     chunksReceived: 0, chunksPlayed: 0, chunksDropped: 0, playbackFinishedSent: 0,
     transcripts: [], replies: [], errors: [], lastMetrics: null, attachRetries: 0,
+    libraryLoads: 0, memoryLoads: 0,
   };
   window.xtalkDebug = debug;
 
   class UserError extends Error {
-    constructor(message, code) {
+    constructor(message, code, status) {
       super(message);
       this.code = code;
+      this.status = status;
     }
   }
   class AuthError extends UserError {}
@@ -70,6 +77,10 @@
     sessionId: null,
     sessionHasContent: false,
     sessions: [],
+    documents: [],
+    uploads: [], // names of the documents being uploaded
+    facts: [],
+    knowledge: 0, // bumped on sign-out: answers to older requests are not shown
     mic: null,
     micStarting: false,
     turns: new Map(),
@@ -178,9 +189,11 @@
     }
     if (response.status === 401) {
       debug.authRequired = true;
-      throw new AuthError(await errorText(response));
+      throw new AuthError(await errorText(response), undefined, 401);
     }
-    if (!response.ok) throw new UserError(await errorText(response));
+    if (!response.ok) {
+      throw new UserError(await errorText(response), undefined, response.status);
+    }
     return response.status === 204 ? null : response.json();
   }
 
@@ -238,7 +251,7 @@
       sessionStorage.setItem(USER_KEY, app.username);
       $("login-password").value = "";
       showApp();
-      await loadSessions();
+      await Promise.all([loadSessions(), loadLibrary(), loadMemory()]);
     } catch (error) {
       const box = $("login-error");
       box.textContent = error instanceof UserError ? error.message : "Sign-in failed.";
@@ -261,12 +274,14 @@
     await disconnect();
     clearTranscript();
     app.sessionId = null;
+    clearKnowledge();
     showLogin();
   }
 
   function handleAuthLost() {
     const hadToken = Boolean(app.token);
     forgetToken();
+    clearKnowledge();
     stopMic();
     disconnect();
     showLogin(hadToken ? "Your sign-in has expired; please sign in again." : "");
@@ -309,6 +324,7 @@
       list.append(item);
     }
     $("session-empty").hidden = app.sessions.length > 0;
+    setCount("session-count", app.sessions.length);
   }
 
   // Switching conversations: the latest click wins (earlier switches stop at their next
@@ -324,7 +340,6 @@
     clearTranscript();
     app.sessionId = sessionId;
     app.sessionHasContent = true;
-    $("upload-list").replaceChildren();
     renderSessions();
     for (let attempt = 0; ; attempt++) {
       try {
@@ -354,7 +369,6 @@
     clearTranscript();
     app.sessionId = null;
     app.sessionHasContent = false;
-    $("upload-list").replaceChildren();
     renderSessions();
     if (app.mic) {
       try {
@@ -578,6 +592,7 @@
       setAssistantText(turn, text, true);
       debug.replies.push(text);
       refreshSessionsSoon();
+      refreshMemorySoon(); // "remember that …" said to the assistant
     },
     tool_called(data) {
       const turn = getTurn(data.turn_id);
@@ -942,7 +957,7 @@
     debug.bytesSent += data.pcm.byteLength;
   }
 
-  // ------------------------------------------------------------------ text and upload
+  // ------------------------------------------------------------------ typed text
   async function onSendText(event) {
     event.preventDefault();
     const input = $("text-input");
@@ -966,6 +981,182 @@
     refreshState();
   }
 
+  // ------------------------------------------------------------------ sidebar sections
+  // Collapsible (a heading with a disclosure button, as in the WAI-ARIA accordion pattern);
+  // what the user opened or closed is kept, otherwise small screens start with only the
+  // conversations open.
+  function sectionPrefs() {
+    try {
+      const prefs = JSON.parse(localStorage.getItem(SECTIONS_KEY) || "{}");
+      return prefs && typeof prefs === "object" ? prefs : {};
+    } catch (_) {
+      return {};
+    }
+  }
+
+  function setSectionOpen(section, open) {
+    const toggle = section.querySelector(".section-toggle");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    $(toggle.getAttribute("aria-controls")).hidden = !open;
+    section.classList.toggle("collapsed", !open);
+  }
+
+  function initSections() {
+    const prefs = sectionPrefs();
+    const narrow = window.matchMedia && window.matchMedia(NARROW_QUERY).matches;
+    for (const section of document.querySelectorAll(".sidebar .section")) {
+      const name = section.dataset.section;
+      const open = typeof prefs[name] === "boolean" ? prefs[name]
+        : !narrow || name === "conversations";
+      setSectionOpen(section, open);
+      section.querySelector(".section-toggle").addEventListener("click", () => {
+        const nowOpen = section.classList.contains("collapsed");
+        setSectionOpen(section, nowOpen);
+        const saved = sectionPrefs();
+        saved[name] = nowOpen;
+        try {
+          localStorage.setItem(SECTIONS_KEY, JSON.stringify(saved));
+        } catch (_) {
+          // private mode: not kept
+        }
+      });
+    }
+  }
+
+  function setCount(id, count) {
+    $(id).textContent = count ? String(count) : "";
+  }
+
+  function announce(text) {
+    const status = $("sidebar-status");
+    status.textContent = "";
+    setTimeout(() => { status.textContent = text; }, 50);
+  }
+
+  function knowledgeError(error) {
+    if (error instanceof AuthError) handleAuthLost();
+    else showError(error.message);
+  }
+
+  function clearKnowledge() {
+    app.knowledge += 1;
+    app.documents = [];
+    app.uploads = [];
+    app.facts = [];
+    renderLibrary();
+    renderMemory();
+  }
+
+  function iconButton(label, onClick) {
+    const button = el("button", "icon-button");
+    button.type = "button";
+    button.setAttribute("aria-label", label);
+    button.title = label;
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    const path = document.createElementNS(SVG_NS, "path");
+    path.setAttribute("d", TRASH_ICON);
+    svg.append(path);
+    button.append(svg);
+    button.addEventListener("click", onClick);
+    return button;
+  }
+
+  // After a row is removed, keep the keyboard focus in its list (or on the section).
+  function focusAfterRemoval(listId, index, fallback) {
+    const buttons = $(listId).querySelectorAll(".icon-button");
+    const next = buttons[Math.min(index, buttons.length - 1)];
+    (next || fallback).focus();
+  }
+
+  function formatSize(chars) {
+    const n = Number(chars);
+    if (!Number.isFinite(n) || n < 0) return "";
+    if (n < 1000) return `${n} ${n === 1 ? "character" : "characters"}`;
+    if (n < 1e6) return `${(n / 1000).toFixed(n < 1e4 ? 1 : 0)}k characters`;
+    return `${(n / 1e6).toFixed(1)}M characters`;
+  }
+
+  // ------------------------------------------------------------------ document library
+  // The user's documents, whichever conversation they were added in: every conversation
+  // searches all of them.
+  let libraryLoad = 0;
+
+  async function loadLibrary() {
+    const load = ++libraryLoad;
+    const epoch = app.knowledge;
+    try {
+      const documents = await api("/api/library");
+      if (load !== libraryLoad || epoch !== app.knowledge) return;
+      app.documents = Array.isArray(documents) ? documents : [];
+      debug.libraryLoads += 1;
+      renderLibrary();
+    } catch (error) {
+      if (load === libraryLoad && epoch === app.knowledge) knowledgeError(error);
+    }
+  }
+
+  function renderLibrary() {
+    const list = $("document-list");
+    const focused = document.activeElement;
+    const keepFocus = focused && list.contains(focused) ? focused.dataset.id : null;
+    list.replaceChildren();
+    for (const name of app.uploads) {
+      const item = el("li", "item pending");
+      const main = el("div", "item-main");
+      main.append(el("span", "item-title", name), el("span", "item-meta", "uploading…"));
+      item.append(main);
+      list.append(item);
+    }
+    const newestFirst = [...app.documents].sort((a, b) => Number(b.id) - Number(a.id));
+    newestFirst.forEach((doc, index) => {
+      const name = String(doc.name || "document");
+      const item = el("li", "item document");
+      item.dataset.id = String(doc.id);
+      const main = el("div", "item-main");
+      const title = el("span", "item-title", name);
+      title.title = name;
+      const size = el("span", "item-meta", [formatSize(doc.chars), formatDate(doc.created_at)]
+        .filter(Boolean).join(" · "));
+      if (Number.isFinite(Number(doc.chars))) {
+        size.title = `${Number(doc.chars).toLocaleString()} characters`;
+      }
+      main.append(title, size);
+      const remove = iconButton(`Delete ${name}`, () => deleteDocument(doc, index));
+      remove.dataset.id = String(doc.id);
+      item.append(main, remove);
+      list.append(item);
+      if (keepFocus === String(doc.id)) remove.focus();
+    });
+    $("document-empty").hidden = app.documents.length + app.uploads.length > 0;
+    setCount("document-count", app.documents.length);
+  }
+
+  async function deleteDocument(doc, index) {
+    const name = String(doc.name || "document");
+    if (!window.confirm(`Delete “${name}”? The assistant will no longer use it in any ` +
+                        "conversation.")) return;
+    const epoch = app.knowledge;
+    const button = $("document-list").querySelector(`.icon-button[data-id="${doc.id}"]`);
+    if (button) button.disabled = true;
+    try {
+      await api(`/api/library/${encodeURIComponent(doc.id)}`, { method: "DELETE" });
+    } catch (error) {
+      if (!(error instanceof UserError && error.status === 404)) { // 404: already gone
+        if (button) button.disabled = false;
+        knowledgeError(error);
+        return;
+      }
+    }
+    if (epoch !== app.knowledge) return;
+    app.documents = app.documents.filter((d) => d.id !== doc.id);
+    renderLibrary();
+    announce(`${name} deleted.`);
+    focusAfterRemoval("document-list", index, $("upload-input"));
+    loadLibrary();
+  }
+
   function uploadType(file) {
     const ext = (file.name.split(".").pop() || "").toLowerCase();
     if (UPLOAD_TYPES[ext]) return UPLOAD_TYPES[ext];
@@ -983,27 +1174,135 @@
       showError("Only text (.txt), markdown (.md) or PDF documents can be added.");
       return;
     }
-    const item = el("li", "pending", `${file.name} — uploading…`);
-    $("upload-list").append(item);
+    const epoch = app.knowledge;
+    app.uploads.push(file.name);
+    renderLibrary();
+    // The conversation shown, when it exists on the server (not needed: the document
+    // joins the library either way).
+    const sessionId = app.sessionId && (app.connected || app.sessionHasContent)
+      ? app.sessionId : null;
+    const headers = {
+      "Content-Type": type === "application/pdf" ? type : `${type}; charset=utf-8`,
+    };
     try {
-      await ensureConnected();
-      const query = new URLSearchParams({ session_id: app.sessionId, filename: file.name });
-      const result = await api(`/api/upload?${query}`, {
-        method: "POST", body: file,
-        headers: { "Content-Type": type === "application/pdf" ? type : `${type}; charset=utf-8` },
-      });
-      const doc = result.document || {};
-      const parts = Number(doc.chunk_count);
-      item.textContent = `${file.name} — added${Number.isFinite(parts)
-        ? ` (${parts} ${parts === 1 ? "part" : "parts"})` : ""}`;
-      item.className = "done";
-      app.sessionHasContent = true;
-      refreshSessionsSoon();
+      let result;
+      try {
+        const query = new URLSearchParams({ filename: file.name });
+        if (sessionId) query.set("session_id", sessionId);
+        result = await api(`/api/upload?${query}`, { method: "POST", body: file, headers });
+      } catch (error) {
+        if (!sessionId || !(error instanceof UserError) || error.status !== 404) throw error;
+        // the conversation is gone: the document goes to the library alone
+        const query = new URLSearchParams({ filename: file.name });
+        result = await api(`/api/upload?${query}`, { method: "POST", body: file, headers });
+      }
+      if (epoch !== app.knowledge) return;
+      const doc = result && result.document;
+      if (doc && !app.documents.some((d) => d.id === doc.id)) app.documents.push(doc);
+      announce(`${file.name} added.`);
     } catch (error) {
-      item.remove();
-      if (error instanceof AuthError) handleAuthLost();
-      else showError(error.message);
+      if (epoch === app.knowledge) knowledgeError(error);
+    } finally {
+      if (epoch === app.knowledge) {
+        const at = app.uploads.indexOf(file.name);
+        if (at >= 0) app.uploads.splice(at, 1);
+        renderLibrary();
+      }
     }
+    if (epoch === app.knowledge) loadLibrary();
+  }
+
+  // ------------------------------------------------------------------ memory
+  // What the assistant remembers about the user: added here or by voice ("remember that
+  // …"), so the list is read again after each reply.
+  let memoryLoad = 0;
+
+  async function loadMemory() {
+    const load = ++memoryLoad;
+    const epoch = app.knowledge;
+    try {
+      const facts = await api("/api/memory");
+      if (load !== memoryLoad || epoch !== app.knowledge) return;
+      app.facts = Array.isArray(facts) ? facts : [];
+      debug.memoryLoads += 1;
+      renderMemory();
+    } catch (error) {
+      if (load === memoryLoad && epoch === app.knowledge) knowledgeError(error);
+    }
+  }
+
+  let memoryTimer = null;
+  function refreshMemorySoon() {
+    clearTimeout(memoryTimer);
+    memoryTimer = setTimeout(loadMemory, 300);
+  }
+
+  function renderMemory() {
+    const list = $("memory-list");
+    const focused = document.activeElement;
+    const keepFocus = focused && list.contains(focused) ? focused.dataset.id : null;
+    list.replaceChildren();
+    app.facts.forEach((fact, index) => {
+      const text = String(fact.text || "");
+      const item = el("li", "item fact");
+      item.dataset.id = String(fact.id);
+      const main = el("div", "item-main");
+      main.append(el("span", "item-text", text));
+      const remove = iconButton(`Forget: ${text}`, () => deleteFact(fact, index));
+      remove.dataset.id = String(fact.id);
+      item.append(main, remove);
+      list.append(item);
+      if (keepFocus === String(fact.id)) remove.focus();
+    });
+    $("memory-empty").hidden = app.facts.length > 0;
+    setCount("memory-count", app.facts.length);
+  }
+
+  async function onAddFact(event) {
+    event.preventDefault();
+    const input = $("memory-input");
+    const text = input.value.trim();
+    if (!text) return;
+    const epoch = app.knowledge;
+    const submit = $("memory-form").querySelector("button");
+    submit.disabled = true;
+    try {
+      const fact = await api("/api/memory", {
+        method: "POST", body: JSON.stringify({ text }),
+        headers: { "Content-Type": "application/json" },
+      });
+      if (epoch !== app.knowledge) return;
+      input.value = "";
+      if (fact && !app.facts.some((f) => f.id === fact.id)) app.facts.push(fact);
+      renderMemory();
+      announce("Remembered.");
+      loadMemory();
+    } catch (error) {
+      if (epoch === app.knowledge) knowledgeError(error);
+    } finally {
+      submit.disabled = false;
+    }
+  }
+
+  async function deleteFact(fact, index) {
+    const epoch = app.knowledge;
+    const button = $("memory-list").querySelector(`.icon-button[data-id="${fact.id}"]`);
+    if (button) button.disabled = true;
+    try {
+      await api(`/api/memory/${encodeURIComponent(fact.id)}`, { method: "DELETE" });
+    } catch (error) {
+      if (!(error instanceof UserError && error.status === 404)) {
+        if (button) button.disabled = false;
+        knowledgeError(error);
+        return;
+      }
+    }
+    if (epoch !== app.knowledge) return;
+    app.facts = app.facts.filter((f) => f.id !== fact.id);
+    renderMemory();
+    announce("Forgotten.");
+    focusAfterRemoval("memory-list", index, $("memory-input"));
+    loadMemory();
   }
 
   // ------------------------------------------------------------------ start
@@ -1015,12 +1314,18 @@
     $("mic").addEventListener("click", () => (app.mic ? stopMic() : startMic()));
     $("text-form").addEventListener("submit", onSendText);
     $("upload-input").addEventListener("change", onUpload);
+    $("memory-form").addEventListener("submit", onAddFact);
+    initSections();
+    renderLibrary();
+    renderMemory();
     refreshState();
     try {
       app.sessions = await api("/api/sessions");
       if (!app.token) debug.authRequired = false;
       showApp();
       renderSessions();
+      loadLibrary();
+      loadMemory();
     } catch (error) {
       if (error instanceof AuthError) {
         const hadToken = Boolean(app.token);

@@ -117,7 +117,7 @@ async def test_browser_conversation(server: str, chromium, tmp_path: Path) -> No
         await click(cdp, "#mic")
         assert await cdp.evaluate("window.xtalkDebug.state") == "ready"
 
-        # A document for this session, through the file input.
+        # A document, through the file input: it joins the user's library.
         doc = tmp_path / "notes.md"
         doc.write_text("# Notes\n\nThe spare key is under the blue flower pot.\n")
         root = await cdp.send("DOM.getDocument")
@@ -125,7 +125,7 @@ async def test_browser_conversation(server: str, chromium, tmp_path: Path) -> No
                               selector="#upload-input")
         await cdp.send("DOM.setFileInputFiles", files=[str(doc)], nodeId=node["nodeId"])
         uploaded = await cdp.wait_until(
-            "(() => { const li = document.querySelector('#upload-list li.done');"
+            "(() => { const li = document.querySelector('#document-list li.document');"
             " return li && li.textContent; })()", 10, "the uploaded document")
         assert "notes.md" in uploaded
 
