@@ -37,6 +37,7 @@ from xtalk.registry import (
 )
 from xtalk.serving.events import SessionStarted, TextEmbeddingRequested
 from xtalk.serving.limiter import SessionLimiter
+from xtalk.serving.load import LoadMonitor
 from xtalk.serving.service import DefaultService, Service
 
 if TYPE_CHECKING:
@@ -89,9 +90,9 @@ class Xtalk:
         if not isinstance(service_prototype, Service) or not service_prototype.is_prototype:
             raise TypeError("service_prototype must be a prototype Service (no connection)")
         self.service_prototype = service_prototype
-        self.limiter: SessionLimiter | None = None
-        if max_sessions is not None:
-            self.limiter = SessionLimiter(max_sessions)
+        #: The server's load; new sessions wait while it is saturated.
+        self.load = LoadMonitor(on_change=self._load_changed)
+        self._admission = SessionLimiter(max_sessions, busy=lambda: self.load.saturated)
         self.sessions: dict[str, Service] = {}
         self._session_users: dict[str, str | None] = {}
         self._sessions_created = 0
@@ -243,10 +244,27 @@ class Xtalk:
     # ------------------------------------------------------------------ sessions
     def set_session_limit(self, limit: int) -> None:
         """Set or replace the number of sessions allowed at the same time."""
-        if self.limiter is None:
-            self.limiter = SessionLimiter(limit)
-        else:
-            self.limiter.set_limit(limit)
+        self._admission.set_limit(SessionLimiter._check(limit))
+
+    @property
+    def limiter(self) -> SessionLimiter | None:
+        """The session queue when a session limit is set (None: no count limit; the
+        queue still holds new sessions while the server is saturated)."""
+        return self._admission if self._admission.limit is not None else None
+
+    @property
+    def waiting_sessions(self) -> int:
+        """Clients waiting for a session (a full limit, or a saturated server)."""
+        return self._admission.waiting
+
+    @property
+    def refused_sessions(self) -> int:
+        """Clients refused since the start because too many were waiting."""
+        return self._admission.refused
+
+    def _load_changed(self, saturated: bool) -> None:
+        if not saturated:
+            self._admission.poke()
 
     @property
     def max_message_bytes(self) -> int:
@@ -372,15 +390,17 @@ class Xtalk:
                       queued: bool = True) -> None:
         """Accept a connection and run a session on it until the client leaves.
 
-        With a session limit, the client first waits in the FIFO queue (unless
-        ``queued`` is false: the local user's own app is never queued behind LAN
-        clients). ``session_id`` and ``messages`` attach to (and restore) an existing
-        conversation; with ``attached`` the client is sent ``session_attached`` (right
-        after ``session_info``). ``service_config_overrides`` change this session's
-        configuration (e.g. ``output_sample_rate``).
+        The client first waits in the FIFO queue while the session limit is reached or
+        the server is saturated (:attr:`load`), and is refused (close 4503) when too many
+        already wait — unless ``queued`` is false: the local user's own app is never
+        queued behind LAN clients. ``session_id`` and ``messages`` attach to (and
+        restore) an existing conversation; with ``attached`` the client is sent
+        ``session_attached`` (right after ``session_info``). ``service_config_overrides``
+        change this session's configuration (e.g. ``output_sample_rate``).
         """
         await websocket.accept()
-        limiter = self.limiter if queued else None
+        self.load.ensure_started()
+        limiter = self._admission if queued else None
         admitted = True
         if limiter is not None:
             admitted = await limiter.acquire(websocket)
@@ -418,3 +438,5 @@ class Xtalk:
                     await asyncio.shield(service.stop())
             if limiter is not None and admitted:
                 limiter.release()
+            if not self.sessions and not self._admission.waiting:
+                await self.load.stop()  # nothing to protect: no sampling while idle

@@ -29,7 +29,9 @@ def test_readiness_follows_the_database(tmp_path: Path):
     store = Store.open(sqlite_url(folder / "xtalk.db"))
     try:
         client = TestClient(build_app(str(TONE_CONFIG), store=store))
-        assert client.get("/healthz").json() == {"status": "ok"}
+        health = client.get("/healthz").json()
+        assert health["status"] == "ok" and health["load"]["saturated"] is False
+        assert health["load"]["sessions"] == health["load"]["waiting"] == 0
         ready = client.get("/readyz")
         assert ready.status_code == 200
         assert ready.json() == {"status": "ready",
@@ -184,3 +186,18 @@ def test_metrics_need_an_admin_token_when_login_is_on(tmp_path: Path):
         assert http_get(f"{server.base}/readyz")[0] == 200  # the proxy needs no token
     finally:
         server.stop()
+
+
+def test_health_shows_a_saturated_server_as_busy(tmp_path: Path):
+    store = Store.open(sqlite_url(tmp_path / "xtalk.db"))
+    try:
+        app = build_app(str(TONE_CONFIG), store=store)
+        client = TestClient(app)
+        app.state.xtalk.load.force(True)
+        health = client.get("/healthz")
+        assert health.status_code == 200  # alive: a proxy must not kill a busy replica
+        assert health.json()["status"] == "busy" and health.json()["load"]["saturated"]
+        app.state.xtalk.load.force(None)
+        assert client.get("/healthz").json()["status"] == "ok"
+    finally:
+        store.close()

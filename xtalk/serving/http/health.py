@@ -1,6 +1,9 @@
 """Health and readiness endpoints for a reverse proxy or orchestrator.
 
-* ``GET /healthz`` — liveness: the process answers (``{"status": "ok"}``, always 200).
+* ``GET /healthz`` — liveness: the process answers (always 200): ``{"status": "ok"}``,
+  or ``"busy"`` while the server is saturated, with ``"load"``: ``saturated``,
+  ``loop_lag_ms`` (p90), ``cpu`` (share of the machine), ``sessions``, ``waiting``
+  (:mod:`xtalk.serving.load`; new sessions wait while it is busy).
 * ``GET /readyz`` — readiness: 200 ``{"status": "ready", "checks": {...}}`` when the
   pipeline's models are loaded (the prototype has its ASR, agent and TTS) and the store's
   database answers ``SELECT 1`` within ``db_timeout_s``; otherwise 503 with
@@ -65,9 +68,11 @@ def mount_health(app: Any, xtalk: Xtalk, *, health_path: str = "/healthz",
     read from ``xtalk.store`` at request time (set by ``attach_store``/``mount_routes``)."""
     from fastapi.responses import JSONResponse
 
-    @app.get(health_path, tags=["server"], summary="Liveness check")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get(health_path, tags=["server"], summary="Liveness check, with the load")
+    async def healthz() -> dict[str, Any]:
+        load: dict[str, Any] = {**xtalk.load.snapshot(), "sessions": len(xtalk.sessions),
+                                "waiting": xtalk.waiting_sessions}
+        return {"status": "busy" if load["saturated"] else "ok", "load": load}
 
     @app.get(ready_path, tags=["server"], summary="Readiness check (models and database)")
     async def readyz() -> JSONResponse:
