@@ -399,7 +399,8 @@ class Xtalk:
         change this session's configuration (e.g. ``output_sample_rate``).
         """
         await websocket.accept()
-        self.load.ensure_started()
+        if queued:
+            self.load.ensure_started()  # (the local user's own app is never held back)
         limiter = self._admission if queued else None
         admitted = True
         if limiter is not None:

@@ -199,3 +199,21 @@ class LatencyPanel(QWidget):
     def shown(self) -> dict[str, str]:
         """What the panel shows now (tests)."""
         return {key: label.text() for key, label in self.values.items()}
+
+
+class SidePanel(QWidget):
+    """The window's right-hand panel: :attr:`latency` (a :class:`LatencyPanel`) and
+    :attr:`engine_label`, one line on the language model in use."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("sidePanel")
+        self.latency = LatencyPanel(self)
+        self.engine_label = QLabel("", self)
+        self.engine_label.setObjectName("noteLine")
+        self.engine_label.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(14, 14, 14, 14)
+        layout.addWidget(self.latency, 1)
+        layout.addWidget(self.engine_label)
+        self.setMinimumWidth(230)

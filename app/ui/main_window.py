@@ -40,8 +40,9 @@ from app.settings import (
 from app.ui.audio_devices import AudioDevices
 from app.ui.controls import Controls, PushToTalkKey
 from app.ui.conversation_view import ConversationView
+from app.ui.knowledge import Knowledge
 from app.ui.lan_control import LanControl
-from app.ui.latency import LatencyPanel
+from app.ui.latency import SidePanel
 from app.ui.notices import Notices
 from app.ui.settings_dialog import SettingsDialog
 from app.ui.sidebar import Sidebar
@@ -124,6 +125,7 @@ class MainWindow(QMainWindow):
             self.tray = Tray(app_icon(), self)
             self.tray.toggle_window.connect(self.toggle_visible)
             self.tray.mute_toggled.connect(self.set_muted)
+            self.knowledge.attach_tray(self.tray)
             self.tray.quit_requested.connect(self.request_quit)
             self.tray.show()
 
@@ -134,20 +136,25 @@ class MainWindow(QMainWindow):
         self._sidebar_timer.setSingleShot(True)
         self._sidebar_timer.setInterval(SIDEBAR_REFRESH_MS)
         self._sidebar_timer.timeout.connect(lambda: self._spawn(self.sidebar.reload()))
+        self._sidebar_timer.timeout.connect(self.knowledge.refresh)  # "remember that …"
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
+        self.notices = Notices(self)
         self.sidebar = Sidebar(None, self)
         self.sidebar.setMinimumWidth(200)
         self.sidebar.new_requested.connect(self.new_conversation)
         self.sidebar.open_requested.connect(self.open_conversation)
         self.sidebar.deleted.connect(self._conversation_deleted)
+        self.knowledge = Knowledge(self, self.sidebar, store=self.store, notices=self.notices,
+                                   spawn=self._spawn)
+        self.sidebar.add_footer(self.knowledge.button)
 
         header = QWidget(self)
         header.setObjectName("header")
         self.status = StatusIndicator(header)
         self.meter = LevelMeter(header)
-        self.meter.setFixedWidth(150)
+        self.meter.setMaximumWidth(150)  # narrower in a narrow window
         self.mic_label = QLabel("Mic", header)
         self.mic_label.setObjectName("noteLine")
         self.lan_badge = QPushButton("", header)
@@ -177,7 +184,6 @@ class MainWindow(QMainWindow):
         head_layout.addLayout(top)
         head_layout.addWidget(self.progress)
 
-        self.notices = Notices(self)
         self.view = ConversationView(self)
 
         bar = QWidget(self)
@@ -204,17 +210,8 @@ class MainWindow(QMainWindow):
         center_layout.addWidget(self.view, 1)
         center_layout.addWidget(bar)
 
-        side = QWidget(self)
-        side.setObjectName("sidePanel")
-        self.latency = LatencyPanel(side)
-        self.engine_label = QLabel("", side)
-        self.engine_label.setObjectName("noteLine")
-        self.engine_label.setWordWrap(True)
-        side_layout = QVBoxLayout(side)
-        side_layout.setContentsMargins(14, 14, 14, 14)
-        side_layout.addWidget(self.latency, 1)
-        side_layout.addWidget(self.engine_label)
-        side.setMinimumWidth(230)
+        side = SidePanel(self)
+        self.latency, self.engine_label = side.latency, side.engine_label
 
         splitter = QSplitter(Qt.Orientation.Horizontal, self)
         splitter.addWidget(self.sidebar)

@@ -9,6 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QFrame,
     QHBoxLayout,
     QInputDialog,
     QLabel,
@@ -104,6 +105,15 @@ class Sidebar(QWidget):
         layout.addWidget(self.empty_label)
         layout.addLayout(buttons)
         self._update_buttons()
+
+    def add_footer(self, widget: QWidget) -> None:
+        """Put ``widget`` (e.g. a button to another panel) at the bottom, under a line."""
+        line = QFrame(self)
+        line.setObjectName("sidebarRule")
+        line.setFrameShape(QFrame.Shape.HLine)
+        layout = self.layout()
+        layout.addWidget(line)
+        layout.addWidget(widget)
 
     # ------------------------------------------------------------------ data
     def set_store(self, store: Any) -> None:

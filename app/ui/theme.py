@@ -18,6 +18,13 @@ QWidget {{ font-size: 10pt; color: #1d2330; }}
 #sessionList::item {{ padding: 7px 8px; border-radius: 6px; margin: 1px 0; }}
 #sessionList::item:selected {{ background: #dbe6fb; color: #123; }}
 #sessionList::item:hover:!selected {{ background: #e4e8ee; }}
+#sidebarRule {{ color: #dde2e8; }}
+#factList, #documentList {{ background: white; border: 1px solid #dde2e8; border-radius: 6px;
+                            outline: none; }}
+#factList::item {{ padding: 7px 8px; border-bottom: 1px solid #eef1f5; }}
+#documentList::item {{ padding: 5px 4px; }}
+QPushButton#knowledgeButton {{ padding: 6px 6px; }}
+#factList::item:selected, #documentList::item:selected {{ background: #dbe6fb; color: #123; }}
 #header {{ background: white; border-bottom: 1px solid #e3e6eb; }}
 #conversationView, #conversationContent {{ background: #f6f7f9; }}
 #userBubble {{ background: {ACCENT}; border-radius: 12px; }}

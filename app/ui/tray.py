@@ -1,4 +1,5 @@
-"""The tray icon: show/hide the window, mute, quit (only where the desktop has a tray).
+"""The tray icon: show/hide the window, mute, memory and documents, quit (only where the
+desktop has a tray).
 
 The icon carries a dot in the colour of the state the window shows (listening, waiting for
 the wake word, hearing, muted ...), so the state is visible with the window hidden."""
@@ -11,10 +12,12 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
 
 class Tray(QObject):
-    """Signals: ``toggle_window()``, ``mute_toggled(bool)``, ``quit_requested()``."""
+    """Signals: ``toggle_window()``, ``mute_toggled(bool)``, ``knowledge_requested()``,
+    ``quit_requested()``."""
 
     toggle_window = Signal()
     mute_toggled = Signal(bool)
+    knowledge_requested = Signal()
     quit_requested = Signal()
 
     def __init__(self, icon: QIcon, parent: QWidget | None = None) -> None:
@@ -26,10 +29,13 @@ class Tray(QObject):
         self.mute_action = QAction("Mute microphone", self.menu)
         self.mute_action.setCheckable(True)
         self.mute_action.toggled.connect(self.mute_toggled.emit)
+        self.knowledge_action = QAction("Memory and documents…", self.menu)
+        self.knowledge_action.triggered.connect(self.knowledge_requested.emit)
         self.quit_action = QAction("Quit Xtalk", self.menu)
         self.quit_action.triggered.connect(self.quit_requested.emit)
         self.menu.addAction(self.show_action)
         self.menu.addAction(self.mute_action)
+        self.menu.addAction(self.knowledge_action)
         self.menu.addSeparator()
         self.menu.addAction(self.quit_action)
         self.icon = QSystemTrayIcon(icon, self)

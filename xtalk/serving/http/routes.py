@@ -31,8 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
-import io
 import logging
 import re
 import uuid
@@ -47,6 +45,13 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from xtalk.retrieval.chunking import chunk_text
+from xtalk.retrieval.extract import (
+    PDF_TYPE,
+    TEXT_TYPES,
+    DocumentError,
+    document_text,
+    pdf_supported,
+)
 from xtalk.serving.http.auth import (
     AuthGate,
     AuthRefused,
@@ -67,9 +72,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 SESSION_ID_RE = re.compile(r"[0-9A-Za-z_-]{1,32}")
-TEXT_TYPES = ("text/plain", "text/markdown", "text/x-markdown")
-PDF_TYPE = "application/pdf"
 UTF8_CHARSETS = ("utf-8", "utf8", "us-ascii", "ascii")
+#: the upload's 400 answers, by :class:`DocumentError` reason
+UNREADABLE = {"pdf": "The PDF could not be read.",
+              "encoding": "The document is not valid UTF-8 text.",
+              "binary": "The document contains NUL characters (binary data?).",
+              "empty": "The document is empty."}
 SECURITY_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
@@ -205,7 +213,7 @@ class ServingContext:
 
     @property
     def pdf_supported(self) -> bool:
-        return importlib.util.find_spec("pypdf") is not None
+        return pdf_supported()
 
 
 def _http_error(exc: AuthRefused) -> HTTPException:
@@ -234,13 +242,6 @@ def _content_type(header: str | None) -> tuple[str, dict[str, str]]:
         key, _, value = param.partition("=")
         parsed[key.strip().lower()] = value.strip().strip('"').lower()
     return media.strip().lower(), parsed
-
-
-def _pdf_text(data: bytes) -> str:
-    import pypdf  # optional; only called when importable
-
-    reader = pypdf.PdfReader(io.BytesIO(data))
-    return "\n\n".join((page.extract_text() or "") for page in reader.pages)
 
 
 async def _embed(ctx: ServingContext, chunks: list[str]) -> list[list[float]] | None:
@@ -427,22 +428,14 @@ def build_router(ctx: ServingContext, *, login_path: str, sessions_path: str,
                     raise too_large
         except ClientDisconnect:
             raise HTTPException(400, "The upload was interrupted.") from None
-        if media == PDF_TYPE:
-            try:
-                text = await asyncio.to_thread(_pdf_text, bytes(body))
-            except Exception:
-                logger.info("unreadable PDF upload for session %s", session_id, exc_info=True)
-                raise HTTPException(400, "The PDF could not be read.") from None
-        else:
-            try:
-                text = bytes(body).decode("utf-8-sig")
-            except UnicodeDecodeError:
-                raise HTTPException(400, "The document is not valid UTF-8 text.") from None
-        if "\x00" in text:
-            raise HTTPException(400, "The document contains NUL characters (binary data?).")
-        if not text.strip():
-            raise HTTPException(400, "The document is empty.")
         name = filename.strip() or "document"
+        try:
+            text, _ = await asyncio.to_thread(document_text, bytes(body), name, media)
+        except DocumentError as exc:
+            if exc.reason == "pdf":
+                logger.info("unreadable PDF upload for session %s", session_id, exc_info=True)
+            raise HTTPException(400 if exc.reason in UNREADABLE else 415,
+                                UNREADABLE.get(exc.reason, str(exc))) from None
         chunks = chunk_text(text)
         vectors = await _embed(ctx, chunks)
         info = await asyncio.to_thread(store.documents.add_document, principal.owner, name,
