@@ -94,6 +94,11 @@ def serve(min_silence_s: float) -> int:
     async def ws_endpoint(websocket: WebSocket) -> None:
         await xtalk.connect(websocket)
 
+    @app.get("/_stats")
+    async def stats() -> dict[str, Any]:  # for benchmarks/soak.py
+        return {"tasks": len(asyncio.all_tasks()), "sessions": len(xtalk.sessions),
+                "waiting": xtalk.waiting_sessions, **xtalk.load.snapshot()}
+
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
