@@ -8,7 +8,8 @@ came to nothing), SpeechStarted, SpeechEnded (sample positions + arrival time of
 speech sample), SpeechPaused / SpeechResumed (silence began / speech came back within a
 segment), SpeechLevelMeasured (about 10 per second, for meters).
 
-Timing: VAD inference runs in a worker thread; an onset is announced on the first speech
+Timing: VAD inference runs in a worker thread (inline once it has proven cheaper than
+the hop: :class:`~xtalk.serving.model_calls.ModelCaller`); an onset is announced on the first speech
 frame (a playing reply pauses on it), a start is declared after ``min_speech_s`` of
 speech, an end after ``min_silence_s`` of silence (service config key ``"vad"``: fields of
 :class:`VADSettings`).
@@ -25,7 +26,6 @@ ignored: the conversation hears silence then, so there is nothing to recognise.
 
 from __future__ import annotations
 
-import asyncio
 from collections import deque
 
 import numpy as np
@@ -47,6 +47,7 @@ from xtalk.serving.events import (
 )
 from xtalk.serving.interfaces import Manager
 from xtalk.serving.managers.audio_in.vad_segmenter import SpeechSegmenter, VADSettings
+from xtalk.serving.model_calls import ModelCaller
 
 CLIENT_PRE_ROLL_S = 0.3
 LEVEL_EVERY_FRAMES = 3
@@ -73,6 +74,7 @@ class VADManager(Manager):
         self._client_ended_at: int | None = None  # sample of the client's last end
         self._segment_start = 0  # sample where the server's current segment started
         self._held_end: int | None = None  # a server end kept back for the client
+        self._caller = ModelCaller()
 
     def _client_owns_segment(self) -> bool:
         """The client's VAD spoke during the server's current segment."""
@@ -110,8 +112,8 @@ class VADManager(Manager):
         starts = [self._pending_start + i * size for i in range(n_frames)]
         self._pending = self._pending[n_frames * size:]
         self._pending_start += n_frames * size
-        probabilities = await asyncio.to_thread(
-            lambda: [float(vad.speech_probability(f)) for f in frames])
+        probabilities = await self._caller.call(
+            lambda: [float(vad.speech_probability(f)) for f in frames], items=n_frames)
         for frame, start, probability in zip(frames, starts, probabilities, strict=True):
             await self._on_probability(frame, start, probability)
 
