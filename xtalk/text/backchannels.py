@@ -2,8 +2,9 @@
 
 "Mm-hmm", "yeah", "okay", "right", "uh-huh" (alone or repeated) while the assistant speaks
 mean "go on"; anything more ("yeah, but…"), a question ("okay?"), an answer ("yes") or a
-command ("stop") is a real turn. :func:`leaves_the_floor` adds the lone word that is none
-of these: heard over a reply it is most often a hum or the reply's echo misrecognised.
+command ("stop") is a real turn. :func:`leaves_the_floor` adds the lone word and the
+short reaction that are none of these: heard over a reply they are most often a hum or
+the reply's echo misrecognised.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 
 BACKCHANNELS = frozenset({
     "uh huh", "uh hu", "aha", "ah", "oh", "yeah", "yea", "yep", "yup", "ok", "okay",
-    "right", "alright", "all right", "i see", "got it",
+    "right", "alright", "all right", "i see", "got it", "go on", "carry on", "keep going",
 })
 
 # One word that takes the floor even alone: commands, answers, greetings, question words,
@@ -23,9 +24,16 @@ FLOOR_WORDS = frozenset({
     "sorry", "excuse", "pardon", "what", "why", "how", "who", "when", "where", "which",
     "help", "repeat", "again", "louder", "slower", "faster", "next", "skip", "back",
     "thanks", "thank", "actually", "listen", "hold", "hang", "nevermind", "continue",
-    "don't", "dont", "quit", "exit", "mute", "forget", "wrong", "incorrect",
+    "don't", "dont", "quit", "exit", "mute", "forget", "wrong", "incorrect", "not",
+    "never", "shut", "tell", "more", "go", "play", "read", "open", "call", "set", "turn",
+    "remember", "search", "find", "show", "give", "please",
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
 })
+
+#: An utterance this short (seconds of speech, with the VAD's pre-roll) and of at most
+#: this many words is a reaction, not a turn, unless it commands, answers or asks.
+SHORT_REACTION_S = 1.0
+SHORT_REACTION_WORDS = 3
 
 _WORDS = re.compile(r"[a-z']+")
 _HUM = re.compile(r"^[mh]+$")  # "mm", "hmm", "mhm", "M-H-M": a closed-mouth hum
@@ -53,17 +61,25 @@ def is_backchannel(text: str) -> bool:
     return False
 
 
-def leaves_the_floor(text: str) -> bool:
+def leaves_the_floor(text: str, speech_s: float | None = None) -> bool:
     """Whether ``text``, heard while the assistant speaks, lets the reply go on: a
-    backchannel, or one lone word that is not a question, a number or one of
-    :data:`FLOOR_WORDS` (like LiveKit Agents' ``min_interruption_words``, but a command
-    still interrupts)."""
+    backchannel; one lone word; or, with ``speech_s`` (the utterance's length) at most
+    :data:`SHORT_REACTION_S`, up to :data:`SHORT_REACTION_WORDS` words — in each case
+    with no question, number or :data:`FLOOR_WORDS` word in it. (Like LiveKit Agents'
+    ``min_interruption_words``, but a command still interrupts; a hum Whisper turns into
+    "and I can." is a short reaction too.)"""
     if is_backchannel(text):
         return True
     stripped = text.strip()
     words = _WORDS.findall(stripped.lower())
-    return (len(words) == 1 and not stripped.endswith("?") and words[0] not in FLOOR_WORDS
-            and not any(c.isdigit() for c in stripped))
+    if not words or stripped.endswith("?") or any(c.isdigit() for c in stripped) \
+            or FLOOR_WORDS.intersection(words):
+        return False
+    if len(words) == 1:
+        return True
+    return (speech_s is not None and speech_s <= SHORT_REACTION_S
+            and len(words) <= SHORT_REACTION_WORDS)
 
 
-__all__ = ["BACKCHANNELS", "FLOOR_WORDS", "is_backchannel", "leaves_the_floor"]
+__all__ = ["BACKCHANNELS", "FLOOR_WORDS", "SHORT_REACTION_S", "SHORT_REACTION_WORDS",
+           "is_backchannel", "leaves_the_floor"]

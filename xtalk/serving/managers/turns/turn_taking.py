@@ -15,9 +15,9 @@ The behaviour users feel:
 * the speech turns out to be a valid utterance → the old reply is stopped and its
   generation cancelled *before* the new turn is accepted (so the conversation records the
   interrupted reply as heard before the new question);
-* the speech was noise, only a backchannel ("mm-hmm", "yeah", "okay"), or one lone word
-  that is no command, answer or question (a misheard hum or echo, most often) → the old
-  reply resumes;
+* the speech was noise, only a backchannel ("mm-hmm", "yeah", "okay"), one lone word or a
+  short reaction (at most three words in under a second of speech) that is no command,
+  answer or question (a misheard hum or echo, most often) → the old reply resumes;
 * while the user is silent inside a turn and the previous reply is over, the reply to what
   was said so far is prepared speculatively (ReplySpeculationRequested on the pause's
   transcript); speech that goes on abandons it (GenerationCancelRequested);
@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from xtalk.audio.pcm import INPUT_SAMPLE_RATE as SAMPLE_RATE
 from xtalk.serving.events import (
     BackchannelHeard,
     GenerationCancelRequested,
@@ -79,8 +80,10 @@ class TurnState:
     reply_turn: int | None = None
     #: the reply of ``reply_turn`` was heard to its end or stopped (or there is none)
     reply_settled: bool = True
-    #: user turns that began while a reply was still going (barge-in candidates)
-    over_reply: set[int] = field(default_factory=set)
+    user_turn_start: int = 0  # sample where the current user turn's speech began
+    #: user turns that began while a reply was still going (barge-in candidates), with
+    #: their speech's length in seconds once they ended
+    over_reply: dict[int, float | None] = field(default_factory=dict)
     #: (turn, text) of the speculative reply being prepared
     speculation: tuple[int, str] | None = None
 
@@ -123,9 +126,10 @@ class TurnTakingManager(Manager):
             await self._abandon_speculation("user_continued")
             return
         s.user_turn = s.allocate()
+        s.user_turn_start = event.start_sample
         s.last_partial = ""
         if not s.reply_settled:
-            s.over_reply.add(s.user_turn)
+            s.over_reply[s.user_turn] = None
         await self.publish(UserTurnStarted(session_id=self.session_id, turn_id=s.user_turn,
                                            start_sample=event.start_sample))
 
@@ -173,6 +177,8 @@ class TurnTakingManager(Manager):
         turn_id, (end_sample, end_time) = s.user_turn, s.pending_end
         s.user_turn, s.pending_end = None, None
         s.awaiting_final.add(turn_id)
+        if turn_id in s.over_reply:
+            s.over_reply[turn_id] = max(0, end_sample - s.user_turn_start) / SAMPLE_RATE
         await self.publish(UserTurnEnded(session_id=self.session_id, turn_id=turn_id,
                                          end_sample=end_sample, speech_end_time=end_time))
 
@@ -209,8 +215,8 @@ class TurnTakingManager(Manager):
         s = self.state
         s.awaiting_final.discard(event.turn_id)
         over_reply = event.turn_id in s.over_reply
-        s.over_reply.discard(event.turn_id)
-        if over_reply and not s.reply_settled and leaves_the_floor(event.text):
+        speech_s = s.over_reply.pop(event.turn_id, None)
+        if over_reply and not s.reply_settled and leaves_the_floor(event.text, speech_s):
             await self.publish(BackchannelHeard(session_id=self.session_id,
                                                 turn_id=event.turn_id, text=event.text))
             await self._resume_if_idle()
@@ -221,7 +227,7 @@ class TurnTakingManager(Manager):
     async def on_rejected(self, event: UtteranceRejected) -> None:
         s = self.state
         s.awaiting_final.discard(event.turn_id)
-        s.over_reply.discard(event.turn_id)
+        s.over_reply.pop(event.turn_id, None)
         if s.speculation is not None and s.speculation[0] == event.turn_id:
             await self._abandon_speculation("rejected")
         await self._resume_if_idle()
@@ -258,7 +264,7 @@ class TurnTakingManager(Manager):
                                             text=text, modality=modality))
         if s.user_turn is not None and s.user_turn != turn_id:
             # the user is already speaking again: the reply waits until that is judged
-            s.over_reply.add(s.user_turn)
+            s.over_reply.setdefault(s.user_turn, None)
             await self.publish(PlaybackPauseRequested(session_id=self.session_id,
                                                       turn_id=turn_id))
 
