@@ -91,8 +91,8 @@ async def test_a_backchannel_pauses_the_reply_and_it_goes_on(transport: Transpor
 
 async def test_a_short_reaction_lets_the_reply_go_on_a_long_one_does_not(
         transport: Transport) -> None:
-    """Three words in under a second of speech (with the VAD's pre-roll) are a reaction;
-    the same words said slowly are a turn."""
+    """Three words in under 0.8 s of speech are a reaction; the same words said slowly
+    are a turn."""
     _, client, story = await story_playing(transport)
     mark = len(client.messages)
     await client.send_audio(speech("so so nice", tail_s=0.5), speed=2.0)

@@ -30,9 +30,10 @@ FLOOR_WORDS = frozenset({
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
 })
 
-#: An utterance this short (seconds of speech, with the VAD's pre-roll) and of at most
-#: this many words is a reaction, not a turn, unless it commands, answers or asks.
-SHORT_REACTION_S = 1.0
+#: An utterance this short (seconds from its first speech frame to the silence after it)
+#: and of at most this many words is a reaction, not a turn, unless it commands, answers
+#: or asks.
+SHORT_REACTION_S = 0.8
 SHORT_REACTION_WORDS = 3
 
 _WORDS = re.compile(r"[a-z']+")

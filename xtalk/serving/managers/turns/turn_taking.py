@@ -80,7 +80,8 @@ class TurnState:
     reply_turn: int | None = None
     #: the reply of ``reply_turn`` was heard to its end or stopped (or there is none)
     reply_settled: bool = True
-    user_turn_start: int = 0  # sample where the current user turn's speech began
+    last_onset_sample: int = 0  # the latest first speech frame
+    user_turn_start: int = 0  # sample where the current user turn's voice began
     #: user turns that began while a reply was still going (barge-in candidates), with
     #: their speech's length in seconds once they ended
     over_reply: dict[int, float | None] = field(default_factory=dict)
@@ -103,8 +104,9 @@ class TurnTakingManager(Manager):
 
     # ---------------------------------------------------------------- speech activity
     @Manager.event_handler(SpeechOnsetDetected, priority=50)
-    async def on_onset(self, _event: SpeechOnsetDetected) -> None:
+    async def on_onset(self, event: SpeechOnsetDetected) -> None:
         s = self.state
+        s.last_onset_sample = event.start_sample
         if s.user_turn is None and s.reply_turn is not None:
             await self.publish(PlaybackPauseRequested(session_id=self.session_id,
                                                       turn_id=s.reply_turn),
@@ -126,7 +128,8 @@ class TurnTakingManager(Manager):
             await self._abandon_speculation("user_continued")
             return
         s.user_turn = s.allocate()
-        s.user_turn_start = event.start_sample
+        # the voice's first frame, not the pre-roll before it
+        s.user_turn_start = max(event.start_sample, s.last_onset_sample)
         s.last_partial = ""
         if not s.reply_settled:
             s.over_reply[s.user_turn] = None
