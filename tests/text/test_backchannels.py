@@ -15,7 +15,8 @@ def test_not_backchannels(text):
     assert not is_backchannel(text)
 
 
-@pytest.mark.parametrize("text", ["Mm hm.", "Hmm hmm.", "MMMM", "M-H-M-H-M.", "Mm-mm."])
+@pytest.mark.parametrize("text", ["Mm hm.", "Hmm hmm.", "MMMM", "M-H-M-H-M.", "Mm-mm.",
+                                  "M-M-H-N."])
 def test_hums_however_whisper_spells_them(text):
     assert is_backchannel(text)
 

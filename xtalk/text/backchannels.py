@@ -37,7 +37,7 @@ SHORT_REACTION_S = 0.8
 SHORT_REACTION_WORDS = 3
 
 _WORDS = re.compile(r"[a-z']+")
-_HUM = re.compile(r"^[mh]+$")  # "mm", "hmm", "mhm", "M-H-M": a closed-mouth hum
+_HUM = re.compile(r"^[mhn]+$")  # "mm", "hmm", "mhm", "M-H-M", "M-M-H-N": a closed-mouth hum
 
 
 def is_backchannel(text: str) -> bool:
