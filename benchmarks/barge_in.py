@@ -396,12 +396,12 @@ def backchannel_clips() -> list[tuple[str, np.ndarray]]:
     return clips
 
 
-async def backchannel_trials(trials: int) -> list[tuple[str, str, float]]:
+async def backchannel_trials(trials: int, seed: int = 11) -> list[tuple[str, str, float]]:
     """(clip, outcome, pause ms) per trial: a backchannel said 0.8 - 2.5 s into the story
     (room: 60 ms, gain 0.5, the echo gate on, the real recogniser); outcome ``resumed``
     (the reply went on), ``cancelled`` (stop_tts) or ``untouched`` (never paused)."""
     clips = backchannel_clips()
-    rng = np.random.default_rng(11)
+    rng = np.random.default_rng(seed)
     rows: list[tuple[str, str, float]] = []
     async with Bench(echo_gate=True, real_asr=True) as b:
         b.room.delay, b.room.gain = round(0.06 * RATE), 0.5
@@ -440,6 +440,8 @@ async def main() -> None:
     parser.add_argument("--backchannels", type=int, default=20,
                         help="(c) backchannel trials (0: skip)")
     parser.add_argument("--only-backchannels", action="store_true", help="run (c) alone")
+    parser.add_argument("--seed", type=int, default=11,
+                        help="(c): the seed of the moments the backchannels are said at")
     parser.add_argument("--noise-dbfs", type=float, default=None,
                         help="the microphone's own noise (white, dBFS); default: none")
     parser.add_argument("--noise-kind", choices=("white", "fan", "babble"), default="white",
@@ -479,7 +481,7 @@ async def main() -> None:
     if args.backchannels:
         print("\n(c) backchannels during the reply (room: 60 ms, gain 0.5, echo gate, "
               "faster-whisper): target <= 1 in 20 cancels the reply")
-        rows_c = await backchannel_trials(args.backchannels)
+        rows_c = await backchannel_trials(args.backchannels, args.seed)
         cancelled = sum(o == "cancelled" for _, o, _ in rows_c)
         pauses = [ms for _, o, ms in rows_c if o == "resumed"]
         print(f"  cancelled {cancelled}/{len(rows_c)}; resumed "
