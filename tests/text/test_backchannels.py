@@ -38,7 +38,8 @@ def test_commands_answers_questions_and_sentences_take_the_floor(text):
 
 
 @pytest.mark.parametrize(("text", "speech_s"), [("and I can.", 0.7), ("I like it.", 0.6),
-                                                ("That is right.", 0.8), ("Go on.", None)])
+                                                ("That is right.", 0.8), ("Go on.", None),
+                                                ("and then hm.", 1.2)])
 def test_a_short_reaction_leaves_the_floor(text, speech_s):
     assert leaves_the_floor(text, speech_s)
 
@@ -48,6 +49,6 @@ def test_a_short_reaction_leaves_the_floor(text, speech_s):
     ("I like it.", None),  # length unknown
     ("I like it a lot.", 0.7),  # four words
     ("Go back.", 0.6), ("Tell me more.", 0.6), ("Not that one.", 0.6),  # commands
-    ("Is it?", 0.5), ("Page 3.", 0.5)])
+    ("Is it?", 0.5), ("Page 3.", 0.5), ("hm, stop that", 0.5), ("hmm, hold on", 1.5)])
 def test_longer_speech_commands_and_questions_take_the_floor(text, speech_s):
     assert not leaves_the_floor(text, speech_s)

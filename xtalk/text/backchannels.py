@@ -64,11 +64,11 @@ def is_backchannel(text: str) -> bool:
 
 def leaves_the_floor(text: str, speech_s: float | None = None) -> bool:
     """Whether ``text``, heard while the assistant speaks, lets the reply go on: a
-    backchannel; one lone word; or, with ``speech_s`` (the utterance's length) at most
-    :data:`SHORT_REACTION_S`, up to :data:`SHORT_REACTION_WORDS` words — in each case
-    with no question, number or :data:`FLOOR_WORDS` word in it. (Like LiveKit Agents'
-    ``min_interruption_words``, but a command still interrupts; a hum Whisper turns into
-    "and I can." is a short reaction too.)"""
+    backchannel; one lone word; up to :data:`SHORT_REACTION_WORDS` words with a hum among
+    them, or said in at most :data:`SHORT_REACTION_S` (``speech_s``: the utterance's
+    length) — in each case with no question, number or :data:`FLOOR_WORDS` word in it.
+    (Like LiveKit Agents' ``min_interruption_words``, but a command still interrupts; a
+    hum Whisper turns into "and I can." is a short reaction too.)"""
     if is_backchannel(text):
         return True
     stripped = text.strip()
@@ -78,8 +78,10 @@ def leaves_the_floor(text: str, speech_s: float | None = None) -> bool:
         return False
     if len(words) == 1:
         return True
-    return (speech_s is not None and speech_s <= SHORT_REACTION_S
-            and len(words) <= SHORT_REACTION_WORDS)
+    if len(words) > SHORT_REACTION_WORDS:
+        return False
+    hummed = any(_HUM.match(w) and "m" in w for w in words)  # "and then hm.": a hum
+    return hummed or (speech_s is not None and speech_s <= SHORT_REACTION_S)
 
 
 __all__ = ["BACKCHANNELS", "FLOOR_WORDS", "SHORT_REACTION_S", "SHORT_REACTION_WORDS",
