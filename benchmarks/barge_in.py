@@ -236,7 +236,9 @@ class Bench:
         self.marks.setdefault(m.action, now)
         self.log.append((m.action, now))
         if m.action == "finish_asr":
-            self.heard.append(m.text())
+            confidence = m.data.get("confidence")
+            self.heard.append(m.text() if confidence is None
+                              else f"{m.text()} ({float(confidence):.2f})")
 
     def _on_speech(self, _event: SpeechOnsetDetected | SpeechStarted) -> None:
         self.marks.setdefault("speech", time.monotonic())

@@ -37,18 +37,21 @@ def test_commands_answers_questions_and_sentences_take_the_floor(text):
     assert not leaves_the_floor(text)
 
 
-@pytest.mark.parametrize(("text", "speech_s"), [("and I can.", 0.7), ("I like it.", 0.6),
-                                                ("That is right.", 0.8), ("Go on.", None),
-                                                ("and then hm.", 1.2)])
-def test_a_short_reaction_leaves_the_floor(text, speech_s):
-    assert leaves_the_floor(text, speech_s)
+@pytest.mark.parametrize(("text", "speech_s", "confidence"), [
+    ("and I can.", 0.7, 0.3), ("I like it.", 0.6, 0.45), ("That is right.", 0.8, 0.2),
+    ("Go on.", None, None), ("and then hm.", 1.2, 0.9)])
+def test_a_short_reaction_leaves_the_floor(text, speech_s, confidence):
+    assert leaves_the_floor(text, speech_s, confidence)
 
 
-@pytest.mark.parametrize(("text", "speech_s"), [
-    ("I like it.", 1.5),  # not short
-    ("I like it.", None),  # length unknown
-    ("I like it a lot.", 0.7),  # four words
-    ("Go back.", 0.6), ("Tell me more.", 0.6), ("Not that one.", 0.6),  # commands
-    ("Is it?", 0.5), ("Page 3.", 0.5), ("hm, stop that", 0.5), ("hmm, hold on", 1.5)])
-def test_longer_speech_commands_and_questions_take_the_floor(text, speech_s):
-    assert not leaves_the_floor(text, speech_s)
+@pytest.mark.parametrize(("text", "speech_s", "confidence"), [
+    ("I like it.", 1.5, 0.3),  # not short
+    ("I like it.", None, 0.3),  # length unknown
+    ("sing a chant", 0.6, 0.9),  # a clear request
+    ("I like it.", 0.6, None),  # confidence unknown
+    ("I like it a lot.", 0.7, 0.3),  # four words
+    ("Go back.", 0.6, 0.3), ("Tell me more.", 0.6, 0.3), ("Not that one.", 0.6, 0.3),
+    ("good morning", 0.6, 0.3), ("Is it?", 0.5, 0.3), ("Page 3.", 0.5, 0.3),
+    ("hm, stop that", 0.5, 0.3), ("hmm, hold on", 1.5, 0.3)])
+def test_requests_commands_and_questions_take_the_floor(text, speech_s, confidence):
+    assert not leaves_the_floor(text, speech_s, confidence)

@@ -16,8 +16,8 @@ BACKCHANNELS = frozenset({
     "right", "alright", "all right", "i see", "got it", "go on", "carry on", "keep going",
 })
 
-# One word that takes the floor even alone: commands, answers, greetings, question words,
-# politeness. Numbers take it too (an answer: "five", "2").
+# A word that takes the floor, alone or in a short reaction: commands, answers, greetings,
+# question words, politeness, request verbs. Numbers take it too (an answer: "five").
 FLOOR_WORDS = frozenset({
     "stop", "wait", "halt", "pause", "cancel", "enough", "quiet", "silence", "shush", "shh",
     "hush", "no", "nope", "nah", "yes", "sure", "bye", "goodbye", "hello", "hi", "hey",
@@ -26,7 +26,8 @@ FLOOR_WORDS = frozenset({
     "thanks", "thank", "actually", "listen", "hold", "hang", "nevermind", "continue",
     "don't", "dont", "quit", "exit", "mute", "forget", "wrong", "incorrect", "not",
     "never", "shut", "tell", "more", "go", "play", "read", "open", "call", "set", "turn",
-    "remember", "search", "find", "show", "give", "please",
+    "remember", "search", "find", "show", "give", "please", "morning", "afternoon",
+    "evening", "night",
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
 })
 
@@ -34,6 +35,9 @@ FLOOR_WORDS = frozenset({
 #: and of at most this many words is a reaction, not a turn, unless it commands, answers
 #: or asks.
 SHORT_REACTION_S = 0.8
+#: Below this recognition confidence a short multi-word transcript is taken for a
+#: misheard reaction (Whisper: exp of the mean log-probability).
+UNSURE_CONFIDENCE = 0.5
 SHORT_REACTION_WORDS = 3
 
 _WORDS = re.compile(r"[a-z']+")
@@ -62,11 +66,14 @@ def is_backchannel(text: str) -> bool:
     return False
 
 
-def leaves_the_floor(text: str, speech_s: float | None = None) -> bool:
+def leaves_the_floor(text: str, speech_s: float | None = None,
+                     confidence: float | None = None) -> bool:
     """Whether ``text``, heard while the assistant speaks, lets the reply go on: a
     backchannel; one lone word; up to :data:`SHORT_REACTION_WORDS` words with a hum among
     them, or said in at most :data:`SHORT_REACTION_S` (``speech_s``: the utterance's
-    length) — in each case with no question, number or :data:`FLOOR_WORDS` word in it.
+    length) and recognised with a ``confidence`` under :data:`UNSURE_CONFIDENCE` — in
+    each case with no question, number or :data:`FLOOR_WORDS` word in it. A clear short
+    request ("sing a chant") takes the floor.
     (Like LiveKit Agents' ``min_interruption_words``, but a command still interrupts; a
     hum Whisper turns into "and I can." is a short reaction too.)"""
     if is_backchannel(text):
@@ -81,8 +88,9 @@ def leaves_the_floor(text: str, speech_s: float | None = None) -> bool:
     if len(words) > SHORT_REACTION_WORDS:
         return False
     hummed = any(_HUM.match(w) and "m" in w for w in words)  # "and then hm.": a hum
-    return hummed or (speech_s is not None and speech_s <= SHORT_REACTION_S)
+    unsure = confidence is not None and confidence < UNSURE_CONFIDENCE
+    return hummed or (unsure and speech_s is not None and speech_s <= SHORT_REACTION_S)
 
 
 __all__ = ["BACKCHANNELS", "FLOOR_WORDS", "SHORT_REACTION_S", "SHORT_REACTION_WORDS",
-           "is_backchannel", "leaves_the_floor"]
+           "UNSURE_CONFIDENCE", "is_backchannel", "leaves_the_floor"]

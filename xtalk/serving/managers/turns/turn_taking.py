@@ -16,8 +16,9 @@ The behaviour users feel:
   generation cancelled *before* the new turn is accepted (so the conversation records the
   interrupted reply as heard before the new question);
 * the speech was noise, only a backchannel ("mm-hmm", "yeah", "okay"), one lone word or a
-  short reaction (at most three words in under a second of speech) that is no command,
-  answer or question (a misheard hum or echo, most often) → the old reply resumes;
+  short reaction (at most three words with a hum among them, or said in under 0.8 s and
+  recognised unsure) that is no command, answer or question (a misheard hum or echo, most
+  often) → the old reply resumes;
 * while the user is silent inside a turn and the previous reply is over, the reply to what
   was said so far is prepared speculatively (ReplySpeculationRequested on the pause's
   transcript); speech that goes on abandons it (GenerationCancelRequested);
@@ -219,7 +220,8 @@ class TurnTakingManager(Manager):
         s.awaiting_final.discard(event.turn_id)
         over_reply = event.turn_id in s.over_reply
         speech_s = s.over_reply.pop(event.turn_id, None)
-        if over_reply and not s.reply_settled and leaves_the_floor(event.text, speech_s):
+        if over_reply and not s.reply_settled and leaves_the_floor(event.text, speech_s,
+                                                                   event.confidence):
             await self.publish(BackchannelHeard(session_id=self.session_id,
                                                 turn_id=event.turn_id, text=event.text))
             await self._resume_if_idle()
