@@ -104,7 +104,8 @@ def serve(min_silence_s: float) -> int:
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
-                            lifespan="off", timeout_graceful_shutdown=3)
+                            lifespan="off", timeout_graceful_shutdown=3,
+                            ws_per_message_deflate=False)  # as xtalk-server
     server = uvicorn.Server(config)
     print(f"PORT {port} loop {config.loop} ws {config.ws}", flush=True)
     server.run(sockets=[sock])

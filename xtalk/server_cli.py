@@ -266,7 +266,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         uvicorn.run(app, host=host, port=args.port, log_level=args.log_level,
                     ssl_certfile=tls_cert, ssl_keyfile=tls_key,
-                    ws_max_size=limits.hard_frame_bytes)
+                    ws_max_size=limits.hard_frame_bytes,
+                    ws_per_message_deflate=False)  # PCM barely compresses; saves CPU
     finally:
         store.close()
     return 0

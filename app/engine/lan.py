@@ -117,7 +117,8 @@ class LanServer:
         import uvicorn
 
         config = uvicorn.Config(self.app, log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=3, ws_max_size=self.ws_max_size)
+                                timeout_graceful_shutdown=3, ws_max_size=self.ws_max_size,
+                                ws_per_message_deflate=False)
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        name="xtalk-lan-server", daemon=True)

@@ -129,5 +129,6 @@ def rms_dbfs(pcm: np.ndarray) -> float:
     """RMS level of int16 audio in dB relative to full scale (-120 for silence)."""
     if pcm.size == 0:
         return -120.0
-    rms = float(np.sqrt(np.mean(np.square(pcm.astype(np.float64) / 32768.0))))
+    x = pcm.astype(np.float32)
+    rms = float(np.sqrt(np.dot(x, x) / x.size)) / 32768.0
     return 20.0 * np.log10(rms) if rms > 1e-6 else -120.0

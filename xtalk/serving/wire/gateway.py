@@ -195,30 +195,49 @@ class SessionGateway:
 
     # ------------------------------------------------------------------ inbound
     async def receive_loop(self) -> None:
-        """Read client messages until the client disconnects or the gateway closes."""
-        idle_timeout = self.connection_limits.idle_timeout_s if self.enforce_limits else None
+        """Read client messages until the client disconnects or the gateway closes; a
+        connection quiet for ``idle_timeout_s`` is closed (4408)."""
+        idle = self.connection_limits.idle_timeout_s if self.enforce_limits else None
+        loop = asyncio.get_running_loop()
+        last = loop.time()
         while not self.closed:
             try:
-                async with asyncio.timeout(idle_timeout):  # no task per message
-                    message = await self.websocket.receive()
+                # One deadline for many messages: it is moved on only when a tenth of the
+                # idle time has passed (a timer per message costs too much with hundreds
+                # of sessions); when it fires, the last message decides.
+                async with asyncio.timeout_at(None if idle is None else last + idle) as cm:
+                    while not self.closed:
+                        message = await self.websocket.receive()
+                        last = loop.time()
+                        if idle is not None and cm.when() - last < 0.9 * idle:
+                            cm.reschedule(last + idle)
+                        if not await self._handle(message):
+                            return
+                return
             except TimeoutError:
+                if idle is not None and loop.time() - last < idle:
+                    continue  # a message came since the deadline was set: wait the rest
                 self.close_for(WS_IDLE_TIMEOUT, "idle_timeout",
-                               f"No message for {idle_timeout:g} s; the connection was "
+                               f"No message for {idle:g} s; the connection was "
                                "closed. Reconnect to continue the conversation.")
                 return
             except (WebSocketDisconnect, RuntimeError):
                 return
-            kind = message.get("type")
-            if kind == "websocket.disconnect":
-                return
-            if kind != "websocket.receive":
-                continue
-            if self.enforce_limits and not self._within_rate():
-                continue
-            if message.get("bytes") is not None:
-                await self.handle_bytes(message["bytes"])
-            elif message.get("text") is not None:
-                await self.handle_text(message["text"])
+
+    async def _handle(self, message: dict[str, Any]) -> bool:
+        """Handle one ASGI message; ``False`` when the client disconnected."""
+        kind = message.get("type")
+        if kind == "websocket.disconnect":
+            return False
+        if kind != "websocket.receive":
+            return True
+        if self.enforce_limits and not self._within_rate():
+            return True
+        if message.get("bytes") is not None:
+            await self.handle_bytes(message["bytes"])
+        elif message.get("text") is not None:
+            await self.handle_text(message["text"])
+        return True
 
     async def handle_bytes(self, data: bytes) -> None:
         try:

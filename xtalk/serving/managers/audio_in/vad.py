@@ -119,7 +119,8 @@ class VADManager(Manager):
 
     async def _on_probability(self, frame: np.ndarray, start: int, probability: float) -> None:
         self._frames += 1
-        if self._frames % LEVEL_EVERY_FRAMES == 0:
+        if self._frames % LEVEL_EVERY_FRAMES == 0 \
+                and self.event_bus.subscriber_count(SpeechLevelMeasured):  # a meter listens
             await self.publish(SpeechLevelMeasured(
                 session_id=self.session_id, probability=probability, rms=rms_dbfs(frame)))
         decision = self.segmenter.process(start, frame.size, probability)

@@ -49,6 +49,7 @@ from xtalk.serving.events import (
 )
 from xtalk.serving.interfaces import Manager
 from xtalk.serving.managers.recognition.utterance_validation import validate_utterance
+from xtalk.serving.model_calls import ModelCaller
 
 SAMPLE_RATE = 16000
 
@@ -107,6 +108,7 @@ class ASRManager(Manager):
         super().__init__(*args, **kwargs)
         self.settings = ASRSettings(**dict(self.setting("asr", {})))
         self.history = AudioHistory(max_seconds=self.settings.max_utterance_s + 5.0)
+        self._caller = ModelCaller(inline_below_s=0.0)  # DEBUG
         self._current: _Utterance | None = None
         self.speculative_hits = 0
         self._partial_task: asyncio.Task[None] | None = None
@@ -236,12 +238,14 @@ class ASRManager(Manager):
 
     async def _run_model(self, decode, audio: np.ndarray, wanted=lambda: True
                          ) -> Transcription:
-        """Run ``decode(audio)`` in a worker thread once this session's previous decode
-        is done, unless ``wanted()`` has turned false by then (:class:`_Superseded`)."""
+        """Run ``decode(audio)`` (in a worker thread unless the model proved cheaper than
+        the hop: :class:`~xtalk.serving.model_calls.ModelCaller`) once this session's
+        previous decode is done, unless ``wanted()`` has turned false by then
+        (:class:`_Superseded`)."""
         async with self._decoding:
             if not wanted():
                 raise _Superseded
-            return await asyncio.to_thread(decode, audio)
+            return await self._caller.call(lambda: decode(audio))
 
     def _utterance_audio(self, start: int, end: int) -> np.ndarray:
         max_samples = int(self.settings.max_utterance_s * SAMPLE_RATE)
