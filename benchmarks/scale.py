@@ -65,8 +65,9 @@ FRAME = 512
 FRAME_S = FRAME / SR
 MIN_SILENCE_S = 0.25  # 8 frames
 SILENCE_WAIT_MS = 7 * FRAME_S * 1000  # first silent frame → the 8th, which ends the turn
-CYCLE_FRAMES = 64  # 2.048 s
-SPEECH_FRAMES = 20  # 0.64 s
+CYCLE_FRAMES = 64  # 2.048 s (--pattern browser: 128, 4.096 s)
+SPEECH_FRAMES = 20  # 0.64 s (--pattern browser: 62, 1.98 s)
+CLIENT_VAD = False  # --pattern browser: vad_speech_start / vad_speech_end, as the page
 TAIL_FRAMES = 32  # an utterance starts only if ≥ 1 s of the window is left after it
 ADDED_LIMIT_MS = 50.0
 REPLY_GRACE_S = 2.0
@@ -228,6 +229,8 @@ class SessionClient:
     late_frames: int = 0
     frames_sent: int = 0
     closing: bool = False
+    queued: bool = False  # told to wait (queue_status) before its session started
+    refused: bool = False  # told the server is busy (server_busy, close 4503)
     _meta_turn: int | None = None
     _session_info: asyncio.Event = field(default_factory=asyncio.Event)
     _sends: set[asyncio.Task[None]] = field(default_factory=set)
@@ -246,7 +249,12 @@ class SessionClient:
         try:
             await asyncio.wait_for(self._session_info.wait(), 10)
         except TimeoutError:
-            self.errors.append("no session_info within 10 s")
+            if not (self.queued or self.refused):
+                self.errors.append("no session_info within 10 s")
+
+    @property
+    def admitted(self) -> bool:
+        return self._session_info.is_set()
 
     async def _read(self) -> None:
         import websockets
@@ -273,15 +281,20 @@ class SessionClient:
                                                 "data": {"timestamp": time.time() * 1000}}))
                 elif action == "session_info":
                     self._session_info.set()
+                elif action == "queue_status":
+                    self.queued = True
+                elif action == "error" and data.get("code") == "server_busy":
+                    self.refused = True
                 elif action in ("error", "invalid_asr_result"):
                     self.errors.append(f"{action}: {json.dumps(data)[:120]}")
         except websockets.ConnectionClosed as exc:
-            if not self.closing:
+            if not self.closing and not self.refused:
                 self.errors.append(f"connection closed: {exc}")
         except Exception as exc:
             self.errors.append(f"reader failed: {type(exc).__name__}: {exc}")
         finally:
-            if not self.closing and not any("closed" in e for e in self.errors):
+            if not self.closing and not self.refused \
+                    and not any("closed" in e for e in self.errors):
                 self.errors.append("connection closed by the server")
 
     def _send_soon(self, text: str) -> None:
@@ -297,11 +310,14 @@ class SessionClient:
                 self.errors.append(f"send failed: {type(exc).__name__}")
 
     async def stream(self, t_start: float, n_frames: int, speech_starts: list[int]) -> None:
-        """Send ``n_frames`` frames in real time; speech at ``speech_starts``."""
-        if self.ws is None:
+        """Send ``n_frames`` frames in real time; speech at ``speech_starts`` (with the
+        client's own VAD messages when ``CLIENT_VAD``). Only an admitted session talks."""
+        if self.ws is None or not self.admitted:
             return
         speech = {s + k for s in speech_starts for k in range(SPEECH_FRAMES)}
         last = {s + SPEECH_FRAMES - 1 for s in speech_starts}
+        vad_start = set(speech_starts) if CLIENT_VAD else set()
+        vad_end = {s + 8 for s in last} if CLIENT_VAD else set()
         for i in range(n_frames):
             delay = t_start + i * FRAME_S - time.monotonic()
             if delay > 0:
@@ -311,6 +327,10 @@ class SessionClient:
             if delay < -0.02:
                 self.late_frames += 1
             try:
+                if i in vad_start or i in vad_end:
+                    kind = "start" if i in vad_start else "end"
+                    await self.ws.send(json.dumps({"action": f"vad_speech_{kind}", "data": {
+                        "timestamp": time.time() * 1000}}))
                 await self.ws.send(SPEECH_FRAME if i in speech else SILENT_FRAME)
             except Exception as exc:
                 self.errors.append(f"send failed: {type(exc).__name__}")
@@ -357,6 +377,9 @@ class Level:
     late_frames: int = 0
     frames: int = 0
     extensions: str = ""
+    admitted: int = 0
+    queued: int = 0
+    refused: int = 0
 
 
 def pct(values: list[float], q: float) -> float:
@@ -397,6 +420,9 @@ async def run_level(server: ServerProcess, n: int, seconds: float) -> Level:
             len(c.first_audio) < len(c.utterances) for c in clients if c.ws is not None):
         await asyncio.sleep(0.05)
     await asyncio.gather(*(c.close() for c in clients))
+    level.admitted = sum(c.admitted for c in clients)
+    level.refused = sum(c.refused for c in clients)
+    level.queued = sum(c.queued and not c.admitted and not c.refused for c in clients)
     for c in clients:
         level.errors.extend(f"session {c.index}: {e}" for e in c.errors)
         level.max_late_ms = max(level.max_late_ms, c.max_late_s * 1000)
@@ -457,8 +483,10 @@ async def amain(args: argparse.Namespace) -> int:
         idle_rss = server.rss_mb()
         print(f"server: pid {server.proc.pid}, {server.banner} (null models, vad "
               f"min_silence_s {MIN_SILENCE_S}); idle RSS {idle_rss:.0f} MB")
-        print(f"each session: 512-sample frames every 32 ms; 0.64 s of speech every "
-              f"2.048 s (random phase); the turn ends on the 8th silent frame "
+        print(f"each session: 512-sample frames every 32 ms; {SPEECH_FRAMES * FRAME_S:.2f} s "
+              f"of speech every {CYCLE_FRAMES * FRAME_S:.3f} s (random phase)"
+              f"{', client VAD messages' if CLIENT_VAD else ''}; the turn ends on the 8th "
+              f"silent frame "
               f"(server e2e holds {SILENCE_WAIT_MS:.0f} ms of silence wait, "
               f"client-observed {SILENCE_WAIT_MS + FRAME_S * 1000:.0f} ms)")
         print("(ms; added = minus the N = 1 median; client = last speech frame sent → first "
@@ -471,8 +499,8 @@ async def amain(args: argparse.Namespace) -> int:
         for n in args.ns:
             seconds = args.baseline_seconds if n == 1 else args.seconds
             elapsed = time.monotonic() - started
-            if elapsed + seconds + 5 > RUN_BUDGET_S:
-                print(f"(stopping before N = {n}: the run budget of {RUN_BUDGET_S:.0f} s "
+            if elapsed + seconds + 5 > args.budget:
+                print(f"(stopping before N = {n}: the run budget of {args.budget:.0f} s "
                       f"would be exceeded)")
                 break
             level = await run_level(server, n, seconds)
@@ -482,6 +510,13 @@ async def amain(args: argparse.Namespace) -> int:
                 base_client = pct(level.client, 50)
             print_level(level, base_e2e, base_client, idle_rss)
             added_p95 = pct([v - base_e2e for v in level.e2e], 95)
+            if level.queued or level.refused:
+                print(f"    admitted {level.admitted}, waiting in the queue {level.queued}, "
+                      f"refused (server_busy) {level.refused}; lost turns of the admitted: "
+                      f"{level.unanswered} of {level.utterances} "
+                      f"({100 * level.unanswered / max(1, level.utterances):.1f} %)")
+            if args.all:
+                continue
             if level.errors:
                 print(f"    errors at N = {n} ({len(level.errors)}): "
                       + "; ".join(level.errors[:5]))
@@ -537,12 +572,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0, help="streaming time per N")
     parser.add_argument("--baseline-seconds", type=float, default=30.0,
                         help="streaming time of the N = 1 baseline")
+    parser.add_argument("--pattern", choices=("short", "browser"), default="short",
+                        help="short: 0.64 s of speech every 2.048 s; browser: 2 s every "
+                             "4.1 s with vad_speech_start / vad_speech_end, as the page")
+    parser.add_argument("--all", action="store_true",
+                        help="run every N, also after one missed the latency target")
+    parser.add_argument("--budget", type=float, default=RUN_BUDGET_S,
+                        help="stop before a level that would end after this many seconds")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--min-silence", type=float, default=MIN_SILENCE_S,
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.serve:
         return serve(args.min_silence)
+    if args.pattern == "browser":
+        global CYCLE_FRAMES, SPEECH_FRAMES, CLIENT_VAD
+        CYCLE_FRAMES, SPEECH_FRAMES, CLIENT_VAD = 128, 62, True
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         import uvloop

@@ -91,8 +91,11 @@ class Xtalk:
             raise TypeError("service_prototype must be a prototype Service (no connection)")
         self.service_prototype = service_prototype
         #: The server's load; new sessions wait while it is saturated.
-        self.load = LoadMonitor(on_change=self._load_changed)
-        self._admission = SessionLimiter(max_sessions, busy=lambda: self.load.saturated)
+        self.load = LoadMonitor(on_change=self._load_changed,
+                                sessions=lambda: len(self.sessions))
+        self._admission = SessionLimiter(
+            max_sessions, busy=lambda: self.load.saturated
+            or not self.load.has_room(self._admission.active))
         self.sessions: dict[str, Service] = {}
         self._session_users: dict[str, str | None] = {}
         self._sessions_created = 0

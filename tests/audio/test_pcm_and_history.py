@@ -86,3 +86,20 @@ def test_low_delay_resampler_keeps_pace_block_by_block(rate_in: int) -> None:
     parts = [stream.process(np.ones(block, np.float32)) for _ in range(3)]
     total = sum(p.size for p in parts) + stream.process(np.zeros(0), last=True).size
     assert 960 <= total <= 963  # the flush hands out what the filter held back
+
+
+def test_history_forgets_what_it_is_told_to_and_keeps_slicing() -> None:
+    from xtalk.audio.history import AudioHistory
+
+    history = AudioHistory(max_seconds=1.0, sample_rate=1000)
+    for start in range(0, 3000, 100):
+        history.append(start, np.arange(start, start + 100, dtype=np.int16))
+    assert history.start_sample == 2000 and history.end_sample == 3000  # the 1 s window
+    assert np.array_equal(history.slice(2450, 2550), np.arange(2450, 2550, dtype=np.int16))
+    history.forget_before(2850)
+    assert history.start_sample == 2800  # whole blocks go
+    assert np.array_equal(history.slice(0, 5000), np.arange(2800, 3000, dtype=np.int16))
+    assert history.slice(100, 200).size == 0
+    history.append(3200, np.ones(50, dtype=np.int16))  # a gap is silence
+    assert np.array_equal(history.slice(3000, 3250),
+                          np.r_[np.zeros(200, np.int16), np.ones(50, np.int16)])

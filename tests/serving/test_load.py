@@ -83,3 +83,29 @@ async def test_new_sessions_wait_while_saturated_and_the_line_is_bounded(
     await second.wait_for("queue_granted")
     await second.wait_for("session_info")
     assert len(xt.sessions) == 2
+
+
+def test_the_monitor_learns_what_a_session_costs_the_loop() -> None:
+    active = 100
+    monitor = LoadMonitor(window_s=1.0, loop_target=0.8, sessions=lambda: active)
+    assert monitor.capacity is None and monitor.has_room(10_000)
+    for i in range(41):  # the loop's thread busy half of the time, 100 sessions
+        monitor.record(0.001, now=i * 0.05, cpu_s=0.0, loop_cpu_s=i * 0.05 * 0.5)
+    assert abs(monitor.loop_share - 0.5) < 0.01
+    capacity = monitor.capacity
+    assert capacity is not None and 155 <= capacity <= 161  # 0.8 / (0.5 / 100) = 160
+    assert monitor.has_room(capacity - 1) and not monitor.has_room(capacity)
+    active = 5  # too few sessions to learn from: the estimate stays
+    for i in range(41, 80):
+        monitor.record(0.001, now=i * 0.05, cpu_s=0.0, loop_cpu_s=i * 0.05 * 0.9)
+    assert monitor.capacity == capacity
+
+
+async def test_sessions_beyond_the_learnt_capacity_wait(transport: Transport) -> None:
+    xt = build_xtalk()
+    first = await transport.open_session(xt)
+    xt.load.session_cost = xt.load.loop_target  # one session fills the loop
+    waiting = await transport.connect(xt)
+    assert (await waiting.wait_for("queue_status")).data["position"] == 1
+    await first.close()
+    await waiting.wait_for("session_info")

@@ -52,6 +52,8 @@ from xtalk.serving.managers.recognition.utterance_validation import validate_utt
 from xtalk.serving.model_calls import ModelCaller
 
 SAMPLE_RATE = 16000
+#: Audio kept between turns: a turn starts up to this far back (pre-roll, client VAD).
+IDLE_KEEP_SAMPLES = 3 * 16000
 
 
 @dataclass
@@ -108,7 +110,7 @@ class ASRManager(Manager):
         super().__init__(*args, **kwargs)
         self.settings = ASRSettings(**dict(self.setting("asr", {})))
         self.history = AudioHistory(max_seconds=self.settings.max_utterance_s + 5.0)
-        self._caller = ModelCaller(inline_below_s=0.0)  # DEBUG
+        self._caller = ModelCaller()
         self._current: _Utterance | None = None
         self.speculative_hits = 0
         self._partial_task: asyncio.Task[None] | None = None
@@ -126,7 +128,10 @@ class ASRManager(Manager):
     def on_frame(self, event: AudioFrameReceived) -> None:
         self.history.append(event.start_sample, event.pcm)
         utt = self._current
-        if utt is None or self._speculation is not None or (
+        if utt is None:  # between turns only the lead-in of the next one is needed
+            self.history.forget_before(self.history.end_sample - IDLE_KEEP_SAMPLES)
+            return
+        if self._speculation is not None or (
                 self._partial_task is not None and not self._partial_task.done()):
             return
         now = time.monotonic()
