@@ -91,15 +91,17 @@ def test_low_delay_resampler_keeps_pace_block_by_block(rate_in: int) -> None:
 def test_history_forgets_what_it_is_told_to_and_keeps_slicing() -> None:
     from xtalk.audio.history import AudioHistory
 
-    history = AudioHistory(max_seconds=1.0, sample_rate=1000)
+    history = AudioHistory(max_seconds=2.0, sample_rate=1000)  # 1 s chunks of 1000
     for start in range(0, 3000, 100):
         history.append(start, np.arange(start, start + 100, dtype=np.int16))
-    assert history.start_sample == 2000 and history.end_sample == 3000  # the 1 s window
-    assert np.array_equal(history.slice(2450, 2550), np.arange(2450, 2550, dtype=np.int16))
+    assert history.start_sample == 1000 and history.end_sample == 3000  # the 2 s window
+    assert np.array_equal(history.slice(950, 2550), np.arange(1000, 2550, dtype=np.int16))
     history.forget_before(2850)
-    assert history.start_sample == 2800  # whole blocks go
-    assert np.array_equal(history.slice(0, 5000), np.arange(2800, 3000, dtype=np.int16))
+    assert history.start_sample == 2000  # whole chunks go
+    assert np.array_equal(history.slice(0, 5000), np.arange(2000, 3000, dtype=np.int16))
     assert history.slice(100, 200).size == 0
     history.append(3200, np.ones(50, dtype=np.int16))  # a gap is silence
     assert np.array_equal(history.slice(3000, 3250),
                           np.r_[np.zeros(200, np.int16), np.ones(50, np.int16)])
+    history.forget_before(10_000)  # the newest chunk always stays
+    assert history.end_sample == 3250 and history.slice(3000, 3250).size == 250

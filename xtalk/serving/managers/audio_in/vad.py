@@ -103,7 +103,9 @@ class VADManager(Manager):
             return
         if self._pending.size == 0:
             self._pending_start = event.start_sample
-        self._pending = np.concatenate([self._pending, event.pcm])
+            self._pending = event.pcm  # (the usual case: whole frames, nothing copied)
+        else:
+            self._pending = np.concatenate([self._pending, event.pcm])
         size = vad.frame_samples
         n_frames = self._pending.size // size
         if n_frames == 0:
