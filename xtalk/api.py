@@ -22,6 +22,7 @@ import dataclasses
 import json
 import logging
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -48,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 TOP_LEVEL_KEYS = frozenset({"max_connections", "service_config"})
 #: The slots whose models take a while to load: (slot, progress stage).
+LOAD_WORKERS = 3
 LOAD_STAGES = (("asr", "asr"), ("vad", "vad"), ("turn_detector", "turn_detector"),
                ("tts", "tts"), ("llm_agent", "agent"))
 WebSocket = Any
@@ -142,18 +144,29 @@ class Xtalk:
     @classmethod
     def build(cls, path_or_dict: str | dict,
               progress: Callable[[str, float], None] | None = None) -> Xtalk:
-        """:meth:`from_config`, telling ``progress(stage, fraction)`` before each slow
-        model is loaded (stages ``"asr"``, ``"vad"``, ``"turn_detector"``, ``"tts"``,
-        ``"agent"``; called on this thread) — for a splash screen."""
+        """:meth:`from_config`, loading the slow models side by side and telling
+        ``progress(stage, fraction)`` as each is loaded: the stage still loading
+        (``"asr"``, ``"vad"``, ``"turn_detector"``, ``"tts"``, ``"agent"``) and the share
+        done; called on this thread — for a splash screen."""
         config = _load_config(path_or_dict)
+        registry = {slot: list(specs) for slot, specs in cls.MODEL_REGISTRY.items()}
+        stages = [(slot, stage) for slot, stage in LOAD_STAGES
+                  if registry.get(slot) and isinstance(config.get(slot), str | dict)]
         prebuilt: dict[str, Any] = {}
-        if progress is not None:
-            registry = {slot: list(specs) for slot, specs in cls.MODEL_REGISTRY.items()}
-            for index, (slot, stage) in enumerate(LOAD_STAGES):
-                progress(stage, index / len(LOAD_STAGES))
-                entry = config.get(slot)
-                if entry is not None and registry.get(slot) and isinstance(entry, str | dict):
-                    prebuilt[slot] = build_model(slot, entry, registry)
+        # The slow models load side by side (model files are read and set up in native
+        # code: Whisper's while Python builds the rest); progress follows completion.
+        with ThreadPoolExecutor(max_workers=LOAD_WORKERS,
+                                thread_name_prefix="xtalk-load") as pool:
+            futures = {pool.submit(build_model, slot, config[slot], registry): (slot, stage)
+                       for slot, stage in stages}
+            if progress is not None and stages:
+                progress(stages[0][1], 0.0)
+            for done, future in enumerate(as_completed(futures), start=1):
+                slot, stage = futures[future]
+                prebuilt[slot] = future.result()
+                waiting = [s for k, s in stages if k not in prebuilt]
+                if progress is not None:  # what is still being loaded, and how far
+                    progress(waiting[0] if waiting else stage, done / len(stages))
         pipeline = cls.create_pipeline_from_config(
             pipeline_cls=DefaultPipeline, config_path_or_dict=config,
             additional_model_registry=prebuilt)
