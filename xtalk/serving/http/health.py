@@ -2,7 +2,8 @@
 
 * ``GET /healthz`` — liveness: the process answers (always 200): ``{"status": "ok"}``,
   or ``"busy"`` while the server is saturated, with ``"load"``: ``saturated``,
-  ``loop_lag_ms`` (p90), ``cpu`` (share of the machine), ``sessions``, ``waiting``
+  ``loop_lag_ms`` (p90), ``cpu`` (share of the machine), ``loop`` (the loop thread's
+  share), ``capacity`` (learnt sessions; null until learnt), ``sessions``, ``waiting``
   (:mod:`xtalk.serving.load`; new sessions wait while it is busy).
 * ``GET /readyz`` — readiness: 200 ``{"status": "ready", "checks": {...}}`` when the
   pipeline's models are loaded (the prototype has its ASR, agent and TTS) and the store's
