@@ -33,8 +33,6 @@ Every chat request body is recorded in :attr:`requests` (and its ``Authorization
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import socket
 import threading
@@ -44,9 +42,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from threaded_server import ThreadedServer
 
 __all__ = ["Fail", "Hang", "NoDone", "ScriptedLLMServer", "Text", "ToolCall", "free_port"]
 
@@ -141,7 +139,7 @@ def free_port() -> int:
 
 
 # --------------------------------------------------------------------------- the server
-class ScriptedLLMServer:
+class ScriptedLLMServer(ThreadedServer):
     """A scripted OpenAI-compatible server on 127.0.0.1 (a context manager).
 
     Args:
@@ -154,10 +152,13 @@ class ScriptedLLMServer:
         first_token_delay_s: Delay before the first piece of the default reply.
     """
 
+    kind = "LLM"
+
     def __init__(self, steps: Iterable[Any] = (), *, model: str = "scripted-model",
                  models: Sequence[str] = (), reject_tools: bool = False,
                  default_reply: str = "Okay.", token_delay_s: float = 0.0,
                  first_token_delay_s: float = 0.0) -> None:
+        super().__init__()
         self.model_ids = [model, *models]
         self.reject_tools = reject_tools
         self.default_reply = default_reply
@@ -169,11 +170,6 @@ class ScriptedLLMServer:
         self._steps: list[Step] = [_as_step(s) for s in steps]
         self._keyed: list[tuple[str, list[Step]]] = []
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
-        self.port = 0
         self.app = self._build_app()
 
     # ------------------------------------------------------------------ script
@@ -215,53 +211,6 @@ class ScriptedLLMServer:
     @property
     def last_request(self) -> dict[str, Any]:
         return self.requests[-1]
-
-    # ------------------------------------------------------------------ lifecycle
-    def start(self) -> ScriptedLLMServer:
-        if self._thread is not None:
-            return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=1, access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"scripted-llm-{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("scripted LLM server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.close()
-        self._server = self._thread = self._sock = None
-
-    def __enter__(self) -> ScriptedLLMServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, but wake up when the server stops (so shutdown never waits on a hang)."""
-        deadline = time.monotonic() + seconds
-        while not self._stopping.is_set() and time.monotonic() < deadline:
-            await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     # ------------------------------------------------------------------ app
     def _build_app(self) -> FastAPI:

@@ -21,20 +21,16 @@ the end are counted in :attr:`abandoned_pulls`.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hashlib
 import json
-import socket
 import threading
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
+from threaded_server import ThreadedServer
 
 __all__ = ["LIBRARY", "PullFails", "PullHangs", "ScriptedOllamaServer"]
 
@@ -68,7 +64,7 @@ def _digest(name: str, index: int) -> str:
     return "sha256:" + hashlib.sha256(f"{name}/{index}".encode()).hexdigest()
 
 
-class ScriptedOllamaServer:
+class ScriptedOllamaServer(ThreadedServer):
     """A scripted Ollama API on 127.0.0.1 (a context manager).
 
     Args:
@@ -78,8 +74,11 @@ class ScriptedOllamaServer:
         step_delay_s: Pause between progress lines.
     """
 
+    kind = "Ollama"
+
     def __init__(self, installed: Iterable[str] = (), *, version: str = "0.5.7",
                  chunks: int = 4, step_delay_s: float = 0.03) -> None:
+        super().__init__()
         self.version = version
         self.chunks = max(1, int(chunks))
         self.step_delay_s = float(step_delay_s)
@@ -89,11 +88,6 @@ class ScriptedOllamaServer:
         self.abandoned_pulls = 0
         self._scripts: dict[str, Any] = {}
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        self._server: uvicorn.Server | None = None
-        self._thread: threading.Thread | None = None
-        self._sock: socket.socket | None = None
-        self.port = 0
         for name in installed:
             self.install(name)
         self.app = self._build_app()
@@ -131,53 +125,6 @@ class ScriptedOllamaServer:
     def base_url(self) -> str:
         """``http://127.0.0.1:<port>/v1`` (the OpenAI-compatible API)."""
         return self.url + "/v1"
-
-    # ------------------------------------------------------------------ lifecycle
-    def start(self) -> ScriptedOllamaServer:
-        if self._thread is not None:
-            return self
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(64)
-        self._sock = sock
-        self.port = sock.getsockname()[1]
-        config = uvicorn.Config(self.app, log_level="warning", lifespan="off",
-                                timeout_graceful_shutdown=1, access_log=False)
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name=f"scripted-ollama-{self.port}", daemon=True)
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("scripted Ollama server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._stopping.set()
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        if self._sock is not None:
-            with contextlib.suppress(OSError):
-                self._sock.close()
-        self._server = self._thread = self._sock = None
-
-    def __enter__(self) -> ScriptedOllamaServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    async def _sleep(self, seconds: float) -> None:
-        """Sleep, but wake up when the server stops (so shutdown never waits on a hang)."""
-        deadline = time.monotonic() + seconds
-        while not self._stopping.is_set() and time.monotonic() < deadline:
-            await asyncio.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
 
     # ------------------------------------------------------------------ app
     def _build_app(self) -> FastAPI:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -90,3 +92,22 @@ class RoutesServer:
     async def aclose(self) -> None:
         await close_clients(self.clients)
         await self.http.aclose()
+
+
+@contextlib.asynccontextmanager
+async def serve_routes(xtalk: Xtalk, store: Any, password: str, *,
+                       auth: Any = None) -> AsyncIterator[RoutesServer]:
+    """``xtalk`` with ``store`` attached, its routes mounted on a FastAPI app and served
+    (tests/support/live_server.py) while the block runs."""
+    from fastapi import FastAPI
+    from live_server import serve_app
+
+    xtalk.attach_store(store, auth=auth)
+    app = FastAPI()
+    xtalk.mount_routes(app)
+    async with serve_app(app) as port:
+        server = RoutesServer(xtalk, port, password)
+        try:
+            yield server
+        finally:
+            await server.aclose()

@@ -21,11 +21,9 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from fastapi import FastAPI
 from harness import WebSocketTestClient, close_clients, make_config
-from live_server import serve_app
 from paths import ROOT, TONE_CONFIG
-from routes_server import RoutesServer, fast_hasher, open_client
+from routes_server import RoutesServer, fast_hasher, open_client, serve_routes
 from server_process import ServerProcess, free_port
 
 from xtalk import Xtalk
@@ -50,16 +48,9 @@ def store(tmp_path: Path):
 @contextlib.asynccontextmanager
 async def serve(store: Store, auth: AuthSettings | None = None,
                 **config: Any) -> AsyncIterator[RoutesServer]:
-    xtalk = Xtalk.from_config(make_config(**config))
-    xtalk.attach_store(store, auth=auth)
-    app = FastAPI()
-    xtalk.mount_routes(app)
-    async with serve_app(app) as port:
-        server = RoutesServer(xtalk, port, PASSWORD)
-        try:
-            yield server
-        finally:
-            await server.aclose()
+    async with serve_routes(Xtalk.from_config(make_config(**config)), store, PASSWORD,
+                            auth=auth) as server:
+        yield server
 
 
 async def refused(client: WebSocketTestClient) -> tuple[int | None, dict[str, Any]]:

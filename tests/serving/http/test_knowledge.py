@@ -13,11 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from harness import make_config
-from live_server import serve_app
 from llm_server import ScriptedLLMServer, ToolCall
-from routes_server import RoutesServer, fast_hasher
+from routes_server import RoutesServer, fast_hasher, serve_routes
 
 from xtalk import Xtalk
 from xtalk.store import Store, sqlite_url
@@ -53,17 +51,9 @@ async def serve(db: Path, llm: ScriptedLLMServer | None, *,
     known = {u.username for u in store.users.list_users()}
     for name in {"alice", "bob"} - known:
         store.users.create_user(name, PASSWORD)
-    xtalk = Xtalk.from_config(config)
-    xtalk.attach_store(store)
-    app = FastAPI()
-    xtalk.mount_routes(app)
     try:
-        async with serve_app(app) as port:
-            server = RoutesServer(xtalk, port, PASSWORD)
-            try:
-                yield server
-            finally:
-                await server.aclose()
+        async with serve_routes(Xtalk.from_config(config), store, PASSWORD) as server:
+            yield server
     finally:
         store.close()
 
