@@ -26,14 +26,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QMessageBox,
     QPushButton,
-    QStackedWidget,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from app.ui.store_panel import NO_STORE, Spawn, StorePanel, when
+from app.ui.store_panel import NO_STORE, Spawn, StorePanel, empty_or, when
 from xtalk.retrieval.extract import PDF_TYPE, document_text, media_type
 
 logger = logging.getLogger(__name__)
@@ -166,14 +165,7 @@ class DocumentsPanel(StorePanel):
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.currentItemChanged.connect(lambda *_: self._update_buttons())
-        self.empty_label = QLabel(EMPTY_TEXT, self)
-        self.empty_label.setObjectName("placeholder")
-        self.empty_label.setWordWrap(True)
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setMargin(24)
-        self.stack = QStackedWidget(self)
-        self.stack.addWidget(self.empty_label)
-        self.stack.addWidget(self.tree)
+        self.empty_label, self.stack = empty_or(self.tree, EMPTY_TEXT, self)
 
         self.add_button = QPushButton("Add document…", self)
         self.add_button.setObjectName("sendButton")

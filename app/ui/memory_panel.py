@@ -24,12 +24,11 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QStackedWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from app.ui.store_panel import NO_STORE, Spawn, StorePanel, when
+from app.ui.store_panel import NO_STORE, Spawn, StorePanel, empty_or, when
 
 logger = logging.getLogger(__name__)
 
@@ -83,14 +82,7 @@ class MemoryPanel(StorePanel):
         self.list.itemChanged.connect(self._item_edited)
         self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
         self.list.itemDelegate().closeEditor.connect(self._editor_closed)
-        self.empty_label = QLabel(EMPTY_TEXT, self)
-        self.empty_label.setObjectName("placeholder")
-        self.empty_label.setWordWrap(True)
-        self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.empty_label.setMargin(24)
-        self.stack = QStackedWidget(self)
-        self.stack.addWidget(self.empty_label)
-        self.stack.addWidget(self.list)
+        self.empty_label, self.stack = empty_or(self.list, EMPTY_TEXT, self)
 
         self.count_label = QLabel("", self)
         self.count_label.setObjectName("noteLine")

@@ -15,7 +15,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QStackedWidget,
+    QToolButton,
+    QWidget,
+)
 
 from app.ui.notices import ICONS
 
@@ -75,6 +82,20 @@ class MessageLine(QFrame):
     def clear(self) -> None:
         self.level = self.text = ""
         self.hide()
+
+
+def empty_or(view: QWidget, text: str, parent: QWidget) -> tuple[QLabel, QStackedWidget]:
+    """A stack showing ``text`` (centred, wrapped) while there is nothing, else ``view``;
+    the label is page 0, the view page 1."""
+    label = QLabel(text, parent)
+    label.setObjectName("placeholder")
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setMargin(24)
+    stack = QStackedWidget(parent)
+    stack.addWidget(label)
+    stack.addWidget(view)
+    return label, stack
 
 
 class StorePanel(QWidget):
