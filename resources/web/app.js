@@ -37,12 +37,19 @@
     1009: "A message was too large for the server.",
     1013: "The connection was too slow to keep up and was closed.",
   };
-  const METRIC_LABELS = [
-    ["e2e_ms", "end-to-end"], ["endpoint_ms", "end of speech"], ["asr_ms", "recognition"],
-    ["llm_first_token_ms", "first token"], ["llm_sentence_ms", "first sentence"],
-    ["tts_first_chunk_ms", "first audio"], ["network_ms", "network"],
-    ["speculation_saved_ms", "saved by preparing the reply early"],
+  // The latency footer (docs/protocol.md, latency_metrics): end-to-end split into
+  // consecutive stages that add up to it. The server's llm_sentence_ms (generation →
+  // first audio) is first token + first audio again, so it is not shown on its own.
+  const METRIC_STAGES = [
+    // [field, label, tooltip, spoken turns only]
+    ["endpoint_ms", "end of speech", "Waiting to be sure you had finished speaking", true],
+    ["asr_ms", "recognition", "Turning your speech into the final transcript", true],
+    ["llm_first_token_ms", "first token", "The language model's first words", false],
+    ["tts_first_chunk_ms", "first audio",
+     "From the first words to the first sentence's audio (its text and its synthesis)", false],
   ];
+  const METRIC_OTHER = ["other", "Everything between the stages: preparing the request " +
+                        "(history, documents, memory) and sending the first audio"];
 
   const $ = (id) => document.getElementById(id);
 
@@ -74,6 +81,7 @@
     queued: false,
     queuePosition: null,
     closed: null,
+    lost: false, // the last connection ended unexpectedly (the pill says "offline" then)
     sessionId: null,
     sessionHasContent: false,
     sessions: [],
@@ -150,6 +158,9 @@
     else state = "ready";
     debug.state = state;
     const box = $("state");
+    // Before a session connects there is nothing to be offline from: no pill (nor on the
+    // sign-in page); "offline" only after a connection was lost.
+    box.hidden = !$("login-view").hidden || (state === "offline" && !app.lost);
     box.dataset.state = state;
     box.className = `state state-${state}`;
     $("state-label").textContent = state === "queued" && app.queuePosition
@@ -206,6 +217,8 @@
     const error = $("login-error");
     error.hidden = !message;
     error.textContent = message || "";
+    app.lost = false;
+    refreshState();
     setTimeout(() => $("login-username").focus(), 0);
   }
 
@@ -289,28 +302,42 @@
 
   // ------------------------------------------------------------------ sessions
   async function loadSessions() {
+    if (!$("login-view").hidden) return; // signed out meanwhile
+    const epoch = app.knowledge;
     try {
-      app.sessions = await api("/api/sessions");
+      const sessions = await api("/api/sessions");
+      if (epoch !== app.knowledge) return;
+      app.sessions = Array.isArray(sessions) ? sessions : [];
       renderSessions();
     } catch (error) {
+      if (epoch !== app.knowledge) return;
       if (error instanceof AuthError) handleAuthLost();
       else showError(error.message);
     }
   }
 
+  // The server stores a message in the background once it is said (the user's) or heard
+  // (the reply's): the list is read again shortly after, and once more a little later in
+  // case the store was slow.
   let sessionsTimer = null;
+  let sessionsLateTimer = null;
   function refreshSessionsSoon() {
     clearTimeout(sessionsTimer);
+    clearTimeout(sessionsLateTimer);
     sessionsTimer = setTimeout(loadSessions, 700);
+    sessionsLateTimer = setTimeout(loadSessions, 3000);
   }
 
   function renderSessions() {
     const list = $("session-list");
+    const focused = document.activeElement;
+    const keepFocus = focused && list.contains(focused) ? focused.dataset.id : null;
     list.replaceChildren();
     for (const session of app.sessions) {
       const item = el("li");
       const button = el("button", "session");
       button.type = "button";
+      button.dataset.id = String(session.id);
       if (session.id === app.sessionId) {
         button.classList.add("active");
         button.setAttribute("aria-current", "true");
@@ -322,6 +349,7 @@
       button.addEventListener("click", () => attachSession(session.id));
       item.append(button);
       list.append(item);
+      if (keepFocus === String(session.id)) button.focus();
     }
     $("session-empty").hidden = app.sessions.length > 0;
     setCount("session-count", app.sessions.length);
@@ -399,6 +427,7 @@
     }
     ws.binaryType = "arraybuffer";
     app.ws = ws;
+    app.lost = false;
     app.connected = false;
     app.queued = false;
     app.closed = new Promise((resolve) => ws.addEventListener("close", resolve));
@@ -472,6 +501,7 @@
     }
     if (event.code === 4409 || event.code === 4404) return; // the caller retries / explains
     stopMic();
+    app.lost = event.code !== 1000;
     if (event.code !== 1000 && Date.now() - app.lastErrorAt > 1500) {
       showError(CLOSE_MESSAGES[event.code] || "The connection to the server was lost.");
     }
@@ -549,12 +579,14 @@
     },
     update_asr(data) {
       const turn = getTurn(data.turn_id);
+      turn.spoken = true;
       if (!turn.userFinal) setUserText(turn, String(data.text || ""), false);
       app.hearingTurn = data.turn_id;
       refreshState();
     },
     finish_asr(data) {
       const turn = getTurn(data.turn_id);
+      turn.spoken = true;
       const text = String(data.text || "");
       setUserText(turn, text, true);
       debug.transcripts.push(text);
@@ -591,7 +623,7 @@
       const text = String(data.text || "");
       setAssistantText(turn, text, true);
       debug.replies.push(text);
-      refreshSessionsSoon();
+      refreshSessionsSoon(); // the user's message is stored by now (the reply once heard)
       refreshMemorySoon(); // "remember that …" said to the assistant
     },
     tool_called(data) {
@@ -624,7 +656,10 @@
       const turn = app.turns.get(data.turn_id);
       if (turn) {
         turn.stopped = true;
-        if (turn.assistant) turn.assistant.classList.add("interrupted");
+        if (turn.assistant) {
+          turn.assistant.classList.add("interrupted");
+          refreshSessionsSoon(); // what was heard of it is stored
+        }
       }
       if (app.thinkingTurn === data.turn_id) app.thinkingTurn = null;
       refreshState();
@@ -639,7 +674,9 @@
     },
     latency_metrics(data) {
       debug.lastMetrics = data;
-      renderMetrics(data);
+      // A typed turn has no speech to end or recognise (the server sends 0 for those).
+      const turn = app.turns.get(data.turn_id);
+      renderMetrics(data, Boolean(turn && turn.spoken));
     },
     error(data) {
       // Refusals the close handlers deal with (sign-in again, retry, fall back).
@@ -674,7 +711,7 @@
     let turn = app.turns.get(turnId);
     if (!turn) {
       turn = { id: turnId, user: null, userFinal: false, assistant: null, extras: [],
-               stopped: false };
+               stopped: false, spoken: false };
       app.turns.set(turnId, turn);
     }
     return turn;
@@ -731,19 +768,94 @@
     scrollDown();
   }
 
-  function renderMetrics(data) {
-    const box = $("metrics-values");
-    const items = [];
-    for (const [key, label] of METRIC_LABELS) {
-      const value = Number(data[key]);
-      if (data[key] === null || data[key] === undefined || !Number.isFinite(value)) continue;
-      if (key === "speculation_saved_ms" && value <= 0) continue; // not prepared early
-      const item = el("span", "metric");
-      item.append(el("span", "metric-label", `${label} `), el("b", null, `${Math.round(value)} ms`));
-      items.push(item);
+  function metricFigure(key, label, ms, title, kind) {
+    const item = el("span", `metric metric-${kind}`);
+    if (key) item.dataset.key = key;
+    item.dataset.ms = String(ms);
+    if (title) item.title = title;
+    item.append(el("span", "metric-label", `${label} `), el("b", null, `${ms} ms`));
+    return item;
+  }
+
+  // "=", "+", "·" after a figure, inside it: a wrapped line ends with the sign.
+  function metricSign(item, text) {
+    const sign = el("span", "metric-sign", text);
+    sign.setAttribute("aria-hidden", "true");
+    item.append(sign);
+  }
+
+  // The stages a turn went through, as consecutive segments that add up to the end-to-end
+  // figure: each segment is the difference of rounded cumulative times, so the rounded
+  // figures add up exactly.
+  function renderMetrics(data, spoken) {
+    const value = (key) => {
+      const n = Number(data[key]);
+      return data[key] === null || data[key] === undefined || !Number.isFinite(n) ? null
+        : Math.max(0, n);
+    };
+    const total = value("e2e_ms");
+    if (total === null) return;
+    let stages = METRIC_STAGES.filter(([key, , , speechOnly]) =>
+      (spoken || !speechOnly) && value(key) !== null);
+    const asides = [];
+    const sum = stages.reduce((acc, [key]) => acc + value(key), 0);
+    const saved = value("speculation_saved_ms") || 0;
+    // A reply prepared while the user paused (speculative): its model and synthesis
+    // stages ran during the end of speech, so they are shown apart, not in the sum.
+    const overlapped = saved > 0 || sum > total + 1;
+    if (overlapped) {
+      const generation = stages.filter(([, , , speechOnly]) => !speechOnly);
+      stages = stages.filter(([, , , speechOnly]) => speechOnly);
+      const figures = generation.map(([key, label]) => [label, value(key)]);
+      if (saved > 0) figures.push(["saved", saved]);
+      const prepared = el("span", "metric metric-aside", "prepared while you paused: ");
+      figures.forEach(([label, ms], index) => {
+        const figure = el("span", "metric-figure", `${label} `);
+        figure.append(el("b", null, `${Math.round(ms)} ms`));
+        if (index < figures.length - 1) figure.append(",");
+        prepared.append(figure, index < figures.length - 1 ? " " : "");
+      });
+      prepared.dataset.key = "speculation_saved_ms";
+      prepared.title = "The reply was prepared during your pause (these stages overlapped " +
+        "the end of speech); saved: how much sooner it was ready";
+      asides.push(prepared);
     }
-    if (!items.length) return;
+    const box = $("metrics-values");
+    const items = [metricFigure("e2e_ms", "end-to-end", Math.round(total),
+      spoken ? "From the end of your speech to the first audio of the reply"
+             : "From your message to the first audio of the reply", "total")];
+    let at = 0;
+    let shown = 0;
+    const parts = [];
+    const addPart = (key, label, ms, title) => {
+      at = Math.min(total, at + ms);
+      const rounded = Math.round(at);
+      parts.push(metricFigure(key, label, rounded - shown, title, "part"));
+      shown = rounded;
+    };
+    for (const [key, label, title] of stages) addPart(key, label, value(key), title);
+    if (Math.round(total) > shown || !parts.length) {
+      const [label, title] = overlapped
+        ? ["reply", "From the final transcript to the first audio of the prepared reply"]
+        : METRIC_OTHER;
+      addPart(label, label, total - at, title);
+    }
+    metricSign(items[0], "=");
+    parts.forEach((part, index) => {
+      if (index < parts.length - 1) metricSign(part, "+");
+      items.push(part);
+    });
+    const network = value("network_ms");
+    if (network !== null && network > 0) {
+      asides.push(metricFigure("network_ms", "network", Math.round(network),
+        "Between this browser and the server, each way (not included above)", "aside"));
+    }
+    for (const aside of asides) {
+      metricSign(items[items.length - 1], "·");
+      items.push(aside);
+    }
     box.replaceChildren(...items);
+    $("metrics").dataset.turn = String(data.turn_id);
     $("metrics").hidden = false;
   }
 
@@ -847,6 +959,7 @@
       this.finishPending = false;
       if (send("tts_playback_finished", { timestamp: Date.now() })) {
         debug.playbackFinishedSent += 1;
+        refreshSessionsSoon(); // the reply was heard: the server stores it now
       }
     },
   };
@@ -1040,6 +1153,11 @@
 
   function clearKnowledge() {
     app.knowledge += 1;
+    clearTimeout(sessionsTimer);
+    clearTimeout(sessionsLateTimer);
+    clearTimeout(memoryTimer);
+    app.sessions = [];
+    renderSessions();
     app.documents = [];
     app.uploads = [];
     app.facts = [];
@@ -1306,6 +1424,20 @@
   }
 
   // ------------------------------------------------------------------ start
+  // Whether the page must sign in first: the server answers 200 either way, so a fresh
+  // visit logs no refused request. true / false; null when it could not tell (the API's
+  // answer decides then).
+  async function signInNeeded() {
+    try {
+      const headers = app.token ? { Authorization: `Bearer ${app.token}` } : {};
+      const response = await fetch("/api/auth/status", { headers, cache: "no-store" });
+      if (!response.ok) return null;
+      return Boolean((await response.json()).sign_in_needed);
+    } catch (_) {
+      return null;
+    }
+  }
+
   async function boot() {
     $("login-form").addEventListener("submit", onLogin);
     $("logout").addEventListener("click", onLogout);
@@ -1319,6 +1451,13 @@
     renderLibrary();
     renderMemory();
     refreshState();
+    const hadToken = Boolean(app.token);
+    if (await signInNeeded()) {
+      debug.authRequired = true;
+      forgetToken();
+      showLogin(hadToken ? "Your sign-in has expired; please sign in again." : "");
+      return;
+    }
     try {
       app.sessions = await api("/api/sessions");
       if (!app.token) debug.authRequired = false;
@@ -1328,7 +1467,6 @@
       loadMemory();
     } catch (error) {
       if (error instanceof AuthError) {
-        const hadToken = Boolean(app.token);
         forgetToken();
         showLogin(hadToken ? "Your sign-in has expired; please sign in again." : "");
       } else {

@@ -25,7 +25,8 @@ def test_a_lone_h_is_not_a_hum():
     assert not is_backchannel("H.")
 
 
-@pytest.mark.parametrize("text", ["Mm-hmm.", "game.", "Right.", "It", "Bird."])
+@pytest.mark.parametrize("text", ["Mm-hmm.", "game.", "Right.", "It", "Bird.", "Night.",
+                                  "Play."])
 def test_a_lone_word_that_asks_nothing_leaves_the_floor(text):
     assert leaves_the_floor(text)
 

@@ -17,18 +17,22 @@ BACKCHANNELS = frozenset({
 })
 
 # A word that takes the floor, alone or in a short reaction: commands, answers, greetings,
-# question words, politeness, request verbs. Numbers take it too (an answer: "five").
+# question words, politeness. Numbers take it too (an answer: "five").
 FLOOR_WORDS = frozenset({
     "stop", "wait", "halt", "pause", "cancel", "enough", "quiet", "silence", "shush", "shh",
     "hush", "no", "nope", "nah", "yes", "sure", "bye", "goodbye", "hello", "hi", "hey",
     "sorry", "excuse", "pardon", "what", "why", "how", "who", "when", "where", "which",
     "help", "repeat", "again", "louder", "slower", "faster", "next", "skip", "back",
     "thanks", "thank", "actually", "listen", "hold", "hang", "nevermind", "continue",
-    "don't", "dont", "quit", "exit", "mute", "forget", "wrong", "incorrect", "not",
-    "never", "shut", "tell", "more", "go", "play", "read", "open", "call", "set", "turn",
-    "remember", "search", "find", "show", "give", "please", "morning", "afternoon",
-    "evening", "night",
+    "don't", "dont", "quit", "exit", "mute", "forget", "wrong", "incorrect",
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+})
+# A word that makes a few words a request, though alone it asks nothing ("Play." or
+# "Night." alone is most often a misheard hum; "play some music", "good night" are not).
+REQUEST_WORDS = frozenset({
+    "not", "never", "shut", "tell", "more", "go", "play", "read", "open", "call", "set",
+    "turn", "remember", "search", "find", "show", "give", "please", "morning", "afternoon",
+    "evening", "night",
 })
 
 #: An utterance this short (seconds from its first speech frame to the silence after it)
@@ -72,8 +76,9 @@ def leaves_the_floor(text: str, speech_s: float | None = None,
     backchannel; one lone word; up to :data:`SHORT_REACTION_WORDS` words with a hum among
     them, or said in at most :data:`SHORT_REACTION_S` (``speech_s``: the utterance's
     length) and recognised with a ``confidence`` under :data:`UNSURE_CONFIDENCE` — in
-    each case with no question, number or :data:`FLOOR_WORDS` word in it. A clear short
-    request ("sing a chant") takes the floor.
+    each case with no question, number or :data:`FLOOR_WORDS` word in it (nor, for
+    several words, a :data:`REQUEST_WORDS` word). A clear short request ("sing a chant")
+    takes the floor.
     (Like LiveKit Agents' ``min_interruption_words``, but a command still interrupts; a
     hum Whisper turns into "and I can." is a short reaction too.)"""
     if is_backchannel(text):
@@ -85,12 +90,12 @@ def leaves_the_floor(text: str, speech_s: float | None = None,
         return False
     if len(words) == 1:
         return True
-    if len(words) > SHORT_REACTION_WORDS:
+    if len(words) > SHORT_REACTION_WORDS or REQUEST_WORDS.intersection(words):
         return False
     hummed = any(_HUM.match(w) and "m" in w for w in words)  # "and then hm.": a hum
     unsure = confidence is not None and confidence < UNSURE_CONFIDENCE
     return hummed or (unsure and speech_s is not None and speech_s <= SHORT_REACTION_S)
 
 
-__all__ = ["BACKCHANNELS", "FLOOR_WORDS", "SHORT_REACTION_S", "SHORT_REACTION_WORDS",
-           "UNSURE_CONFIDENCE", "is_backchannel", "leaves_the_floor"]
+__all__ = ["BACKCHANNELS", "FLOOR_WORDS", "REQUEST_WORDS", "SHORT_REACTION_S",
+           "SHORT_REACTION_WORDS", "UNSURE_CONFIDENCE", "is_backchannel", "leaves_the_floor"]

@@ -127,6 +127,22 @@ async def test_without_auth_a_foreign_host_name_is_refused(store: Store) -> None
         assert (await refused(doubled))[0] == 4403
 
 
+async def test_the_auth_status_tells_a_page_whether_to_sign_in(store: Store) -> None:
+    """Always 200, so a page that does not know yet logs no refused request."""
+    async with serve(store) as server:  # no user: the local machine needs no login
+        assert (await server.http.get("/api/auth/status")).json() == {
+            "sign_in_needed": False, "signed_in": False}
+    store.users.create_user("alice", PASSWORD)
+    async with serve(store) as server:
+        for headers in ({}, bearer("not-a-token")):
+            status = await server.http.get("/api/auth/status", headers=headers)
+            assert status.status_code == 200
+            assert status.json() == {"sign_in_needed": True, "signed_in": False}
+        token = await server.login("alice")
+        assert (await server.http.get("/api/auth/status", headers=bearer(token))).json() == {
+            "sign_in_needed": False, "signed_in": True}
+
+
 async def test_auth_is_required_as_soon_as_a_user_exists(store: Store) -> None:
     store.users.create_user("alice", PASSWORD)
     async with serve(store) as server:

@@ -7,6 +7,7 @@
 ``POST {login_path}/pairing``            ``{code}`` (from ``xtalk-server pairing-code``) →
                                          the same token response
 ``POST {auth base}/logout``              revokes the request's bearer token
+``GET {auth base}/status``               ``{sign_in_needed, signed_in}``, always 200
 ``GET {sessions_path}``                  the caller's sessions
 ``GET {session_detail_path}``            one of the caller's sessions with its messages; 404
                                          for anybody else's
@@ -112,6 +113,11 @@ class TokenResponse(BaseModel):
     token_type: Literal["bearer"] = "bearer"
     expires_at: datetime
     user: UserModel
+
+
+class AuthStatus(BaseModel):
+    sign_in_needed: bool = Field(description="No valid token, and this server needs one.")
+    signed_in: bool = Field(False, description="The request's token names a user.")
 
 
 class LogoutResponse(BaseModel):
@@ -336,6 +342,21 @@ def build_router(ctx: ServingContext, *, login_path: str, sessions_path: str,
                                 headers={"WWW-Authenticate": "Bearer"})
         revoked = await asyncio.to_thread(store.users.revoke_token, token)
         return LogoutResponse(revoked=revoked)
+
+    @router.get(f"{_auth_base(login_path)}/status", response_model=AuthStatus, tags=["auth"],
+                summary="Whether this request's caller must sign in first",
+                responses=_errors(403))
+    async def auth_status(request: Request,
+                          _credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
+                          ) -> AuthStatus:
+        """Always 200 (a page asks before it knows: no refused request to log)."""
+        try:
+            principal = await ctx.gate.principal(request.scope)
+        except AuthRefused as exc:
+            if exc.status != 401:
+                raise _http_error(exc) from None
+            return AuthStatus(sign_in_needed=True)
+        return AuthStatus(sign_in_needed=False, signed_in=principal.user is not None)
 
     # ---------------------------------------------------------------- sessions
     @router.get(sessions_path, response_model=list[SessionSummary], tags=["sessions"],
