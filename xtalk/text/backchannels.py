@@ -70,6 +70,18 @@ def is_backchannel(text: str) -> bool:
     return False
 
 
+def _spelt_hums_joined(words: list[str]) -> list[str]:
+    """``["the", "m", "h", "m"]`` → ``["the", "mhm"]``: a hum Whisper spelt letter by
+    letter ("the M-H-M.") is one word."""
+    out: list[str] = []
+    for word in words:
+        if len(word) == 1 and word in "mhn" and out and _HUM.match(out[-1]):
+            out[-1] += word
+        else:
+            out.append(word)
+    return out
+
+
 def leaves_the_floor(text: str, speech_s: float | None = None,
                      confidence: float | None = None) -> bool:
     """Whether ``text``, heard while the assistant speaks, lets the reply go on: a
@@ -84,7 +96,7 @@ def leaves_the_floor(text: str, speech_s: float | None = None,
     if is_backchannel(text):
         return True
     stripped = text.strip()
-    words = _WORDS.findall(stripped.lower())
+    words = _spelt_hums_joined(_WORDS.findall(stripped.lower()))
     if not words or stripped.endswith("?") or any(c.isdigit() for c in stripped) \
             or FLOOR_WORDS.intersection(words):
         return False
