@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.ui.store_panel import when
+
 logger = logging.getLogger(__name__)
 
 ID_ROLE = Qt.ItemDataRole.UserRole
@@ -29,17 +31,7 @@ UNTITLED = "New conversation"
 
 
 def _when(moment: datetime | None) -> str:
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    local = moment.astimezone()
-    now = datetime.now().astimezone()
-    if local.date() == now.date():
-        return local.strftime("%H:%M")
-    if local.year == now.year:
-        return local.strftime("%d %b")
-    return local.strftime("%d %b %Y")
+    return when(moment, today="%H:%M", this_year="%d %b")
 
 
 class Sidebar(QWidget):

@@ -33,8 +33,10 @@ NO_STORE = ("The conversation store could not be opened, so nothing can be remem
             "added (see the log for why).")
 
 
-def when(moment: datetime | None) -> str:
-    """``moment`` in local time: ``today 14:05``, ``12 Mar 14:05``, ``12 Mar 2025``."""
+def when(moment: datetime | None, *, today: str = "today %H:%M",
+         this_year: str = "%d %b %H:%M", older: str = "%d %b %Y") -> str:
+    """``moment`` in local time, formatted by how long ago it was (``strftime``
+    patterns; by default ``today 14:05``, ``12 Mar 14:05``, ``12 Mar 2025``)."""
     if moment is None:
         return ""
     if moment.tzinfo is None:
@@ -42,10 +44,8 @@ def when(moment: datetime | None) -> str:
     local = moment.astimezone()
     now = datetime.now().astimezone()
     if local.date() == now.date():
-        return local.strftime("today %H:%M")
-    if local.year == now.year:
-        return local.strftime("%d %b %H:%M")
-    return local.strftime("%d %b %Y")
+        return local.strftime(today)
+    return local.strftime(this_year if local.year == now.year else older)
 
 
 class MessageLine(QFrame):

@@ -42,6 +42,9 @@ class LibraryManager(StoreBoundManager):
         self._active = False
         self._offered = False
         self._filler: asyncio.Task[None] | None = None
+        #: (turn, text, hits) of the last turn searched: an accepted turn whose words the
+        #: speculation already searched is not embedded and searched again
+        self._last: tuple[int, str, list[SearchHit]] | None = None
 
     @Manager.event_handler(SessionStarted)
     async def on_session_started(self, event: SessionStarted) -> None:
@@ -104,11 +107,16 @@ class LibraryManager(StoreBoundManager):
     async def on_turn(self, event: UserTurnAccepted | ReplySpeculationRequested) -> None:
         if not self._active:
             return
-        try:
-            hits = await self.search_hits(event.text)
-        except Exception:
-            self.log.exception("library search failed")
-            return
+        last = self._last
+        if last is not None and last[:2] == (event.turn_id, event.text):
+            hits = last[2]
+        else:
+            try:
+                hits = await self.search_hits(event.text)
+            except Exception:
+                self.log.exception("library search failed")
+                return
+            self._last = (event.turn_id, event.text, hits)
         if not hits:
             return
         agent = self.pipeline.get_agent()

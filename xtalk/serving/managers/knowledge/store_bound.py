@@ -6,17 +6,19 @@ from typing import Any, ClassVar
 
 from xtalk.serving.interfaces import Manager
 from xtalk.store import Store
+from xtalk.store.owners import owner_id
 
 
 def store_owner(user_id: Any) -> int | None:
-    """The store's owner id for a session's ``user_id`` (None: the desktop)."""
-    if user_id is None:
-        return None
-    if isinstance(user_id, int) and not isinstance(user_id, bool):
-        return user_id
-    if isinstance(user_id, str) and user_id.isdigit():
-        return int(user_id)
-    raise ValueError(f"user id {user_id!r} is not a store user id")
+    """The store's owner id for a session's ``user_id`` (None: the desktop).
+
+    Raises:
+        ValueError: ``user_id`` names no store user.
+    """
+    try:
+        return owner_id(user_id)
+    except TypeError as exc:
+        raise ValueError(f"user id {user_id!r} is not a store user id") from exc
 
 
 class StoreBoundManager(Manager):
