@@ -3,8 +3,13 @@ in-process connection and over a real WebSocket server."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from harness import TRANSPORTS, Transport
+
+from xtalk.serving.connection import InProcessConnection
+from xtalk.serving.service import Service
 
 
 @pytest.fixture(params=["inprocess", "websocket"])
@@ -28,3 +33,18 @@ def llm_server():
 
     with ScriptedLLMServer() as server:
         yield server
+
+
+@pytest.fixture
+async def sessions():
+    """Make live clones and stop them at the end of the test."""
+    made: list[Service] = []
+
+    def make(proto: Service, **kwargs: Any) -> Service:
+        live = proto.clone(InProcessConnection(), **kwargs)
+        made.append(live)
+        return live
+
+    yield make
+    for live in made:
+        await live.stop()

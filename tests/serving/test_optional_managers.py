@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 from harness import noise, silence, tones
+from service_rig import wait_for
 
 from xtalk.models.agents.rules import RuleAgent
 from xtalk.models.asr.testing import ToneCodeASR
@@ -74,6 +75,9 @@ async def test_the_optional_models_are_used(tmp_path) -> None:
         await live.event_bus.publish(ev.DirectAudioSubmitted(
             session_id=live.session_id, samples=audio[i:i + 512], sample_rate=16000),
             wait_for_completion=True)
+    # Recognition and the detector run in worker threads when they are slow (a loaded
+    # machine): wait for the second turn rather than only for the bus to drain.
+    await wait_for(lambda: sum(isinstance(e, ev.UserTurnAccepted) for e in seen) >= 2, 20)
     await live.event_bus.drain()
     await live.stop()
 

@@ -1,22 +1,16 @@
-"""Service prototypes and live sessions, subscription overrides, and the Xtalk session API."""
+"""Service prototypes and live sessions, managers, subscription overrides, conversation
+restore and stop."""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from typing import Any
 
 import numpy as np
 import pytest
-from langchain_core.tools import tool
+from service_rig import make_pipeline, next_message
 
-from xtalk.api import Xtalk
-from xtalk.models.agents.rules import RuleAgent
-from xtalk.models.asr.testing import ToneCodeASR
-from xtalk.models.interfaces import Captioner, SpeakerEncoder, SpeechEnhancer
-from xtalk.models.tts.testing import ToneCodeTTS
 from xtalk.models.vad.energy import EnergyVAD
-from xtalk.pipelines.default import DefaultPipeline
 from xtalk.serving import events as ev
 from xtalk.serving.connection import InProcessConnection
 from xtalk.serving.event_bus import EventBus
@@ -40,10 +34,6 @@ Pong = create_event_class(name="PongEvent", fields={"text": ""}, type_name="test
 
 
 # --------------------------------------------------------------------------- helpers
-def make_pipeline(**kwargs: Any) -> DefaultPipeline:
-    return DefaultPipeline(ToneCodeASR(), RuleAgent(), ToneCodeTTS(sample_rate=16000), **kwargs)
-
-
 class RecorderManager(Manager):
     """Records the events it handles and its shutdowns."""
 
@@ -80,20 +70,6 @@ class LateRecorderManager(RecorderManager):
     """A second recorder class (managers are keyed by class)."""
 
 
-@pytest.fixture
-async def sessions():
-    """Make live clones and stop them at the end of the test."""
-    made: list[Service] = []
-
-    def make(proto: Service, **kwargs: Any) -> Service:
-        live = proto.clone(InProcessConnection(), **kwargs)
-        made.append(live)
-        return live
-
-    yield make
-    for live in made:
-        await live.stop()
-
 
 def recorder_proto(**kwargs: Any) -> Service:
     return Service(pipeline=make_pipeline(), manager_classes=[RecorderManager], **kwargs)
@@ -108,28 +84,6 @@ async def publish(live: Service, event_cls: Any, text: str = "x") -> None:
 def recorder(live: Service, cls: type[Manager] = RecorderManager) -> Any:
     return live.managers[cls]
 
-
-async def next_message(conn: InProcessConnection, action: str, timeout: float = 5.0
-                       ) -> dict[str, Any]:
-    """The next JSON message with ``action`` from the service (others are skipped)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        remaining = deadline - loop.time()
-        if remaining <= 0:
-            raise AssertionError(f"no {action!r} message within {timeout} s")
-        item = await conn.client.receive(timeout=remaining)
-        if isinstance(item, dict) and item.get("action") == action:
-            return item
-
-
-async def wait_for(predicate: Any, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
 
 
 # --------------------------------------------------------------------------- prototype / live
@@ -560,21 +514,6 @@ OPTIONAL = [VADManager, EnhancerManager, CaptionerManager, SpeakerManager, Recor
             TurnDetectorManager, WakeWordManager]
 
 
-class FakeEnhancer(SpeechEnhancer):
-    def enhance(self, frame: np.ndarray) -> np.ndarray:
-        return frame
-
-
-class FakeCaptioner(Captioner):
-    def caption(self, audio: np.ndarray) -> str:
-        return ""
-
-
-class FakeSpeaker(SpeakerEncoder):
-    def embed(self, audio: np.ndarray) -> np.ndarray:
-        return np.ones(3)
-
-
 def subscriptions(live: Service) -> dict[str, int]:
     return dict(live.event_bus.get_stats()["subscriptions"])
 
@@ -610,147 +549,6 @@ async def test_session_without_optional_models_handles_audio(sessions) -> None:
     await live.event_bus.drain()
     assert live.event_bus.get_stats()["handler_errors"] == 0
 
-
-# --------------------------------------------------------------------------- Xtalk
-@tool
-def lookup_weather(city: str) -> str:
-    """Return the weather of a city."""
-    return f"Sunny in {city}."
-
-
-@tool
-def lookup_time(city: str) -> str:
-    """Return the local time of a city."""
-    return f"Noon in {city}."
-
-
-def make_app(**service_config: Any) -> Xtalk:
-    return Xtalk(service_prototype=DefaultService(pipeline=make_pipeline(),
-                                                  service_config=service_config))
-
-
-@contextlib.asynccontextmanager
-async def connected(app: Xtalk, **kwargs: Any):
-    """Run ``app.connect`` on an in-process connection until the block ends."""
-    conn = InProcessConnection()
-    before = set(app.sessions)
-    task = asyncio.create_task(app.connect(conn, **kwargs))
-    try:
-        await wait_for(lambda: set(app.sessions) - before)
-        (session_id,) = set(app.sessions) - before
-        yield conn, app.sessions[session_id]
-    finally:
-        with contextlib.suppress(Exception):
-            await conn.client.close()
-        await asyncio.wait_for(task, 10)
-
-
-async def test_add_agent_tools_before_any_session() -> None:
-    app = make_app()
-    app.add_agent_tools([lookup_weather, lambda: lookup_time])
-    agent = app.service_prototype.pipeline.get_agent()
-    assert [t.name for t in agent.tools] == ["lookup_weather", "lookup_time"]
-    assert agent.tools[0] is lookup_weather
-    assert agent.tools[1] is lookup_time
-
-
-async def test_sessions_get_the_prototype_tools() -> None:
-    app = make_app()
-    app.add_agent_tools([lookup_weather])
-    async with connected(app) as (_, live):
-        tools = live.pipeline.get_agent().tools
-        assert [t.name for t in tools] == ["lookup_weather"]
-        assert live.pipeline.get_agent() is not app.service_prototype.pipeline.get_agent()
-
-
-async def test_add_agent_tools_after_a_session_raises() -> None:
-    app = make_app()
-    async with connected(app):
-        with pytest.raises(RuntimeError):
-            app.add_agent_tools([lookup_weather])
-    with pytest.raises(RuntimeError):  # also after that session ended
-        app.add_agent_tools([lambda: lookup_time])
-    assert app.service_prototype.pipeline.get_agent().tools == []
-
-
-async def test_embed_text_unknown_session() -> None:
-    app = make_app()
-    with pytest.raises(ValueError):
-        await app.embed_text("no-such-session", "some text")
-
-
-async def test_embed_text_checks_user_and_text() -> None:
-    app = make_app()
-    async with connected(app, user_id="alice") as (_, live):
-        with pytest.raises(ValueError):
-            await app.embed_text(live.session_id, "text", user_id="bob")
-        with pytest.raises(ValueError):
-            await app.embed_text(live.session_id, "   ")
-        await app.embed_text(live.session_id, "fine", user_id="alice")
-    with pytest.raises(ValueError):  # the session has ended
-        await app.embed_text(live.session_id, "late")
-
-
-async def test_embed_text_then_text_turn_retrieves_the_document() -> None:
-    app = make_app(event_history=True)
-    document = ("The zebra project launch code is purple banana.\n\n"
-                "Unrelated paragraph about gardening tomatoes in spring.")
-    async with connected(app) as (conn, live):
-        await app.embed_text(live.session_id, document)
-        await conn.client.send_json({"action": "text_input",
-                                     "data": {"text": "What is the zebra launch code?"}})
-        bus = live.event_bus
-
-        def retrieved() -> list[Any]:
-            return bus.get_history(event_type=ev.RetrievalUpdated.TYPE)
-
-        await wait_for(retrieved)
-        (update,) = retrieved()
-        assert isinstance(update, ev.RetrievalUpdated)
-        assert update.session_id == live.session_id
-        assert "purple banana" in update.text
-        accepted = bus.get_history(event_type=ev.UserTurnAccepted.TYPE)
-        assert accepted and accepted[0].turn_id == update.turn_id
-        indexed = bus.get_history(event_type=ev.DocumentChunksIndexed.TYPE)
-        assert indexed and indexed[0].vectors is None  # no embeddings model: BM25
-        # The retrieved passage reaches the agent's prompt.
-        await wait_for(lambda: bus.get_history(event_type=ev.GenerationRequested.TYPE))
-        request = bus.get_history(event_type=ev.GenerationRequested.TYPE)[0]
-        assert "purple banana" in request.messages[0]["content"]
-
-
-async def test_text_turn_without_documents_publishes_no_retrieval() -> None:
-    app = make_app(event_history=True)
-    async with connected(app) as (conn, live):
-        await conn.client.send_json({"action": "text_input", "data": {"text": "hello"}})
-        bus = live.event_bus
-        await wait_for(lambda: bus.get_history(event_type=ev.GenerationRequested.TYPE))
-        assert bus.get_history(event_type=ev.RetrievalUpdated.TYPE) == []
-
-
-async def test_set_session_limit_creates_and_replaces_the_limiter() -> None:
-    app = make_app()
-    assert app.limiter is None
-    app.set_session_limit(2)
-    limiter = app.limiter
-    assert limiter is not None and limiter.limit == 2
-    app.set_session_limit(5)
-    assert app.limiter is limiter
-    assert app.limiter.limit == 5
-    with pytest.raises(ValueError):
-        app.set_session_limit(0)
-    assert app.limiter.limit == 5
-
-
-async def test_max_sessions_constructor() -> None:
-    app = Xtalk(service_prototype=DefaultService(pipeline=make_pipeline()), max_sessions=3)
-    assert app.limiter is not None and app.limiter.limit == 3
-
-
-async def test_xtalk_requires_a_prototype(sessions) -> None:
-    live = sessions(DefaultService(pipeline=make_pipeline()))
-    with pytest.raises(TypeError):
-        Xtalk(service_prototype=live)
 
 
 async def test_malformed_client_messages_are_answered_and_the_session_lives_on() -> None:

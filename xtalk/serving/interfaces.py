@@ -204,6 +204,12 @@ class Manager(EventListenerMixin, ShutdownMixin):
         """Publish ``event`` on the session bus."""
         return await self.event_bus.publish(event, wait_for_completion=wait_for_completion)
 
+    def conversation_messages(self) -> list[dict[str, Any]] | None:
+        """The session's conversation when this manager keeps it, else ``None``.
+
+        The context manager answers; :meth:`Service.conversation` asks each manager."""
+        return None
+
     def setting(self, key: str, default: Any) -> Any:
         """A value of the service configuration with a default."""
         value = self.config.get(key, default)

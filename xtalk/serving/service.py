@@ -258,9 +258,9 @@ class Service:
     def conversation(self) -> list[dict[str, Any]]:
         """The session's conversation so far (user and assistant messages)."""
         for manager in self.managers.values():
-            get = getattr(manager, "conversation_messages", None)
-            if callable(get):
-                return get()
+            messages = manager.conversation_messages()
+            if messages is not None:
+                return messages
         return []
 
     async def send_session_attached(self) -> None:
