@@ -288,6 +288,14 @@ class ConversationView(QScrollArea):
             self._remove(bubble)
         self.add_note(f"“{m.text().strip()}” — the reply goes on")
 
+    def _on_merged(self, m: ServerMessage) -> None:
+        # the user went on after a pause: that turn and its reply give way to the whole
+        # request (the next turn's transcript)
+        for bubbles in (self._user, self._assistant):
+            bubble = bubbles.pop(m.turn_id, None)
+            if bubble is not None:
+                self._remove(bubble)
+
     def _on_reply_text(self, m: ServerMessage) -> None:
         partial = m.action == "update_resp"
         bubble = self._assistant.get(m.turn_id)
@@ -317,6 +325,7 @@ class ConversationView(QScrollArea):
         "finish_asr": _on_heard,
         "invalid_asr_result": _on_rejected,
         "backchannel": _on_backchannel,
+        "turn_merged": _on_merged,
         "update_resp": _on_reply_text,
         "finish_resp": _on_reply_text,
         "stop_tts": _on_reply_stopped,

@@ -602,6 +602,17 @@
       if (app.thinkingTurn === data.turn_id) app.thinkingTurn = null;
       refreshState();
     },
+    turn_merged(data) {
+      // the user went on after a pause: the earlier turn and its reply are withdrawn
+      const turn = app.turns.get(data.turn_id);
+      if (!turn) return;
+      for (const node of [turn.user, turn.assistant, ...turn.extras]) if (node) node.remove();
+      turn.stopped = true;
+      turn.user = turn.assistant = null;
+      turn.extras = [];
+      if (app.thinkingTurn === data.turn_id) app.thinkingTurn = data.into_turn_id;
+      refreshState();
+    },
     invalid_asr_result(data) {
       const turn = app.turns.get(data.turn_id);
       if (turn && turn.user && !turn.userFinal) {

@@ -128,6 +128,8 @@ async def test_normal_turn(transport: Transport) -> None:
 async def test_turn_ids_shared_and_increasing(transport: Transport) -> None:
     client = await transport.open_session(xtalk_for())
     first, _ = await answered_turn(client, "hello")
+    # the reply is heard out before the user speaks again (sooner would continue the turn)
+    await client.send_audio(silence(2.0), speed=4.0)
     mark = len(client.messages)
     second, _ = await answered_turn(client, "good morning", start=mark)
     assert second.data["text"] == "good morning"

@@ -94,6 +94,19 @@ def test_auto_title_from_first_user_message(store: Store):
     assert store.conversations.get_session(None, titled.id).title == "Renamed"
 
 
+def test_withdrawing_a_turn_removes_its_messages_and_its_title(store: Store):
+    session = store.conversations.create_session(None)
+    store.conversations.append_message(session.id, 1, "user", "What is the distance between")
+    store.conversations.append_message(session.id, 1, "assistant", "The dis …", True)
+    assert store.conversations.withdraw_turn(session.id, 1) == 2
+    assert store.conversations.withdraw_turn(session.id, 1) == 0
+    store.conversations.append_message(session.id, 2, "user",
+                                       "What is the distance between the earth and the moon")
+    detail = store.conversations.get_session(None, session.id)
+    assert detail is not None and [m.turn_id for m in detail.messages] == [2]
+    assert detail.title == auto_title("What is the distance between the earth and the moon")
+
+
 def test_append_validation(store: Store):
     session = store.conversations.create_session(None)
     with pytest.raises(SessionNotFoundError):

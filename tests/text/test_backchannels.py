@@ -1,6 +1,6 @@
 import pytest
 
-from xtalk.text.backchannels import is_backchannel, leaves_the_floor
+from xtalk.text.backchannels import is_backchannel, is_reaction, leaves_the_floor, says_more
 
 
 @pytest.mark.parametrize("text", ["Mm-hmm.", "Yeah.", "okay", "Right.", "Uh-huh.",
@@ -56,3 +56,26 @@ def test_a_short_reaction_leaves_the_floor(text, speech_s, confidence):
     ("hm, stop that", 0.5, 0.3), ("hmm, hold on", 1.5, 0.3)])
 def test_requests_commands_and_questions_take_the_floor(text, speech_s, confidence):
     assert not leaves_the_floor(text, speech_s, confidence)
+
+
+@pytest.mark.parametrize("text,earlier,more", [
+    ("What is the distance between the earth and the moon?",
+     "What is the distance between their hands?", True),  # heard differently, but longer
+    ("Tell me a story. Mm-hmm.", "Tell me a story.", False),
+    ("Tell me a story, uh huh", "Tell me a story", False),
+    ("Tell me a story. M-H-M.", "Tell me a story.", False),
+    ("tell me a story", "Tell me a story.", False),
+    ("Set a timer for 20 minutes.", "Set a timer for", True),
+    ("", "Set a timer for", False),
+])
+def test_says_more(text: str, earlier: str, more: bool) -> None:
+    assert says_more(text, earlier) is more
+
+
+@pytest.mark.parametrize("text,reaction", [
+    ("Stop.", True), ("No thanks.", True), ("Bye!", True), ("Wait, what?", True),
+    ("Yeah.", True), ("five", False), ("the moon", False), ("and lemons", False),
+    ("stop the music please", False), ("", False),
+])
+def test_is_reaction(text: str, reaction: bool) -> None:
+    assert is_reaction(text) is reaction

@@ -422,6 +422,10 @@ class ClientSession:
         self.console.status(f"(heard {str(data.get('text', '')).strip()!r} as listening: "
                             "the reply goes on)")
 
+    def _on_turn_merged(self, data: dict[str, Any]) -> None:
+        self.console.status(f"(you went on: turn {data.get('turn_id')} and its reply give "
+                            f"way to turn {data.get('into_turn_id')})")
+
     def _on_tts_finished(self, data: dict[str, Any]) -> None:
         self.finished_turns.add(data.get("turn_id"))
         self.playback.tts_finished()

@@ -318,10 +318,17 @@ class SpeechLevelMeasured(BaseEvent):
 # --------------------------------------------------------------------------- turns
 @dataclass
 class UserTurnStarted(BaseEvent):
-    """A candidate user turn began; every later event of it carries ``turn_id``."""
+    """A candidate user turn began; every later event of it carries ``turn_id``.
+
+    ``continues_turn``: the user went on right after turn X, whose reply had barely begun;
+    ``continues_from`` is where X's audio starts, so the turn can also be recognised as
+    one request with it (``TranscriptFinalized.whole_text``) and replace X
+    (:class:`UserTurnMerged`)."""
 
     turn_id: int = 0
     start_sample: int = 0
+    continues_turn: int | None = None
+    continues_from: int | None = None
     TYPE: ClassVar[str] = "turn.user_started"
 
 
@@ -386,6 +393,19 @@ class BackchannelHeard(BaseEvent):
 
 
 @dataclass
+class UserTurnMerged(BaseEvent):
+    """Turn ``turn_id`` was not finished: the user went on, and turn ``into_turn_id``,
+    saying the whole request (``text``), replaces it. Its transcript and reply leave the
+    conversation, the store and the client's view; published just before ``into_turn_id``
+    is accepted."""
+
+    turn_id: int = 0
+    into_turn_id: int = 0
+    text: str = ""
+    TYPE: ClassVar[str] = "turn.merged"
+
+
+@dataclass
 class UserTextSubmitted(BaseEvent):
     """The user typed a message instead of speaking."""
 
@@ -426,12 +446,14 @@ class TranscriptSpeculated(BaseEvent):
 
 @dataclass
 class TranscriptFinalized(BaseEvent):
-    """The final transcript of a turn."""
+    """The final transcript of a turn; ``whole_text``: for a turn that continues another
+    (``UserTurnStarted.continues_from``), the transcript from that turn's start."""
 
     turn_id: int = 0
     text: str = ""
     confidence: float = 1.0
     audio_seconds: float = 0.0
+    whole_text: str = ""
     TYPE: ClassVar[str] = "asr.final"
 
 

@@ -238,6 +238,21 @@ class Conversations:
             row.updated_at = self.clock()
             return True
 
+    def withdraw_turn(self, session_id: str, turn_id: int) -> int:
+        """Delete turn ``turn_id``'s messages (the user went on: a later turn replaces
+        it); a title taken from it is cleared for the next user message. Returns how many
+        were deleted."""
+        with self.db.session(write=True) as s:
+            rows = s.scalars(select(Message).where(Message.session_id == session_id,
+                                                   Message.turn_id == int(turn_id))).all()
+            session = s.get(ConversationSession, session_id)
+            for row in rows:
+                if session is not None and row.role == "user" \
+                        and session.title == auto_title(row.content):
+                    session.title = None
+                s.delete(row)
+            return len(rows)
+
     def delete_session(self, user_id: Owner, session_id: str) -> bool:
         """Delete the session with its messages (the database cascades; documents added
         in it stay in the owner's library). False when not the caller's."""

@@ -27,6 +27,8 @@ FLOOR_WORDS = frozenset({
     "don't", "dont", "quit", "exit", "mute", "forget", "wrong", "incorrect",
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
 })
+_NUMBER_WORDS = frozenset({"zero", "one", "two", "three", "four", "five", "six", "seven",
+                           "eight", "nine", "ten"})
 # A word that makes a few words a request, though alone it asks nothing ("Play." or
 # "Night." alone is most often a misheard hum; "play some music", "good night" are not).
 REQUEST_WORDS = frozenset({
@@ -109,5 +111,31 @@ def leaves_the_floor(text: str, speech_s: float | None = None,
     return hummed or (unsure and speech_s is not None and speech_s <= SHORT_REACTION_S)
 
 
+def is_reaction(text: str) -> bool:
+    """Whether ``text`` is only a reaction to what was just said — at most two words,
+    each a command, answer, greeting or backchannel ("stop", "no thanks", "bye") — rather
+    than more of a request ("five", "the moon", "and lemons")."""
+    words = _WORDS.findall(text.lower().replace("-", " "))
+    reactions = (FLOOR_WORDS - _NUMBER_WORDS) | {w for p in BACKCHANNELS for w in p.split()}
+    return 0 < len(words) <= 2 and all(w in reactions for w in words)
+
+
+def says_more(text: str, earlier: str) -> bool:
+    """Whether ``text`` (a transcript of a turn and what the user said right after it)
+    says more than ``earlier`` (the turn's own transcript): more words once a trailing
+    backchannel or hum is set aside. Counted, not compared word for word: the second
+    decode may hear the first part differently ("their hands" → "the earth and")."""
+    words = _spelt_hums_joined(_WORDS.findall(text.lower().replace("-", " ")))
+    while words:
+        if " ".join(words[-2:]) in BACKCHANNELS and len(words) >= 2:
+            del words[-2:]  # "uh huh", "i see"
+        elif (_HUM.match(words[-1]) and "m" in words[-1]) or words[-1] in BACKCHANNELS:
+            words.pop()
+        else:
+            break
+    return len(words) > len(_WORDS.findall(earlier.lower().replace("-", " ")))
+
+
 __all__ = ["BACKCHANNELS", "FLOOR_WORDS", "REQUEST_WORDS", "SHORT_REACTION_S",
-           "SHORT_REACTION_WORDS", "UNSURE_CONFIDENCE", "is_backchannel", "leaves_the_floor"]
+           "SHORT_REACTION_WORDS", "UNSURE_CONFIDENCE", "is_backchannel", "is_reaction",
+           "leaves_the_floor", "says_more"]

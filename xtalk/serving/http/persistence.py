@@ -4,7 +4,7 @@
 (:class:`~xtalk.serving.managers.knowledge.StoreBoundManager`), which ``Xtalk`` registers
 on the prototype service once it has a store.
 
-Consumes: SessionStarted (priority 100), ConversationTurnCommitted.
+Consumes: SessionStarted (priority 100), ConversationTurnCommitted, UserTurnMerged.
 
 * On ``SessionStarted`` the session's row is made if it does not exist yet (owned by the
   session's user). The user's documents are the library's (LibraryManager), not the
@@ -13,6 +13,7 @@ Consumes: SessionStarted (priority 100), ConversationTurnCommitted.
   a writer task that calls the store in a worker thread (so a slow database never stalls
   the session's bus). Each message is committed on its own: ``kill -9`` loses at most the
   turn in progress.
+* ``UserTurnMerged`` withdraws the merged turn's stored messages, in the same order.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import asyncio
 import contextlib
 from typing import Any
 
-from xtalk.serving.events import ConversationTurnCommitted, SessionStarted
+from xtalk.serving.events import ConversationTurnCommitted, SessionStarted, UserTurnMerged
 from xtalk.serving.interfaces import Manager
 from xtalk.serving.managers.knowledge.store_bound import StoreBoundManager, store_owner
 from xtalk.store import SessionExistsError
@@ -34,7 +35,9 @@ class PersistenceManager(StoreBoundManager):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._queue: asyncio.Queue[tuple[int, str, str, bool] | None] = asyncio.Queue()
+        #: (turn, role, content, interrupted) to store; role None: withdraw the turn
+        self._queue: asyncio.Queue[tuple[int, str | None, str, bool] | None] = \
+            asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._disabled = self.store is None
         self._closed = False
@@ -70,15 +73,23 @@ class PersistenceManager(StoreBoundManager):
             return
         if event.role not in ("system", "user", "assistant") or not event.content:
             return
-        self._queue.put_nowait((int(event.turn_id), event.role, event.content,
-                                bool(event.interrupted)))
+        self._enqueue((int(event.turn_id), event.role, event.content,
+                       bool(event.interrupted)))
+
+    @Manager.event_handler(UserTurnMerged)
+    def on_turn_merged(self, event: UserTurnMerged) -> None:
+        if not self._disabled and not self._closed:
+            self._enqueue((int(event.turn_id), None, "", False))
+
+    def _enqueue(self, item: tuple[int, str | None, str, bool]) -> None:
+        self._queue.put_nowait(item)
         if self._writer is None:
             self._writer = asyncio.get_running_loop().create_task(
                 self._write_loop(), name=f"xtalk-persist-{self.session_id}")
 
     async def _write_loop(self) -> None:
         assert self.store is not None
-        append = self.store.conversations.append_message
+        conversations = self.store.conversations
         while True:
             item = await self._queue.get()
             try:
@@ -86,12 +97,16 @@ class PersistenceManager(StoreBoundManager):
                     return
                 turn_id, role, content, interrupted = item
                 try:
-                    await asyncio.to_thread(append, self.session_id, turn_id, role, content,
-                                            interrupted)
+                    if role is None:
+                        await asyncio.to_thread(conversations.withdraw_turn,
+                                                self.session_id, turn_id)
+                        continue
+                    await asyncio.to_thread(conversations.append_message, self.session_id,
+                                            turn_id, role, content, interrupted)
                     self.stored_messages += 1
                 except Exception:
-                    self.log.exception("could not store the %s message of turn %d", role,
-                                       turn_id)
+                    self.log.exception("could not store turn %d (%s)", turn_id,
+                                       role or "withdrawal")
             finally:
                 self._queue.task_done()
 

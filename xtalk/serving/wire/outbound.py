@@ -56,6 +56,8 @@ OUTBOUND_TABLE: dict[type[ev.BaseEvent], Serializer] = {
     ev.RetrievalUpdated: lambda e: None if e.speculative else _msg(
         "retrieval_updated", text=e.text, is_final=e.is_final),
     ev.BackchannelHeard: lambda e: _msg("backchannel", text=e.text, turn_id=e.turn_id),
+    ev.UserTurnMerged: lambda e: _msg("turn_merged", turn_id=e.turn_id,
+                                      into_turn_id=e.into_turn_id, text=e.text),
     ev.WakeWordDetected: lambda e: _msg("wake_word_detected", phrase=e.phrase,
                                         score=round(e.score, 3)),
     ev.WakeWordAwaited: lambda e: _msg("wake_word_waiting", phrase=e.phrase, reason=e.reason),

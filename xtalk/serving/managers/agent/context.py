@@ -2,7 +2,7 @@
 
 Consumes: ConversationRestored, UserTurnAccepted, ReplySpeculationRequested,
 GenerationCancelRequested, RetrievalUpdated, MemoriesRecalled, ReplyTextCompleted,
-ReplyHeard, PlaybackStopped.
+ReplyHeard, PlaybackStopped, UserTurnMerged (the turn's messages are withdrawn).
 Emits: GenerationRequested (with a snapshot of the conversation), SpeculationConfirmed,
 GenerationCancelRequested (a speculation that does not fit the accepted turn),
 ConversationTurnCommitted (for persistence).
@@ -43,6 +43,7 @@ from xtalk.serving.events import (
     RetrievalUpdated,
     SpeculationConfirmed,
     UserTurnAccepted,
+    UserTurnMerged,
 )
 from xtalk.serving.interfaces import Manager
 from xtalk.text.prompts import DEFAULT_SYSTEM_PROMPT
@@ -63,6 +64,20 @@ class Conversation:
     messages: list[dict[str, Any]] = field(default_factory=list)
     pending_replies: dict[int, str] = field(default_factory=dict)
     committed_turns: set[int] = field(default_factory=set)
+    #: turn → its messages (the same dicts as in ``messages``), to withdraw a turn
+    by_turn: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def add(self, turn_id: int, role: str, content: str) -> None:
+        message = {"role": role, "content": content}
+        self.messages.append(message)
+        self.by_turn.setdefault(turn_id, []).append(message)
+
+    def withdraw(self, turn_id: int) -> None:
+        """Remove turn ``turn_id``'s messages; a reply of it arriving later is dropped."""
+        gone = self.by_turn.pop(turn_id, [])
+        self.messages = [m for m in self.messages if not any(m is g for g in gone)]
+        self.pending_replies.pop(turn_id, None)
+        self.committed_turns.add(turn_id)
 
 
 class LLMAgentContextManager(Manager):
@@ -132,7 +147,7 @@ class LLMAgentContextManager(Manager):
     async def on_user_turn(self, event: UserTurnAccepted) -> None:
         speculation, self._speculation = self._speculation, None
         prompt = self._snapshot(event.turn_id)
-        self.conversation.messages.append({"role": "user", "content": event.text})
+        self.conversation.add(event.turn_id, "user", event.text)
         await self.publish(ConversationTurnCommitted(
             session_id=self.session_id, turn_id=event.turn_id, role="user", content=event.text))
         if speculation is not None and speculation[0] == event.turn_id:
@@ -148,6 +163,11 @@ class LLMAgentContextManager(Manager):
         await self.publish(GenerationRequested(
             session_id=self.session_id, turn_id=event.turn_id,
             messages=[*prompt, {"role": "user", "content": event.text}]))
+
+    @Manager.event_handler(UserTurnMerged, priority=40)
+    def on_merged(self, event: UserTurnMerged) -> None:
+        self.conversation.withdraw(event.turn_id)
+        self._retrieved.pop(event.turn_id, None)
 
     @Manager.event_handler(ReplyTextCompleted, priority=40)
     def on_reply_text(self, event: ReplyTextCompleted) -> None:
@@ -170,7 +190,7 @@ class LLMAgentContextManager(Manager):
         if turn_id in self.conversation.committed_turns or not text.strip():
             return
         self.conversation.committed_turns.add(turn_id)
-        self.conversation.messages.append({"role": "assistant", "content": text})
+        self.conversation.add(turn_id, "assistant", text)
         await self.publish(ConversationTurnCommitted(
             session_id=self.session_id, turn_id=turn_id, role="assistant", content=text,
             interrupted=interrupted), wait_for_completion=True)

@@ -1,6 +1,7 @@
 """ASRManager: recognises each user turn, with interim results while the user speaks.
 
-Consumes: AudioFrameReceived (kept in an :class:`AudioHistory`), UserTurnStarted,
+Consumes: AudioFrameReceived (kept in an :class:`AudioHistory`), UserTurnStarted (with
+``continues_from``: the final also decodes from there, ``whole_text``),
 SpeechPaused, SpeechResumed / SpeechStarted (speech came back), UserTurnEnded,
 SessionStopping.
 Emits: TranscriptPartial, TranscriptSpeculated, TranscriptFinalized, UtteranceRejected.
@@ -90,6 +91,8 @@ class _Utterance:
     #: decodes of the committed segments, in order; later decodes start at ``decoded_from``
     segments: list[asyncio.Task[Transcription]] = field(default_factory=list)
     decoded_from: int = 0
+    #: a turn that continues the previous one: where that one's audio starts
+    whole_from: int | None = None
 
 
 def _done_texts(segments: list[asyncio.Task[Transcription]]) -> list[str]:
@@ -112,6 +115,8 @@ class ASRManager(Manager):
         self.history = AudioHistory(max_seconds=self.settings.max_utterance_s + 5.0)
         self._caller = ModelCaller()
         self._current: _Utterance | None = None
+        #: (start, end) samples of the last turn: a turn that continues it starts there
+        self._last_turn: tuple[int, int] | None = None
         self.speculative_hits = 0
         self._partial_task: asyncio.Task[None] | None = None
         self._speculation: _Speculation | None = None
@@ -128,8 +133,12 @@ class ASRManager(Manager):
     def on_frame(self, event: AudioFrameReceived) -> None:
         self.history.append(event.start_sample, event.pcm)
         utt = self._current
-        if utt is None:  # between turns only the lead-in of the next one is needed
-            self.history.forget_before(self.history.end_sample - IDLE_KEEP_SAMPLES)
+        if utt is None:  # between turns only the lead-in of the next one is needed,
+            keep_from = self.history.end_sample - IDLE_KEEP_SAMPLES
+            last = self._last_turn  # and the last turn while the user may still go on
+            if last is not None and self.history.end_sample - last[1] <= IDLE_KEEP_SAMPLES:
+                keep_from = min(keep_from, last[0])
+            self.history.forget_before(keep_from)
             return
         if self._speculation is not None or (
                 self._partial_task is not None and not self._partial_task.done()):
@@ -145,7 +154,8 @@ class ASRManager(Manager):
     def on_turn_started(self, event: UserTurnStarted) -> None:
         self._current = _Utterance(event.turn_id, event.start_sample,
                                    last_partial_at=time.monotonic(),
-                                   decoded_from=event.start_sample)
+                                   decoded_from=event.start_sample,
+                                   whole_from=event.continues_from)
 
     @Manager.event_handler(SpeechPaused, priority=10, enabled_if=_has_asr)
     def on_paused(self, event: SpeechPaused) -> None:
@@ -207,23 +217,28 @@ class ASRManager(Manager):
         utt = self._current
         if utt is not None and utt.turn_id == event.turn_id:
             self._current = None
+            whole_from = utt.whole_from
+            self._last_turn = (utt.start_sample if whole_from is None else whole_from,
+                               event.end_sample)
             start, segments = utt.decoded_from, utt.segments
             earlier_s = (utt.decoded_from - utt.start_sample) / SAMPLE_RATE
         else:
             start = max(0, event.end_sample - int(self.settings.max_utterance_s * SAMPLE_RATE))
-            segments, earlier_s = [], 0.0
+            segments, earlier_s, whole_from = [], 0.0, None
+        # a continuation is also recognised as one request from the earlier turn's start
+        whole = None if whole_from is None else self._final_audio(whole_from, event.end_sample)
         spec, self._speculation = self._speculation, None
         if spec is not None and spec.turn_id == event.turn_id and spec.start_sample == start \
                 and spec.end_sample == event.end_sample and spec.task is not None:
             self.speculative_hits += 1
             self._spawn(self._run_final(event.turn_id, earlier_s + spec.audio_seconds,
-                                        spec.task, segments))
+                                        spec.task, segments, whole))
             return
         if spec is not None:
             spec.wanted = False
         audio = self._final_audio(start, event.end_sample)
         self._spawn(self._run_final(event.turn_id, earlier_s + audio.size / SAMPLE_RATE,
-                                    self._decode(audio), segments))
+                                    self._decode(audio), segments, whole))
 
     def _final_audio(self, start: int, end: int, pad_with_silence: bool = False
                      ) -> np.ndarray:
@@ -271,7 +286,8 @@ class ASRManager(Manager):
                                                  turn_id=utt.turn_id, text=text))
 
     async def _run_final(self, turn_id: int, seconds: float, pending,
-                         segments: list[asyncio.Task[Transcription]] | None = None) -> None:
+                         segments: list[asyncio.Task[Transcription]] | None = None,
+                         whole: np.ndarray | None = None) -> None:
         earlier = await self._segment_texts(turn_id, segments or [])
         try:
             result: Transcription = await pending
@@ -289,18 +305,30 @@ class ASRManager(Manager):
             text = " ".join(t for t in [*earlier, last] if t)
             result = Transcription(text=text, confidence=result.confidence,
                                    language=result.language, no_speech_prob=0.0)
-        restorer = self.pipeline.get_punt_restorer_model()
-        if restorer is not None and text:
-            text = await asyncio.to_thread(restorer.restore, text)
+        text = await self._restored(text)
         verdict = validate_utterance(text, result.confidence, seconds,
                                      self.settings.min_confidence, result.no_speech_prob)
         if not verdict.valid:
             await self.publish(UtteranceRejected(session_id=self.session_id, turn_id=turn_id,
                                                  reason=verdict.reason))
             return
+        whole_text = ""
+        if whole is not None:
+            try:
+                whole_text = await self._restored((await self._decode(whole)).text.strip())
+            except Exception:
+                self.log.exception("recognition of turn %s with the one before failed",
+                                   turn_id)
         await self.publish(TranscriptFinalized(
             session_id=self.session_id, turn_id=turn_id, text=text,
-            confidence=result.confidence, audio_seconds=seconds))
+            confidence=result.confidence, audio_seconds=seconds, whole_text=whole_text))
+
+    async def _restored(self, text: str) -> str:
+        """``text`` with punctuation restored, when the pipeline has a restorer."""
+        restorer = self.pipeline.get_punt_restorer_model()
+        if restorer is not None and text:
+            text = await asyncio.to_thread(restorer.restore, text)
+        return text
 
     async def _segment_texts(self, turn_id: int,
                              segments: list[asyncio.Task[Transcription]]) -> list[str]:

@@ -137,7 +137,9 @@ class TurnDetectorManager(Manager):
 
     @Manager.event_handler(UserTurnStarted, enabled_if=_has_detector)
     def on_turn_started(self, event: UserTurnStarted) -> None:
-        self._turn_start = (event.turn_id, event.start_sample)
+        # a turn that may continue the one before is heard from that one's start
+        start = event.start_sample if event.continues_from is None else event.continues_from
+        self._turn_start = (event.turn_id, start)
 
     @Manager.event_handler(TurnEndCheckRequested, enabled_if=_has_detector)
     def on_check(self, event: TurnEndCheckRequested) -> None:

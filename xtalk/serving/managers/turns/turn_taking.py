@@ -4,7 +4,7 @@ Consumes: SpeechOnsetDetected, SpeechOnsetDismissed, SpeechStarted, SpeechEnded,
 TurnEndDecided, TranscriptPartial, TranscriptSpeculated, TranscriptFinalized,
 UtteranceRejected, UserTextSubmitted, ReplyHeard, PlaybackStopped.
 Emits: UserTurnStarted, TurnEndCheckRequested, UserTurnEnded, UserTurnAccepted,
-ReplySpeculationRequested, BackchannelHeard, PlaybackPauseRequested,
+UserTurnMerged, ReplySpeculationRequested, BackchannelHeard, PlaybackPauseRequested,
 PlaybackResumeRequested, PlaybackStopRequested, GenerationCancelRequested.
 
 The behaviour users feel:
@@ -24,11 +24,17 @@ The behaviour users feel:
   transcript); speech that goes on abandons it (GenerationCancelRequested);
 * a reply accepted while the user is already speaking again is held (paused before it
   starts) until that speech is judged: dropped if it becomes a turn, released otherwise;
+* the user goes on within ``continuation_s`` of a turn's end while its reply has only
+  begun (a hesitation taken for the end) → what they say is judged as over any reply
+  (a backchannel lets the reply go on); if it takes the floor and is not a lone command
+  ("stop", "bye"), the old turn and its reply are withdrawn (UserTurnMerged) and the
+  request recognised as one from the old turn's start is answered;
 * turn ids come from one counter here and tag transcript, reply, audio and metrics alike.
   An id is allocated when speech starts; a rejected utterance leaves a gap in the sequence.
 
 Service config key ``"turn"``: ``speculative_replies`` (default true; a speculation that
-is discarded still cost a request to the language model).
+is discarded still cost a request to the language model), ``continuation_s`` (1.5; 0
+switches merging off).
 """
 
 from __future__ import annotations
@@ -58,15 +64,19 @@ from xtalk.serving.events import (
     UserTextSubmitted,
     UserTurnAccepted,
     UserTurnEnded,
+    UserTurnMerged,
     UserTurnStarted,
     UtteranceRejected,
 )
 from xtalk.serving.interfaces import Manager
-from xtalk.text.backchannels import leaves_the_floor
+from xtalk.text.backchannels import is_reaction, leaves_the_floor, says_more
 
 #: How much longer than the turn detector's wait the turn may stay open when no audio
 #: arrives to measure the silence by.
 NO_AUDIO_SLACK_S = 1.0
+#: Speech starting this soon after a turn's end, while its reply has only begun, may
+#: continue that turn (a hesitation the turn detector took for the end).
+CONTINUATION_S = 1.5
 
 
 @dataclass
@@ -88,6 +98,13 @@ class TurnState:
     over_reply: dict[int, float | None] = field(default_factory=dict)
     #: (turn, text) of the speculative reply being prepared
     speculation: tuple[int, str] | None = None
+    user_turn_audio_start: int = 0  # where the current turn's audio (as recognised) starts
+    #: (turn, audio start, end sample) of the last spoken turn that ended
+    last_ended: tuple[int, int, int] | None = None
+    #: (turn, text) of the last accepted spoken turn
+    last_spoken: tuple[int, str] | None = None
+    #: turn → the turn it may continue
+    continues: dict[int, int] = field(default_factory=dict)
 
     def allocate(self) -> int:
         turn_id, self.next_turn_id = self.next_turn_id, self.next_turn_id + 1
@@ -101,7 +118,10 @@ class TurnTakingManager(Manager):
         super().__init__(*args, **kwargs)
         self.state = TurnState()
         self._end_timer: asyncio.TimerHandle | None = None
-        self.speculate = bool(dict(self.setting("turn", {})).get("speculative_replies", True))
+        turn = dict(self.setting("turn", {}))
+        self.speculate = bool(turn.get("speculative_replies", True))
+        self.continuation_samples = int(float(turn.get("continuation_s", CONTINUATION_S))
+                                        * SAMPLE_RATE)
 
     # ---------------------------------------------------------------- speech activity
     @Manager.event_handler(SpeechOnsetDetected, priority=50)
@@ -134,8 +154,26 @@ class TurnTakingManager(Manager):
         s.last_partial = ""
         if not s.reply_settled:
             s.over_reply[s.user_turn] = None
-        await self.publish(UserTurnStarted(session_id=self.session_id, turn_id=s.user_turn,
-                                           start_sample=event.start_sample))
+        continued = self._continued_turn(s.user_turn_start)
+        s.user_turn_audio_start = event.start_sample
+        if continued is not None:
+            s.continues[s.user_turn] = continued[0]
+            s.user_turn_audio_start = continued[1]
+        await self.publish(UserTurnStarted(
+            session_id=self.session_id, turn_id=s.user_turn, start_sample=event.start_sample,
+            continues_turn=continued[0] if continued is not None else None,
+            continues_from=continued[1] if continued is not None else None))
+
+    def _continued_turn(self, voice_start: int) -> tuple[int, int] | None:
+        """(turn, audio start) of the turn that speech from ``voice_start`` may continue:
+        the last spoken one, ended at most ``continuation_s`` before, whose reply has not
+        been heard yet or is only beginning."""
+        s, last = self.state, self.state.last_ended
+        if last is None or self.continuation_samples <= 0 \
+                or voice_start - last[2] > self.continuation_samples:
+            return None
+        replying = last[0] == s.reply_turn and not s.reply_settled
+        return (last[0], last[1]) if replying or last[0] in s.awaiting_final else None
 
     @Manager.event_handler(SpeechEnded, priority=50)
     async def on_speech_ended(self, event: SpeechEnded) -> None:
@@ -181,6 +219,7 @@ class TurnTakingManager(Manager):
         turn_id, (end_sample, end_time) = s.user_turn, s.pending_end
         s.user_turn, s.pending_end = None, None
         s.awaiting_final.add(turn_id)
+        s.last_ended = (turn_id, s.user_turn_audio_start, end_sample)
         if turn_id in s.over_reply:
             s.over_reply[turn_id] = max(0, end_sample - s.user_turn_start) / SAMPLE_RATE
         await self.publish(UserTurnEnded(session_id=self.session_id, turn_id=turn_id,
@@ -218,6 +257,7 @@ class TurnTakingManager(Manager):
     async def on_final(self, event: TranscriptFinalized) -> None:
         s = self.state
         s.awaiting_final.discard(event.turn_id)
+        continued = s.continues.pop(event.turn_id, None)
         over_reply = event.turn_id in s.over_reply
         speech_s = s.over_reply.pop(event.turn_id, None)
         if over_reply and not s.reply_settled and leaves_the_floor(event.text, speech_s,
@@ -226,6 +266,12 @@ class TurnTakingManager(Manager):
                                                 turn_id=event.turn_id, text=event.text))
             await self._resume_if_idle()
             return
+        if continued is not None and s.last_spoken is not None \
+                and s.last_spoken[0] == continued == s.reply_turn and not s.reply_settled \
+                and not is_reaction(event.text) \
+                and says_more(event.whole_text, s.last_spoken[1]):
+            await self._accept(event.turn_id, event.whole_text, "speech", replaces=continued)
+            return
         await self._accept(event.turn_id, event.text, "speech")
 
     @Manager.event_handler(UtteranceRejected, priority=50)
@@ -233,6 +279,7 @@ class TurnTakingManager(Manager):
         s = self.state
         s.awaiting_final.discard(event.turn_id)
         s.over_reply.pop(event.turn_id, None)
+        s.continues.pop(event.turn_id, None)
         if s.speculation is not None and s.speculation[0] == event.turn_id:
             await self._abandon_speculation("rejected")
         await self._resume_if_idle()
@@ -252,16 +299,23 @@ class TurnTakingManager(Manager):
         await self._abandon_speculation("typed_turn")
         await self._accept(self.state.allocate(), event.text.strip(), "text")
 
-    async def _accept(self, turn_id: int, text: str, modality: str) -> None:
+    async def _accept(self, turn_id: int, text: str, modality: str,
+                      replaces: int | None = None) -> None:
         s = self.state
         previous = s.reply_turn
         if previous is not None and previous != turn_id:
+            continued = previous == replaces
             await self.publish(PlaybackStopRequested(
-                session_id=self.session_id, turn_id=previous, reason="barge_in"),
-                wait_for_completion=True)
+                session_id=self.session_id, turn_id=previous,
+                reason="continued" if continued else "barge_in"), wait_for_completion=True)
             await self.publish(GenerationCancelRequested(
-                session_id=self.session_id, turn_id=previous, reason="new_turn"),
-                wait_for_completion=True)
+                session_id=self.session_id, turn_id=previous,
+                reason="continued" if continued else "new_turn"), wait_for_completion=True)
+        if replaces is not None:
+            await self.publish(UserTurnMerged(session_id=self.session_id, turn_id=replaces,
+                                              into_turn_id=turn_id, text=text),
+                               wait_for_completion=True)
+        s.last_spoken = (turn_id, text) if modality == "speech" else None
         s.reply_turn, s.reply_settled = turn_id, False
         if s.speculation is not None and s.speculation[0] == turn_id:
             s.speculation = None  # the context manager uses or discards it
