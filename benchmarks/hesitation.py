@@ -21,6 +21,9 @@ drained, 0.4 s.
 
 * **cut off** (hesitant requests): the assistant took the turn inside the pause — a
   transcript arrived before the speaker went on, or the request became more than one turn;
+  **recovered**: cut off, but the speaker's going on merged the turns (``turn_merged``),
+  so the whole request was answered as one; "heard" is how much of the premature reply
+  was out before the speaker went on (the client pauses it at their first word);
 * **felt** (complete requests): end of the voice → first reply audio at the client;
 * the turn detector's CPU time per decision (thread CPU of its ``decide`` calls).
 
@@ -110,6 +113,8 @@ class Outcome:
     request: Request
     turns: int = 0
     cut_off: bool = False
+    merged: bool = False  # cut off, then merged into one request
+    heard_ms: float | None = None  # premature reply out before the speaker went on
     felt_ms: float | None = None
     transcript: str = ""
     outcome: str = "ok"
@@ -139,10 +144,18 @@ async def run_request(live: LiveSession, request: Request, clock: DecisionClock
     finals = client.of("finish_asr", start=mark)
     out.turns = len(finals)
     out.transcript = " | ".join(f.data.get("text", "") for f in finals)
+    merges = client.of("turn_merged", start=mark)
     if request.pause is not None:
         went_on = mic.time_of(position + request.pause[1])
         early = went_on is not None and any(f.t < went_on for f in finals)
         out.cut_off = early or len(finals) > 1
+        out.merged = out.cut_off and len(finals) == len(merges) + 1
+        if merges:
+            out.transcript += f" => {merges[-1].data.get('text', '')}"
+        if out.cut_off and went_on is not None:
+            audio = live.first_audio_after(mark)
+            out.heard_ms = max(0.0, (went_on - audio.t) * 1000) if audio is not None \
+                and audio.t < went_on else 0.0
     else:
         out.cut_off = len(finals) > 1
         audio = live.first_audio_after(mark)
@@ -180,7 +193,8 @@ async def run_config(name: str, requests: list[Request]) -> tuple[list[Outcome],
 def show(n: int, o: Outcome) -> None:
     r = o.request
     kind = f"pause {(r.pause[1] - r.pause[0]) / SR:.1f}s" if r.pause else "complete"
-    verdict = "CUT OFF" if o.cut_off else ("ok" if r.pause else f"{o.felt_ms or 0:.0f} ms")
+    verdict = ("recovered" if o.merged else "CUT OFF") if o.cut_off else \
+        ("ok" if r.pause else f"{o.felt_ms or 0:.0f} ms")
     if o.outcome != "ok":
         verdict += f" <{o.outcome}>"
     print(f"{n:>3} {r.voice:<24}{kind:<11}{verdict:<14}{r.text[:48]!r:<52} heard: "
@@ -195,8 +209,14 @@ def summarize(name: str, outcomes: list[Outcome], clock: Any) -> None:
     hes = [o for o in outcomes if o.request.pause is not None]
     comp = [o for o in outcomes if o.request.pause is None]
     cut = sum(o.cut_off for o in hes)
+    merged = [o for o in hes if o.merged]
     print(f"\n== {name}: cut off {cut}/{len(hes)} hesitant requests "
-          f"({100 * cut / max(1, len(hes)):.0f} %; target <= 5 %)")
+          f"({100 * cut / max(1, len(hes)):.0f} %; target <= 5 %); recovered by merging "
+          f"{len(merged)}, answered in pieces {cut - len(merged)}/{len(hes)}")
+    heard = [o.heard_ms for o in hes if o.cut_off and o.heard_ms is not None]
+    if heard:
+        print(f"   premature reply out before the speaker went on: median "
+              f"{statistics.median(heard):.0f} ms, max {max(heard):.0f} ms")
     by_voice: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for o in hes:
         by_voice[o.request.voice][0] += o.cut_off

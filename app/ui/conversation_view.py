@@ -295,6 +295,9 @@ class ConversationView(QScrollArea):
             bubble = bubbles.pop(m.turn_id, None)
             if bubble is not None:
                 self._remove(bubble)
+        whole = self._user.get(m.data.get("into_turn_id"))
+        if whole is not None and m.text():
+            whole.set_text(m.text(), partial=False)
 
     def _on_reply_text(self, m: ServerMessage) -> None:
         partial = m.action == "update_resp"

@@ -611,6 +611,8 @@
       turn.user = turn.assistant = null;
       turn.extras = [];
       if (app.thinkingTurn === data.turn_id) app.thinkingTurn = data.into_turn_id;
+      const whole = String(data.text || "");
+      if (whole) setUserText(getTurn(data.into_turn_id), whole, true);
       refreshState();
     },
     invalid_asr_result(data) {

@@ -1,6 +1,7 @@
 """The desktop app gets the engine's turn-taking (offscreen, tone-code models): the
 latency panel shows what preparing the reply during the user's pause saved, and a
-backchannel leaves the reply going instead of becoming a question."""
+backchannel leaves the reply going instead of becoming a question, and a merged turn
+gives way to the whole request."""
 
 from __future__ import annotations
 
@@ -32,3 +33,16 @@ def test_a_backchannel_is_a_note_not_a_question(qtbot) -> None:
     view.handle_message(ServerMessage("backchannel", {"turn_id": 2, "text": "Yeah."}))
     assert view.texts("user") == ["story"]
     assert view.texts("assistant") == ["Once"]
+
+
+def test_a_merged_turn_gives_way_to_the_whole_request(qtbot) -> None:
+    view = ConversationView()
+    qtbot.addWidget(view)
+    view.handle_message(ServerMessage("finish_asr", {"turn_id": 1, "text": "Set a timer for"}))
+    view.handle_message(ServerMessage("update_resp", {"turn_id": 1, "text": "For how"}))
+    view.handle_message(ServerMessage("finish_asr", {"turn_id": 2, "text": "ten minutes"}))
+    view.handle_message(ServerMessage("turn_merged", {
+        "turn_id": 1, "into_turn_id": 2, "text": "Set a timer for ten minutes"}))
+    view.handle_message(ServerMessage("update_resp", {"turn_id": 2, "text": "Timer set."}))
+    assert view.texts("user") == ["Set a timer for ten minutes"]
+    assert view.texts("assistant") == ["Timer set."]
