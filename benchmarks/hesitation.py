@@ -149,19 +149,20 @@ async def run_request(live: LiveSession, request: Request, clock: DecisionClock
     out.turns = len(finals)
     out.transcript = " | ".join(f.data.get("text", "") for f in finals)
     merges = client.of("turn_merged", start=mark)
+    if merges:
+        out.transcript += f" => {merges[-1].data.get('text', '')}"
     if request.pause is not None:
         went_on = mic.time_of(position + request.pause[1])
         early = went_on is not None and any(f.t < went_on for f in finals)
         out.cut_off = early or len(finals) > 1
         out.merged = out.cut_off and len(finals) == len(merges) + 1
-        if merges:
-            out.transcript += f" => {merges[-1].data.get('text', '')}"
         if out.cut_off and went_on is not None:
             audio = live.first_audio_after(mark)
             out.heard_ms = max(0.0, (went_on - audio.t) * 1000) if audio is not None \
                 and audio.t < went_on else 0.0
     else:
         out.cut_off = len(finals) > 1
+        out.merged = out.cut_off and len(finals) == len(merges) + 1
         audio = live.first_audio_after(mark)
         end = mic.time_of(position + request.pcm.size)
         if audio is not None and end is not None:
@@ -236,11 +237,12 @@ def summarize(name: str, outcomes: list[Outcome], clock: Any) -> None:
                                       sorted(by_pause.items())))
     felt = [o.felt_ms for o in comp if o.felt_ms is not None]
     split = sum(o.cut_off for o in comp)
+    rejoined = sum(o.merged for o in comp)
     if felt:
         slow = sum(f > 1000 for f in felt)
         print(f"   complete requests: felt median {statistics.median(felt):.0f} ms, p90 "
               f"{pct(felt, 90):.0f} ms, over 1 s {slow}/{len(felt)}; split into two "
-              f"turns {split}/{len(comp)}")
+              f"turns {split}/{len(comp)} (merged again {rejoined})")
     if clock.cpu_ms:
         print(f"   turn detector: {len(clock.cpu_ms)} decisions, CPU per decision median "
               f"{statistics.median(clock.cpu_ms):.1f} ms (p90 {pct(clock.cpu_ms, 90):.1f}), "

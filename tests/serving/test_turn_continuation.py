@@ -37,17 +37,33 @@ async def first_part_answered(transport: Transport, **service):
     return xt, client, first.turn_id
 
 
+async def go_on(client, words: str) -> None:
+    """The user says ``words`` (with the silence that ends a turn)."""
+    await client.send_audio(tones(words), speed=2.0)
+    await client.send_audio(silence(0.6), speed=2.0)
+
+
 def user_messages(xt, client) -> list[str]:
     context = xt.sessions[client.session_id].get_manager(LLMAgentContextManager)
     assert isinstance(context, LLMAgentContextManager)
     return [m["content"] for m in context.conversation_messages() if m["role"] == "user"]
 
 
+async def test_a_lone_word_that_goes_on_is_merged_too(transport: Transport) -> None:
+    """Over a reply a lone word is taken for a reaction; right after the user's own
+    request it is more of the request ("… between | mars")."""
+    _, client, first = await first_part_answered(transport)
+    mark = len(client.messages)
+    await go_on(client, "mars")
+    merged = await client.wait_for("turn_merged", start=mark)
+    assert merged.turn_id == first and merged.data["text"] == f"{FIRST} mars"
+    assert not client.of("backchannel")
+
+
 async def test_going_on_after_a_pause_merges_the_turns(transport: Transport) -> None:
     xt, client, first = await first_part_answered(transport)
     mark = len(client.messages)
-    await client.send_audio(tones(REST), speed=2.0)
-    await client.send_audio(silence(0.6), speed=2.0)
+    await go_on(client, REST)
     merged = await client.wait_for("turn_merged", start=mark)
     whole = f"{FIRST} {REST}"
     assert merged.turn_id == first and merged.data["text"] == whole
@@ -69,8 +85,7 @@ async def test_a_backchannel_after_the_request_lets_the_reply_go_on(transport: T
                                                                     ) -> None:
     xt, client, first = await first_part_answered(transport)
     mark = len(client.messages)
-    await client.send_audio(tones("mm hmm"), speed=2.0)
-    await client.send_audio(silence(0.6), speed=2.0)
+    await go_on(client, "mm hmm")
     await client.wait_for("backchannel", start=mark)
     await client.wait_for("resume_tts", turn_id=first, start=mark)
     assert not client.of("turn_merged") and not client.of("stop_tts", start=mark)
@@ -81,8 +96,7 @@ async def test_a_backchannel_after_the_request_lets_the_reply_go_on(transport: T
 async def test_a_lone_command_is_no_continuation(transport: Transport, reaction: str) -> None:
     xt, client, first = await first_part_answered(transport)
     mark = len(client.messages)
-    await client.send_audio(tones(reaction), speed=2.0)
-    await client.send_audio(silence(0.6), speed=2.0)
+    await go_on(client, reaction)
     final = await client.wait_for("finish_asr", start=mark)
     await client.wait_for("stop_tts", turn_id=first, start=mark)
     assert final.data["text"] == reaction and not client.of("turn_merged")
@@ -98,8 +112,7 @@ async def test_no_merge_after_the_window_or_when_off(transport: Transport,
     if not service:
         await client.send_audio(silence(1.6), speed=4.0)  # 1.85 s after the voice ended
     mark = len(client.messages)
-    await client.send_audio(tones(REST), speed=2.0)
-    await client.send_audio(silence(0.6), speed=2.0)
+    await go_on(client, REST)
     final = await client.wait_for("finish_asr", start=mark)
     await client.wait_for("stop_tts", turn_id=first, start=mark)
     assert final.data["text"] == REST and not client.of("turn_merged")

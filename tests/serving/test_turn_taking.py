@@ -65,6 +65,8 @@ async def story_playing(transport: Transport):
     await client.say("tell me a story")
     final = await client.wait_for("finish_asr")
     await client.wait_for("audio", turn_id=final.turn_id)
+    # the reply is under way: later speech is over it, no longer more of the request
+    await client.send_audio(silence(1.6), speed=4.0)
     return xt, client, final.turn_id
 
 

@@ -25,10 +25,11 @@ The behaviour users feel:
 * a reply accepted while the user is already speaking again is held (paused before it
   starts) until that speech is judged: dropped if it becomes a turn, released otherwise;
 * the user goes on within ``continuation_s`` of a turn's end while its reply has only
-  begun (a hesitation taken for the end) → what they say is judged as over any reply
-  (a backchannel lets the reply go on); if it takes the floor and is not a lone command
-  ("stop", "bye"), the old turn and its reply are withdrawn (UserTurnMerged) and the
-  request recognised as one from the old turn's start is answered;
+  begun (a hesitation taken for the end) → unless it is a backchannel (the reply goes
+  on) or a lone command or answer ("stop", "no thanks": a turn of its own), it is more
+  of the request: recognised once more from the old turn's start, and if that says more,
+  the old turn and its reply are withdrawn (UserTurnMerged) and the whole request is
+  answered (if not, it was a hum or echo: the reply goes on);
 * turn ids come from one counter here and tag transcript, reply, audio and metrics alike.
   An id is allocated when speech starts; a rejected utterance leaves a gap in the sequence.
 
@@ -69,7 +70,7 @@ from xtalk.serving.events import (
     UtteranceRejected,
 )
 from xtalk.serving.interfaces import Manager
-from xtalk.text.backchannels import is_reaction, leaves_the_floor, says_more
+from xtalk.text.backchannels import is_backchannel, is_reaction, leaves_the_floor, says_more
 
 #: How much longer than the turn detector's wait the turn may stay open when no audio
 #: arrives to measure the silence by.
@@ -260,19 +261,27 @@ class TurnTakingManager(Manager):
         continued = s.continues.pop(event.turn_id, None)
         over_reply = event.turn_id in s.over_reply
         speech_s = s.over_reply.pop(event.turn_id, None)
-        if over_reply and not s.reply_settled and leaves_the_floor(event.text, speech_s,
-                                                                   event.confidence):
-            await self.publish(BackchannelHeard(session_id=self.session_id,
-                                                turn_id=event.turn_id, text=event.text))
-            await self._resume_if_idle()
-            return
         if continued is not None and s.last_spoken is not None \
                 and s.last_spoken[0] == continued == s.reply_turn and not s.reply_settled \
-                and not is_reaction(event.text) \
-                and says_more(event.whole_text, s.last_spoken[1]):
-            await self._accept(event.turn_id, event.whole_text, "speech", replaces=continued)
+                and not is_backchannel(event.text) and not is_reaction(event.text):
+            # more of the request, most likely: merged if the turns together say more
+            if says_more(event.whole_text, s.last_spoken[1]):
+                await self._accept(event.turn_id, event.whole_text, "speech",
+                                   replaces=continued)
+            else:  # heard as nothing more than the request: a hum, the reply's echo
+                await self._floor_kept(event)
+            return
+        if over_reply and not s.reply_settled and leaves_the_floor(event.text, speech_s,
+                                                                   event.confidence):
+            await self._floor_kept(event)
             return
         await self._accept(event.turn_id, event.text, "speech")
+
+    async def _floor_kept(self, event: TranscriptFinalized) -> None:
+        """The user's turn was no request: the paused reply goes on."""
+        await self.publish(BackchannelHeard(session_id=self.session_id,
+                                            turn_id=event.turn_id, text=event.text))
+        await self._resume_if_idle()
 
     @Manager.event_handler(UtteranceRejected, priority=50)
     async def on_rejected(self, event: UtteranceRejected) -> None:
