@@ -5,6 +5,7 @@ a transcription of what was played."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -30,7 +31,10 @@ def transcribe(audio: np.ndarray, rate: int) -> str:
     x = audio.astype(np.float32) / 32768.0 if audio.dtype == np.int16 else \
         audio.astype(np.float32)
     audio16 = _voiced(soxr.resample(x, rate, 16000))
-    return FasterWhisperASR().transcribe((audio16 * 32767).astype(np.int16)).text
+    text = FasterWhisperASR().transcribe((audio16 * 32767).astype(np.int16)).text
+    # tiny.en's repetition loop ("... country the the the the the") is the recogniser's,
+    # not the audio's: one word said three or more times in a row counts once
+    return re.sub(r"\b(\w+)(?:\W+\1\b){2,}", r"\1", text, flags=re.IGNORECASE)
 
 
 def _voiced(x: np.ndarray, rate: int = 16000) -> np.ndarray:

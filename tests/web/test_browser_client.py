@@ -162,11 +162,16 @@ async def test_browser_conversation(server: str, chromium, tmp_path: Path) -> No
         await cdp.close()
 
 
+LONG_REPLY = "once upon a time a little robot sang to the sun"
+
+
 async def test_browser_barge_in(server: str, chromium, tmp_path: Path) -> None:
     """Speaking over the reply pauses it at once and, for a real utterance, stops it: the
     page drops the queued audio, marks the reply interrupted and plays the new one."""
     wav = tmp_path / "barge-in.wav"
-    write_mic_wav(wav, 1.0, "hello", 0.9, "what time is it", 8.0)
+    # the reply is ~3 s long; the barge-in comes 2 s after the first request, when it is
+    # under way (sooner the new speech would be taken for more of that request)
+    write_mic_wav(wav, 1.0, f"repeat after me {LONG_REPLY}", 2.0, "what time is it", 8.0)
     cdp = await open_app(chromium(wav), server)
     try:
         await click(cdp, "#mic")
@@ -177,7 +182,8 @@ async def test_browser_barge_in(server: str, chromium, tmp_path: Path) -> None:
             CONVERSATION_TIMEOUT, "the second reply after a barge-in")
         await click(cdp, "#mic")
         debug = await debug_state(cdp)
-        assert debug["transcripts"][:2] == ["hello", "what time is it"], debug
+        assert debug["transcripts"][:2] == [f"repeat after me {LONG_REPLY}",
+                                            "what time is it"], debug
         assert debug["messages"].get("pause_tts", 0) >= 1, debug["messages"]
         assert debug["messages"].get("stop_tts", 0) >= 1, debug["messages"]
         assert debug["chunksDropped"] >= 1, debug
