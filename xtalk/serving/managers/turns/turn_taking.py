@@ -261,7 +261,7 @@ class TurnTakingManager(Manager):
         continued = s.continues.pop(event.turn_id, None)
         over_reply = event.turn_id in s.over_reply
         speech_s = s.over_reply.pop(event.turn_id, None)
-        if continued is not None and s.last_spoken is not None \
+        if continued is not None and s.last_spoken is not None and event.whole_text \
                 and s.last_spoken[0] == continued == s.reply_turn and not s.reply_settled \
                 and not is_backchannel(event.text) and not is_reaction(event.text):
             # more of the request, most likely: merged if the turns together say more
