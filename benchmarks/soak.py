@@ -47,6 +47,10 @@ from scale import (  # noqa: E402
 
 PLAYBACK_S = 0.5
 BARGE_IN_SHARE = 0.3
+#: A barge-in comes this long after the request ended: sooner, the server takes the new
+#: speech for more of the request (turn merging), which the null ASR's constant text
+#: never adds to.
+BARGE_IN_AFTER_S = 1.7
 REPLY_TIMEOUT_S = 10.0
 
 
@@ -146,7 +150,7 @@ class Talker:
             await silence
         if self.rng.random() < BARGE_IN_SHARE:  # speak again while it "plays"
             self.counts.barge_ins += 1
-            await self.frames(SILENT_FRAME, round(0.2 / FRAME_S))
+            await self.frames(SILENT_FRAME, round(BARGE_IN_AFTER_S / FRAME_S))
             self.events = asyncio.Queue()
             await self.frames(SPEECH_FRAME, SPEECH_FRAMES)
             tail = asyncio.get_running_loop().create_task(
