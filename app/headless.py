@@ -71,6 +71,8 @@ class HeadlessRun:
         match message:
             case ServerMessage(action="finish_asr"):
                 self._print(f"you: {message.text()}")
+            case ServerMessage(action="turn_merged"):  # the whole request, in one
+                self._print(f"you (went on): {message.text()}")
             case ServerMessage(action="finish_resp"):
                 self._print(f"assistant: {message.text()}")
             case ServerMessage(action="error"):

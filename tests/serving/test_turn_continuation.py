@@ -72,7 +72,8 @@ async def test_going_on_after_a_pause_merges_the_turns(transport: Transport) -> 
     assert stop.index < merged.index
     await client.wait_for("tts_finished", turn_id=second, timeout=10)
     assert "three hundred and eighty thousand" in client.reply_text_heard(second)
-    assert client.first("finish_asr", turn_id=second).data["text"] == REST
+    final = client.first("finish_asr", turn_id=second)
+    assert final.data["text"] == REST and final.index < merged.index  # then the whole
     # the unfinished turn left no trace in the conversation: one request, one reply
     await wait_until(lambda: user_messages(xt, client) == [whole], what="one request")
     context = xt.sessions[client.session_id].get_manager(LLMAgentContextManager)

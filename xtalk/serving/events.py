@@ -396,8 +396,8 @@ class BackchannelHeard(BaseEvent):
 class UserTurnMerged(BaseEvent):
     """Turn ``turn_id`` was not finished: the user went on, and turn ``into_turn_id``,
     saying the whole request (``text``), replaces it. Its transcript and reply leave the
-    conversation, the store and the client's view; published just before ``into_turn_id``
-    is accepted."""
+    conversation, the store and the client's view; delivered after the new speech's
+    final transcript and before ``into_turn_id`` is accepted."""
 
     turn_id: int = 0
     into_turn_id: int = 0

@@ -29,7 +29,9 @@ The behaviour users feel:
   on) or a lone command or answer ("stop", "no thanks": a turn of its own), it is more
   of the request: recognised once more from the old turn's start, and if that says more,
   the old turn and its reply are withdrawn (UserTurnMerged) and the whole request is
-  answered (if not, it was a hum or echo: the reply goes on);
+  answered (if not, it was a hum or echo: the reply goes on); speech right after a turn
+  rejected as no speech keeps that turn's words when recognised with them ("ask not",
+  too short and unsure alone);
 * turn ids come from one counter here and tag transcript, reply, audio and metrics alike.
   An id is allocated when speech starts; a rejected utterance leaves a gap in the sequence.
 
@@ -106,6 +108,7 @@ class TurnState:
     last_spoken: tuple[int, str] | None = None
     #: turn → the turn it may continue
     continues: dict[int, int] = field(default_factory=dict)
+    last_rejected: int | None = None  # the last turn rejected as no speech
 
     def allocate(self) -> int:
         turn_id, self.next_turn_id = self.next_turn_id, self.next_turn_id + 1
@@ -174,7 +177,8 @@ class TurnTakingManager(Manager):
                 or voice_start - last[2] > self.continuation_samples:
             return None
         replying = last[0] == s.reply_turn and not s.reply_settled
-        return (last[0], last[1]) if replying or last[0] in s.awaiting_final else None
+        pending = last[0] in s.awaiting_final or last[0] == s.last_rejected
+        return (last[0], last[1]) if replying or pending else None
 
     @Manager.event_handler(SpeechEnded, priority=50)
     async def on_speech_ended(self, event: SpeechEnded) -> None:
@@ -271,11 +275,15 @@ class TurnTakingManager(Manager):
             else:  # heard as nothing more than the request: a hum, the reply's echo
                 await self._floor_kept(event)
             return
-        if over_reply and not s.reply_settled and leaves_the_floor(event.text, speech_s,
+        text = event.text
+        if continued is not None and continued == s.last_rejected and event.whole_text \
+                and says_more(event.whole_text, text):
+            text = event.whole_text  # its first words, rejected alone ("ask not")
+        if over_reply and not s.reply_settled and leaves_the_floor(text, speech_s,
                                                                    event.confidence):
             await self._floor_kept(event)
             return
-        await self._accept(event.turn_id, event.text, "speech")
+        await self._accept(event.turn_id, text, "speech")
 
     async def _floor_kept(self, event: TranscriptFinalized) -> None:
         """The user's turn was no request: the paused reply goes on."""
@@ -289,6 +297,7 @@ class TurnTakingManager(Manager):
         s.awaiting_final.discard(event.turn_id)
         s.over_reply.pop(event.turn_id, None)
         s.continues.pop(event.turn_id, None)
+        s.last_rejected = event.turn_id
         if s.speculation is not None and s.speculation[0] == event.turn_id:
             await self._abandon_speculation("rejected")
         await self._resume_if_idle()
@@ -320,10 +329,10 @@ class TurnTakingManager(Manager):
             await self.publish(GenerationCancelRequested(
                 session_id=self.session_id, turn_id=previous,
                 reason="continued" if continued else "new_turn"), wait_for_completion=True)
-        if replaces is not None:
+        if replaces is not None:  # delivered after this transcript's own handlers, so
+            # clients get `finish_asr` of the new speech, then the whole request
             await self.publish(UserTurnMerged(session_id=self.session_id, turn_id=replaces,
-                                              into_turn_id=turn_id, text=text),
-                               wait_for_completion=True)
+                                              into_turn_id=turn_id, text=text))
         s.last_spoken = (turn_id, text) if modality == "speech" else None
         s.reply_turn, s.reply_settled = turn_id, False
         if s.speculation is not None and s.speculation[0] == turn_id:
