@@ -195,3 +195,31 @@ async def test_browser_barge_in(server: str, chromium, tmp_path: Path) -> None:
         assert not console_problems(cdp), console_problems(cdp)
     finally:
         await cdp.close()
+
+
+async def test_browser_going_on_after_a_pause(server: str, chromium, tmp_path: Path) -> None:
+    """The user pauses mid-request, the assistant starts answering, the user goes on: the
+    page ends with one request (the whole one) and one reply to it."""
+    wav = tmp_path / "going-on.wav"
+    first, rest = "what is the distance between", "the earth and the moon"
+    write_mic_wav(wav, 1.0, first, 0.8, rest, 8.0)
+    cdp = await open_app(chromium(wav), server)
+    try:
+        await click(cdp, "#mic")
+        whole = f"{first} {rest}"
+        await cdp.wait_until(
+            "(() => { const users = [...document.querySelectorAll("
+            "'#transcript .message.user .text')].map(e => e.textContent);"
+            f" return users.length === 1 && users[0] === {json.dumps(whole)}"
+            " && window.xtalkDebug.replies.some(r => r.includes('the moon')); })()",
+            CONVERSATION_TIMEOUT, "one whole request and its reply")
+        await click(cdp, "#mic")
+        debug = await debug_state(cdp)
+        assert debug["messages"].get("turn_merged", 0) == 1, debug["messages"]
+        replies = await cdp.evaluate(
+            "[...document.querySelectorAll('#transcript .message.assistant .text')]"
+            ".map(e => e.textContent)")
+        assert len(replies) == 1 and "the moon" in replies[0], replies
+        assert not console_problems(cdp), console_problems(cdp)
+    finally:
+        await cdp.close()
