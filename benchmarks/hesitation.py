@@ -120,6 +120,8 @@ class Outcome:
     merged: bool = False  # cut off, then merged into one request
     heard_ms: float | None = None  # premature reply out before the speaker went on
     felt_ms: float | None = None
+    #: hesitant requests: end of the voice → first audio of the reply to the last turn
+    answer_ms: float | None = None
     transcript: str = ""
     outcome: str = "ok"
     verdicts: str = ""  # the detector's verdicts in the request: text → p / wait
@@ -160,6 +162,10 @@ async def run_request(live: LiveSession, request: Request, clock: DecisionClock
             audio = live.first_audio_after(mark)
             out.heard_ms = max(0.0, (went_on - audio.t) * 1000) if audio is not None \
                 and audio.t < went_on else 0.0
+        end = mic.time_of(position + request.pcm.size)
+        answer = live.first_audio_after(mark, turn_id=finals[-1].turn_id) if finals else None
+        if answer is not None and end is not None:
+            out.answer_ms = (answer.t - end) * 1000
     else:
         out.cut_off = len(finals) > 1
         out.merged = out.cut_off and len(finals) == len(merges) + 1
@@ -200,6 +206,8 @@ def show(n: int, o: Outcome) -> None:
     kind = f"pause {(r.pause[1] - r.pause[0]) / SR:.1f}s" if r.pause else "complete"
     verdict = ("recovered" if o.merged else "CUT OFF") if o.cut_off else \
         ("ok" if r.pause else f"{o.felt_ms or 0:.0f} ms")
+    if r.pause and o.answer_ms is not None:
+        verdict += f" {o.answer_ms:.0f}"
     if o.outcome != "ok":
         verdict += f" <{o.outcome}>"
     print(f"{n:>3} {r.voice:<24}{kind:<11}{verdict:<14}{r.text[:48]!r:<52} heard: "
@@ -218,6 +226,13 @@ def summarize(name: str, outcomes: list[Outcome], clock: Any) -> None:
     print(f"\n== {name}: cut off {cut}/{len(hes)} hesitant requests "
           f"({100 * cut / max(1, len(hes)):.0f} %; target <= 5 %); recovered by merging "
           f"{len(merged)}, answered in pieces {cut - len(merged)}/{len(hes)}")
+    for label, group in (("waited through", [o for o in hes if not o.cut_off]),
+                         ("merged", merged)):
+        answers = [o.answer_ms for o in group if o.answer_ms is not None]
+        if answers:
+            print(f"   hesitant requests {label}: answered a median "
+                  f"{statistics.median(answers):.0f} ms after the voice (max "
+                  f"{max(answers):.0f} ms, {len(answers)} requests)")
     heard = [o.heard_ms for o in hes if o.cut_off and o.heard_ms is not None]
     if heard:
         print(f"   premature reply out before the speaker went on: median "
