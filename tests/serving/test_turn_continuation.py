@@ -23,11 +23,13 @@ RULES = [{"pattern": r"\bstory\b", "reply": STORY},
 FIRST, REST = "what is the distance between", "the earth and the moon"
 
 
-async def first_part_answered(transport: Transport, **service):
+async def first_part_answered(transport: Transport, store: Store | None = None, **service):
     """The user said FIRST and paused; the assistant took the turn and began its reply
     (its generation is slow, so the reply is still going when the user goes on)."""
     xt = build_xtalk(rules=RULES, agent={"token_delay_s": 0.05},
                      service=service or None)
+    if store is not None:
+        xt.attach_store(store)
     client = await transport.open_session(xt)
     await client.send_audio(silence(0.2))
     await client.send_audio(tones(FIRST), speed=2.0)
@@ -123,18 +125,10 @@ async def test_the_store_keeps_only_the_whole_request(tmp_path: Path,
                                                       transport: Transport) -> None:
     store = Store.open(sqlite_url(tmp_path / "x.db"))
     try:
-        xt = build_xtalk(rules=RULES, agent={"token_delay_s": 0.05})
-        xt.attach_store(store)
-        client = await transport.open_session(xt)
-        await client.send_audio(silence(0.2))
-        await client.send_audio(tones(FIRST), speed=2.0)
-        await client.send_audio(silence(0.4), speed=2.0)
-        first = await client.wait_for("finish_asr")
-        await client.wait_for("audio", turn_id=first.turn_id)
+        _, client, first = await first_part_answered(transport, store)
         await wait_until(lambda: [m.content for m in store.conversations.message_records(
             client.session_id)] == [FIRST], what="the first part stored")
-        await client.send_audio(tones(REST), speed=2.0)
-        await client.send_audio(silence(0.6), speed=2.0)
+        await go_on(client, REST)
         merged = await client.wait_for("turn_merged")
         second = merged.data["into_turn_id"]
         await wait_until(lambda: [(m.turn_id, m.role) for m in store.conversations
@@ -142,7 +136,7 @@ async def test_the_store_keeps_only_the_whole_request(tmp_path: Path,
                          what="the merged request stored in place of the first part")
         records = store.conversations.message_records(client.session_id)
         assert records[0].content == f"{FIRST} {REST}"
-        assert all(r.turn_id != first.turn_id for r in records)
+        assert all(r.turn_id != first for r in records)
         await client.close()
     finally:
         store.close()

@@ -29,7 +29,6 @@ from browser import (
     console_problems,
     debug_state,
     open_app,
-    server_with_user,
     write_mic_wav,
 )
 from paths import ROOT
@@ -40,12 +39,6 @@ CONVERSATION_TIMEOUT = 30.0
 
 pytestmark = [pytest.mark.skipif(not HAVE_CHROMIUM, reason=NO_CHROMIUM),
               pytest.mark.timeout(120)]
-
-
-@pytest.fixture
-def server(tmp_path: Path):
-    with server_with_user(tmp_path) as base:
-        yield base
 
 
 # --------------------------------------------------------------------------- the test

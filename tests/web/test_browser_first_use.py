@@ -32,7 +32,6 @@ from browser import (
     console_problems,
     debug_state,
     fill_login,
-    server_with_user,
     write_mic_wav,
 )
 from server_process import ServerProcess
@@ -43,19 +42,6 @@ TURN_TIMEOUT = 20.0
 
 pytestmark = [pytest.mark.skipif(not HAVE_CHROMIUM, reason=NO_CHROMIUM),
               pytest.mark.timeout(150)]
-
-
-@pytest.fixture
-def server(tmp_path: Path):
-    with server_with_user(tmp_path) as base:
-        yield base
-
-
-@pytest.fixture
-def silence(tmp_path: Path) -> Path:
-    wav = tmp_path / "silence.wav"
-    write_mic_wav(wav, 1.0)
-    return wav
 
 
 # --------------------------------------------------------------------------- helpers

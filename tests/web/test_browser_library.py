@@ -32,7 +32,6 @@ from browser import (
     fill_login,
     open_app,
     server_with_user,
-    write_mic_wav,
 )
 from paths import tone_config
 
@@ -45,26 +44,12 @@ pytestmark = [pytest.mark.skipif(not HAVE_CHROMIUM, reason=NO_CHROMIUM),
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    with server_with_user(tmp_path) as base:
-        yield base
-
-
-@pytest.fixture
 def offline_server(tmp_path: Path) -> Iterator[str]:
     """The offline agent: it keeps "remember that …" in the user's memory."""
     config = tmp_path / "offline_config.json"
     config.write_text(json.dumps(tone_config(llm_agent="OfflineAgent")))
     with server_with_user(tmp_path, config) as base:
         yield base
-
-
-@pytest.fixture
-def silence(tmp_path: Path) -> Path:
-    """A silent fake microphone (the microphone is never started here)."""
-    wav = tmp_path / "silence.wav"
-    write_mic_wav(wav, 1.0)
-    return wav
 
 
 # --------------------------------------------------------------------------- helpers

@@ -29,6 +29,9 @@ FLOOR_WORDS = frozenset({
 })
 _NUMBER_WORDS = frozenset({"zero", "one", "two", "three", "four", "five", "six", "seven",
                            "eight", "nine", "ten"})
+# What a reaction may consist of (``is_reaction``): commands, answers, greetings,
+# backchannel words — not numbers, which answer ("… for | five").
+_REACTION_WORDS = (FLOOR_WORDS - _NUMBER_WORDS) | {w for p in BACKCHANNELS for w in p.split()}
 # A word that makes a few words a request, though alone it asks nothing ("Play." or
 # "Night." alone is most often a misheard hum; "play some music", "good night" are not).
 REQUEST_WORDS = frozenset({
@@ -50,12 +53,21 @@ _WORDS = re.compile(r"[a-z']+")
 _HUM = re.compile(r"^[mhn]+$")  # "mm", "hmm", "mhm", "M-H-M", "M-M-H-N": a closed-mouth hum
 
 
+def _words(text: str) -> list[str]:
+    """Lower-case words; "mm-hmm" is two words."""
+    return _WORDS.findall(text.lower().replace("-", " "))
+
+
+def _is_hum(word: str) -> bool:
+    return bool(_HUM.match(word)) and "m" in word
+
+
 def is_backchannel(text: str) -> bool:
     """Whether ``text`` (a transcript) is only a backchannel, possibly repeated."""
     stripped = text.strip()
     if not stripped or stripped.endswith("?"):
         return False
-    words = _WORDS.findall(stripped.lower().replace("-", " "))
+    words = _words(stripped)
     if not words:
         return False
     if all(_HUM.match(w) for w in words) and any("m" in w for w in words):
@@ -106,7 +118,7 @@ def leaves_the_floor(text: str, speech_s: float | None = None,
         return True
     if len(words) > SHORT_REACTION_WORDS or REQUEST_WORDS.intersection(words):
         return False
-    hummed = any(_HUM.match(w) and "m" in w for w in words)  # "and then hm.": a hum
+    hummed = any(_is_hum(w) for w in words)  # "and then hm.": a hum
     unsure = confidence is not None and confidence < UNSURE_CONFIDENCE
     return hummed or (unsure and speech_s is not None and speech_s <= SHORT_REACTION_S)
 
@@ -115,9 +127,8 @@ def is_reaction(text: str) -> bool:
     """Whether ``text`` is only a reaction to what was just said — at most two words,
     each a command, answer, greeting or backchannel ("stop", "no thanks", "bye") — rather
     than more of a request ("five", "the moon", "and lemons")."""
-    words = _WORDS.findall(text.lower().replace("-", " "))
-    reactions = (FLOOR_WORDS - _NUMBER_WORDS) | {w for p in BACKCHANNELS for w in p.split()}
-    return 0 < len(words) <= 2 and all(w in reactions for w in words)
+    words = _words(text)
+    return 0 < len(words) <= 2 and all(w in _REACTION_WORDS for w in words)
 
 
 def says_more(text: str, earlier: str) -> bool:
@@ -125,15 +136,15 @@ def says_more(text: str, earlier: str) -> bool:
     says more than ``earlier`` (the turn's own transcript): more words once a trailing
     backchannel or hum is set aside. Counted, not compared word for word: the second
     decode may hear the first part differently ("their hands" → "the earth and")."""
-    words = _spelt_hums_joined(_WORDS.findall(text.lower().replace("-", " ")))
+    words = _spelt_hums_joined(_words(text))
     while words:
         if " ".join(words[-2:]) in BACKCHANNELS and len(words) >= 2:
             del words[-2:]  # "uh huh", "i see"
-        elif (_HUM.match(words[-1]) and "m" in words[-1]) or words[-1] in BACKCHANNELS:
+        elif _is_hum(words[-1]) or words[-1] in BACKCHANNELS:
             words.pop()
         else:
             break
-    return len(words) > len(_WORDS.findall(earlier.lower().replace("-", " ")))
+    return len(words) > len(_words(earlier))
 
 
 __all__ = ["BACKCHANNELS", "FLOOR_WORDS", "REQUEST_WORDS", "SHORT_REACTION_S",
