@@ -20,7 +20,7 @@ def all_event_classes() -> list[type[BaseEvent]]:
         for obj in vars(events_module).values()
         if isinstance(obj, type)
         and issubclass(obj, BaseEvent)
-        and obj.__module__ == events_module.__name__
+        and obj.__module__.startswith(events_module.__name__)
     ]
 
 
