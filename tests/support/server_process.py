@@ -85,9 +85,10 @@ async def voice_turn(ws: Any, text: str, timeout: float = 30) -> VoiceTurn:
 class ServerProcess:
     """``xtalk-server`` with ``database`` and ``args``; its output goes to ``log``.
 
-    Started at once; :meth:`wait_listening` (the port accepts connections) or
-    :meth:`wait_ready` (``/readyz`` answers 200) before use, :meth:`stop` or :meth:`kill`
-    after.
+    Its log level is ``warning``, or ``$XTALK_TEST_SERVER_LOG_LEVEL`` (``debug`` shows
+    each turn's decisions in ``log``). Started at once; :meth:`wait_listening` (the port
+    accepts connections) or :meth:`wait_ready` (``/readyz`` answers 200) before use,
+    :meth:`stop` or :meth:`kill` after.
     """
 
     def __init__(self, database: str, log: Path, *args: str, config: Path = TONE_CONFIG,
@@ -97,7 +98,8 @@ class ServerProcess:
         self._log = log.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "xtalk.server_cli", "--config", str(config),
-             "--database", database, "--port", str(self.port), "--log-level", "warning",
+             "--database", database, "--port", str(self.port), "--log-level",
+             os.environ.get("XTALK_TEST_SERVER_LOG_LEVEL", "warning"),
              *args],
             stdout=self._log, stderr=subprocess.STDOUT, cwd=ROOT,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})

@@ -12,7 +12,9 @@ Timing: VAD inference runs in a worker thread (inline once it has proven cheaper
 the hop: :class:`~xtalk.serving.model_calls.ModelCaller`); an onset is announced on the first speech
 frame (a playing reply pauses on it), a start is declared after ``min_speech_s`` of
 speech, an end after ``min_silence_s`` of silence (service config key ``"vad"``: fields of
-:class:`VADSettings`).
+:class:`VADSettings`). Onsets and their dismissals are dispatched at once, before the
+next frame is handled: under load, frames queue up behind the VAD, and a queued onset
+would reach the turn detector only after it had measured the frames behind it as silence.
 
 Client VAD is authoritative for ends: between a client's ``vad_speech_start`` and
 ``vad_speech_end`` the server's own VAD never ends the speech (it still announces onsets,
@@ -130,9 +132,11 @@ class VADManager(Manager):
             return
         if decision.kind == "onset":
             await self.publish(SpeechOnsetDetected(session_id=self.session_id,
-                                                   start_sample=decision.sample))
+                                                   start_sample=decision.sample),
+                               wait_for_completion=True)
         elif decision.kind == "dismissed":
-            await self.publish(SpeechOnsetDismissed(session_id=self.session_id))
+            await self.publish(SpeechOnsetDismissed(session_id=self.session_id),
+                               wait_for_completion=True)
         elif decision.kind == "start":
             self._segment_start, self._held_end = decision.sample, None
             await self.publish(SpeechStarted(session_id=self.session_id,
@@ -172,7 +176,8 @@ class VADManager(Manager):
         if event.reason == "muted":
             ended = self.segmenter.force_end(self._last_sample)
             if ended is not None and ended.kind == "dismissed":
-                await self.publish(SpeechOnsetDismissed(session_id=self.session_id))
+                await self.publish(SpeechOnsetDismissed(session_id=self.session_id),
+                                   wait_for_completion=True)
         await self.publish(SpeechEnded(
             session_id=self.session_id, end_sample=end,
             end_time=self._arrival_time(max(0, end - 1)),

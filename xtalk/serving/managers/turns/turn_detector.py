@@ -14,7 +14,8 @@ thread. When the verdict was "wait", a fresher transcript of the same turn is ju
 again, and an "end now" verdict cuts the wait short. A wait ends on the audio's own clock:
 once the input timeline has passed the pause plus the verdict's silence (and no onset of
 speech is pending or was dismissed in the last 0.5 s), "end now" follows, however late the
-frames are processed. Speech in
+frames are processed; a verdict of "end now" that comes while such speech may be starting
+(a slow transcript, past the detector's maximum silence) is held the same way. Speech in
 the turn drops a pending check. Switched off when the pipeline has no turn detector
 (turn-taking then ends the turn on the VAD's silence alone).
 """
@@ -202,6 +203,16 @@ class TurnDetectorManager(Manager):
         verdict = await asyncio.to_thread(self._decide, text, silence, audio)
         if self._check is not check:
             return
+        self.log.debug("turn %d: %d words after %.2f s of silence -> %s (p=%s, wait %.2f s)",
+                       check.turn_id, len(text.split()), silence,
+                       "end" if verdict.is_end else "wait", verdict.probability,
+                       verdict.wait_s)
+        if verdict.is_end and (self._onset or self._last_sample < self._grace_until):
+            # speech may be starting in the pause: the end waits until it has come to
+            # nothing (and the grace after it has passed), as a wait does
+            verdict = TurnVerdict(is_end=False, wait_s=ONSET_GRACE_S,
+                                  probability=verdict.probability)
+            silence = max(0.0, silence - ONSET_GRACE_S)
         check.judged_text = text
         if check.waiting and not verdict.is_end:
             return  # still unfinished: the wait already running stands

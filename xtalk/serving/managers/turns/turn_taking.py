@@ -22,6 +22,9 @@ The behaviour users feel:
 * while the user is silent inside a turn and the previous reply is over, the reply to what
   was said so far is prepared speculatively (ReplySpeculationRequested on the pause's
   transcript); speech that goes on abandons it (GenerationCancelRequested);
+* an end of turn decided while speech is starting in the pause (an onset not yet
+  confirmed or dismissed) waits for that speech: it goes on with the turn, or comes to
+  nothing and the pause is judged again;
 * a reply accepted while the user is already speaking again is held (paused before it
   starts) until that speech is judged: dropped if it becomes a turn, released otherwise;
 * the user goes on within ``continuation_s`` of a turn's end while its reply has only
@@ -109,6 +112,9 @@ class TurnState:
     #: turn → the turn it may continue
     continues: dict[int, int] = field(default_factory=dict)
     last_rejected: int | None = None  # the last turn rejected as no speech
+    onset_pending: bool = False  # a first speech frame not yet confirmed or dismissed
+    #: the user turn whose end was decided while speech was starting in its pause
+    end_deferred: int | None = None
 
     def allocate(self) -> int:
         turn_id, self.next_turn_id = self.next_turn_id, self.next_turn_id + 1
@@ -132,6 +138,7 @@ class TurnTakingManager(Manager):
     async def on_onset(self, event: SpeechOnsetDetected) -> None:
         s = self.state
         s.last_onset_sample = event.start_sample
+        s.onset_pending = True
         if s.user_turn is None and s.reply_turn is not None:
             await self.publish(PlaybackPauseRequested(session_id=self.session_id,
                                                       turn_id=s.reply_turn),
@@ -139,17 +146,27 @@ class TurnTakingManager(Manager):
 
     @Manager.event_handler(SpeechOnsetDismissed, priority=50)
     async def on_onset_dismissed(self, _event: SpeechOnsetDismissed) -> None:
+        s = self.state
+        s.onset_pending = False
+        deferred, s.end_deferred = s.end_deferred, None
+        if deferred is not None and deferred == s.user_turn and s.pending_end is not None:
+            # the speech that held the end came to nothing: the pause is judged again
+            await self.publish(TurnEndCheckRequested(
+                session_id=self.session_id, turn_id=deferred, end_sample=s.pending_end[0],
+                text=s.last_partial))
+            return
         await self._resume_if_idle()
 
     @Manager.event_handler(SpeechStarted, priority=50)
     async def on_speech_started(self, event: SpeechStarted) -> None:
         s = self.state
+        s.onset_pending = False
         await self.publish(PlaybackPauseRequested(session_id=self.session_id,
                                                   turn_id=s.reply_turn),
                            wait_for_completion=True)
         if s.user_turn is not None:
             self._cancel_end_timer()  # the user kept talking: same turn goes on
-            s.pending_end = None
+            s.pending_end, s.end_deferred = None, None
             await self._abandon_speculation("user_continued")
             return
         s.user_turn = s.allocate()
@@ -163,6 +180,8 @@ class TurnTakingManager(Manager):
         if continued is not None:
             s.continues[s.user_turn] = continued[0]
             s.user_turn_audio_start = continued[1]
+        self.log.debug("turn %d started at sample %d%s", s.user_turn, event.start_sample,
+                       f" (may continue turn {continued[0]})" if continued else "")
         await self.publish(UserTurnStarted(
             session_id=self.session_id, turn_id=s.user_turn, start_sample=event.start_sample,
             continues_turn=continued[0] if continued is not None else None,
@@ -199,7 +218,7 @@ class TurnTakingManager(Manager):
         if event.turn_id != s.user_turn or s.pending_end is None:
             return
         if event.is_end or event.wait_s <= 0:
-            await self._end_turn()
+            await self._end_unless_speech_starts(event.turn_id)
             return
         # The turn detector ends the wait on the audio's own clock; this timer only ends
         # it when the audio stops coming (a client that went quiet without a word).
@@ -207,7 +226,17 @@ class TurnTakingManager(Manager):
         loop = asyncio.get_running_loop()
         self._end_timer = loop.call_later(
             event.wait_s + NO_AUDIO_SLACK_S,
-            lambda: loop.create_task(self._end_turn(event.turn_id)))
+            lambda: loop.create_task(self._end_unless_speech_starts(event.turn_id)))
+
+    async def _end_unless_speech_starts(self, turn_id: int) -> None:
+        """End the turn, unless speech is starting in its pause (the VAD heard a first
+        speech frame before this decision was dispatched — under load frames run ahead of
+        the VAD's events): then the speech decides: it goes on with the turn, or it comes
+        to nothing and the pause is judged again."""
+        if self.state.onset_pending:
+            self.state.end_deferred = turn_id
+            return
+        await self._end_turn(turn_id)
 
     def _cancel_end_timer(self) -> None:
         if self._end_timer is not None:
@@ -227,6 +256,7 @@ class TurnTakingManager(Manager):
         s.last_ended = (turn_id, s.user_turn_audio_start, end_sample)
         if turn_id in s.over_reply:
             s.over_reply[turn_id] = max(0, end_sample - s.user_turn_start) / SAMPLE_RATE
+        self.log.debug("turn %d ended at sample %d", turn_id, end_sample)
         await self.publish(UserTurnEnded(session_id=self.session_id, turn_id=turn_id,
                                          end_sample=end_sample, speech_end_time=end_time))
 
@@ -265,6 +295,10 @@ class TurnTakingManager(Manager):
         continued = s.continues.pop(event.turn_id, None)
         over_reply = event.turn_id in s.over_reply
         speech_s = s.over_reply.pop(event.turn_id, None)
+        self.log.debug("turn %d recognised: %d words (%d with the turn it may continue, "
+                       "%s); reply to turn %s %s", event.turn_id, len(event.text.split()),
+                       len(event.whole_text.split()), continued, s.reply_turn,
+                       "settled" if s.reply_settled else "going")
         if continued is not None and s.last_spoken is not None and event.whole_text \
                 and s.last_spoken[0] == continued == s.reply_turn and not s.reply_settled \
                 and not is_backchannel(event.text) and not is_reaction(event.text):
