@@ -423,6 +423,35 @@ async def test_a_reply_cut_off_while_the_file_plays_does_not_end_the_run(tmp_pat
     np.testing.assert_array_equal(pcm[-short.size:], short)
 
 
+async def test_turns_the_server_merges_count_as_one(tmp_path):
+    # "--turns 2" for a file spoken with one long pause: the server answered the first
+    # part, then merged it into the rest (turn_merged) and answered the whole request.
+    # One reply is all there will be: the run ends with it instead of timing out.
+    short = tone_code.encode("ok", 24000)
+
+    async def script(server: FakeServer, ws) -> None:
+        await send(ws, "session_info", session_id="s1")
+        await send(ws, "finish_asr", text="And so my fellow Americans", turn_id=1)
+        await send(ws, "start_tts", turn_id=1)
+        await send_chunk(ws, short, 0, 1)  # it had only begun: no tts_finished
+        await send(ws, "stop_tts", turn_id=1)
+        await send(ws, "finish_asr", text="ask not", turn_id=2)
+        await send(ws, "turn_merged", turn_id=1, into_turn_id=2,
+                   text="And so my fellow Americans, ask not")
+        await send(ws, "start_tts", turn_id=2)
+        await send_chunk(ws, short, 1, 2)
+        await send(ws, "tts_finished", turn_id=2)
+
+    write_wav(tmp_path / "in.wav", np.zeros(8000, np.int16), 16000)
+    async with FakeServer(script).running() as server:
+        code, stdout, stderr = await run_client_async(
+            f"ws://127.0.0.1:{server.port}/ws", "--input-wav", str(tmp_path / "in.wav"),
+            "--turns", "2", "--timeout", "20")
+    assert code == 0, stderr
+    assert "You: And so my fellow Americans, ask not" in stdout
+    assert "the whole request" in stderr + stdout
+
+
 async def test_server_errors_are_printed_and_a_silent_server_times_out():
     async def script(server: FakeServer, ws) -> None:
         await send(ws, "session_info", session_id="s1")

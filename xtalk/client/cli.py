@@ -8,7 +8,9 @@ hearing itself would interrupt the assistant. Ctrl-C quits.
 
 Scripted mode (no audio device needed): ``--input-wav FILE`` streams a WAV file (any
 rate and channel count) in real time (``--speed X`` faster), then silence, until the
-reply has been played (``--turns N`` replies); ``--text "question"`` types the question
+reply has been played (``--turns N``: the replies to N spoken turns; two turns the
+server merges, because the speaker went on after a pause, count as one); ``--text
+"question"`` types the question
 instead. ``--output-wav FILE`` saves the audio the server played (PCM16 mono).
 
 Exit codes: 0 done, 1 connection / protocol / file error, 2 bad arguments or no audio
@@ -104,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
     scripted.add_argument("--speed", type=_positive(float), default=1.0,
                           help="stream and play this many times faster than real time")
     scripted.add_argument("--turns", type=_positive(int), default=1,
-                          help="stop after this many replies (default 1)")
+                          help="stop after the replies to this many spoken turns "
+                               "(default 1; two the server merges count as one)")
     scripted.add_argument("--timeout", type=_positive(float), metavar="S",
                           help="give up after S seconds (default: the input's duration "
                                f"+ {TIMEOUT_MARGIN_S:.0f} s)")
@@ -297,7 +300,7 @@ async def run_scripted(args: argparse.Namespace, console: Console, url: str) -> 
     # the reply to the whole input: a reply cut off while the file is still being spoken
     # (the speaker paused, then went on) does not end the run
     goal = _wait_for(session, lambda: session.input_done.is_set()
-                     and session.replies_finished >= args.turns
+                     and session.replies_finished >= session.replies_expected(args.turns)
                      and session.latest_reply_complete and controller.idle)
     stop = asyncio.Event()
     interruptible = _install_interrupt(stop)
@@ -311,7 +314,8 @@ async def run_scripted(args: argparse.Namespace, console: Console, url: str) -> 
             _save(args.output_wav, played, controller.output_rate, console)
     if outcome == "timeout":
         raise ClientError(f"timed out after {timeout:g} s waiting for the reply "
-                          f"({session.replies_finished} of {args.turns} received)",
+                          f"({session.replies_finished} of "
+                          f"{session.replies_expected(args.turns)} received)",
                           EXIT_TIMEOUT)
     if outcome == "stopped":
         console.error("interrupted")

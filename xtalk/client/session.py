@@ -281,6 +281,7 @@ class ClientSession:
         self.session_id: str | None = None
         self.finished_turns: set[Any] = set()  # turns whose tts_finished arrived
         self.stopped_turns: set[Any] = set()
+        self.merged_turns: set[Any] = set()  # turns withdrawn into a later one (turn_merged)
         self.speech_recognised = False  # the server reported any (partial) transcript
         self.noise_heard = False  # the server rejected an utterance as noise
         self.last_final_turn: int | None = None  # turn id of the latest finish_asr
@@ -291,8 +292,14 @@ class ClientSession:
 
     @property
     def replies_finished(self) -> int:
-        """Replies whose audio was all sent (``tts_finished``), also ones cut off later."""
-        return len(self.finished_turns)
+        """Replies whose audio was all sent (``tts_finished``), also ones cut off later;
+        not those withdrawn because the speaker went on (``turn_merged``)."""
+        return len(self.finished_turns - self.merged_turns)
+
+    def replies_expected(self, turns: int) -> int:
+        """How many replies ``turns`` spoken turns get: the server merges a turn into the
+        next when the speaker went on after a pause, which leaves one reply fewer."""
+        return max(1, turns - len(self.merged_turns))
 
     @property
     def latest_reply_complete(self) -> bool:
@@ -423,8 +430,10 @@ class ClientSession:
                             "the reply goes on)")
 
     def _on_turn_merged(self, data: dict[str, Any]) -> None:
+        self.merged_turns.add(data.get("turn_id"))
         self.console.status(f"(you went on: turn {data.get('turn_id')} and its reply give "
-                            f"way to turn {data.get('into_turn_id')})")
+                            f"way to turn {data.get('into_turn_id')}, the whole request)")
+        self.console.line(f"You: {data.get('text', '')}")
 
     def _on_tts_finished(self, data: dict[str, Any]) -> None:
         self.finished_turns.add(data.get("turn_id"))
