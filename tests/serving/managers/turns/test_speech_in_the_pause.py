@@ -118,3 +118,19 @@ async def test_a_late_verdict_past_the_maximum_silence_waits_for_a_pending_onset
     for frame in _frames("silence", 0.2, 24064 + 6144, rng):
         await rig.publish(frame)
     assert [e.is_end for e in rig.seen(ev.TurnEndDecided)] == [False, True]
+
+
+async def test_an_end_held_for_an_onset_ends_when_no_audio_comes(monkeypatch) -> None:
+    """The client stops sending right after a first speech frame: nothing will confirm or
+    dismiss it, so the held end takes effect after a short wall-clock slack."""
+    from xtalk.serving.managers.turns import turn_taking
+
+    monkeypatch.setattr(turn_taking, "DEFERRED_END_SLACK_S", 0.05)
+    rig = ManagerRig(TurnTakingManager, turn_detector=TextEndpointPolicy())
+    await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=0))
+    await rig.publish(ev.SpeechEnded(session_id=SESSION, end_sample=16000))
+    await rig.publish(ev.SpeechOnsetDetected(session_id=SESSION, start_sample=30000))
+    await rig.publish(ev.TurnEndDecided(session_id=SESSION, turn_id=1, is_end=True))
+    assert not rig.seen(ev.UserTurnEnded)
+    await wait_until(lambda: rig.seen(ev.UserTurnEnded), what="the held end")
+    assert [(e.turn_id, e.end_sample) for e in rig.seen(ev.UserTurnEnded)] == [(1, 16000)]

@@ -80,6 +80,9 @@ from xtalk.text.backchannels import is_backchannel, is_reaction, leaves_the_floo
 #: How much longer than the turn detector's wait the turn may stay open when no audio
 #: arrives to measure the silence by.
 NO_AUDIO_SLACK_S = 1.0
+#: How long (wall time) an end held for a pending onset waits when no audio comes to
+#: confirm or dismiss that onset (the client stopped sending).
+DEFERRED_END_SLACK_S = 2.0
 #: Speech starting this soon after a turn's end, while its reply has only begun, may
 #: continue that turn (a hesitation the turn detector took for the end).
 CONTINUATION_S = 1.5
@@ -220,13 +223,16 @@ class TurnTakingManager(Manager):
         if event.is_end or event.wait_s <= 0:
             await self._end_unless_speech_starts(event.turn_id)
             return
-        # The turn detector ends the wait on the audio's own clock; this timer only ends
-        # it when the audio stops coming (a client that went quiet without a word).
+        self._arm_end_timer(event.turn_id, event.wait_s + NO_AUDIO_SLACK_S)
+
+    def _arm_end_timer(self, turn_id: int, delay_s: float) -> None:
+        """End the turn after ``delay_s`` of wall time. The turn detector ends waits on the
+        audio's own clock; this timer only decides when the audio stops coming (a client
+        that went quiet without a word)."""
         self._cancel_end_timer()
         loop = asyncio.get_running_loop()
         self._end_timer = loop.call_later(
-            event.wait_s + NO_AUDIO_SLACK_S,
-            lambda: loop.create_task(self._end_unless_speech_starts(event.turn_id)))
+            delay_s, lambda: loop.create_task(self._end_turn(turn_id)))
 
     async def _end_unless_speech_starts(self, turn_id: int) -> None:
         """End the turn, unless speech is starting in its pause (the VAD heard a first
@@ -235,6 +241,7 @@ class TurnTakingManager(Manager):
         to nothing and the pause is judged again."""
         if self.state.onset_pending:
             self.state.end_deferred = turn_id
+            self._arm_end_timer(turn_id, DEFERRED_END_SLACK_S)
             return
         await self._end_turn(turn_id)
 
