@@ -111,15 +111,21 @@ async def test_no_language_model_gives_the_spoken_offline_answer(transport, monk
     assert "language model" in heard.lower() or wer(reply, heard) <= 0.4, heard
 
 
-async def test_an_llm_that_is_down_gets_a_spoken_apology_and_the_session_goes_on(transport):
+async def test_an_llm_that_is_down_gets_a_spoken_apology_and_the_session_goes_on(transport,
+                                                                                caplog):
     from llm_server import free_port
 
     xtalk = Xtalk.from_config(default_config(
         model={"base_url": f"http://127.0.0.1:{free_port()}/v1", "api_key": "x",
                "model": "m"}))
     client = await transport.open_session(xtalk, timeout=30)
-    await client.send_json({"action": "text_input", "data": {"text": "Hello?"}})
-    await client.wait_for("tts_finished", timeout=30)
+    with caplog.at_level("WARNING", logger="xtalk"):
+        await client.send_json({"action": "text_input", "data": {"text": "Hello?"}})
+        await client.wait_for("tts_finished", timeout=30)
     assert client.first("error").data["code"] == "agent_unavailable"
     assert "sorry" in client.first("finish_resp").data["text"].lower()
     assert client.of("audio"), "the apology is spoken"
+    # the log says which endpoint failed and why, in one line: no traceback
+    failures = [r for r in caplog.records if "agent failed" in r.getMessage()]
+    assert failures and all(r.exc_info is None for r in failures), failures
+    assert "127.0.0.1" in failures[0].getMessage()

@@ -28,6 +28,10 @@ class UnsupportedFeatureError(RuntimeError):
     """A model was asked for something it cannot do (e.g. an emotion the voice lacks)."""
 
 
+class LLMEndpointError(RuntimeError):
+    """A request to the language model failed (the message never contains the API key)."""
+
+
 class Clonable:
     """Default cloning: the model is stateless and shared by every session."""
 

@@ -42,6 +42,7 @@ from xtalk.models.agents.offline import OfflineAgent
 from xtalk.models.interfaces import (
     Agent,
     AgentOutput,
+    LLMEndpointError,
     MemoryBook,
     TextDelta,
     ToolActionHandler,
@@ -57,10 +58,6 @@ MAX_TOOL_ROUNDS = 4
 # Per process: endpoints (base_url, model) known to reject / accept tool calling.
 _NO_TOOLS: set[tuple[str, str]] = set()
 _TOOLS_OK: set[tuple[str, str]] = set()
-
-
-class LLMEndpointError(RuntimeError):
-    """A request to the language model failed (the message never contains the API key)."""
 
 
 class LLMTimeoutError(LLMEndpointError, TimeoutError):

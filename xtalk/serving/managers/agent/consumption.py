@@ -29,7 +29,12 @@ import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from xtalk.models.interfaces import TextDelta, ToolCallPending, ToolInvocation
+from xtalk.models.interfaces import (
+    LLMEndpointError,
+    TextDelta,
+    ToolCallPending,
+    ToolInvocation,
+)
 from xtalk.serving.events import (
     ErrorOccurred,
     GenerationCancelRequested,
@@ -188,8 +193,12 @@ class LLMAgentConsumptionManager(Manager):
                 await stream.aclose()
             raise
         except Exception as exc:
-            reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
-            self.log.exception("agent failed on turn %s (%s)", turn_id, reason)
+            if isinstance(exc, LLMEndpointError):  # the endpoint is down or refused: the
+                # message says which and why; a traceback would add nothing
+                self.log.warning("agent failed on turn %s: %s", turn_id, exc)
+            else:
+                reason = "timed out" if isinstance(exc, TimeoutError) else type(exc).__name__
+                self.log.exception("agent failed on turn %s (%s)", turn_id, reason)
             with contextlib.suppress(Exception):
                 await stream.aclose()
             await generation.confirmed.wait()
