@@ -101,6 +101,7 @@ class TurnState:
     #: the reply of ``reply_turn`` was heard to its end or stopped (or there is none)
     reply_settled: bool = True
     last_onset_sample: int = 0  # the latest first speech frame
+    dismissed_onset_sample: int | None = None  # the latest onset that came to nothing
     user_turn_start: int = 0  # sample where the current user turn's voice began
     #: user turns that began while a reply was still going (barge-in candidates), with
     #: their speech's length in seconds once they ended
@@ -151,6 +152,7 @@ class TurnTakingManager(Manager):
     async def on_onset_dismissed(self, _event: SpeechOnsetDismissed) -> None:
         s = self.state
         s.onset_pending = False
+        s.dismissed_onset_sample = s.last_onset_sample
         deferred, s.end_deferred = s.end_deferred, None
         if deferred is not None and deferred == s.user_turn and s.pending_end is not None:
             # the speech that held the end came to nothing: the pause is judged again
@@ -178,7 +180,11 @@ class TurnTakingManager(Manager):
         s.last_partial = ""
         if not s.reply_settled:
             s.over_reply[s.user_turn] = None
-        continued = self._continued_turn(s.user_turn_start)
+        # a start that reaches back over a dismissed onset (a soft first word) began there
+        dismissed, s.dismissed_onset_sample = s.dismissed_onset_sample, None
+        began = dismissed if dismissed is not None \
+            and event.start_sample <= dismissed < s.user_turn_start else s.user_turn_start
+        continued = self._continued_turn(began)
         s.user_turn_audio_start = event.start_sample
         if continued is not None:
             s.continues[s.user_turn] = continued[0]
