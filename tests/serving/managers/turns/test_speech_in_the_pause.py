@@ -6,6 +6,7 @@ after a turn counts from a soft first word that the speech's start reached back 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from harness import wait_until
 from manager_rig import SESSION, ManagerRig
 
@@ -137,7 +138,12 @@ async def test_an_end_held_for_an_onset_ends_when_no_audio_comes(monkeypatch) ->
     assert [(e.turn_id, e.end_sample) for e in rig.seen(ev.UserTurnEnded)] == [(1, 16000)]
 
 
-async def test_going_on_is_measured_from_a_soft_first_word() -> None:
+@pytest.mark.parametrize("dismissed_s, start_s, continues", [
+    (3.3, 2.8, 1),  # the start reaches back over the dismissed "ask"
+    (2.5, 3.8, None),  # a click long before the start: the speech began at "not"
+])
+async def test_going_on_is_measured_from_a_soft_first_word(dismissed_s: float, start_s: float,
+                                                           continues: int | None) -> None:
     """jfk.flac: "…fellow Americans" ends at 2.1 s, the soft "ask" scores speech for a frame
     at 3.3 s (dismissed), "not" at 4.0 s starts the speech, which reaches back over "ask".
     The user went on 1.2 s after the turn, not 1.9 s: within the 1.5 s that continue it."""
@@ -146,22 +152,12 @@ async def test_going_on_is_measured_from_a_soft_first_word() -> None:
     await rig.publish(ev.SpeechEnded(session_id=SESSION, end_sample=int(2.1 * SR)))
     await rig.publish(ev.TranscriptFinalized(session_id=SESSION, turn_id=1,
                                              text="And so my fellow Americans."))
-    await rig.publish(ev.SpeechOnsetDetected(session_id=SESSION, start_sample=int(3.3 * SR)))
+    await rig.publish(ev.SpeechOnsetDetected(session_id=SESSION,
+                                             start_sample=int(dismissed_s * SR)))
     await rig.publish(ev.SpeechOnsetDismissed(session_id=SESSION))
     await rig.publish(ev.SpeechOnsetDetected(session_id=SESSION, start_sample=int(4.0 * SR)))
-    await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=int(2.8 * SR)))
+    await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=int(start_s * SR)))
     started = rig.seen(ev.UserTurnStarted)[-1]
-    assert started.continues_turn == 1 and started.continues_from == int(0.3 * SR)
-
-
-async def test_a_dismissed_onset_long_before_a_start_does_not_count() -> None:
-    rig = ManagerRig(TurnTakingManager)
-    await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=int(0.3 * SR)))
-    await rig.publish(ev.SpeechEnded(session_id=SESSION, end_sample=int(2.1 * SR)))
-    await rig.publish(ev.TranscriptFinalized(session_id=SESSION, turn_id=1,
-                                             text="And so my fellow Americans."))
-    await rig.publish(ev.SpeechOnsetDetected(session_id=SESSION, start_sample=int(2.5 * SR)))
-    await rig.publish(ev.SpeechOnsetDismissed(session_id=SESSION))  # a click
-    await rig.publish(ev.SpeechOnsetDetected(session_id=SESSION, start_sample=int(4.0 * SR)))
-    await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=int(3.8 * SR)))
-    assert rig.seen(ev.UserTurnStarted)[-1].continues_turn is None
+    assert started.continues_turn == continues
+    if continues is not None:
+        assert started.continues_from == int(0.3 * SR)
