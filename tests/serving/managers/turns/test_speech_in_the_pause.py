@@ -161,3 +161,36 @@ async def test_going_on_is_measured_from_a_soft_first_word(dismissed_s: float, s
     assert started.continues_turn == continues
     if continues is not None:
         assert started.continues_from == int(0.3 * SR)
+
+
+@pytest.mark.parametrize("first, joined", [
+    ("Not", True),  # one word over the reply, heard as a reaction: the rest follows
+    ("Mm-hmm.", False),  # a backchannel: what follows is a turn of its own
+])
+async def test_a_word_heard_alone_over_a_reply_joins_what_follows(first: str,
+                                                                  joined: bool) -> None:
+    """Over a long reply the user says "ask not | what your country can do for you";
+    "ask" is lost and "Not" alone lets the reply go on (a lone word is most often a
+    misheard hum). The rest, 0.6 s later, is recognised with it and is the request."""
+    rig = ManagerRig(TurnTakingManager)
+    await rig.publish(ev.UserTextSubmitted(session_id=SESSION, text="Tell me a long story."))
+    await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=int(6.0 * SR)))
+    await rig.publish(ev.SpeechEnded(session_id=SESSION, end_sample=int(6.4 * SR)))
+    kept = rig.seen(ev.UserTurnEnded)[-1].turn_id
+    await rig.publish(ev.TranscriptFinalized(session_id=SESSION, turn_id=kept, text=first,
+                                             confidence=0.3))
+    assert [e.text for e in rig.seen(ev.BackchannelHeard)] == [first]  # the reply goes on
+    await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=int(7.0 * SR)))
+    await rig.publish(ev.SpeechEnded(session_id=SESSION, end_sample=int(8.5 * SR)))
+    started = rig.seen(ev.UserTurnStarted)[-1]
+    assert started.continues_turn == (kept if joined else None)
+    whole = f"{first} what your country can do for you." if joined else ""
+    await rig.publish(ev.TranscriptFinalized(
+        session_id=SESSION, turn_id=started.turn_id,
+        text="What your country can do for you.", whole_text=whole))
+    accepted = rig.seen(ev.UserTurnAccepted)[-1]
+    assert accepted.turn_id == started.turn_id
+    assert accepted.text == (whole if joined else "What your country can do for you.")
+    merged = [(e.turn_id, e.into_turn_id) for e in rig.seen(ev.UserTurnMerged)]
+    assert merged == ([(kept, started.turn_id)] if joined else [])
+    assert rig.seen(ev.PlaybackStopRequested)[-1].turn_id == 1  # the story stops

@@ -34,7 +34,8 @@ The behaviour users feel:
   the old turn and its reply are withdrawn (UserTurnMerged) and the whole request is
   answered (if not, it was a hum or echo: the reply goes on); speech right after a turn
   rejected as no speech keeps that turn's words when recognised with them ("ask not",
-  too short and unsure alone);
+  too short and unsure alone), and so does speech right after a word heard alone over a
+  reply ("Not" | "what your country…"; a backchannel stays one);
 * turn ids come from one counter here and tag transcript, reply, audio and metrics alike.
   An id is allocated when speech starts; a rejected utterance leaves a gap in the sequence.
 
@@ -116,6 +117,9 @@ class TurnState:
     #: turn → the turn it may continue
     continues: dict[int, int] = field(default_factory=dict)
     last_rejected: int | None = None  # the last turn rejected as no speech
+    #: the last turn over a reply that let it go on as one word or a short reaction
+    #: (not a backchannel): speech right after it may be the rest ("Not" | "what your…")
+    last_kept: int | None = None
     onset_pending: bool = False  # a first speech frame not yet confirmed or dismissed
     #: the user turn whose end was decided while speech was starting in its pause
     end_deferred: int | None = None
@@ -205,7 +209,7 @@ class TurnTakingManager(Manager):
                 or voice_start - last[2] > self.continuation_samples:
             return None
         replying = last[0] == s.reply_turn and not s.reply_settled
-        pending = last[0] in s.awaiting_final or last[0] == s.last_rejected
+        pending = last[0] in s.awaiting_final or last[0] in (s.last_rejected, s.last_kept)
         return (last[0], last[1]) if replying or pending else None
 
     @Manager.event_handler(SpeechEnded, priority=50)
@@ -322,15 +326,20 @@ class TurnTakingManager(Manager):
             else:  # heard as nothing more than the request: a hum, the reply's echo
                 await self._floor_kept(event)
             return
-        text = event.text
-        if continued is not None and continued == s.last_rejected and event.whole_text \
-                and says_more(event.whole_text, text):
-            text = event.whole_text  # its first words, rejected alone ("ask not")
+        text, replaces = event.text, None
+        if continued is not None and continued in (s.last_rejected, s.last_kept) \
+                and event.whole_text and says_more(event.whole_text, text):
+            # its first words, rejected alone ("ask not") or heard alone as a reaction
+            # over the reply ("Not"): the client shows the whole as the one turn
+            text = event.whole_text
+            replaces = continued if continued == s.last_kept else None
         if over_reply and not s.reply_settled and leaves_the_floor(text, speech_s,
                                                                    event.confidence):
+            if not is_backchannel(text):
+                s.last_kept = event.turn_id
             await self._floor_kept(event)
             return
-        await self._accept(event.turn_id, text, "speech")
+        await self._accept(event.turn_id, text, "speech", replaces=replaces)
 
     async def _floor_kept(self, event: TranscriptFinalized) -> None:
         """The user's turn was no request: the paused reply goes on."""
