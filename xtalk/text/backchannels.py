@@ -110,7 +110,7 @@ def leaves_the_floor(text: str, speech_s: float | None = None,
     if is_backchannel(text):
         return True
     stripped = text.strip()
-    words = _spelt_hums_joined(_WORDS.findall(stripped.lower()))
+    words = _spelt_hums_joined(_words(stripped))
     if not words or stripped.endswith("?") or any(c.isdigit() for c in stripped) \
             or FLOOR_WORDS.intersection(words):
         return False

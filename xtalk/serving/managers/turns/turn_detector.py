@@ -127,10 +127,14 @@ class TurnDetectorManager(Manager):
         self._onset = False
         self._grace_until = self._last_sample + int(ONSET_GRACE_S * SAMPLE_RATE)
 
+    def _speech_may_start(self) -> bool:
+        """An onset of speech is pending, or one came to nothing under 0.5 s ago."""
+        return self._onset or self._last_sample < self._grace_until
+
     async def _end_wait_if_due(self) -> None:
         check = self._check
-        if check is None or not check.waiting or check.deadline is None or self._onset \
-                or self._last_sample < max(check.deadline, self._grace_until):
+        if check is None or not check.waiting or check.deadline is None \
+                or self._speech_may_start() or self._last_sample < check.deadline:
             return
         self._drop_check()
         await self.publish(TurnEndDecided(session_id=self.session_id, turn_id=check.turn_id,
@@ -207,12 +211,12 @@ class TurnDetectorManager(Manager):
                        check.turn_id, len(text.split()), silence,
                        "end" if verdict.is_end else "wait", verdict.probability,
                        verdict.wait_s)
-        if verdict.is_end and (self._onset or self._last_sample < self._grace_until):
-            # speech may be starting in the pause: the end waits until it has come to
-            # nothing (and the grace after it has passed), as a wait does
+        due_s = silence + verdict.wait_s  # into the pause
+        if verdict.is_end and self._speech_may_start():
+            # the end waits until that speech has come to nothing, as a wait does
             verdict = TurnVerdict(is_end=False, wait_s=ONSET_GRACE_S,
                                   probability=verdict.probability)
-            silence = max(0.0, silence - ONSET_GRACE_S)
+            due_s = max(silence, ONSET_GRACE_S)
         check.judged_text = text
         if check.waiting and not verdict.is_end:
             return  # still unfinished: the wait already running stands
@@ -220,7 +224,7 @@ class TurnDetectorManager(Manager):
         if verdict.is_end:
             self._check = None
         else:
-            check.deadline = check.end_sample + int((silence + verdict.wait_s) * SAMPLE_RATE)
+            check.deadline = check.end_sample + int(due_s * SAMPLE_RATE)
         await self.publish(TurnEndDecided(session_id=self.session_id, turn_id=check.turn_id,
                                           is_end=verdict.is_end, wait_s=verdict.wait_s))
 

@@ -160,9 +160,7 @@ class TurnTakingManager(Manager):
         deferred, s.end_deferred = s.end_deferred, None
         if deferred is not None and deferred == s.user_turn and s.pending_end is not None:
             # the speech that held the end came to nothing: the pause is judged again
-            await self.publish(TurnEndCheckRequested(
-                session_id=self.session_id, turn_id=deferred, end_sample=s.pending_end[0],
-                text=s.last_partial))
+            await self._request_end_check(deferred, s.pending_end[0])
             return
         await self._resume_if_idle()
 
@@ -221,9 +219,13 @@ class TurnTakingManager(Manager):
         if self.pipeline.get_turn_detector_model() is None or event.reason == "muted":
             await self._end_turn()
             return
+        await self._request_end_check(s.user_turn, event.end_sample)
+
+    async def _request_end_check(self, turn_id: int, end_sample: int) -> None:
+        """Ask the turn detector whether the pause from ``end_sample`` ends the turn."""
         await self.publish(TurnEndCheckRequested(
-            session_id=self.session_id, turn_id=s.user_turn, end_sample=event.end_sample,
-            text=s.last_partial))
+            session_id=self.session_id, turn_id=turn_id, end_sample=end_sample,
+            text=self.state.last_partial))
 
     @Manager.event_handler(TurnEndDecided, priority=50)
     async def on_turn_end_decided(self, event: TurnEndDecided) -> None:
