@@ -34,6 +34,7 @@ Every chat request body is recorded in :attr:`requests` (and its ``Authorization
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -107,21 +108,13 @@ def _as_step(step: Any) -> Step:
 
 
 def _words(text: str) -> list[str]:
-    """Word pieces (word + following whitespace) that concatenate back to ``text``."""
-    pieces: list[str] = []
-    current = ""
-    for ch in text:
-        if current and not current[-1].isspace() and ch.isspace():
-            current += ch
-            continue
-        if current and current[-1].isspace() and not ch.isspace():
-            pieces.append(current)
-            current = ch
-            continue
-        current += ch
-    if current:
-        pieces.append(current)
-    return pieces
+    """Word pieces that concatenate back to ``text``, each with the whitespace before it
+    (" is", " a", " question."), as a real model's tokenizer streams them."""
+    pieces = re.findall(r"\s*\S+", text)
+    rest = text[len("".join(pieces)):]
+    if pieces and rest:
+        pieces[-1] += rest
+    return pieces or ([text] if text else [])
 
 
 def _split_args(args: str, parts: int = 3) -> list[str]:

@@ -57,3 +57,35 @@ def test_code_blocks_spanning_clauses_are_not_spoken():
     spoken = " ".join(clauses)
     assert "print(x)" not in spoken and "x = 1" not in spoken
     assert spoken.startswith("Here is code.") and spoken.endswith("That prints one.")
+
+
+def test_a_sure_sentence_end_goes_out_with_its_token():
+    splitter = ClauseSplitter()
+    assert splitter.push("That is a good") == []
+    assert splitter.push(" question") == []
+    assert splitter.push(".") == ["That is a good question."]
+    assert splitter.push(" Paris is big") == []
+    assert splitter.push("?") == ["Paris is big?"]
+    assert splitter.push("!") == []  # "?!" cut after "?": the "!" is not a clause
+    assert splitter.push(" Yes") == []
+    assert splitter.flush() == ["Yes"]
+
+
+def test_a_dot_that_may_go_on_waits_for_the_next_token():
+    splitter = ClauseSplitter()
+    for token in ("It is 3", ".", "5 metres in the U", ".", "S", "."):
+        assert splitter.push(token) == []
+    assert splitter.push(" Mr.") == []  # an abbreviation never ends a sentence
+    assert splitter.push(" Smith said so") == []
+    assert splitter.push('."') == ['It is 3.5 metres in the U.S. Mr. Smith said so."']
+    assert splitter.push(' "Hi') == []
+    assert splitter.flush() == ['"Hi']
+
+
+def test_tokens_with_leading_spaces_are_cut_as_whole_text_is():
+    text = "Well, the weather today is lovely, warm and bright. Go out! Is it 3.5 km? No."
+    tokens = [t if i == 0 else " " + t for i, t in enumerate(text.split(" "))]
+    tokens = [piece for t in tokens for piece in ((t[:-1], t[-1]) if t[-1] in ".!?," else (t,))]
+    splitter = ClauseSplitter()
+    streamed = [c for t in tokens for c in splitter.push(t)] + splitter.flush()
+    assert streamed == feed(ClauseSplitter(), text, step=1)
