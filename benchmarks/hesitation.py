@@ -29,7 +29,9 @@ drained, 0.4 s.
 
 Configurations: ``smart`` = resources/default_config.json (SmartTurnDetector, VAD silence
 0.2 s); ``text`` = the previous default (TextEndpointPolicy with 0.7 s extra wait, VAD
-silence 0.35 s); ``smart-1.0`` = the default with a 1.0 s maximum wait instead of 1.6 s.
+silence 0.35 s); ``smart-1.0`` = the default with a 1.0 s maximum wait instead of 1.6 s;
+``smart-no-word`` = the default without the recogniser's certainty of the last word. Each
+verdict is printed with the text judged, that certainty and Smart Turn's probability.
 """
 
 from __future__ import annotations
@@ -73,6 +75,10 @@ CONFIGS = {
     "smart-1.0": {"turn_detector": {"type": "SmartTurnDetector",
                                     "params": {"threshold": 0.6, "max_silence_s": 1.0}},
                   "min_silence_s": 0.2},
+    # the default detector without the recogniser's certainty of the last word
+    "smart-no-word": {"turn_detector": {"type": "SmartTurnDetector",
+                                        "params": {"unsure_word_probability": 0.0}},
+                      "min_silence_s": 0.2},
 }
 
 
@@ -94,15 +100,16 @@ class DecisionClock:
         self.detector = detector
         self.cpu_ms: list[float] = []
         self.wall_ms: list[float] = []
-        self.verdicts: list[tuple[str, Any]] = []  # (judged text, verdict)
+        #: (judged text, the recogniser's certainty of its last word, verdict)
+        self.verdicts: list[tuple[str, float | None, Any]] = []
         original = detector.decide
 
-        def decide(text: str, silence_s: float, audio: Any = None) -> Any:
+        def decide(text: str, silence_s: float, audio: Any = None, **hints: Any) -> Any:
             cpu, wall = time.thread_time(), time.perf_counter()
-            verdict = original(text, silence_s, audio)
+            verdict = original(text, silence_s, audio, **hints)
             self.cpu_ms.append((time.thread_time() - cpu) * 1000)
             self.wall_ms.append((time.perf_counter() - wall) * 1000)
-            self.verdicts.append((text, verdict))
+            self.verdicts.append((text, hints.get("last_word_probability"), verdict))
             return verdict
 
         detector.decide = decide
@@ -174,9 +181,10 @@ async def run_request(live: LiveSession, request: Request, clock: DecisionClock
         if audio is not None and end is not None:
             out.felt_ms = (audio.t - end) * 1000
     out.verdicts = "; ".join(
-        f"{text[-24:]!r} {'end' if v.is_end else 'wait'}"
+        f"{text[-24:]!r}" + (f" (last word {word:.2f})" if word is not None else "")
+        + f" {'end' if v.is_end else 'wait'}"
         + (f" p={v.probability:.2f}" if v.probability is not None else "")
-        for text, v in clock.verdicts[judged:])
+        for text, word, v in clock.verdicts[judged:])
     await live.settle_playback()
     await asyncio.sleep(0.4)
     return out

@@ -57,9 +57,9 @@ class PolicyLog:
         self._saved = model.__dict__.get("decide")
         original = model.decide
 
-        def decide(text: str, silence_s: float, audio: Any = None) -> Any:
-            verdict = original(text, silence_s) if audio is None else \
-                original(text, silence_s, audio)
+        def decide(text: str, silence_s: float, audio: Any = None, **hints: Any) -> Any:
+            verdict = original(text, silence_s, **hints) if audio is None else \
+                original(text, silence_s, audio, **hints)
             self.calls.append((time.monotonic(), text, verdict))
             return verdict
 

@@ -42,12 +42,17 @@ class Clonable:
 # --------------------------------------------------------------------------- ASR
 @dataclass
 class Transcription:
-    """Result of a recognition pass."""
+    """Result of a recognition pass.
+
+    ``last_word_probability``: how sure the recogniser was of the transcript's last word
+    (the lowest probability among its tokens, its punctuation included), when it says.
+    """
 
     text: str
     confidence: float = 1.0
     language: str | None = None
     no_speech_prob: float = 0.0
+    last_word_probability: float | None = None
 
 
 class ASR(Clonable, ABC):
@@ -291,7 +296,9 @@ class TurnDetector(Clonable, ABC):
     """Decides whether a pause in speech ends the user's turn (called from a worker thread).
 
     Detectors that judge the voice itself set :attr:`uses_audio`; they are then handed the
-    turn's audio so far (16 kHz PCM16, the pause included) with every question.
+    turn's audio so far (16 kHz PCM16, the pause included) with every question. A detector
+    whose ``decide`` takes ``last_word_probability`` is also told how sure the recogniser
+    was of the transcript's last word, when it knows (``None`` otherwise).
     """
 
     uses_audio: bool = False

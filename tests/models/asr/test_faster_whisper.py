@@ -130,6 +130,19 @@ def test_final_keeps_speech_after_a_pause(asr: FasterWhisperASR, jfk: np.ndarray
     assert wer(f"{STEREO_TEXTS[1]} {JFK_TEXT}", text) <= 0.15, text
 
 
+def test_the_last_word_says_how_sure_it_was(asr: FasterWhisperASR) -> None:
+    said = trim(read_channels("stereo_diarization.wav")[1])  # "... seems extremely distant."
+    pause = np.zeros(int(0.2 * SR), np.int16)
+    whole = asr.transcribe(np.concatenate([said, pause]))
+    assert whole.text.rstrip(".").endswith("distant")
+    assert whole.last_word_probability is not None and whole.last_word_probability > 0.7
+    cut = said[:said.size - int(0.35 * SR)]  # "... extremely dis-": the last word half said
+    unsure = asr.transcribe(np.concatenate([cut, pause]))
+    assert unsure.last_word_probability is not None
+    assert unsure.last_word_probability < whole.last_word_probability
+    assert asr.transcribe(np.zeros(SR, np.int16)).last_word_probability is None
+
+
 def test_hotwords_steer_spelling(asr: FasterWhisperASR) -> None:
     pcm = read_mono("hotwords.mp3")  # "... your ComfyUI folder again, in the ComfyUI ..."
     hinted = FasterWhisperASR(hotwords="ComfyUI")

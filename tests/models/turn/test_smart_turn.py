@@ -100,6 +100,27 @@ def test_an_unfinished_transcript_waits_whatever_the_voice_says():
     assert SmartTurnDetector(use_transcript=False).decide("", 0.2, audio).is_end
 
 
+def test_an_unsure_last_word_needs_a_surer_voice():
+    text = "What is the capital of Australia?"
+    audio = said(text)
+    sure = _detector().decide(text, 0.2, audio, last_word_probability=0.9)
+    assert sure.is_end and sure.probability is not None and sure.probability < 0.999
+    strict = SmartTurnDetector(unsure_word_threshold=(sure.probability + 1) / 2)
+    unsure = strict.decide(text, 0.2, audio, last_word_probability=0.3)
+    assert not unsure.is_end and unsure.wait_s == pytest.approx(strict.max_silence_s - 0.2)
+    assert strict.decide(text, 0.2, audio, last_word_probability=0.6).is_end
+    assert strict.decide(text, 0.2, audio).is_end  # the recogniser did not say
+    stop = said("Stop.")  # too short to be a phrase Whisper completed: judged as before
+    assert strict.decide("Stop.", 0.2, stop, last_word_probability=0.3) == \
+        strict.decide("Stop.", 0.2, stop)
+    off = SmartTurnDetector(unsure_word_probability=0.0,
+                            unsure_word_threshold=(sure.probability + 1) / 2)
+    assert off.decide(text, 0.2, audio, last_word_probability=0.01).is_end
+    for bad in ({"unsure_word_probability": 1.0}, {"unsure_word_threshold": 0.0}):
+        with pytest.raises(ValueError):
+            SmartTurnDetector(**bad)
+
+
 def test_the_maximum_silence_ends_the_turn_without_asking_the_model():
     assert _detector().decide("And then the", 1.6, None).is_end
 

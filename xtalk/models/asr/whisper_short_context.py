@@ -63,13 +63,51 @@ def short_context_decode(whisper_model: Any, pcm: np.ndarray, *, language: str |
         budget += 2 * (int(seconds) + 2)
     result = whisper_model.model.generate(
         encoded, [prompt], beam_size=1, suppress_blank=True, return_scores=True,
-        return_no_speech_prob=True, max_length=budget)[0]
-    tokens = [t for t in result.sequences_ids[0] if t < tokenizer.eot]
+        return_no_speech_prob=True, return_logits_vocab=True, max_length=budget)[0]
+    steps = result.sequences_ids[0]
+    tokens = [t for t in steps if t < tokenizer.eot]
     text = tokenizer.decode(tokens).strip()
     score = result.scores[0] if result.scores else -math.inf
     confidence = min(1.0, max(0.0, math.exp(score))) if text else 0.0
+    last_word = _last_word_probability(tokenizer, steps, result.logits[0]) if text else None
     return Transcription(text=text, confidence=confidence, language=language,
-                         no_speech_prob=float(result.no_speech_prob))
+                         no_speech_prob=float(result.no_speech_prob),
+                         last_word_probability=last_word)
+
+
+def _last_word_probability(tokenizer: Any, steps: list[int], logits: list[Any]
+                           ) -> float | None:
+    """The lowest probability among the tokens of the transcript's last word and the
+    punctuation after it (``logits[i]`` are the scores of step ``i``). What does not change
+    where the sentence ends is not doubt: a full stop, question mark or exclamation mark is
+    as likely as the three together, a word's first token as it and its other-case twin
+    ("spanish" / "Spanish")."""
+    ends = {t[0] for t in (tokenizer.encode(mark) for mark in (".", "?", "!")) if len(t) == 1}
+    lowest: float | None = None
+    for i in range(min(len(steps), len(logits)) - 1, -1, -1):
+        token = steps[i]
+        if token >= tokenizer.eot:
+            if lowest is None:
+                continue  # timestamps after the text
+            break
+        scores = np.asarray(logits[i], dtype=np.float64).reshape(-1)
+        probs = np.exp(scores - scores.max())
+        probs /= probs.sum()
+        piece = tokenizer.decode([token])
+        starts_word = piece.startswith(" ") or i == 0 or steps[i - 1] >= tokenizer.eot
+        alike = {token}
+        if token in ends:
+            alike = ends
+        elif starts_word:
+            word = piece.lstrip()
+            twin = tokenizer.encode(piece[:len(piece) - len(word)] + word[:1].swapcase()
+                                    + word[1:]) if word else []
+            alike.update(twin if len(twin) == 1 else ())
+        p = float(sum(probs[t] for t in alike))
+        lowest = p if lowest is None else min(lowest, p)
+        if starts_word and any(c.isalnum() for c in piece):
+            break
+    return lowest
 
 
 __all__ = ["short_context_decode"]

@@ -30,6 +30,8 @@ WINDOW_SAMPLES = WINDOW_S * INPUT_SAMPLE_RATE
 MODEL_FILENAME = "smart-turn-v3.2-cpu.onnx"
 _PACKAGE_DATA = ("audio", "turn", "smart_turn", "data")
 _NORMALISE_EPS = 1e-7
+#: A transcript this long can be a cut phrase that Whisper completed ("Stop." cannot).
+UNSURE_MIN_WORDS = 3
 _PUNCTUATED = re.compile(r"[.!?。！？][\"')\]]*$")
 
 
@@ -91,7 +93,10 @@ class SmartTurnDetector(TurnDetector):
     in "to", "and", "the", a comma or Whisper's "..." — :func:`~xtalk.models.turn.
     text_policy.sounds_unfinished`) keeps the turn open whatever the voice says, and one
     that Whisper left without a full stop or question mark (it punctuates from the
-    intonation) needs the voice to sound surely finished (``unpunctuated_threshold``).
+    intonation) needs the voice to sound surely finished (``unpunctuated_threshold``), and
+    so does a phrase (three words or more) whose last word the recogniser was unsure of
+    (probability below ``unsure_word_probability``: at a pause Whisper often "completes" a
+    cut phrase, "tell me the" → "tell me that?"), which needs ``unsure_word_threshold``.
     Why: docs/models.md, "Turn detection".
 
     Args:
@@ -100,6 +105,9 @@ class SmartTurnDetector(TurnDetector):
         max_silence_s: Silence after which the turn ends whatever the model says.
         use_transcript: Also judge the transcript (see above).
         unpunctuated_threshold: The threshold for a transcript without final punctuation.
+        unsure_word_probability: Below this certainty of the last word (when the
+            recogniser gives it) the transcript counts as unsure; 0 switches this off.
+        unsure_word_threshold: The threshold for an unsure transcript.
         threads: onnxruntime intra-op threads.
 
     Raises:
@@ -111,11 +119,16 @@ class SmartTurnDetector(TurnDetector):
 
     def __init__(self, model_path: str | None = None, threshold: float = 0.6,
                  max_silence_s: float = 1.6, use_transcript: bool = True,
-                 unpunctuated_threshold: float = 0.8, threads: int = 1) -> None:
+                 unpunctuated_threshold: float = 0.8, unsure_word_probability: float = 0.5,
+                 unsure_word_threshold: float = 0.95, threads: int = 1) -> None:
         for name, value in (("threshold", threshold),
-                            ("unpunctuated_threshold", unpunctuated_threshold)):
+                            ("unpunctuated_threshold", unpunctuated_threshold),
+                            ("unsure_word_threshold", unsure_word_threshold)):
             if not 0.0 < float(value) < 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
+        if not 0.0 <= float(unsure_word_probability) < 1.0:
+            raise ValueError("unsure_word_probability must be at least 0 and below 1, "
+                             f"got {unsure_word_probability}")
         if float(max_silence_s) <= 0:
             raise ValueError(f"max_silence_s must be positive, got {max_silence_s}")
         if int(threads) < 1:
@@ -127,6 +140,8 @@ class SmartTurnDetector(TurnDetector):
         self.max_silence_s = float(max_silence_s)
         self.use_transcript = bool(use_transcript)
         self.unpunctuated_threshold = float(unpunctuated_threshold)
+        self.unsure_word_probability = float(unsure_word_probability)
+        self.unsure_word_threshold = float(unsure_word_threshold)
         self.threads = int(threads)
         self._session = shared_session(path, self.threads)
         inputs = [i.name for i in self._session.get_inputs()]
@@ -139,8 +154,8 @@ class SmartTurnDetector(TurnDetector):
         out = self._session.run(None, {"input_features": features})
         return float(np.asarray(out[0]).reshape(-1)[0])
 
-    def decide(self, text: str, silence_s: float, audio: np.ndarray | None = None
-               ) -> TurnVerdict:
+    def decide(self, text: str, silence_s: float, audio: np.ndarray | None = None, *,
+               last_word_probability: float | None = None) -> TurnVerdict:
         if silence_s >= self.max_silence_s:
             return TurnVerdict(is_end=True)
         wait = self.max_silence_s - silence_s
@@ -150,8 +165,12 @@ class SmartTurnDetector(TurnDetector):
             return TurnVerdict(is_end=True)
         p = self.probability(audio)
         threshold = self.threshold
-        if self.use_transcript and text.strip() and not _PUNCTUATED.search(text.strip()):
-            threshold = max(threshold, self.unpunctuated_threshold)
+        if self.use_transcript and text.strip():
+            if not _PUNCTUATED.search(text.strip()):
+                threshold = max(threshold, self.unpunctuated_threshold)
+            if last_word_probability is not None and len(text.split()) >= UNSURE_MIN_WORDS \
+                    and last_word_probability < self.unsure_word_probability:
+                threshold = max(threshold, self.unsure_word_threshold)
         if p >= threshold:
             return TurnVerdict(is_end=True, probability=p)
         return TurnVerdict(is_end=False, wait_s=wait, probability=p)

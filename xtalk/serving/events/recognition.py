@@ -21,11 +21,13 @@ class TranscriptPartial(BaseEvent):
 @dataclass
 class TranscriptSpeculated(BaseEvent):
     """The transcript of the turn up to the pause at ``end_sample``, decoded while the
-    user is silent there: what the final will be if the turn ends at this pause."""
+    user is silent there: what the final will be if the turn ends at this pause.
+    ``last_word_probability``: the recogniser's certainty of its last word, if known."""
 
     turn_id: int = 0
     text: str = ""
     end_sample: int = 0
+    last_word_probability: float | None = None
     TYPE: ClassVar[str] = "asr.speculated"
 
 

@@ -47,6 +47,19 @@ class _VoiceJudge(TurnDetector):
         return TurnVerdict(is_end=finished, wait_s=0.0 if finished else 1.0)
 
 
+class _WordJudge(TurnDetector):
+    """Records the recogniser's certainty of the last word it is told; ends below 0.5."""
+
+    def __init__(self) -> None:
+        self.told: list[float | None] = []
+
+    def decide(self, text, silence_s, audio=None, *, last_word_probability=None
+               ) -> TurnVerdict:
+        self.told.append(last_word_probability)
+        unsure = last_word_probability is not None and last_word_probability < 0.5
+        return TurnVerdict(is_end=not unsure, wait_s=1.0 if unsure else 0.0)
+
+
 def _setup(detector: TurnDetector, asr: bool = False, wait_s: float = 1.0):
     bus = EventBus(enable_history=True)
     manager = TurnDetectorManager(bus, "s", _Pipeline(detector, asr),
@@ -156,3 +169,20 @@ async def test_a_wait_ends_on_the_audio_clock_not_the_wall_clock():
     assert _decisions(bus) == [(False, 0.8)]  # a soft word start may follow the blip
     await frames(0.15, end)
     assert _decisions(bus) == [(False, 0.8), (True, 0.0)]
+
+
+async def test_the_detector_is_told_how_sure_the_recogniser_was_of_the_last_word():
+    judge = _WordJudge()
+    bus = _setup(judge, asr=True)
+    await _publish(bus, TranscriptSpeculated(session_id="s", turn_id=5, end_sample=16000,
+                                             text="Could you tell me that?",
+                                             last_word_probability=0.31))
+    await _publish(bus, TurnEndCheckRequested(session_id="s", turn_id=5, end_sample=16000,
+                                              text="Could you tell"))
+    await wait_until(lambda: _decisions(bus) == [(False, 1.0)], what="the wait verdict")
+    # a fresher partial says nothing of its last word: judged on its text alone
+    await _publish(bus, TranscriptPartial(session_id="s", turn_id=5,
+                                          text="Could you tell me the"))
+    await wait_until(lambda: _decisions(bus) == [(False, 1.0), (True, 0.0)],
+                     what="the end verdict")
+    assert judge.told == [0.31, None]

@@ -187,9 +187,11 @@ class ASRManager(Manager):
         valid = validate_utterance(text, result.confidence, spec.audio_seconds,
                                    self.settings.min_confidence, result.no_speech_prob).valid
         text = " ".join([*_done_texts(utt.segments), text if valid else ""]).strip()
+        last_word = result.last_word_probability if valid and text else None
         await self.publish(TranscriptSpeculated(session_id=self.session_id,
                                                 turn_id=utt.turn_id, text=text,
-                                                end_sample=spec.end_sample))
+                                                end_sample=spec.end_sample,
+                                                last_word_probability=last_word))
         if text and text != utt.last_partial_text and self._speculation is spec:
             utt.last_partial_text = text
             await self.publish(TranscriptPartial(session_id=self.session_id,

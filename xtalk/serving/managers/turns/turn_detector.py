@@ -9,10 +9,11 @@ A check is judged once the transcript of its pause is known: the ASR's speculati
 of that pause (TranscriptSpeculated). The reply needs that decode anyway, so waiting for
 it costs no latency; without it (no ASR, speculation off, or after ``transcript_wait_s``,
 service config key ``"turn"``) the freshest partial is judged. Detectors that judge the
-voice also get the turn's audio with the first 0.2 s of the pause. The model runs in a worker
-thread. When the verdict was "wait", a fresher transcript of the same turn is judged
-again, and an "end now" verdict cuts the wait short. A wait ends on the audio's own clock:
-once the input timeline has passed the pause plus the verdict's silence (and no onset of
+voice also get the turn's audio with the first 0.2 s of the pause, and those that take it
+the recogniser's certainty of the last word. The model runs in a worker thread. When the
+verdict was "wait", a fresher transcript of the same turn is judged again, and an "end
+now" verdict cuts the wait short. A wait ends on the audio's own clock: once the input
+timeline has passed the pause plus the verdict's silence (and no onset of
 speech is pending or was dismissed in the last 0.5 s), "end now" follows, however late the
 frames are processed; a verdict of "end now" that comes while such speech may be starting
 (a slow transcript, past the detector's maximum silence) is held the same way. Speech in
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import inspect
 import time
 from dataclasses import dataclass, field
 
@@ -76,6 +79,7 @@ class _Check:
     requested: float
     transcript: asyncio.Event = field(default_factory=asyncio.Event)
     judged_text: str | None = None
+    last_word_probability: float | None = None  # of ``text``, when the recogniser said
     waiting: bool = False  # the last verdict was "wait"
     deadline: int | None = None  # the input sample where that wait ends
 
@@ -94,7 +98,7 @@ class TurnDetectorManager(Manager):
         self.history = AudioHistory(max_seconds=AUDIO_WINDOW_S + 2.0)
         self._turn_start: tuple[int, int] | None = None
         self._check: _Check | None = None
-        self._spoken: tuple[int, int, str] | None = None  # (turn, pause sample, text)
+        self._spoken: TranscriptSpeculated | None = None  # the last pause's transcript
         self._task: asyncio.Task[None] | None = None
         self._last_sample = 0
         self._onset = False  # a speech onset not yet confirmed or dismissed
@@ -109,6 +113,16 @@ class TurnDetectorManager(Manager):
         detector = self.pipeline.get_turn_detector_model()
         assert detector is not None
         return detector
+
+    @functools.cached_property
+    def _hears_word_probability(self) -> bool:
+        """Whether the detector's ``decide`` takes ``last_word_probability``."""
+        try:
+            parameters = inspect.signature(self.detector.decide).parameters
+        except (TypeError, ValueError):
+            return False
+        return "last_word_probability" in parameters or any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
 
     # ------------------------------------------------------------------ inputs
     @Manager.event_handler(AudioFrameReceived, priority=10, enabled_if=_has_detector)
@@ -151,8 +165,9 @@ class TurnDetectorManager(Manager):
         self._drop_check()
         check = _Check(event.turn_id, event.end_sample, event.text, time.monotonic())
         spoken = self._spoken
-        if spoken is not None and spoken[:2] == (event.turn_id, event.end_sample):
-            check.text = spoken[2]
+        if spoken is not None and (spoken.turn_id, spoken.end_sample) == \
+                (event.turn_id, event.end_sample):
+            check.text, check.last_word_probability = spoken.text, spoken.last_word_probability
             check.transcript.set()
         elif not self._speculated_finals:
             check.transcript.set()
@@ -161,16 +176,17 @@ class TurnDetectorManager(Manager):
 
     @Manager.event_handler(TranscriptSpeculated, enabled_if=_has_detector)
     def on_speculated(self, event: TranscriptSpeculated) -> None:
-        self._spoken = (event.turn_id, event.end_sample, event.text)
+        self._spoken = event
         check = self._check
         if check is None or check.turn_id != event.turn_id:
             return
         if not check.transcript.is_set():
             if check.end_sample == event.end_sample:
-                check.text = event.text
+                check.text, check.last_word_probability = event.text, \
+                    event.last_word_probability
                 check.transcript.set()
             return
-        self._rejudge(check, event.text)
+        self._rejudge(check, event.text, event.last_word_probability)
 
     @Manager.event_handler(TranscriptPartial, enabled_if=_has_detector)
     def on_partial(self, event: TranscriptPartial) -> None:
@@ -184,10 +200,11 @@ class TurnDetectorManager(Manager):
         self._drop_check()  # the user went on: the pending verdict no longer applies
 
     # ------------------------------------------------------------------ judging
-    def _rejudge(self, check: _Check, text: str) -> None:
+    def _rejudge(self, check: _Check, text: str,
+                 last_word_probability: float | None = None) -> None:
         """A fresher transcript of a pause judged "wait" may end the turn now."""
         if check.waiting and text.strip() and text != check.judged_text:
-            check.text = text
+            check.text, check.last_word_probability = text, last_word_probability
             self._judge(check, wait_for_transcript=False)
 
     def _judge(self, check: _Check, wait_for_transcript: bool) -> None:
@@ -204,7 +221,8 @@ class TurnDetectorManager(Manager):
         text = check.text
         audio = self._audio(check) if _judges_voice(self) else None
         silence = self._silence(check)
-        verdict = await asyncio.to_thread(self._decide, text, silence, audio)
+        verdict = await asyncio.to_thread(self._decide, text, silence, audio,
+                                          check.last_word_probability)
         if self._check is not check:
             return
         self.log.debug("turn %d: %d words after %.2f s of silence -> %s (p=%s, wait %.2f s)",
@@ -228,8 +246,12 @@ class TurnDetectorManager(Manager):
         await self.publish(TurnEndDecided(session_id=self.session_id, turn_id=check.turn_id,
                                           is_end=verdict.is_end, wait_s=verdict.wait_s))
 
-    def _decide(self, text: str, silence_s: float, audio: np.ndarray | None) -> TurnVerdict:
+    def _decide(self, text: str, silence_s: float, audio: np.ndarray | None,
+                last_word_probability: float | None) -> TurnVerdict:
         try:
+            if last_word_probability is not None and self._hears_word_probability:
+                return self.detector.decide(text, silence_s, audio,
+                                            last_word_probability=last_word_probability)
             return self.detector.decide(text, silence_s, audio)
         except Exception:
             self.log.exception("turn detector failed; ending the turn")
