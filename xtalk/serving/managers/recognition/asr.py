@@ -13,6 +13,8 @@ result dropped) so it never delays the final. When silence begins inside the tur
 (SpeechPaused) the final decode starts *speculatively* and its result is published
 (TranscriptSpeculated, for the turn detector and a speculative reply); if the turn then
 ends at that point it is the final, so the decode overlaps the endpoint silence. If the
+turn continues the one before, the decode from that one's start (for ``whole_text``)
+starts speculatively at the pause too, right after the turn's own. If the
 user keeps talking (SpeechResumed, or SpeechStarted after the segment ended) it is
 dropped — unless the audio it covers is already longer than ``commit_after_s``: then it
 is kept as a committed segment of the turn and the following decodes start at that
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -80,6 +83,10 @@ class _Speculation:
     audio_seconds: float
     task: asyncio.Task[Transcription] | None = None
     wanted: bool = True
+    #: a turn that continues the previous one: its decode from that one's start
+    whole_task: asyncio.Task[Transcription] | None = None
+    whole_from: int | None = None
+    whole_wanted: bool = True
 
 
 @dataclass
@@ -100,6 +107,16 @@ def _done_texts(segments: list[asyncio.Task[Transcription]]) -> list[str]:
     return [t.result().text.strip() for t in segments
             if t.done() and not t.cancelled() and t.exception() is None
             and t.result().text.strip()]
+
+
+def _awaiting(task: asyncio.Task[Transcription]) -> Callable[[], Awaitable[Transcription]]:
+    return lambda: task
+
+
+def _retrieve(task: asyncio.Task[Transcription]) -> None:
+    """Done callback: mark a task's exception as seen (a superseded decode's)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _has_asr(manager: Manager) -> bool:
@@ -171,6 +188,13 @@ class ASRManager(Manager):
                             audio.size / SAMPLE_RATE)
         spec.task = self._spawn(self._run_model(self.model.transcribe, audio,
                                                 lambda: spec.wanted))
+        if utt.whole_from is not None:  # the final will need it with the turn before too
+            whole = self._final_audio(utt.whole_from, event.pause_sample,
+                                      pad_with_silence=True)
+            spec.whole_from = utt.whole_from
+            spec.whole_task = self._spawn(self._run_model(
+                self.model.transcribe, whole, lambda: spec.wanted and spec.whole_wanted))
+            spec.whole_task.add_done_callback(_retrieve)
         self._speculation = spec
         self._spawn(self._share_speculation(utt, spec))
 
@@ -211,6 +235,7 @@ class ASRManager(Manager):
             # a long stretch ended at this pause: keep its decode as a segment of the turn
             utt.segments.append(spec.task)
             utt.decoded_from = spec.end_sample
+            spec.whole_wanted = False
             return
         spec.wanted = False  # the user kept talking: its result is dropped
 
@@ -228,11 +253,14 @@ class ASRManager(Manager):
             start = max(0, event.end_sample - int(self.settings.max_utterance_s * SAMPLE_RATE))
             segments, earlier_s, whole_from = [], 0.0, None
         # a continuation is also recognised as one request from the earlier turn's start
-        whole = None if whole_from is None else self._final_audio(whole_from, event.end_sample)
+        whole = None if whole_from is None else self._whole_decode(whole_from, event.end_sample)
         spec, self._speculation = self._speculation, None
         if spec is not None and spec.turn_id == event.turn_id and spec.start_sample == start \
                 and spec.end_sample == event.end_sample and spec.task is not None:
             self.speculative_hits += 1
+            if whole is not None and spec.whole_task is not None \
+                    and spec.whole_from == whole_from:
+                whole = _awaiting(spec.whole_task)  # decoded at the pause already
             self._spawn(self._run_final(event.turn_id, earlier_s + spec.audio_seconds,
                                         spec.task, segments, whole))
             return
@@ -241,6 +269,12 @@ class ASRManager(Manager):
         audio = self._final_audio(start, event.end_sample)
         self._spawn(self._run_final(event.turn_id, earlier_s + audio.size / SAMPLE_RATE,
                                     self._decode(audio), segments, whole))
+
+    def _whole_decode(self, start: int, end: int) -> Callable[[], Awaitable[Transcription]]:
+        """The decode of a continuing turn together with the one before (run when called:
+        only once the turn's own final is known)."""
+        audio = self._final_audio(start, end)
+        return lambda: self._decode(audio)
 
     def _final_audio(self, start: int, end: int, pad_with_silence: bool = False
                      ) -> np.ndarray:
@@ -289,7 +323,8 @@ class ASRManager(Manager):
 
     async def _run_final(self, turn_id: int, seconds: float, pending,
                          segments: list[asyncio.Task[Transcription]] | None = None,
-                         whole: np.ndarray | None = None) -> None:
+                         whole: Callable[[], Awaitable[Transcription]] | None = None
+                         ) -> None:
         earlier = await self._segment_texts(turn_id, segments or [])
         try:
             result: Transcription = await pending
@@ -317,7 +352,7 @@ class ASRManager(Manager):
         whole_text = ""
         if whole is not None:
             try:
-                whole_text = await self._restored((await self._decode(whole)).text.strip())
+                whole_text = await self._restored((await whole()).text.strip())
             except Exception:
                 self.log.exception("recognition of turn %s with the one before failed",
                                    turn_id)
