@@ -106,12 +106,12 @@ def test_an_unsure_last_word_needs_a_surer_voice():
     sure = _detector().decide(text, 0.2, audio, last_word_probability=0.9)
     assert sure.is_end and sure.probability is not None and sure.probability < 0.999
     strict = SmartTurnDetector(unsure_word_threshold=(sure.probability + 1) / 2)
-    unsure = strict.decide(text, 0.2, audio, last_word_probability=0.3)
+    unsure = strict.decide(text, 0.2, audio, last_word_probability=0.2)
     assert not unsure.is_end and unsure.wait_s == pytest.approx(strict.max_silence_s - 0.2)
-    assert strict.decide(text, 0.2, audio, last_word_probability=0.6).is_end
+    assert strict.decide(text, 0.2, audio, last_word_probability=0.4).is_end
     assert strict.decide(text, 0.2, audio).is_end  # the recogniser did not say
     stop = said("Stop.")  # too short to be a phrase Whisper completed: judged as before
-    assert strict.decide("Stop.", 0.2, stop, last_word_probability=0.3) == \
+    assert strict.decide("Stop.", 0.2, stop, last_word_probability=0.2) == \
         strict.decide("Stop.", 0.2, stop)
     off = SmartTurnDetector(unsure_word_probability=0.0,
                             unsure_word_threshold=(sure.probability + 1) / 2)
