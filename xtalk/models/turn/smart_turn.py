@@ -120,7 +120,7 @@ class SmartTurnDetector(TurnDetector):
     def __init__(self, model_path: str | None = None, threshold: float = 0.6,
                  max_silence_s: float = 1.6, use_transcript: bool = True,
                  unpunctuated_threshold: float = 0.8, unsure_word_probability: float = 0.3,
-                 unsure_word_threshold: float = 0.95, threads: int = 1) -> None:
+                 unsure_word_threshold: float = 0.99, threads: int = 1) -> None:
         for name, value in (("threshold", threshold),
                             ("unpunctuated_threshold", unpunctuated_threshold),
                             ("unsure_word_threshold", unsure_word_threshold)):
