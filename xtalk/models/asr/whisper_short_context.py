@@ -6,7 +6,8 @@ encoder). Here the encoder sees the clip plus ``pad_s`` of silence (CTranslate2 
 shorter input) and the decoder runs greedily with a token budget proportional to the
 audio, which also stops the repetition loops a short context can cause. Interim results
 decode without timestamps; finals with them (timestamps keep Whisper going past a pause
-between phrases). Accuracy and cost against the full window: docs/models.md.
+between phrases) and with the probability of their last word. Accuracy and cost against
+the full window: docs/models.md.
 """
 
 from __future__ import annotations
@@ -63,13 +64,14 @@ def short_context_decode(whisper_model: Any, pcm: np.ndarray, *, language: str |
         budget += 2 * (int(seconds) + 2)
     result = whisper_model.model.generate(
         encoded, [prompt], beam_size=1, suppress_blank=True, return_scores=True,
-        return_no_speech_prob=True, return_logits_vocab=True, max_length=budget)[0]
+        return_no_speech_prob=True, return_logits_vocab=timestamps, max_length=budget)[0]
     steps = result.sequences_ids[0]
     tokens = [t for t in steps if t < tokenizer.eot]
     text = tokenizer.decode(tokens).strip()
     score = result.scores[0] if result.scores else -math.inf
     confidence = min(1.0, max(0.0, math.exp(score))) if text else 0.0
-    last_word = _last_word_probability(tokenizer, steps, result.logits[0]) if text else None
+    last_word = _last_word_probability(tokenizer, steps, result.logits[0]) \
+        if text and timestamps else None  # finals only: interim results do not need it
     return Transcription(text=text, confidence=confidence, language=language,
                          no_speech_prob=float(result.no_speech_prob),
                          last_word_probability=last_word)
