@@ -85,7 +85,6 @@ class _Speculation:
     wanted: bool = True
     #: a turn that continues the previous one: its decode from that one's start
     whole_task: asyncio.Task[Transcription] | None = None
-    whole_from: int | None = None
     whole_wanted: bool = True
 
 
@@ -107,10 +106,6 @@ def _done_texts(segments: list[asyncio.Task[Transcription]]) -> list[str]:
     return [t.result().text.strip() for t in segments
             if t.done() and not t.cancelled() and t.exception() is None
             and t.result().text.strip()]
-
-
-def _awaiting(task: asyncio.Task[Transcription]) -> Callable[[], Awaitable[Transcription]]:
-    return lambda: task
 
 
 def _retrieve(task: asyncio.Task[Transcription]) -> None:
@@ -191,7 +186,6 @@ class ASRManager(Manager):
         if utt.whole_from is not None:  # the final will need it with the turn before too
             whole = self._final_audio(utt.whole_from, event.pause_sample,
                                       pad_with_silence=True)
-            spec.whole_from = utt.whole_from
             spec.whole_task = self._spawn(self._run_model(
                 self.model.transcribe, whole, lambda: spec.wanted and spec.whole_wanted))
             spec.whole_task.add_done_callback(_retrieve)
@@ -252,15 +246,17 @@ class ASRManager(Manager):
         else:
             start = max(0, event.end_sample - int(self.settings.max_utterance_s * SAMPLE_RATE))
             segments, earlier_s, whole_from = [], 0.0, None
-        # a continuation is also recognised as one request from the earlier turn's start
-        whole = None if whole_from is None else self._whole_decode(whole_from, event.end_sample)
         spec, self._speculation = self._speculation, None
-        if spec is not None and spec.turn_id == event.turn_id and spec.start_sample == start \
-                and spec.end_sample == event.end_sample and spec.task is not None:
+        hit = spec is not None and spec.turn_id == event.turn_id and spec.task is not None \
+            and spec.start_sample == start and spec.end_sample == event.end_sample
+        # a continuation is also recognised as one request from the earlier turn's start
+        whole: Callable[[], Awaitable[Transcription]] | None = None
+        if whole_from is not None:
+            decoded = spec.whole_task if hit and spec is not None else None
+            whole = (lambda: decoded) if decoded is not None \
+                else self._whole_decode(whole_from, event.end_sample)  # none at the pause
+        if hit and spec is not None:
             self.speculative_hits += 1
-            if whole is not None and spec.whole_task is not None \
-                    and spec.whole_from == whole_from:
-                whole = _awaiting(spec.whole_task)  # decoded at the pause already
             self._spawn(self._run_final(event.turn_id, earlier_s + spec.audio_seconds,
                                         spec.task, segments, whole))
             return
