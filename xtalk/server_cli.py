@@ -149,6 +149,14 @@ def _read_password(args: argparse.Namespace) -> str:
     return sys.stdin.readline().rstrip("\r\n")
 
 
+def _database_problem(exc: BaseException) -> str:
+    """What went wrong with the database, in words (the driver's message when there is
+    one; never the URL's password, which SQLAlchemy does not put in its messages)."""
+    original = getattr(exc, "orig", None)
+    text = str(original if original is not None else exc)
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def _fail(message: str, code: int = EXIT_USAGE) -> int:
     print(f"xtalk-server: {message}", file=sys.stderr)
     return code
@@ -249,7 +257,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         store = _open_store(args)
     except Exception as exc:
-        return _fail(f"cannot open the database: {exc}", 1)
+        return _fail(f"cannot open the database: {_database_problem(exc)}", 1)
     if lan and not store.users.has_users():
         store.close()
         return _fail(
@@ -391,10 +399,16 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=args.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("xtalk.server").info("%s", describe(args, resolved))
-    if args.command == "user":
-        return cmd_user(args)
-    if args.command == "pairing-code":
-        return cmd_pairing_code(args)
+    if args.command in ("user", "pairing-code"):
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from xtalk.store import StoreError
+
+        command = cmd_user if args.command == "user" else cmd_pairing_code
+        try:
+            return command(args)
+        except (SQLAlchemyError, StoreError) as exc:
+            return _fail(f"database error: {_database_problem(exc)}", 1)
     return cmd_serve(args)
 
 

@@ -128,3 +128,20 @@ def test_server_process_never_logs_the_database_password(tmp_path: Path):
     assert "settings: " in output and "xtalk:***@127.0.0.1:1/xtalk" in output
     assert "port=1 (env XTALK_PORT)" in output
     assert SECRET not in output and "Traceback" not in output
+
+
+@pytest.mark.parametrize("command", [["user", "add", "ann", "--password", "pw-123456"],
+                                     ["user", "list"], ["pairing-code", "ann"]])
+def test_user_commands_report_an_unreachable_database(command: list[str], tmp_path: Path):
+    """`xtalk-server user …` against a PostgreSQL that is down: the driver's reason in
+    one line, exit 1, no traceback and no password."""
+    url = f"postgresql+psycopg://xtalk:{SECRET}@127.0.0.1:1/xtalk"
+    result = subprocess.run(
+        [sys.executable, "-m", "xtalk.server_cli", "--database", url, *command],
+        capture_output=True, text=True, timeout=90, cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+    output = result.stdout + result.stderr
+    assert result.returncode == 1, output
+    assert "xtalk-server: database error: " in output and "127.0.0.1" in output
+    assert SECRET not in output and "Traceback" not in output
+    assert list(tmp_path.iterdir()) == []  # nothing created where it ran
