@@ -833,3 +833,32 @@ async def test_handler_raising_cancelled_error_does_not_stall_later_events() -> 
     await asyncio.sleep(0.01)
     assert seen == [0, 1, 2]
     assert bus.get_stats()["queued"] == 0
+
+
+async def test_a_handler_that_stalls_the_bus_is_logged(
+        caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A handler still running after STALL_WARN_S is named in a warning (the session's
+    events wait behind it); one that returns in time is not."""
+    monkeypatch.setattr(EventBus, "STALL_WARN_S", 0.05)
+    bus = EventBus()
+    release = asyncio.Event()
+
+    async def quick(event: SpeechStarted) -> None:
+        await asyncio.sleep(0)
+
+    async def stuck(event: SpeechEnded) -> None:
+        await release.wait()
+
+    bus.subscribe(SpeechStarted, quick)
+    bus.subscribe(SpeechEnded, stuck)
+    with caplog.at_level("WARNING", logger="xtalk.serving.event_bus"):
+        await bus.publish(speech(), wait_for_completion=True)
+        await asyncio.sleep(0.1)
+        assert not caplog.records
+        waiting = asyncio.create_task(bus.publish(
+            SpeechEnded(session_id="s1", end_sample=1), wait_for_completion=True))
+        await asyncio.sleep(0.15)
+        release.set()
+        assert await waiting
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "stuck" in warnings[0] and "speech_ended" in warnings[0]

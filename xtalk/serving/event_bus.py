@@ -14,7 +14,9 @@ Delivery guarantees (tested in ``tests/serving/test_event_bus.py``):
   right away in the caller's task (it may overtake queued events) and returns when they
   are done; its result says whether every handler succeeded.
 * Handlers must return quickly: long work (model inference, LLM streaming) belongs in tasks
-  or executors owned by the manager, which publish further events as results arrive.
+  or executors owned by the manager, which publish further events as results arrive. A
+  handler still running after ``STALL_WARN_S`` is logged as a warning (the session's
+  events wait behind it), once per handler call.
 
 Errors: a handler that raises is logged with its traceback and reported as an
 :class:`~xtalk.serving.events.ErrorOccurred` event. Errors raised while handling error
@@ -73,6 +75,7 @@ class EventBus:
     MAX_ERROR_EVENT_DEPTH = 3
     ERROR_EVENT_COOLDOWN = 1.0
     ERROR_EVENT_RATE_LIMIT = 10
+    STALL_WARN_S = 5.0
 
     def __init__(self, enable_history: bool = False, max_history: int = 1000) -> None:
         if max_history < 1:
@@ -205,7 +208,12 @@ class EventBus:
             try:
                 result = sub.handler(event)
                 if inspect.isawaitable(result):
-                    await result
+                    watch = asyncio.get_running_loop().call_later(
+                        self.STALL_WARN_S, self._warn_stalled, sub.handler, event)
+                    try:
+                        await result
+                    finally:
+                        watch.cancel()
                 self._counts["handled"] += 1
             except asyncio.CancelledError as exc:
                 task = asyncio.current_task()
@@ -228,6 +236,12 @@ class EventBus:
                 await self._report_error(event, sub.handler, exc)
         self._counts["dispatched"] += 1
         return ok
+
+    def _warn_stalled(self, handler: Callable[..., Any], event: BaseEvent) -> None:
+        self._counts["stalled_handlers"] += 1
+        logger.warning("handler %s has been handling %s for %.0f s (session %s); the "
+                       "session's events wait behind it", _handler_name(handler), event.TYPE,
+                       self.STALL_WARN_S, event.session_id)
 
     async def _report_error(
         self, event: BaseEvent, handler: Callable[..., Any], exc: BaseException

@@ -191,7 +191,10 @@ class TurnTakingManager(Manager):
         if continued is not None:
             s.continues[s.user_turn] = continued[0]
             s.user_turn_audio_start = continued[1]
-        self.log.debug("turn %d started at sample %d%s", s.user_turn, event.start_sample,
+        self.log.debug("turn %d started at sample %d, voice from %d (last turn ended: %s, "
+                       "finals awaited: %s, reply settled: %s)%s", s.user_turn,
+                       event.start_sample, began, s.last_ended, sorted(s.awaiting_final),
+                       s.reply_settled,
                        f" (may continue turn {continued[0]})" if continued else "")
         await self.publish(UserTurnStarted(
             session_id=self.session_id, turn_id=s.user_turn, start_sample=event.start_sample,
