@@ -37,11 +37,14 @@ class TurnEndCheckRequested(BaseEvent):
 
 @dataclass
 class TurnEndDecided(BaseEvent):
-    """The turn detector's verdict: end now, or wait ``wait_s`` more for speech."""
+    """The turn detector's verdict: end now, or wait ``wait_s`` more for speech.
+    ``at_sample``: how far the input audio had reached when it was decided (``None``:
+    not known)."""
 
     turn_id: int = 0
     is_end: bool = True
     wait_s: float = 0.0
+    at_sample: int | None = None
     TYPE: ClassVar[str] = "turn.end_decided"
 
 

@@ -120,6 +120,8 @@ async def test_a_late_verdict_past_the_maximum_silence_waits_for_a_pending_onset
     for frame in _frames("silence", 0.2, 24064 + 6144, rng):
         await rig.publish(frame)
     assert [e.is_end for e in rig.seen(ev.TurnEndDecided)] == [False, True]
+    # decided on the input's clock: once the grace after the dismissed onset had passed
+    assert 24064 + 8000 <= rig.seen(ev.TurnEndDecided)[-1].at_sample <= 24064 + 6144 + 3072
 
 
 async def test_an_end_held_for_an_onset_ends_when_no_audio_comes(monkeypatch) -> None:
@@ -157,6 +159,33 @@ async def test_going_on_is_measured_from_a_soft_first_word(dismissed_s: float, s
     await rig.publish(ev.SpeechOnsetDismissed(session_id=SESSION))
     await rig.publish(ev.SpeechOnsetDetected(session_id=SESSION, start_sample=int(4.0 * SR)))
     await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=int(start_s * SR)))
+    started = rig.seen(ev.UserTurnStarted)[-1]
+    assert started.continues_turn == continues
+    if continues is not None:
+        assert started.continues_from == int(0.3 * SR)
+
+
+@pytest.mark.parametrize("decided_s, continues", [
+    (3.7, 1),  # waited through to the 1.6 s maximum: "not" 0.2 s after the end
+    (None, None),  # when the decision was made is not known: 1.7 s after the voice
+])
+async def test_going_on_after_the_longest_wait_continues_the_turn(
+        decided_s: float | None, continues: int | None) -> None:
+    """jfk.flac on a loaded server: "…fellow Americans" ends at 2.1 s, the detector waits
+    its 1.6 s maximum and ends the turn at 3.7 s of input; "not" starts the speech at
+    3.8 s (the soft "ask" before it was no speech to the VAD). The user went on 0.1 s
+    after the assistant took the turn: that may continue it, although the voice had
+    stopped 1.7 s before (more than the 1.5 s that continue a turn)."""
+    rig = ManagerRig(TurnTakingManager, turn_detector=TextEndpointPolicy())
+    await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=int(0.3 * SR)))
+    await rig.publish(ev.SpeechEnded(session_id=SESSION, end_sample=int(2.1 * SR)))
+    at = None if decided_s is None else int(decided_s * SR)
+    await rig.publish(ev.TurnEndDecided(session_id=SESSION, turn_id=1, is_end=False,
+                                        wait_s=1.4, at_sample=int(2.3 * SR)))
+    await rig.publish(ev.TurnEndDecided(session_id=SESSION, turn_id=1, is_end=True,
+                                        at_sample=at))
+    assert [e.turn_id for e in rig.seen(ev.UserTurnEnded)] == [1]
+    await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=int(3.8 * SR)))
     started = rig.seen(ev.UserTurnStarted)[-1]
     assert started.continues_turn == continues
     if continues is not None:

@@ -152,7 +152,7 @@ class TurnDetectorManager(Manager):
             return
         self._drop_check()
         await self.publish(TurnEndDecided(session_id=self.session_id, turn_id=check.turn_id,
-                                          is_end=True))
+                                          is_end=True, at_sample=self._last_sample))
 
     @Manager.event_handler(UserTurnStarted, enabled_if=_has_detector)
     def on_turn_started(self, event: UserTurnStarted) -> None:
@@ -244,7 +244,8 @@ class TurnDetectorManager(Manager):
         else:
             check.deadline = check.end_sample + int(due_s * SAMPLE_RATE)
         await self.publish(TurnEndDecided(session_id=self.session_id, turn_id=check.turn_id,
-                                          is_end=verdict.is_end, wait_s=verdict.wait_s))
+                                          is_end=verdict.is_end, wait_s=verdict.wait_s,
+                                          at_sample=self._last_sample))
 
     def _decide(self, text: str, silence_s: float, audio: np.ndarray | None,
                 last_word_probability: float | None) -> TurnVerdict:

@@ -27,15 +27,16 @@ The behaviour users feel:
   nothing and the pause is judged again;
 * a reply accepted while the user is already speaking again is held (paused before it
   starts) until that speech is judged: dropped if it becomes a turn, released otherwise;
-* the user goes on within ``continuation_s`` of a turn's end while its reply has only
-  begun (a hesitation taken for the end) → unless it is a backchannel (the reply goes
-  on) or a lone command or answer ("stop", "no thanks": a turn of its own), it is more
-  of the request: recognised once more from the old turn's start, and if that says more,
-  the old turn and its reply are withdrawn (UserTurnMerged) and the whole request is
-  answered (if not, it was a hum or echo: the reply goes on); speech right after a turn
-  rejected as no speech keeps that turn's words when recognised with them ("ask not",
-  too short and unsure alone), and so does speech right after a word heard alone over a
-  reply ("Not" | "what your country…"; a backchannel stays one);
+* the user goes on within ``continuation_s`` of a turn's end (on the input's clock, from
+  when the end was decided) while its reply has only begun (a hesitation taken for the
+  end) → unless it is a backchannel (the reply goes on) or a lone command or answer
+  ("stop", "no thanks": a turn of its own), it is more of the request: recognised once
+  more from the old turn's start, and if that says more, the old turn and its reply are
+  withdrawn (UserTurnMerged) and the whole request is answered (if not, it was a hum or
+  echo: the reply goes on); speech right after a turn rejected as no speech keeps that
+  turn's words when recognised with them ("ask not", too short and unsure alone), and so
+  does speech right after a word heard alone over a reply ("Not" | "what your country…"; a
+  backchannel stays one);
 * turn ids come from one counter here and tag transcript, reply, audio and metrics alike.
   An id is allocated when speech starts; a rejected utterance leaves a gap in the sequence.
 
@@ -110,8 +111,11 @@ class TurnState:
     #: (turn, text) of the speculative reply being prepared
     speculation: tuple[int, str] | None = None
     user_turn_audio_start: int = 0  # where the current turn's audio (as recognised) starts
-    #: (turn, audio start, end sample) of the last spoken turn that ended
-    last_ended: tuple[int, int, int] | None = None
+    #: (turn, audio start, end sample, sample the end was decided at) of the last spoken
+    #: turn that ended
+    last_ended: tuple[int, int, int, int] | None = None
+    #: the input sample at which the current turn's end was decided (the turn detector's)
+    end_decided_at: int | None = None
     #: (turn, text) of the last accepted spoken turn
     last_spoken: tuple[int, str] | None = None
     #: turn → the turn it may continue
@@ -173,7 +177,7 @@ class TurnTakingManager(Manager):
                            wait_for_completion=True)
         if s.user_turn is not None:
             self._cancel_end_timer()  # the user kept talking: same turn goes on
-            s.pending_end, s.end_deferred = None, None
+            s.pending_end, s.end_deferred, s.end_decided_at = None, None, None
             await self._abandon_speculation("user_continued")
             return
         s.user_turn = s.allocate()
@@ -204,10 +208,12 @@ class TurnTakingManager(Manager):
     def _continued_turn(self, voice_start: int) -> tuple[int, int] | None:
         """(turn, audio start) of the turn that speech from ``voice_start`` may continue:
         the last spoken one, ended at most ``continuation_s`` before, whose reply has not
-        been heard yet or is only beginning."""
+        been heard yet or is only beginning. The turn ended when its end was decided (on
+        the input's clock), not before: a pause waited through to the detector's maximum
+        may be continued as soon after as a short one."""
         s, last = self.state, self.state.last_ended
         if last is None or self.continuation_samples <= 0 \
-                or voice_start - last[2] > self.continuation_samples:
+                or voice_start - max(last[2], last[3]) > self.continuation_samples:
             return None
         replying = last[0] == s.reply_turn and not s.reply_settled
         pending = last[0] in s.awaiting_final or last[0] in (s.last_rejected, s.last_kept)
@@ -235,6 +241,7 @@ class TurnTakingManager(Manager):
         s = self.state
         if event.turn_id != s.user_turn or s.pending_end is None:
             return
+        s.end_decided_at = event.at_sample
         if event.is_end or event.wait_s <= 0:
             await self._end_unless_speech_starts(event.turn_id)
             return
@@ -273,9 +280,10 @@ class TurnTakingManager(Manager):
             return
         self._cancel_end_timer()
         turn_id, (end_sample, end_time) = s.user_turn, s.pending_end
-        s.user_turn, s.pending_end = None, None
+        decided = max(end_sample, s.end_decided_at or 0)
+        s.user_turn, s.pending_end, s.end_decided_at = None, None, None
         s.awaiting_final.add(turn_id)
-        s.last_ended = (turn_id, s.user_turn_audio_start, end_sample)
+        s.last_ended = (turn_id, s.user_turn_audio_start, end_sample, decided)
         if turn_id in s.over_reply:
             s.over_reply[turn_id] = max(0, end_sample - s.user_turn_start) / SAMPLE_RATE
         self.log.debug("turn %d ended at sample %d", turn_id, end_sample)
