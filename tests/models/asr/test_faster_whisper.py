@@ -130,6 +130,25 @@ def test_final_keeps_speech_after_a_pause(asr: FasterWhisperASR, jfk: np.ndarray
     assert wer(f"{STEREO_TEXTS[1]} {JFK_TEXT}", text) <= 0.15, text
 
 
+LICENCE_TEXT = (
+    "Permission is hereby granted, free of charge, to any person obtaining a copy of this "
+    "software and associated documentation files (the Software), to deal in the Software "
+    "without restriction, including without limitation the rights to use, copy, modify, "
+    "merge, publish, distribute, sublicense, and/or sell copies of the Software, and to "
+    "permit persons to whom the Software is furnished to do so, subject to the following "
+    "conditions: The above copyright notice and this permission notice shall be included "
+    "in all copies or substantial portions of the Software.")
+
+
+def test_a_long_final_keeps_its_last_words(asr: FasterWhisperASR) -> None:
+    """29 s of read speech in one final (a request merged with the turn before it can be
+    that long): the last phrase is not dropped at the end of Whisper's window."""
+    licence = read_mono("multilingual.mp3")[:int(29.4 * SR)]  # the English sentences
+    text = asr.transcribe(licence).text
+    assert wer(LICENCE_TEXT, text) <= 0.2, text
+    assert normalise_words(text)[-4:] == ["portions", "of", "the", "software"], text
+
+
 def test_the_last_word_says_how_sure_it_was(asr: FasterWhisperASR) -> None:
     said = trim(read_channels("stereo_diarization.wav")[1])  # "... seems extremely distant."
     pause = np.zeros(int(0.2 * SR), np.int16)

@@ -41,6 +41,11 @@ SHORT_CLIP_S = 1.0
 PAD_S = 0.5
 #: Interim results decode only the most recent audio.
 PARTIAL_WINDOW_S = 15.0
+#: Finals longer than this are decoded window by window: one greedy pass over a clip that
+#: nearly fills Whisper's 30 s window stops at the last whole phrase it is sure of and
+#: drops the rest (tiny.en on the licence text of multilingual.mp3: 27 s → the last 14
+#: words lost), as Whisper expects the next window to go on from there.
+SHORT_FINAL_MAX_S = 20.0
 
 
 class _Segment(Protocol):
@@ -173,7 +178,8 @@ class FasterWhisperASR(ASR):
             ``None`` gives interim results the full window.
         final_context_pad_s: The same for final transcripts (decoded greedily, with
             timestamps); ``None`` — or ``beam_size`` above 1, or ``vad_filter`` — gives
-            finals the full window (docs/models.md compares the two).
+            finals the full window (docs/models.md compares the two), and so does a
+            final longer than :data:`SHORT_FINAL_MAX_S` (decoded window by window).
 
     Raises:
         ModelNotAvailableError: The model is not installed (the message says what to
@@ -221,7 +227,8 @@ class FasterWhisperASR(ASR):
     def transcribe(self, audio: np.ndarray) -> Transcription:
         """Recognise a whole utterance (PCM16 mono, 16 kHz)."""
         pad = self.final_context_pad_s
-        if pad is None or self.beam_size > 1 or self.vad_filter:
+        if pad is None or self.beam_size > 1 or self.vad_filter \
+                or np.asarray(audio).size > SHORT_FINAL_MAX_S * self.sample_rate:
             return self._decode(audio, beam_size=self.beam_size, final=True)
         return self._short_decode(audio, pad, timestamps=True)
 

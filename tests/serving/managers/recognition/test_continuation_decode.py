@@ -94,3 +94,20 @@ async def test_a_pause_the_user_went_on_from_is_decoded_afresh():
     final = rig.seen(TranscriptFinalized)[-1]
     assert final.text == "for ten minutes"
     assert final.whole_text == "set a timer for ten minutes"
+
+
+async def test_turns_too_long_for_one_decode_are_joined_as_texts():
+    """Both turns together are longer than ``max_utterance_s`` (one decode would lose the
+    start of the earlier one): the request is the two turns' texts joined, and nothing
+    is decoded from the earlier turn's start."""
+    asr = RecordingASR()
+    rig = ManagerRig(ASRManager, {"asr": {"max_utterance_s": 1.2}})
+    rig.pipeline.asr_model = asr
+    pause, _ = await _continuing_turn(rig, resume_first=False)
+    await rig.publish(UserTurnEnded(session_id=SESSION, turn_id=2, end_sample=pause))
+    await wait_until(lambda: rig.seen(TranscriptFinalized) and
+                     rig.seen(TranscriptFinalized)[-1].turn_id == 2, what="the final")
+    final = rig.seen(TranscriptFinalized)[-1]
+    assert final.text == "for ten" and final.whole_text == "set a timer for ten"
+    assert len(asr.decoded) == 2  # turn 1's final and turn 2's own, nothing across both
+    assert max(asr.decoded) <= 1.2 * SR

@@ -6,22 +6,23 @@ SpeechPaused, SpeechResumed / SpeechStarted (speech came back), UserTurnEnded,
 SessionStopping.
 Emits: TranscriptPartial, TranscriptSpeculated, TranscriptFinalized, UtteranceRejected.
 
-An utterance is the exact input slice ``[turn start, turn end + padding)``, so audio of a
-rejected utterance can never leak into the next one. Partials run at most one at a time,
-every ``partial_interval_s``; when the turn ends a running partial is abandoned (its
-result dropped) so it never delays the final. When silence begins inside the turn
+An utterance is the exact input slice ``[turn start, turn end + padding)``, so audio of
+a rejected utterance can never leak into the next one. Partials run at most one at a
+time, every ``partial_interval_s``; when the turn ends a running partial is abandoned
+(its result dropped) so it never delays the final. When silence begins inside the turn
 (SpeechPaused) the final decode starts *speculatively* and its result is published
 (TranscriptSpeculated, for the turn detector and a speculative reply); if the turn then
 ends at that point it is the final, so the decode overlaps the endpoint silence. If the
 turn continues the one before, the decode from that one's start (for ``whole_text``)
-starts speculatively at the pause too, right after the turn's own. If the
-user keeps talking (SpeechResumed, or SpeechStarted after the segment ended) it is
-dropped — unless the audio it covers is already longer than ``commit_after_s``: then it
-is kept as a committed segment of the turn and the following decodes start at that
-pause, so a long dictation is never cut to Whisper's 30 s window and the final decode
-stays short. Recognition runs in worker threads, one decode
-per session at a time; a speculation or partial that is no longer wanted when its turn
-comes is skipped, so abandoned speculations never pile up in front of the final.
+starts speculatively at the pause too, right after the turn's own (when both turns
+together are longer than ``max_utterance_s``, the earlier turn's text and this one's are
+joined instead). If the user keeps talking (SpeechResumed, or SpeechStarted after the
+segment ended) it is dropped — unless the audio it covers is already longer than
+``commit_after_s``: then it is kept as a committed segment of the turn and the following
+decodes start at that pause, so a long dictation is never cut to Whisper's 30 s window
+and the final decode stays short. Recognition runs in worker threads, one decode per
+session at a time; a speculation or partial that is no longer wanted when its turn comes
+is skipped, so abandoned speculations never pile up in front of the final.
 Service config key ``"asr"``: ``partial_interval_s`` (0.5), ``min_partial_audio_s``
 (0.3), ``end_padding_s`` (0.15), ``max_utterance_s`` (30), ``min_confidence`` (0),
 ``commit_after_s`` (10).
@@ -58,6 +59,8 @@ from xtalk.serving.model_calls import ModelCaller
 SAMPLE_RATE = 16000
 #: Audio kept between turns: a turn starts up to this far back (pre-roll, client VAD).
 IDLE_KEEP_SAMPLES = 3 * 16000
+#: Final texts remembered for a turn that continues an earlier one.
+KEPT_FINALS = 4
 
 
 @dataclass
@@ -99,6 +102,7 @@ class _Utterance:
     decoded_from: int = 0
     #: a turn that continues the previous one: where that one's audio starts
     whole_from: int | None = None
+    continues_turn: int | None = None
 
 
 def _done_texts(segments: list[asyncio.Task[Transcription]]) -> list[str]:
@@ -129,6 +133,8 @@ class ASRManager(Manager):
         self._current: _Utterance | None = None
         #: (start, end) samples of the last turn: a turn that continues it starts there
         self._last_turn: tuple[int, int] | None = None
+        #: the final text of the last few turns, once known ("" for none)
+        self._finals: dict[int, asyncio.Future[str]] = {}
         self.speculative_hits = 0
         self._partial_task: asyncio.Task[None] | None = None
         self._speculation: _Speculation | None = None
@@ -167,7 +173,8 @@ class ASRManager(Manager):
         self._current = _Utterance(event.turn_id, event.start_sample,
                                    last_partial_at=time.monotonic(),
                                    decoded_from=event.start_sample,
-                                   whole_from=event.continues_from)
+                                   whole_from=event.continues_from,
+                                   continues_turn=event.continues_turn)
 
     @Manager.event_handler(SpeechPaused, priority=10, enabled_if=_has_asr)
     def on_paused(self, event: SpeechPaused) -> None:
@@ -183,7 +190,8 @@ class ASRManager(Manager):
                             audio.size / SAMPLE_RATE)
         spec.task = self._spawn(self._run_model(self.model.transcribe, audio,
                                                 lambda: spec.wanted))
-        if utt.whole_from is not None:  # the final will need it with the turn before too
+        if utt.whole_from is not None and self._fits(utt.whole_from, event.pause_sample):
+            # the final will need it with the turn before too
             whole = self._final_audio(utt.whole_from, event.pause_sample,
                                       pad_with_silence=True)
             spec.whole_task = self._spawn(self._run_model(
@@ -243,18 +251,26 @@ class ASRManager(Manager):
                                event.end_sample)
             start, segments = utt.decoded_from, utt.segments
             earlier_s = (utt.decoded_from - utt.start_sample) / SAMPLE_RATE
+            continued = utt.continues_turn
         else:
             start = max(0, event.end_sample - int(self.settings.max_utterance_s * SAMPLE_RATE))
-            segments, earlier_s, whole_from = [], 0.0, None
+            segments, earlier_s, whole_from, continued = [], 0.0, None, None
+        self._finals[event.turn_id] = asyncio.get_running_loop().create_future()
+        for old in list(self._finals)[:-KEPT_FINALS]:
+            forgotten = self._finals.pop(old)
+            if not forgotten.done():
+                forgotten.set_result("")
         spec, self._speculation = self._speculation, None
         hit = spec is not None and spec.turn_id == event.turn_id and spec.task is not None \
             and spec.start_sample == start and spec.end_sample == event.end_sample
         # a continuation is also recognised as one request from the earlier turn's start
-        whole: Callable[[], Awaitable[Transcription]] | None = None
-        if whole_from is not None:
+        whole: Callable[[str], Awaitable[str]] | None = None
+        if whole_from is not None and not self._fits(whole_from, event.end_sample):
+            whole = self._joined(continued)  # too long for one decode
+        elif whole_from is not None:
             decoded = spec.whole_task if hit and spec is not None else None
-            whole = (lambda: decoded) if decoded is not None \
-                else self._whole_decode(whole_from, event.end_sample)  # none at the pause
+            whole = self._whole_decode(
+                whole_from, event.end_sample, decoded)  # decoded afresh: none at the pause
         if hit and spec is not None:
             self.speculative_hits += 1
             self._spawn(self._run_final(event.turn_id, earlier_s + spec.audio_seconds,
@@ -266,11 +282,33 @@ class ASRManager(Manager):
         self._spawn(self._run_final(event.turn_id, earlier_s + audio.size / SAMPLE_RATE,
                                     self._decode(audio), segments, whole))
 
-    def _whole_decode(self, start: int, end: int) -> Callable[[], Awaitable[Transcription]]:
-        """The decode of a continuing turn together with the one before (run when called:
-        only once the turn's own final is known)."""
-        audio = self._final_audio(start, end)
-        return lambda: self._decode(audio)
+    def _fits(self, start: int, end: int) -> bool:
+        """Whether the audio from ``start`` to ``end`` fits in one decode."""
+        padded = end + int(self.settings.end_padding_s * SAMPLE_RATE) - start
+        return padded <= self.settings.max_utterance_s * SAMPLE_RATE
+
+    def _whole_decode(self, start: int, end: int,
+                      decoded: asyncio.Task[Transcription] | None
+                      ) -> Callable[[str], Awaitable[str]]:
+        """The text of a continuing turn together with the one before: ``decoded`` at
+        its pause, else decoded from ``start`` to ``end`` when called (only once the
+        turn's own final is known)."""
+        audio = None if decoded is not None else self._final_audio(start, end)
+
+        async def whole(_text: str) -> str:
+            result = await decoded if decoded is not None else await self._decode(audio)
+            return await self._restored(result.text.strip())
+        return whole
+
+    def _joined(self, earlier_turn: int | None) -> Callable[[str], Awaitable[str]]:
+        """The texts of ``earlier_turn`` and of the continuing turn, joined ("" when the
+        earlier one was rejected or is forgotten)."""
+        earlier = self._finals.get(earlier_turn) if earlier_turn is not None else None
+
+        async def whole(text: str) -> str:
+            before = await asyncio.shield(earlier) if earlier is not None else ""
+            return f"{before} {text}" if before else ""
+        return whole
 
     def _final_audio(self, start: int, end: int, pad_with_silence: bool = False
                      ) -> np.ndarray:
@@ -319,8 +357,21 @@ class ASRManager(Manager):
 
     async def _run_final(self, turn_id: int, seconds: float, pending,
                          segments: list[asyncio.Task[Transcription]] | None = None,
-                         whole: Callable[[], Awaitable[Transcription]] | None = None
+                         whole: Callable[[str], Awaitable[str]] | None = None
                          ) -> None:
+        """Publish turn ``turn_id``'s final (``pending``'s text after ``segments``'),
+        with ``whole_text = await whole(text)`` when the turn continues the one before."""
+        published = ""
+        try:
+            published = await self._finish(turn_id, seconds, pending, segments, whole)
+        finally:
+            final = self._finals.get(turn_id)
+            if final is not None and not final.done():
+                final.set_result(published)
+
+    async def _finish(self, turn_id: int, seconds: float, pending,
+                      segments: list[asyncio.Task[Transcription]] | None,
+                      whole: Callable[[str], Awaitable[str]] | None) -> str:
         earlier = await self._segment_texts(turn_id, segments or [])
         try:
             result: Transcription = await pending
@@ -330,7 +381,7 @@ class ASRManager(Manager):
             self.log.exception("recognition failed for turn %s", turn_id)
             await self.publish(UtteranceRejected(session_id=self.session_id,
                                                  turn_id=turn_id, reason="asr_error"))
-            return
+            return ""
         text = result.text.strip()
         if earlier:
             last = text if validate_utterance(text, result.confidence, seconds, 0.0,
@@ -344,17 +395,18 @@ class ASRManager(Manager):
         if not verdict.valid:
             await self.publish(UtteranceRejected(session_id=self.session_id, turn_id=turn_id,
                                                  reason=verdict.reason))
-            return
+            return ""
         whole_text = ""
         if whole is not None:
             try:
-                whole_text = await self._restored((await whole()).text.strip())
+                whole_text = await whole(text)
             except Exception:
                 self.log.exception("recognition of turn %s with the one before failed",
                                    turn_id)
         await self.publish(TranscriptFinalized(
             session_id=self.session_id, turn_id=turn_id, text=text,
             confidence=result.confidence, audio_seconds=seconds, whole_text=whole_text))
+        return text
 
     async def _restored(self, text: str) -> str:
         """``text`` with punctuation restored, when the pipeline has a restorer."""
