@@ -121,6 +121,30 @@ def test_an_unsure_last_word_needs_a_surer_voice():
             SmartTurnDetector(**bad)
 
 
+def test_a_question_the_recogniser_is_sure_of_ends_on_a_doubtful_voice():
+    """Smart Turn often hears a finished question in a flat voice as unfinished; a phrase
+    ending in "?" whose last word (with the mark) the recogniser was sure of ends the
+    turn unless the voice sounds surely unfinished."""
+    text = "How long does it take to boil an egg?"
+    audio = said(text)
+    p = _detector().probability(audio)
+    doubtful = SmartTurnDetector(threshold=min(0.99, p + 0.05))  # the voice: not enough
+    assert not doubtful.decide(text, 0.2, audio).is_end  # the recogniser did not say
+    assert not doubtful.decide(text, 0.2, audio, last_word_probability=0.5).is_end
+    sure = doubtful.decide(text, 0.2, audio, last_word_probability=0.9)
+    assert sure.is_end and sure.probability == pytest.approx(p)
+    statement = text.replace("?", ".")  # only a question mark says a question ended
+    assert not doubtful.decide(statement, 0.2, audio, last_word_probability=0.9).is_end
+    assert not doubtful.decide("An egg?", 0.2, audio, last_word_probability=0.9).is_end
+    below = SmartTurnDetector(threshold=min(0.99, p + 0.05),
+                              sure_question_threshold=min(0.99, p + 0.01))
+    assert not below.decide(text, 0.2, audio, last_word_probability=0.9).is_end
+    off = SmartTurnDetector(threshold=min(0.99, p + 0.05), sure_question_probability=0.0)
+    assert not off.decide(text, 0.2, audio, last_word_probability=0.99).is_end
+    with pytest.raises(ValueError):
+        SmartTurnDetector(sure_question_probability=1.0)
+
+
 def test_the_maximum_silence_ends_the_turn_without_asking_the_model():
     assert _detector().decide("And then the", 1.6, None).is_end
 

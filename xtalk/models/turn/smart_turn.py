@@ -33,6 +33,7 @@ _NORMALISE_EPS = 1e-7
 #: A transcript this long can be a cut phrase that Whisper completed ("Stop." cannot).
 UNSURE_MIN_WORDS = 3
 _PUNCTUATED = re.compile(r"[.!?。！？][\"')\]]*$")
+_QUESTION = re.compile(r"[?？][\"')\]]*$")
 
 
 def default_model_path() -> Path:
@@ -97,7 +98,10 @@ class SmartTurnDetector(TurnDetector):
     so does a phrase (three words or more) whose last word the recogniser was unsure of
     (probability below ``unsure_word_probability``: at a pause Whisper often "completes" a
     cut phrase, "tell me the" → "tell me that?"), which needs ``unsure_word_threshold``.
-    Why: docs/models.md, "Turn detection".
+    A question the recogniser was sure had ended (a phrase ending in "?" whose last word,
+    with the mark, scored at least ``sure_question_probability``) needs only
+    ``sure_question_threshold``: Smart Turn often hears a finished question in a
+    synthetic or flat voice as unfinished. Why: docs/models.md, "Turn detection".
 
     Args:
         model_path: A Smart Turn v3 ONNX file; default: the one pipecat-ai ships.
@@ -108,6 +112,9 @@ class SmartTurnDetector(TurnDetector):
         unsure_word_probability: Below this certainty of the last word (when the
             recogniser gives it) the transcript counts as unsure; 0 switches this off.
         unsure_word_threshold: The threshold for an unsure transcript.
+        sure_question_probability: At or above this certainty of the last word a phrase
+            ending in "?" counts as a finished question; 0 switches this off.
+        sure_question_threshold: The threshold for a finished question.
         threads: onnxruntime intra-op threads.
 
     Raises:
@@ -120,15 +127,18 @@ class SmartTurnDetector(TurnDetector):
     def __init__(self, model_path: str | None = None, threshold: float = 0.6,
                  max_silence_s: float = 1.6, use_transcript: bool = True,
                  unpunctuated_threshold: float = 0.8, unsure_word_probability: float = 0.3,
-                 unsure_word_threshold: float = 0.99, threads: int = 1) -> None:
+                 unsure_word_threshold: float = 0.99, sure_question_probability: float = 0.8,
+                 sure_question_threshold: float = 0.1, threads: int = 1) -> None:
         for name, value in (("threshold", threshold),
                             ("unpunctuated_threshold", unpunctuated_threshold),
-                            ("unsure_word_threshold", unsure_word_threshold)):
+                            ("unsure_word_threshold", unsure_word_threshold),
+                            ("sure_question_threshold", sure_question_threshold)):
             if not 0.0 < float(value) < 1.0:
                 raise ValueError(f"{name} must be between 0 and 1, got {value}")
-        if not 0.0 <= float(unsure_word_probability) < 1.0:
-            raise ValueError("unsure_word_probability must be at least 0 and below 1, "
-                             f"got {unsure_word_probability}")
+        for name, value in (("unsure_word_probability", unsure_word_probability),
+                            ("sure_question_probability", sure_question_probability)):
+            if not 0.0 <= float(value) < 1.0:
+                raise ValueError(f"{name} must be at least 0 and below 1, got {value}")
         if float(max_silence_s) <= 0:
             raise ValueError(f"max_silence_s must be positive, got {max_silence_s}")
         if int(threads) < 1:
@@ -142,6 +152,8 @@ class SmartTurnDetector(TurnDetector):
         self.unpunctuated_threshold = float(unpunctuated_threshold)
         self.unsure_word_probability = float(unsure_word_probability)
         self.unsure_word_threshold = float(unsure_word_threshold)
+        self.sure_question_probability = float(sure_question_probability)
+        self.sure_question_threshold = float(sure_question_threshold)
         self.threads = int(threads)
         self._session = shared_session(path, self.threads)
         inputs = [i.name for i in self._session.get_inputs()]
@@ -154,6 +166,20 @@ class SmartTurnDetector(TurnDetector):
         out = self._session.run(None, {"input_features": features})
         return float(np.asarray(out[0]).reshape(-1)[0])
 
+    def _threshold(self, text: str, last_word_probability: float | None) -> float:
+        """The probability of "finished" that ``text`` (not empty) needs."""
+        threshold = self.threshold
+        if not _PUNCTUATED.search(text):
+            threshold = max(threshold, self.unpunctuated_threshold)
+        if last_word_probability is None or len(text.split()) < UNSURE_MIN_WORDS:
+            return threshold
+        if last_word_probability < self.unsure_word_probability:
+            return max(threshold, self.unsure_word_threshold)
+        if self.sure_question_probability and _QUESTION.search(text) \
+                and last_word_probability >= self.sure_question_probability:
+            return min(threshold, self.sure_question_threshold)
+        return threshold
+
     def decide(self, text: str, silence_s: float, audio: np.ndarray | None = None, *,
                last_word_probability: float | None = None) -> TurnVerdict:
         if silence_s >= self.max_silence_s:
@@ -164,13 +190,8 @@ class SmartTurnDetector(TurnDetector):
         if audio is None or np.asarray(audio).size == 0:
             return TurnVerdict(is_end=True)
         p = self.probability(audio)
-        threshold = self.threshold
-        if self.use_transcript and text.strip():
-            if not _PUNCTUATED.search(text.strip()):
-                threshold = max(threshold, self.unpunctuated_threshold)
-            if last_word_probability is not None and len(text.split()) >= UNSURE_MIN_WORDS \
-                    and last_word_probability < self.unsure_word_probability:
-                threshold = max(threshold, self.unsure_word_threshold)
+        threshold = self._threshold(text.strip(), last_word_probability) \
+            if self.use_transcript and text.strip() else self.threshold
         if p >= threshold:
             return TurnVerdict(is_end=True, probability=p)
         return TurnVerdict(is_end=False, wait_s=wait, probability=p)
