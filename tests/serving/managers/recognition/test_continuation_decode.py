@@ -66,6 +66,14 @@ async def _continuing_turn(rig: ManagerRig, resume_first: bool) -> tuple[int, in
     return pause, await _frames(rig, silence(0.3), pause)
 
 
+async def _final_of_turn_2(rig: ManagerRig, pause: int) -> TranscriptFinalized:
+    """End turn 2 at ``pause``; its final."""
+    await rig.publish(UserTurnEnded(session_id=SESSION, turn_id=2, end_sample=pause))
+    await wait_until(lambda: rig.seen(TranscriptFinalized) and
+                     rig.seen(TranscriptFinalized)[-1].turn_id == 2, what="the final")
+    return rig.seen(TranscriptFinalized)[-1]
+
+
 async def test_the_decode_with_the_turn_before_starts_at_the_pause():
     asr = RecordingASR()
     rig = ManagerRig(ASRManager)
@@ -75,10 +83,7 @@ async def test_the_decode_with_the_turn_before_starts_at_the_pause():
     await wait_until(lambda: len(asr.decoded) == 3, what="both speculative decodes")
     own, whole = asr.decoded[1:]
     assert own < whole and whole >= pause - int(0.1 * SR)
-    await rig.publish(UserTurnEnded(session_id=SESSION, turn_id=2, end_sample=pause))
-    await wait_until(lambda: rig.seen(TranscriptFinalized) and
-                     rig.seen(TranscriptFinalized)[-1].turn_id == 2, what="the final")
-    final = rig.seen(TranscriptFinalized)[-1]
+    final = await _final_of_turn_2(rig, pause)
     assert final.text == "for ten" and final.whole_text == "set a timer for ten"
     assert len(asr.decoded) == 3  # nothing decoded again after the turn ended
 
@@ -88,10 +93,7 @@ async def test_a_pause_the_user_went_on_from_is_decoded_afresh():
     rig = ManagerRig(ASRManager)
     rig.pipeline.asr_model = asr
     pause, _ = await _continuing_turn(rig, resume_first=True)
-    await rig.publish(UserTurnEnded(session_id=SESSION, turn_id=2, end_sample=pause))
-    await wait_until(lambda: rig.seen(TranscriptFinalized) and
-                     rig.seen(TranscriptFinalized)[-1].turn_id == 2, what="the final")
-    final = rig.seen(TranscriptFinalized)[-1]
+    final = await _final_of_turn_2(rig, pause)
     assert final.text == "for ten minutes"
     assert final.whole_text == "set a timer for ten minutes"
 
@@ -104,10 +106,7 @@ async def test_turns_too_long_for_one_decode_are_joined_as_texts():
     rig = ManagerRig(ASRManager, {"asr": {"max_utterance_s": 1.2}})
     rig.pipeline.asr_model = asr
     pause, _ = await _continuing_turn(rig, resume_first=False)
-    await rig.publish(UserTurnEnded(session_id=SESSION, turn_id=2, end_sample=pause))
-    await wait_until(lambda: rig.seen(TranscriptFinalized) and
-                     rig.seen(TranscriptFinalized)[-1].turn_id == 2, what="the final")
-    final = rig.seen(TranscriptFinalized)[-1]
+    final = await _final_of_turn_2(rig, pause)
     assert final.text == "for ten" and final.whole_text == "set a timer for ten"
     assert len(asr.decoded) == 2  # turn 1's final and turn 2's own, nothing across both
     assert max(asr.decoded) <= 1.2 * SR
