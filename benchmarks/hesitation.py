@@ -30,7 +30,8 @@ drained, 0.4 s.
 Configurations: ``smart`` = resources/default_config.json (SmartTurnDetector, VAD silence
 0.2 s); ``text`` = the previous default (TextEndpointPolicy with 0.7 s extra wait, VAD
 silence 0.35 s); ``smart-1.0`` = the default with a 1.0 s maximum wait instead of 1.6 s;
-``smart-no-word`` = the default without the recogniser's certainty of the last word. Each
+``smart-no-word`` = the default without the recogniser's certainty of the last word (no
+unsure-word rule, no sure-question rule). Each
 verdict is printed with the text judged, that certainty and Smart Turn's probability.
 """
 
@@ -77,7 +78,8 @@ CONFIGS = {
                   "min_silence_s": 0.2},
     # the default detector without the recogniser's certainty of the last word
     "smart-no-word": {"turn_detector": {"type": "SmartTurnDetector",
-                                        "params": {"unsure_word_probability": 0.0}},
+                                        "params": {"unsure_word_probability": 0.0,
+                                                   "sure_question_probability": 0.0}},
                       "min_silence_s": 0.2},
 }
 
