@@ -1,6 +1,12 @@
 import pytest
 
-from xtalk.text.backchannels import is_backchannel, is_reaction, leaves_the_floor, says_more
+from xtalk.text.backchannels import (
+    is_backchannel,
+    is_reaction,
+    leaves_the_floor,
+    says_more,
+    whole_request,
+)
 
 
 @pytest.mark.parametrize("text", ["Mm-hmm.", "Yeah.", "okay", "Right.", "Uh-huh.",
@@ -79,3 +85,22 @@ def test_says_more(text: str, earlier: str, more: bool) -> None:
 ])
 def test_is_reaction(text: str, reaction: bool) -> None:
     assert is_reaction(text) is reaction
+
+
+@pytest.mark.parametrize("whole, expected", [
+    # the decode together heard both parts (and mended the cut word): it stands
+    ("Could you tell me the opening hours of the library?",
+     "Could you tell me the opening hours of the library?"),
+    # it skipped the first phrase before the long pause: the two transcripts joined
+    ("Ask not what your country can do for you.",
+     "And so my fellow Americans. Ask not what your country can do for you."),
+    # most of the first phrase is there: it stands
+    ("so my fellow Americans ask not what your country can do for you",
+     "so my fellow Americans ask not what your country can do for you"),
+])
+def test_the_whole_request_keeps_the_earlier_words(whole: str, expected: str) -> None:
+    earlier = ("Could you tell me that?" if whole.startswith("Could")
+               else "And so my fellow Americans.")
+    later = ("Opening hours on the library." if whole.startswith("Could")
+             else "Ask not what your country can do for you.")
+    assert whole_request(whole, earlier, later) == expected

@@ -147,6 +147,17 @@ def says_more(text: str, earlier: str) -> bool:
     return len(words) > len(_words(earlier))
 
 
+def whole_request(whole: str, earlier: str, later: str) -> str:
+    """The text of a request said as ``earlier`` and, after a pause, ``later``, given
+    ``whole``, the two decoded together: ``whole``, unless that decode lost most of the
+    earlier part (Whisper now and then skips a first phrase before a long pause) — then
+    the two transcripts joined."""
+    kept = len(_words(whole)) - len(_words(later))
+    if kept * 2 >= len(_words(earlier)):
+        return whole
+    return f"{earlier.strip()} {later.strip()}".strip()
+
+
 __all__ = ["BACKCHANNELS", "FLOOR_WORDS", "REQUEST_WORDS", "SHORT_REACTION_S",
            "SHORT_REACTION_WORDS", "UNSURE_CONFIDENCE", "is_backchannel", "is_reaction",
-           "leaves_the_floor", "says_more"]
+           "leaves_the_floor", "says_more", "whole_request"]

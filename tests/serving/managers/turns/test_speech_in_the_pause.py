@@ -223,3 +223,23 @@ async def test_a_word_heard_alone_over_a_reply_joins_what_follows(first: str,
     merged = [(e.turn_id, e.into_turn_id) for e in rig.seen(ev.UserTurnMerged)]
     assert merged == ([(kept, started.turn_id)] if joined else [])
     assert rig.seen(ev.PlaybackStopRequested)[-1].turn_id == 1  # the story stops
+
+
+async def test_a_merge_keeps_the_words_the_decode_together_skipped() -> None:
+    """Going on after "And so my fellow Americans.": the decode of both turns together
+    came back without the first phrase (Whisper skips one before a long pause now and
+    then); the whole request keeps it."""
+    rig = ManagerRig(TurnTakingManager)
+    await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=int(0.3 * SR)))
+    await rig.publish(ev.SpeechEnded(session_id=SESSION, end_sample=int(2.1 * SR)))
+    await rig.publish(ev.TranscriptFinalized(session_id=SESSION, turn_id=1,
+                                             text="And so my fellow Americans."))
+    assert [e.text for e in rig.seen(ev.UserTurnAccepted)] == ["And so my fellow Americans."]
+    await rig.publish(ev.SpeechStarted(session_id=SESSION, start_sample=int(3.0 * SR)))
+    await rig.publish(ev.SpeechEnded(session_id=SESSION, end_sample=int(5.0 * SR)))
+    later = "Ask not what your country can do for you."
+    await rig.publish(ev.TranscriptFinalized(session_id=SESSION, turn_id=2, text=later,
+                                             whole_text=later))
+    accepted = rig.seen(ev.UserTurnAccepted)[-1]
+    assert accepted.turn_id == 2 and accepted.text == f"And so my fellow Americans. {later}"
+    assert [(e.turn_id, e.into_turn_id) for e in rig.seen(ev.UserTurnMerged)] == [(1, 2)]

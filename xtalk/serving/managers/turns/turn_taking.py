@@ -77,7 +77,13 @@ from xtalk.serving.events import (
     UtteranceRejected,
 )
 from xtalk.serving.interfaces import Manager
-from xtalk.text.backchannels import is_backchannel, is_reaction, leaves_the_floor, says_more
+from xtalk.text.backchannels import (
+    is_backchannel,
+    is_reaction,
+    leaves_the_floor,
+    says_more,
+    whole_request,
+)
 
 #: How much longer than the turn detector's wait the turn may stay open when no audio
 #: arrives to measure the silence by.
@@ -334,8 +340,8 @@ class TurnTakingManager(Manager):
                 and not is_backchannel(event.text) and not is_reaction(event.text):
             # more of the request, most likely: merged if the turns together say more
             if says_more(event.whole_text, s.last_spoken[1]):
-                await self._accept(event.turn_id, event.whole_text, "speech",
-                                   replaces=continued)
+                whole = whole_request(event.whole_text, s.last_spoken[1], event.text)
+                await self._accept(event.turn_id, whole, "speech", replaces=continued)
             else:  # heard as nothing more than the request: a hum, the reply's echo
                 await self._floor_kept(event)
             return
