@@ -53,6 +53,8 @@ from xtalk.serving.events import (
 )
 from xtalk.serving.interfaces import Manager
 
+#: A cancelled generation that has not stopped after this long is cancelled again.
+CANCEL_RETRY_S = 1.0
 APOLOGY = "Sorry, I can't reach my language model right now. Please try again in a moment."
 
 
@@ -146,12 +148,25 @@ class LLMAgentConsumptionManager(Manager):
             await self._cancel()
 
     async def _cancel(self) -> None:
+        """Stop the current generation and wait until it has. A library that swallows a
+        cancellation (and lets the stream end as if finished) would leave a speculative
+        generation waiting for a confirmation that never comes, and this handler — with
+        the session's events behind it — waiting for that: the task is cancelled again
+        every ``CANCEL_RETRY_S`` until it stops."""
         generation, self._generation = self._generation, None
         task = generation.task if generation is not None else None
-        if task is not None and not task.done():
+        if task is None:
+            return
+        attempts = 0
+        while not task.done():
+            attempts += 1
             task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            await asyncio.wait({task}, timeout=CANCEL_RETRY_S)
+        if attempts > 1:
+            self.log.warning("the generation of turn %s ignored a cancellation; stopped "
+                             "after %d", generation.turn_id, attempts)
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            task.result()  # retrieved: a failure was already reported by the task
 
     async def _generate(self, generation: _Generation, messages: list[dict[str, Any]]
                         ) -> None:
