@@ -1,6 +1,6 @@
 """Session event bus: ordered publish/subscribe with bounded error reporting.
 
-Delivery guarantees (tested in ``tests/serving/test_event_bus.py``):
+Delivery guarantees (tested in ``tests/serving/test_event_bus*.py``):
 
 * **Publication order.** Events published without ``wait_for_completion`` go into one FIFO
   queue per bus and are dispatched one at a time by a single task: every handler of event
@@ -91,6 +91,9 @@ class EventBus:
         self._counts: dict[str, int] = defaultdict(int)
         self._error_times: deque[float] = deque()
         self._suppressed_until = 0.0
+        #: async handlers being awaited: [handler, event, start time, warned], innermost last
+        self._awaited: list[list[Any]] = []
+        self._watchdog: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ subscriptions
     def subscribe(
@@ -208,12 +211,15 @@ class EventBus:
             try:
                 result = sub.handler(event)
                 if inspect.isawaitable(result):
-                    watch = asyncio.get_running_loop().call_later(
-                        self.STALL_WARN_S, self._warn_stalled, sub.handler, event)
+                    entry = [sub.handler, event, time.monotonic(), False]
+                    self._awaited.append(entry)
+                    if self._watchdog is None:
+                        self._watchdog = asyncio.get_running_loop().create_task(
+                            self._watch_stalls(), name="xtalk-event-bus-watchdog")
                     try:
                         await result
                     finally:
-                        watch.cancel()
+                        self._awaited.remove(entry)
                 self._counts["handled"] += 1
             except asyncio.CancelledError as exc:
                 task = asyncio.current_task()
@@ -237,11 +243,25 @@ class EventBus:
         self._counts["dispatched"] += 1
         return ok
 
-    def _warn_stalled(self, handler: Callable[..., Any], event: BaseEvent) -> None:
-        self._counts["stalled_handlers"] += 1
-        logger.warning("handler %s has been handling %s for %.0f s (session %s); the "
-                       "session's events wait behind it", _handler_name(handler), event.TYPE,
-                       self.STALL_WARN_S, event.session_id)
+    async def _watch_stalls(self) -> None:
+        """Warn, once per call, about an async handler still running after
+        ``STALL_WARN_S``; runs while handlers are being awaited (one timer for the bus,
+        not one per call: the audio path awaits several handlers per frame)."""
+        try:
+            while self._awaited and not self._closed:
+                await asyncio.sleep(min(1.0, self.STALL_WARN_S / 2))
+                now = time.monotonic()
+                for entry in list(self._awaited):
+                    handler, event, started, warned = entry
+                    if not warned and now - started >= self.STALL_WARN_S:
+                        entry[3] = True
+                        self._counts["stalled_handlers"] += 1
+                        logger.warning(
+                            "handler %s has been handling %s for %.0f s (session %s); the "
+                            "session's events wait behind it", _handler_name(handler),
+                            event.TYPE, now - started, event.session_id)
+        finally:
+            self._watchdog = None
 
     async def _report_error(
         self, event: BaseEvent, handler: Callable[..., Any], exc: BaseException
@@ -334,6 +354,8 @@ class EventBus:
             while not self._queue.empty():
                 self._queue.get_nowait()
             self._queue.put_nowait(_STOP)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         task, self._dispatcher = self._dispatcher, None
         if task is not None and not task.done() and task is not asyncio.current_task():
             task.cancel()

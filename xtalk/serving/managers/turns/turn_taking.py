@@ -117,9 +117,9 @@ class TurnState:
     #: (turn, text) of the speculative reply being prepared
     speculation: tuple[int, str] | None = None
     user_turn_audio_start: int = 0  # where the current turn's audio (as recognised) starts
-    #: (turn, audio start, end sample, sample the end was decided at) of the last spoken
-    #: turn that ended
-    last_ended: tuple[int, int, int, int] | None = None
+    #: (turn, audio start, when it ended) of the last spoken turn that ended: the input
+    #: sample its end was decided at, or the voice's end if later or not known
+    last_ended: tuple[int, int, int] | None = None
     #: the input sample at which the current turn's end was decided (the turn detector's)
     end_decided_at: int | None = None
     #: (turn, text) of the last accepted spoken turn
@@ -219,7 +219,7 @@ class TurnTakingManager(Manager):
         may be continued as soon after as a short one."""
         s, last = self.state, self.state.last_ended
         if last is None or self.continuation_samples <= 0 \
-                or voice_start - max(last[2], last[3]) > self.continuation_samples:
+                or voice_start - last[2] > self.continuation_samples:
             return None
         replying = last[0] == s.reply_turn and not s.reply_settled
         pending = last[0] in s.awaiting_final or last[0] in (s.last_rejected, s.last_kept)
@@ -289,7 +289,7 @@ class TurnTakingManager(Manager):
         decided = max(end_sample, s.end_decided_at or 0)
         s.user_turn, s.pending_end, s.end_decided_at = None, None, None
         s.awaiting_final.add(turn_id)
-        s.last_ended = (turn_id, s.user_turn_audio_start, end_sample, decided)
+        s.last_ended = (turn_id, s.user_turn_audio_start, decided)
         if turn_id in s.over_reply:
             s.over_reply[turn_id] = max(0, end_sample - s.user_turn_start) / SAMPLE_RATE
         self.log.debug("turn %d ended at sample %d", turn_id, end_sample)
