@@ -267,6 +267,33 @@ async def test_conversations_are_stored_and_reopened(store: Store) -> None:
         await host.stop()
 
 
+async def test_a_conversation_left_before_its_row_is_made_is_not_kept(
+        store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slow database: the new conversation's row is still being made when the user
+    goes back to the first one; the empty conversation must not stay in the list."""
+    create = store.conversations.create_session
+
+    def slow_create(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(0.5)
+        return create(*args, **kwargs)
+
+    host = EngineHost(tone_config(), store=store)
+    rec = Recorder(host)
+    try:
+        await host.start()
+        first = host.session_id
+        await host.send_text("hello")
+        await rec.wait_action("tts_finished")
+        await rec.wait_for(lambda: len(store.conversations.messages(first)) == 2)
+        monkeypatch.setattr(store.conversations, "create_session", slow_create)
+        await host.new_conversation()
+        assert await host.open_conversation(first) == first
+        await asyncio.sleep(0.8)  # (a row made late would be there by now)
+        assert {s.id for s in store.conversations.list_sessions(None)} == {first}
+    finally:
+        await host.stop()
+
+
 async def test_without_a_store_nothing_is_reopened_or_served(host: EngineHost) -> None:
     await host.start()
     with pytest.raises(EngineError):

@@ -7,8 +7,9 @@ on the prototype service once it has a store.
 Consumes: SessionStarted (priority 100), ConversationTurnCommitted, UserTurnMerged.
 
 * On ``SessionStarted`` the session's row is made if it does not exist yet (owned by the
-  session's user). The user's documents are the library's (LibraryManager), not the
-  session's.
+  session's user); shutdown waits for it, so a session left at once is never stored
+  after its owner deleted it as empty. The user's documents are the library's
+  (LibraryManager), not the session's.
 * Every ``ConversationTurnCommitted`` is appended to the store as it happens, in order, by
   a writer task that calls the store in a worker thread (so a slow database never stalls
   the session's bus). Each message is committed on its own: ``kill -9`` loses at most the
@@ -39,6 +40,7 @@ class PersistenceManager(StoreBoundManager):
         self._queue: asyncio.Queue[tuple[int, str | None, str, bool] | None] = \
             asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._preparing: asyncio.Future[None] | None = None
         self._disabled = self.store is None
         self._closed = False
         self.stored_messages = 0
@@ -48,8 +50,11 @@ class PersistenceManager(StoreBoundManager):
     async def on_session_started(self, event: SessionStarted) -> None:
         if self._disabled:
             return
+        # (a thread cannot be cancelled: keep its future so shutdown can wait for it)
+        self._preparing = asyncio.ensure_future(
+            asyncio.to_thread(self._prepare, store_owner(event.user_id)))
         try:
-            await asyncio.to_thread(self._prepare, store_owner(event.user_id))
+            await asyncio.shield(self._preparing)
         except Exception:
             self.log.exception("session %s will not be stored", self.session_id)
             self._disabled = True
@@ -119,6 +124,9 @@ class PersistenceManager(StoreBoundManager):
         if self._closed:
             return
         self._closed = True
+        if self._preparing is not None and not self._preparing.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._preparing), SHUTDOWN_DRAIN_S)
         if self._writer is None:
             return
         self._queue.put_nowait(None)
