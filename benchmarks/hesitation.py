@@ -76,6 +76,11 @@ CONFIGS = {
     "smart-1.0": {"turn_detector": {"type": "SmartTurnDetector",
                                     "params": {"threshold": 0.6, "max_silence_s": 1.0}},
                   "min_silence_s": 0.2},
+    # the default detector as it was until December 8 (threshold 0.6, unsure below 0.3)
+    "smart-0.6": {"turn_detector": {"type": "SmartTurnDetector",
+                                    "params": {"threshold": 0.6, "max_silence_s": 1.6,
+                                               "unsure_word_probability": 0.3}},
+                  "min_silence_s": 0.2},
     # the default detector without the recogniser's certainty of the last word
     "smart-no-word": {"turn_detector": {"type": "SmartTurnDetector",
                                         "params": {"unsure_word_probability": 0.0,

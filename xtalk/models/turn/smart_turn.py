@@ -124,9 +124,9 @@ class SmartTurnDetector(TurnDetector):
 
     uses_audio = True
 
-    def __init__(self, model_path: str | None = None, threshold: float = 0.6,
+    def __init__(self, model_path: str | None = None, threshold: float = 0.8,
                  max_silence_s: float = 1.6, use_transcript: bool = True,
-                 unpunctuated_threshold: float = 0.8, unsure_word_probability: float = 0.3,
+                 unpunctuated_threshold: float = 0.8, unsure_word_probability: float = 0.4,
                  unsure_word_threshold: float = 0.99, sure_question_probability: float = 0.8,
                  sure_question_threshold: float = 0.1, threads: int = 1) -> None:
         for name, value in (("threshold", threshold),
