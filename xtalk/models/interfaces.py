@@ -308,6 +308,13 @@ class TurnDetector(Clonable, ABC):
                ) -> TurnVerdict:
         """Judge a pause of ``silence_s`` after ``text`` (the transcript so far)."""
 
+    def voice_probability(self, audio: np.ndarray) -> float | None:
+        """Probability that the voice in ``audio`` sounds finished, for a detector whose
+        verdict rests on one (``None``: it has none). A caller may compute it while the
+        transcript is still being recognised and hand it to a ``decide`` that takes
+        ``voice_probability``, for the same audio."""
+        return None
+
 
 class WakeWordDetector(Clonable, ABC):
     """Listens for one wake phrase in a stream of 16 kHz PCM16 mono frames (called from a

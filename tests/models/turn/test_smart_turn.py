@@ -145,6 +145,19 @@ def test_a_question_the_recogniser_is_sure_of_ends_on_a_doubtful_voice():
         SmartTurnDetector(sure_question_probability=1.0)
 
 
+def test_a_voice_probability_computed_beforehand_is_the_one_judged():
+    text = "What is the capital of Australia?"
+    audio = said(text)
+    detector = _detector()
+    p = detector.voice_probability(audio)
+    assert p == pytest.approx(detector.probability(audio))
+    assert detector.decide(text, 0.2, audio, voice_probability=p) == \
+        detector.decide(text, 0.2, audio)
+    low = detector.decide(text, 0.2, audio, voice_probability=0.01)  # (not recomputed)
+    assert not low.is_end and low.probability == 0.01
+    assert detector.voice_probability(np.zeros(0, dtype=np.int16)) is None
+
+
 def test_the_maximum_silence_ends_the_turn_without_asking_the_model():
     assert _detector().decide("And then the", 1.6, None).is_end
 

@@ -166,6 +166,9 @@ class SmartTurnDetector(TurnDetector):
         out = self._session.run(None, {"input_features": features})
         return float(np.asarray(out[0]).reshape(-1)[0])
 
+    def voice_probability(self, audio: np.ndarray) -> float | None:
+        return self.probability(audio) if np.asarray(audio).size else None
+
     def _threshold(self, text: str, last_word_probability: float | None) -> float:
         """The probability of "finished" that ``text`` (not empty) needs."""
         threshold = self.threshold
@@ -181,7 +184,10 @@ class SmartTurnDetector(TurnDetector):
         return threshold
 
     def decide(self, text: str, silence_s: float, audio: np.ndarray | None = None, *,
-               last_word_probability: float | None = None) -> TurnVerdict:
+               last_word_probability: float | None = None,
+               voice_probability: float | None = None) -> TurnVerdict:
+        """See the class docstring; ``voice_probability``, when given, is
+        :meth:`probability` of ``audio`` computed beforehand."""
         if silence_s >= self.max_silence_s:
             return TurnVerdict(is_end=True)
         wait = self.max_silence_s - silence_s
@@ -189,7 +195,7 @@ class SmartTurnDetector(TurnDetector):
             return TurnVerdict(is_end=False, wait_s=wait)
         if audio is None or np.asarray(audio).size == 0:
             return TurnVerdict(is_end=True)
-        p = self.probability(audio)
+        p = self.probability(audio) if voice_probability is None else voice_probability
         threshold = self._threshold(text.strip(), last_word_probability) \
             if self.use_transcript and text.strip() else self.threshold
         if p >= threshold:

@@ -186,3 +186,47 @@ async def test_the_detector_is_told_how_sure_the_recogniser_was_of_the_last_word
     await wait_until(lambda: _decisions(bus) == [(False, 1.0), (True, 0.0)],
                      what="the end verdict")
     assert judge.told == [0.31, None]
+
+
+class _ScoringJudge(TurnDetector):
+    """Scores the voice apart (the audio's mean), and records what each step was given."""
+
+    uses_audio = True
+
+    def __init__(self) -> None:
+        self.scored: list[int] = []
+        self.decided: list[tuple[str, float | None]] = []
+
+    def voice_probability(self, audio) -> float:
+        self.scored.append(int(audio.size))
+        return float(audio.mean())
+
+    def decide(self, text, silence_s, audio=None, *, voice_probability=None) -> TurnVerdict:
+        self.decided.append((text, voice_probability))
+        finished = text.endswith("?") and (voice_probability or 0.0) > 0.5
+        return TurnVerdict(is_end=finished, wait_s=0.0 if finished else 1.0)
+
+
+async def test_the_voice_is_scored_while_the_pause_is_decoded_and_only_once():
+    judge = _ScoringJudge()
+    bus = _setup(judge, asr=True)
+    await _publish(bus, UserTurnStarted(session_id="s", turn_id=3, start_sample=0))
+    await _publish(bus, AudioFrameReceived(session_id="s", start_sample=0,
+                                           pcm=np.ones(12800, dtype=np.int16)))
+    # the pause began at 0.6 s, but its first 0.2 s are not in yet: nothing to score
+    await _publish(bus, TurnEndCheckRequested(session_id="s", turn_id=3, end_sample=9600,
+                                              text="What time"))
+    assert judge.scored == []
+    await _publish(bus, AudioFrameReceived(session_id="s", start_sample=12800,
+                                           pcm=np.ones(3200, dtype=np.int16)))
+    # scored at once, before the transcript of the pause has come
+    await wait_until(lambda: judge.scored == [9600 + 3200], what="the voice's score")
+    assert judge.decided == [] and _decisions(bus) == []
+    await _publish(bus, TranscriptSpeculated(session_id="s", turn_id=3, end_sample=9600,
+                                             text="What time is"))
+    await wait_until(lambda: _decisions(bus) == [(False, 1.0)], what="the wait verdict")
+    await _publish(bus, TranscriptPartial(session_id="s", turn_id=3, text="What time is it?"))
+    await wait_until(lambda: _decisions(bus) == [(False, 1.0), (True, 0.0)],
+                     what="the end verdict")
+    assert judge.decided == [("What time is", 1.0), ("What time is it?", 1.0)]
+    assert judge.scored == [12800]  # the fresher transcript reused the score

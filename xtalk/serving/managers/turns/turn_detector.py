@@ -10,7 +10,9 @@ of that pause (TranscriptSpeculated). The reply needs that decode anyway, so wai
 it costs no latency; without it (no ASR, speculation off, or after ``transcript_wait_s``,
 service config key ``"turn"``) the freshest partial is judged. Detectors that judge the
 voice also get the turn's audio with the first 0.2 s of the pause, and those that take it
-the recogniser's certainty of the last word. The model runs in a worker thread. When the
+the recogniser's certainty of the last word; a detector with a ``voice_probability`` of its
+own (Smart Turn) has it computed as soon as the pause's audio is in, while the transcript
+is still being decoded, and once per pause. The model runs in a worker thread. When the
 verdict was "wait", a fresher transcript of the same turn is judged again, and an "end
 now" verdict cuts the wait short. A wait ends on the audio's own clock: once the input
 timeline has passed the pause plus the verdict's silence (and no onset of
@@ -69,6 +71,16 @@ def _judges_voice(manager: Manager) -> bool:
     return detector is not None and bool(getattr(detector, "uses_audio", False))
 
 
+def _takes_keyword(func: object, name: str) -> bool:
+    """Whether ``func`` accepts the keyword argument ``name``."""
+    try:
+        parameters = inspect.signature(func).parameters  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return name in parameters or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+
+
 @dataclass
 class _Check:
     """One pause being judged."""
@@ -82,6 +94,7 @@ class _Check:
     last_word_probability: float | None = None  # of ``text``, when the recogniser said
     waiting: bool = False  # the last verdict was "wait"
     deadline: int | None = None  # the input sample where that wait ends
+    voice: asyncio.Task[float | None] | None = None  # the detector's voice_probability
 
 
 class TurnDetectorManager(Manager):
@@ -117,12 +130,15 @@ class TurnDetectorManager(Manager):
     @functools.cached_property
     def _hears_word_probability(self) -> bool:
         """Whether the detector's ``decide`` takes ``last_word_probability``."""
-        try:
-            parameters = inspect.signature(self.detector.decide).parameters
-        except (TypeError, ValueError):
-            return False
-        return "last_word_probability" in parameters or any(
-            p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+        return _takes_keyword(self.detector.decide, "last_word_probability")
+
+    @functools.cached_property
+    def _scores_voice_apart(self) -> bool:
+        """Whether the detector's voice probability can be computed ahead of ``decide``."""
+        detector = self.detector
+        return _judges_voice(self) \
+            and type(detector).voice_probability is not TurnDetector.voice_probability \
+            and _takes_keyword(detector.decide, "voice_probability")
 
     # ------------------------------------------------------------------ inputs
     @Manager.event_handler(AudioFrameReceived, priority=10, enabled_if=_has_detector)
@@ -130,6 +146,8 @@ class TurnDetectorManager(Manager):
         if _judges_voice(self):
             self.history.append(event.start_sample, event.pcm)
         self._last_sample = event.start_sample + event.pcm.size
+        if self._check is not None and self._check.voice is None:
+            self._score_voice(self._check)
         await self._end_wait_if_due()
 
     @Manager.event_handler(SpeechOnsetDetected, enabled_if=_has_detector)
@@ -172,6 +190,7 @@ class TurnDetectorManager(Manager):
         elif not self._speculated_finals:
             check.transcript.set()
         self._check = check
+        self._score_voice(check)
         self._judge(check, wait_for_transcript=True)
 
     @Manager.event_handler(TranscriptSpeculated, enabled_if=_has_detector)
@@ -200,6 +219,23 @@ class TurnDetectorManager(Manager):
         self._drop_check()  # the user went on: the pending verdict no longer applies
 
     # ------------------------------------------------------------------ judging
+    def _score_voice(self, check: _Check) -> None:
+        """Start the detector's voice probability for ``check`` once its audio (the pause's
+        first :data:`VOICE_PAUSE_S` included) is in: it overlaps the pause's decode."""
+        if not self._scores_voice_apart or check.voice is not None \
+                or self.history.end_sample < check.end_sample + int(VOICE_PAUSE_S * SAMPLE_RATE):
+            return
+        check.voice = asyncio.get_running_loop().create_task(
+            asyncio.to_thread(self._voice_probability, self._audio(check)),
+            name=f"xtalk-turn-voice-{check.turn_id}")
+
+    def _voice_probability(self, audio: np.ndarray) -> float | None:
+        try:
+            return self.detector.voice_probability(audio)
+        except Exception:
+            self.log.exception("turn detector failed on the voice; deciding without it")
+            return None
+
     def _rejudge(self, check: _Check, text: str,
                  last_word_probability: float | None = None) -> None:
         """A fresher transcript of a pause judged "wait" may end the turn now."""
@@ -220,9 +256,10 @@ class TurnDetectorManager(Manager):
                     await check.transcript.wait()
         text = check.text
         audio = self._audio(check) if _judges_voice(self) else None
+        voice = await asyncio.shield(check.voice) if check.voice is not None else None
         silence = self._silence(check)
         verdict = await asyncio.to_thread(self._decide, text, silence, audio,
-                                          check.last_word_probability)
+                                          check.last_word_probability, voice)
         if self._check is not check:
             return
         self.log.debug("turn %d: %d words after %.2f s of silence -> %s (p=%s, wait %.2f s)",
@@ -248,12 +285,14 @@ class TurnDetectorManager(Manager):
                                           at_sample=self._last_sample))
 
     def _decide(self, text: str, silence_s: float, audio: np.ndarray | None,
-                last_word_probability: float | None) -> TurnVerdict:
+                last_word_probability: float | None, voice: float | None) -> TurnVerdict:
+        extra: dict[str, float] = {}
+        if last_word_probability is not None and self._hears_word_probability:
+            extra["last_word_probability"] = last_word_probability
+        if voice is not None:
+            extra["voice_probability"] = voice
         try:
-            if last_word_probability is not None and self._hears_word_probability:
-                return self.detector.decide(text, silence_s, audio,
-                                            last_word_probability=last_word_probability)
-            return self.detector.decide(text, silence_s, audio)
+            return self.detector.decide(text, silence_s, audio, **extra)
         except Exception:
             self.log.exception("turn detector failed; ending the turn")
             return TurnVerdict(is_end=True)
@@ -275,6 +314,8 @@ class TurnDetectorManager(Manager):
         return self.silence_s + time.monotonic() - check.requested
 
     def _drop_check(self) -> None:
+        if self._check is not None and self._check.voice is not None:
+            self._check.voice.cancel()  # (its thread finishes; the result is not used)
         self._check = None
         if self._task is not None and not self._task.done():
             self._task.cancel()
