@@ -58,6 +58,10 @@ class HeadlessRun:
         self.timeout = float(timeout)
         self.out = out or sys.stdout
         self.live = input_wav is None
+        #: A file microphone never hears the speaker, so the echo canceller only runs on
+        #: a live one: with no echo to learn, it held a user who spoke over the first
+        #: reply out of the microphone for seconds (docs/echo.md, "No echo at all").
+        self.echo_gate = self.live
         self.played: list[np.ndarray] = []
         self.replies_finished = 0
         self.turn_in_progress = False
@@ -107,7 +111,8 @@ class HeadlessRun:
         from app.audio.playback import Speaker, output_rate
 
         out_rate = FILE_OUTPUT_RATE if not self.live else output_rate(self.output_device)
-        engine = EngineHost(self.config, output_sample_rate=out_rate)
+        engine = EngineHost(self.config, output_sample_rate=out_rate,
+                            echo_gate=self.echo_gate)
         self._changed = asyncio.Event()
         engine.add_listener(self._on_message)
         speaker = Speaker(engine, self.output_device, virtual=not self.live,

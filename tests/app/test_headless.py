@@ -67,6 +67,15 @@ def test_headless_answers_a_recorded_question_into_a_wav(question_wav: Path,
     assert wer(REPLY, heard) <= 0.35, heard
 
 
+def test_a_file_microphone_runs_without_the_echo_canceller(question_wav: Path) -> None:
+    """A WAV file never hears the speaker: the echo gate (which, with no echo to learn,
+    holds out a user who speaks over the first reply) runs only on a live microphone."""
+    from app.headless import HeadlessRun
+
+    assert HeadlessRun({}, input_wav=str(question_wav)).echo_gate is False
+    assert HeadlessRun({}).echo_gate is True
+
+
 def _bad_config(tmp_path: Path, name: str, text: str) -> str:
     path = tmp_path / name
     path.write_text(text)
