@@ -239,16 +239,21 @@ async def test_push_to_talk_without_a_server_vad() -> None:
 
 
 # --------------------------------------------------------------------------- conversations
+async def _stored_exchange(host: EngineHost, rec: Recorder, store: Store) -> str:
+    """Start ``host`` and have one exchange, stored; returns its session id."""
+    await host.start()
+    first = host.session_id
+    await host.send_text("hello")
+    await rec.wait_action("tts_finished")
+    await rec.wait_for(lambda: len(store.conversations.messages(first)) == 2)
+    return first
+
+
 async def test_conversations_are_stored_and_reopened(store: Store) -> None:
     host = EngineHost(tone_config(), store=store)
     rec = Recorder(host)
     try:
-        await host.start()
-        first = host.session_id
-        await host.send_text("hello")
-        await rec.wait_action("tts_finished")
-        await rec.wait_for(lambda: len(store.conversations.messages(first)) == 2)
-
+        first = await _stored_exchange(host, rec, store)
         second = await host.new_conversation()
         assert second != first and host.conversation() == []
         assert host.state == "listening"
@@ -280,11 +285,7 @@ async def test_a_conversation_left_before_its_row_is_made_is_not_kept(
     host = EngineHost(tone_config(), store=store)
     rec = Recorder(host)
     try:
-        await host.start()
-        first = host.session_id
-        await host.send_text("hello")
-        await rec.wait_action("tts_finished")
-        await rec.wait_for(lambda: len(store.conversations.messages(first)) == 2)
+        first = await _stored_exchange(host, rec, store)
         monkeypatch.setattr(store.conversations, "create_session", slow_create)
         await host.new_conversation()
         assert await host.open_conversation(first) == first
