@@ -40,7 +40,9 @@ delay and a gain; the microphone task captures the room in 20 ms blocks at 48 kH
 
 ``--floor`` adds (a) without echo and without the gate: what the VAD, the engine and the
 speaker take anyway (the same clips), to read the gate's own cost off (a); this is also
-barge-in for clients that cancel their own echo (the browser client, headsets).
+barge-in for clients that cancel their own echo (the browser client). ``--headset`` adds
+(a) without echo but through the gate: the desktop app with a headset, whose microphone
+hears nothing of the reply (one session for all trials, as in (a)).
 """
 
 from __future__ import annotations
@@ -438,6 +440,8 @@ async def main() -> None:
     parser.add_argument("--floor", action="store_true")
     parser.add_argument("--only-floor", action="store_true",
                         help="run (a0) alone (implies --floor)")
+    parser.add_argument("--headset", action="store_true",
+                        help="add (a1): no echo, through the gate (a headset)")
     parser.add_argument("--skip-false", action="store_true", help="skip (b)")
     parser.add_argument("--backchannels", type=int, default=20,
                         help="(c) backchannel trials (0: skip)")
@@ -461,6 +465,8 @@ async def main() -> None:
     if args.floor or args.only_floor:
         runs.append(("(a0) the floor: the same without echo and without the gate", 0.0,
                      False))
+    if args.headset:
+        runs.append(("(a1) a headset: the same without echo, through the gate", 0.0, True))
     for title, gain, gate in runs:
         results, discarded = await barge_in(args.trials, 0.06, gain, echo_gate=gate,
                                             noise_dbfs=args.noise_dbfs)

@@ -267,3 +267,34 @@ def test_a_path_that_is_never_learnt_does_not_keep_the_user_out(reply: np.ndarra
         vouched.append(detector.echo_only)
     assert any(vouched[:10]) and not any(vouched[-100:])
     assert sum(vouched) <= 150
+
+
+@pytest.mark.skipif(not webrtc_available(), reason="pywebrtc-audio is not installed")
+def test_a_microphone_that_hears_no_speaker_passes_untouched(reply: np.ndarray) -> None:
+    """A headset: nothing of the reply reaches the microphone. Once the reply has played
+    loud over a quiet microphone, the user talking over it is heard at once and whole
+    (before, AEC3 held a user 0.5 s into the first reply out for all of 3 s, and one 2 s
+    in was heard 0.9 s late); an echo, once it appears, is cancelled again."""
+    user = human_voice()
+    for onset_s in (2.0, 4.0):
+        clock = SimClock()
+        gate = EchoGate(backend="webrtc", clock=clock)
+        onset = round(onset_s * 16000)
+        mic = np.zeros(reply.size + 8000)
+        mic[onset:onset + user.size] += user[:mic.size - onset]
+        out = run_gate(gate, clock, mic, played=reply)
+        speech = [i for i, p in enumerate(speech_probabilities(out)) if p > 0.5]
+        assert speech and (speech[0] + 1) * 512 - onset <= 0.1 * 16000, speech[:1]
+        span = slice(onset + 400, onset + user.size)  # (the output lags by 18 ms)
+        assert np.sqrt(np.mean(out[span] ** 2)) > 0.9 * np.sqrt(np.mean(user ** 2))
+        assert gate.stats["uncoupled"] > 0
+    # the speaker's sound comes back into the microphone (the headset unplugged)
+    clock = SimClock()
+    gate = EchoGate(backend="webrtc", clock=clock)
+    half = reply.size // 2
+    mic = echo_of(reply, reply.size + 8000, 0.06, 0.5)
+    mic[:half] = 0
+    out = run_gate(gate, clock, mic, played=reply)
+    speech = [i * 512 / 16000 for i, p in enumerate(speech_probabilities(out)) if p > 0.5]
+    echo_heard = [t for t in speech if t > half / 16000 + 0.3]
+    assert not echo_heard, f"the echo was taken for speech at {echo_heard[:3]} s"

@@ -212,6 +212,12 @@ class DoubleTalkDetector:
         return not self.trusted and self._learning < LEARNING_BLOCKS
 
     @property
+    def echo_heard(self) -> bool:
+        """Whether the microphone of the last 0.5 s was clearly correlated with the
+        reference (checked every 50 – 100 ms while the reply plays)."""
+        return self._echo_seen
+
+    @property
     def trusted(self) -> bool:
         """Whether the linear filter removes enough echo for its residual to be the
         room without the reply."""

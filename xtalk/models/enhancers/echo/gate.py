@@ -147,7 +147,7 @@ class EchoGate(SpeechEnhancer):
         self._idle_since: float | None = None
         self._recent = np.zeros(RATE, dtype=np.float64)  # the last second of microphone
         self.stats = {"frames": 0, "suppressed": 0, "cancelled": 0, "passed": 0,
-                      "engaged": 0, "double_talk": 0}
+                      "engaged": 0, "double_talk": 0, "uncoupled": 0}
 
     @property
     def latency(self) -> int:

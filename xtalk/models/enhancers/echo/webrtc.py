@@ -1,5 +1,5 @@
-"""The AEC3 canceller (WebRTC, ``pywebrtc-audio``) with the double-talk detector and the
-residue gate beside it."""
+"""The AEC3 canceller (WebRTC, ``pywebrtc-audio``) with the double-talk detector, the
+residue gate and the coupling monitor beside it."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from xtalk.models.enhancers.echo.constants import (
     WEBRTC_BLOCK,
     WEBRTC_INTERNAL_DELAY,
 )
+from xtalk.models.enhancers.echo.coupling import CouplingMonitor
 from xtalk.models.enhancers.echo.double_talk import DoubleTalkDetector
 
 
@@ -25,7 +26,8 @@ class _WebRtcCanceller:
     our :class:`~app.audio.double_talk.DoubleTalkDetector` beside it: while the user
     talks over the reply, the detector's linear residual (the microphone minus the
     predicted echo) goes out instead of AEC3's output, which suppresses the onset of a
-    user's voice in double talk."""
+    user's voice in double talk. While the :class:`CouplingMonitor` knows the microphone
+    does not hear the speaker (a headset), the microphone goes out untouched."""
 
     def __init__(self, stream_delay_ms: int) -> None:
         from pywebrtc_audio import AudioProcessor
@@ -35,6 +37,7 @@ class _WebRtcCanceller:
         self.latency = WEBRTC_BLOCK + WEBRTC_INTERNAL_DELAY
         self.delay: int | None = None
         self._detector = DoubleTalkDetector()
+        self._coupling = CouplingMonitor()
         self._comfort = ComfortNoise()
         self.restart()
         self._discard = 0  # a fresh module holds nothing from before
@@ -47,11 +50,13 @@ class _WebRtcCanceller:
         self._far = np.zeros(0, dtype=np.float32)
         self._out = np.zeros(WEBRTC_BLOCK, dtype=np.int16)
         # What AEC3 has taken in but not output yet (its own delay), per sample: the
-        # microphone, the detector's residual and its three decisions (see _delayed).
-        self._pending = np.zeros((5, WEBRTC_INTERNAL_DELAY))
+        # microphone, the detector's residual, its three decisions and whether the
+        # microphone is known not to hear the speaker (see _delayed).
+        self._pending = np.zeros((6, WEBRTC_INTERNAL_DELAY))
         self._hold = 0
         self._discard = WEBRTC_INTERNAL_DELAY
         self._detector.restart()
+        self._coupling.restart()
         self._comfort.clear()
 
     def realign(self) -> None:
@@ -74,11 +79,12 @@ class _WebRtcCanceller:
                 done = done.copy()
                 done[:k] = 0
                 self._discard -= k
-            mic, residual, talk, echo_only, learning = self._delayed(np.vstack([
+            mic, residual, talk, echo_only, learning, uncoupled = self._delayed(np.vstack([
                 near_blocks, *self._detect(near_blocks, far_blocks, stats)]))
-            out = self._residual_gate(mic, done, strict=learning > 0)
+            out = self._mix(self._residual_gate(mic, done, strict=learning > 0), residual,
+                            talk > 0, echo_only > 0)
             self._out = np.concatenate([self._out,
-                                        self._mix(out, residual, talk > 0, echo_only > 0)])
+                                        np.where(uncoupled > 0, mic, out).astype(np.int16)])
             self._near, self._far = self._near[usable:], self._far[usable:]
         out, self._out = self._out[:near.size], self._out[near.size:]
         stats["cancelled"] += 1
@@ -92,11 +98,12 @@ class _WebRtcCanceller:
         return joined[:, :rows.shape[1]]
 
     def _detect(self, near: np.ndarray, far: np.ndarray, stats: dict[str, int]
-                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """The double-talk detector on these blocks, per input sample: its linear
         residual (the microphone before a delay is found), whether the user talks,
-        whether it vouches for the reply's echo alone (``DoubleTalkDetector.echo_only``)
-        and whether it learns a new path."""
+        whether it vouches for the reply's echo alone (``DoubleTalkDetector.echo_only``),
+        whether it learns a new path, and whether the microphone is known not to hear
+        the speaker (:class:`CouplingMonitor`)."""
         mic = near.astype(np.float64) / 32768
         residuals, flags = [], []
         for i in range(0, near.size, WEBRTC_BLOCK):
@@ -105,12 +112,18 @@ class _WebRtcCanceller:
             if residual is not None and not talking and self._detector.trusted:
                 self._comfort.observe(residual)
             residuals.append(mic[i:i + WEBRTC_BLOCK] if residual is None else residual)
-            flags.append((talking, self._detector.echo_only, self._detector.learning))
+            uncoupled = self._coupling.observe(
+                float(np.mean(mic[i:i + WEBRTC_BLOCK] ** 2)),
+                float(np.mean(far[i:i + WEBRTC_BLOCK].astype(np.float64) ** 2)),
+                self._detector.echo_heard)
+            flags.append((talking, self._detector.echo_only, self._detector.learning,
+                          uncoupled))
             stats["double_talk"] += int(talking)
+            stats["uncoupled"] += int(uncoupled)
         self.delay = self._detector.delay
-        talk, echo_only, learning = np.repeat(np.array(flags, dtype=np.float64).T,
-                                              WEBRTC_BLOCK, axis=1)
-        return np.concatenate(residuals), talk, echo_only, learning
+        talk, echo_only, learning, uncoupled = np.repeat(
+            np.array(flags, dtype=np.float64).T, WEBRTC_BLOCK, axis=1)
+        return np.concatenate(residuals), talk, echo_only, learning, uncoupled
 
     def _mix(self, done: np.ndarray, residual: np.ndarray, talk: np.ndarray,
              echo_only: np.ndarray) -> np.ndarray:
