@@ -58,15 +58,18 @@ class HeadlessRun:
         self.timeout = float(timeout)
         self.out = out or sys.stdout
         self.live = input_wav is None
-        #: A file microphone never hears the speaker, so the echo canceller only runs on
-        #: a live one: with no echo to learn, it held a user who spoke over the first
-        #: reply out of the microphone for seconds (docs/echo.md, "No echo at all").
-        self.echo_gate = self.live
         self.played: list[np.ndarray] = []
         self.replies_finished = 0
         self.turn_in_progress = False
         self._changed: asyncio.Event | None = None
         self.errors: list[str] = []
+
+    @property
+    def echo_gate(self) -> bool:
+        """Whether the echo canceller runs: only on a live microphone. A file never hears
+        the speaker, and with no echo to learn the canceller could hold out a user who
+        speaks over the first reply (docs/echo.md, "No echo at all")."""
+        return self.live
 
     def _print(self, text: str) -> None:
         print(text, file=self.out, flush=True)

@@ -7,6 +7,7 @@ import inspect
 import random
 
 import pytest
+from bus_events import failing_handler, speech
 
 from xtalk.serving.event_bus import EventBus
 from xtalk.serving.events import (
@@ -16,20 +17,6 @@ from xtalk.serving.events import (
     SpeechEnded,
     SpeechStarted,
 )
-
-SECRET = "secret-token-1234 do not leak"
-
-
-def speech(i: int = 0, session_id: str = "s1") -> SpeechStarted:
-    return SpeechStarted(session_id=session_id, start_sample=i)
-
-
-class Boom(RuntimeError):
-    pass
-
-
-def failing_handler(event: BaseEvent) -> None:
-    raise Boom(SECRET)
 
 
 # --------------------------------------------------------------------------- constants

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from bus_events import SECRET, Boom, failing_bus, failing_handler, speech
 
 from xtalk.serving.event_bus import EventBus
 from xtalk.serving.events import (
@@ -15,27 +16,10 @@ from xtalk.serving.events import (
     SpeechStarted,
 )
 
-SECRET = "secret-token-1234 do not leak"
-
-
-def speech(i: int = 0, session_id: str = "s1") -> SpeechStarted:
-    return SpeechStarted(session_id=session_id, start_sample=i)
-
-
-class Boom(RuntimeError):
-    pass
-
-
-def failing_handler(event: BaseEvent) -> None:
-    raise Boom(SECRET)
-
 
 # --------------------------------------------------------------------------- errors
 async def test_failing_handler_produces_sanitised_error_event() -> None:
-    bus = EventBus()
-    errors: list[ErrorOccurred] = []
-    bus.subscribe(ErrorOccurred, errors.append)
-    bus.subscribe(SpeechStarted, failing_handler)
+    bus, errors = failing_bus()
     await bus.publish(speech(session_id="sess-9"))
     await bus.drain()
 
@@ -125,10 +109,7 @@ async def test_error_event_published_by_user_counts_depth_from_its_own() -> None
 
 
 async def test_error_storm_is_rate_limited() -> None:
-    bus = EventBus()
-    errors: list[ErrorOccurred] = []
-    bus.subscribe(ErrorOccurred, errors.append)
-    bus.subscribe(SpeechStarted, failing_handler)
+    bus, errors = failing_bus()
     for i in range(100):
         await bus.publish(speech(i))
     await bus.drain()
@@ -143,10 +124,7 @@ async def test_error_storm_is_rate_limited() -> None:
 
 
 async def test_error_storm_with_wait_for_completion_is_rate_limited() -> None:
-    bus = EventBus()
-    errors: list[ErrorOccurred] = []
-    bus.subscribe(ErrorOccurred, errors.append)
-    bus.subscribe(SpeechStarted, failing_handler)
+    bus, errors = failing_bus()
     results = [await bus.publish(speech(i), wait_for_completion=True) for i in range(50)]
     await bus.drain()
     assert results == [False] * 50
@@ -155,10 +133,7 @@ async def test_error_storm_with_wait_for_completion_is_rate_limited() -> None:
 
 
 async def test_reset_error_tracking_lets_errors_through_again() -> None:
-    bus = EventBus()
-    errors: list[ErrorOccurred] = []
-    bus.subscribe(ErrorOccurred, errors.append)
-    bus.subscribe(SpeechStarted, failing_handler)
+    bus, errors = failing_bus()
     for i in range(30):
         await bus.publish(speech(i))
     await bus.drain()
@@ -188,10 +163,7 @@ async def test_errors_flow_again_after_cooldown(monkeypatch: pytest.MonkeyPatch)
 
     # Only the bus module's clock is replaced; the event loop keeps the real one.
     monkeypatch.setattr(event_bus_module, "time", FakeTime)
-    bus = EventBus()
-    errors: list[ErrorOccurred] = []
-    bus.subscribe(ErrorOccurred, errors.append)
-    bus.subscribe(SpeechStarted, failing_handler)
+    bus, errors = failing_bus()
     for i in range(20):
         await bus.publish(speech(i), wait_for_completion=True)
     await bus.drain()

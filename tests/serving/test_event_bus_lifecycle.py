@@ -4,26 +4,14 @@ from __future__ import annotations
 
 import asyncio
 
+from bus_events import failing_handler, speech
+
 from xtalk.serving.event_bus import EventBus
 from xtalk.serving.events import (
     BaseEvent,
     SpeechEnded,
     SpeechStarted,
 )
-
-SECRET = "secret-token-1234 do not leak"
-
-
-def speech(i: int = 0, session_id: str = "s1") -> SpeechStarted:
-    return SpeechStarted(session_id=session_id, start_sample=i)
-
-
-class Boom(RuntimeError):
-    pass
-
-
-def failing_handler(event: BaseEvent) -> None:
-    raise Boom(SECRET)
 
 
 # --------------------------------------------------------------------------- stats

@@ -52,6 +52,16 @@ class _Subscription:
     order: int
 
 
+@dataclass(eq=False)
+class _Awaited:
+    """An async handler call being awaited (``eq=False``: each call is its own entry)."""
+
+    handler: Callable[[BaseEvent], Any]
+    event: BaseEvent
+    started: float
+    warned: bool = False
+
+
 def _type_key(event_class: type[BaseEvent] | str) -> str:
     if isinstance(event_class, str):
         return event_class
@@ -91,8 +101,8 @@ class EventBus:
         self._counts: dict[str, int] = defaultdict(int)
         self._error_times: deque[float] = deque()
         self._suppressed_until = 0.0
-        #: async handlers being awaited: [handler, event, start time, warned], innermost last
-        self._awaited: list[list[Any]] = []
+        #: async handler calls being awaited, innermost last
+        self._awaited: list[_Awaited] = []
         self._watchdog: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ subscriptions
@@ -211,7 +221,7 @@ class EventBus:
             try:
                 result = sub.handler(event)
                 if inspect.isawaitable(result):
-                    entry = [sub.handler, event, time.monotonic(), False]
+                    entry = _Awaited(sub.handler, event, time.monotonic())
                     self._awaited.append(entry)
                     if self._watchdog is None:
                         self._watchdog = asyncio.get_running_loop().create_task(
@@ -252,14 +262,13 @@ class EventBus:
                 await asyncio.sleep(min(1.0, self.STALL_WARN_S / 2))
                 now = time.monotonic()
                 for entry in list(self._awaited):
-                    handler, event, started, warned = entry
-                    if not warned and now - started >= self.STALL_WARN_S:
-                        entry[3] = True
+                    if not entry.warned and now - entry.started >= self.STALL_WARN_S:
+                        entry.warned = True
                         self._counts["stalled_handlers"] += 1
                         logger.warning(
                             "handler %s has been handling %s for %.0f s (session %s); the "
-                            "session's events wait behind it", _handler_name(handler),
-                            event.TYPE, now - started, event.session_id)
+                            "session's events wait behind it", _handler_name(entry.handler),
+                            entry.event.TYPE, now - entry.started, entry.event.session_id)
         finally:
             self._watchdog = None
 

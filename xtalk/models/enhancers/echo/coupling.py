@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import deque
 
-BLOCK_S = 0.01
 #: The reference (mean square over the last 0.5 s, full scale 1.0) that counts as playing
 #: loud: -45 dBFS.
 LOUD_REFERENCE = 10 ** (-45 / 10)
