@@ -123,10 +123,13 @@ class LiveSession:
         await self.client.send_json({"action": "tts_playback_finished",
                                      "data": {"timestamp": time.time() * 1000}})
 
-    def first_audio_after(self, index: int, turn_id: int | None = None) -> Any:
-        """The first reply audio message received after message ``index``."""
+    def first_audio_after(self, index: int, turn_id: int | None = None,
+                          words: bool = False) -> Any:
+        """The first reply audio message received after message ``index`` (``words``: the
+        first that speaks the reply's words, not a thinking cue)."""
         for m in self.client.messages[index:]:
-            if m.action == "audio" and (turn_id is None or m.turn_id == turn_id):
+            if m.action == "audio" and (turn_id is None or m.turn_id == turn_id) \
+                    and not (words and m.data.get("cue")):
                 return m
         return None
 

@@ -118,7 +118,8 @@ QUESTIONS = [
 ]
 
 STAGES = ["endpoint_ms", "asr_ms", "llm_first_token_ms", "llm_sentence_ms",
-          "tts_first_chunk_ms", "other_ms", "e2e_ms", "felt_ms", "speculation_saved_ms"]
+          "tts_first_chunk_ms", "other_ms", "e2e_ms", "felt_ms", "felt_words_ms",
+          "speculation_saved_ms"]
 #: Stages that do not overlap (unless the reply was speculative) and, with ``other_ms``,
 #: add up to e2e.
 DISJOINT = ["endpoint_ms", "asr_ms", "llm_first_token_ms", "tts_first_chunk_ms", "other_ms"]
@@ -153,8 +154,11 @@ def fmt_ms(value: float | None) -> str:
     return "    -" if value is None else f"{value:5.0f}"
 
 
-def config_for(base_url: str, model: str, api_key: str) -> dict[str, Any]:
+def config_for(base_url: str, model: str, api_key: str, cue: bool = True
+               ) -> dict[str, Any]:
     config = json.loads(CONFIG_PATH.read_text())
+    if not cue:
+        config.setdefault("service_config", {})["thinking_cue"] = False
     agent = config.get("llm_agent") or {"type": "DefaultAgent", "params": {}}
     params = dict(agent.get("params") or {})
     params["model"] = {"base_url": base_url, "api_key": api_key, "model": model}
@@ -226,6 +230,8 @@ class TurnResult:
     speculated: bool = False  # the reply was prepared speculatively and confirmed
     metrics: dict[str, Any] = field(default_factory=dict)
     felt_ms: float | None = None
+    felt_words_ms: float | None = None  # to the reply's words (after any thinking cue)
+    cued: bool = False
     wall_s: float = 0.0
     final_decodes: int = 0
     partial_decodes: int = 0
@@ -236,6 +242,8 @@ class TurnResult:
     def stage(self, name: str) -> float | None:
         if name == "felt_ms":
             return self.felt_ms
+        if name == "felt_words_ms":
+            return self.felt_words_ms
         if name == "speculation_saved_ms":
             value = self.metrics.get(name)
             return float(value) if self.speculated and value is not None else None
@@ -293,8 +301,12 @@ async def run_turn(live: LiveSession, tools: Instruments, utt: Utterance) -> Tur
             result.metrics = dict(metrics[-1].data)
         first_audio = live.first_audio_after(start_idx, turn_id)
         spoken_end = mic.time_of(position + utt.voice_end)
+        words = live.first_audio_after(start_idx, turn_id, words=True)
         if first_audio is not None and spoken_end is not None:
             result.felt_ms = (first_audio.t - spoken_end) * 1000.0
+            result.cued = bool(first_audio.data.get("cue"))
+        if words is not None and spoken_end is not None:
+            result.felt_words_ms = (words.t - spoken_end) * 1000.0
         result.speculated = turn_id in tools.confirmed
     if tools.asr is not None:
         result.speculative_hit = tools.asr.speculative_hits > hits_before
@@ -357,6 +369,8 @@ def print_turn(n: int, r: TurnResult) -> None:
                      ("felt_ms", "e2e_ms", "endpoint_ms", "asr_ms", "llm_first_token_ms",
                       "tts_first_chunk_ms", "other_ms"))
     note = "" if r.outcome == "ok" else f" <{r.outcome}>"
+    if r.cued:
+        note += f" <cue first; the reply's words at {fmt_ms(r.felt_words_ms).strip()} ms>"
     for judged, wait in r.policy_waits:
         note += f" <turn detector: +{wait:.1f} s on {judged!r}>"
     text = r.transcript if len(r.transcript) <= 44 else r.transcript[:41] + "..."
@@ -383,11 +397,14 @@ def summarize(results: list[TurnResult], hits: int, cpu_s: float, wall_s: float,
         if not values:
             continue
         medians[stage] = statistics.median(values)
-        label = {"felt_ms": "felt (voice end)", "e2e_ms": "e2e (VAD mark)"}.get(stage, stage)
+        label = {"felt_ms": "felt (voice end)", "e2e_ms": "e2e (VAD mark)",
+                 "felt_words_ms": "felt: reply's words"}.get(stage, stage)
         print(f"{label:<22}{medians[stage]:>10.0f}{pct(values, 90):>9.0f}")
     if "felt_ms" in medians and target_ms:
         print(f"target: felt median <= {target_ms:.0f} ms; median {medians['felt_ms']:.0f} "
               f"ms; ratio median/target = {medians['felt_ms'] / target_ms:.2f}")
+    cued = sum(r.cued for r in answered)
+    print(f"replies opened with a thinking cue: {cued}/{len(answered)}")
     speculated = sum(r.speculated for r in answered)
     print(f"replies prepared speculatively and confirmed: {speculated}/{len(answered)}")
     ended = sum(1 for r in results if r.speculative_hit is not None and r.outcome != "timeout")
@@ -485,7 +502,7 @@ async def amain(args: argparse.Namespace) -> None:
         first_delay, word_delay = PROFILES[profile]
         with ScriptedLLMServer(default_reply=SCRIPTED_REPLY, token_delay_s=word_delay,
                                first_token_delay_s=first_delay) as llm:
-            config = config_for(llm.base_url, "scripted-model", "sk-bench")
+            config = config_for(llm.base_url, "scripted-model", "sk-bench", cue=args.cue)
             xtalk, times, total = build_timed(config)
             if k == 0:
                 print_loads("(scripted LLM on loopback)", config, times, total)
@@ -502,14 +519,15 @@ async def amain(args: argparse.Namespace) -> None:
                 await jfk_with_client_vad(xtalk, args.transport)
     if args.llm:
         api_key = os.environ.get(args.api_key_env, "") if args.api_key_env else ""
-        xtalk_b, _, _ = build_timed(config_for(args.llm, args.model, api_key))
+        xtalk_b, _, _ = build_timed(config_for(args.llm, args.model, api_key, cue=args.cue))
         print(f"\n== {args.llm} model {args.model or '(first listed)'} ==")
         print_turn_header()
         results_b, hits_b, cpu_b, wall_b = await run_session(xtalk_b, utterances,
                                                              args.transport)
         summarize(results_b, hits_b, cpu_b, wall_b, None)
     print("\nsummary (median ms): " + "; ".join(
-        f"{p}: felt {m.get('felt_ms', float('nan')):.0f}, e2e {m.get('e2e_ms', float('nan')):.0f}"
+        f"{p}: felt {m.get('felt_ms', float('nan')):.0f}, reply's words "
+        f"{m.get('felt_words_ms', float('nan')):.0f}, e2e {m.get('e2e_ms', float('nan')):.0f}"
         for p, m in summary.items()))
     print(f"peak RSS: {peak_rss_mb():.0f} MB; total run {time.perf_counter() - run_started:.0f} s")
 
@@ -527,6 +545,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="model name at --llm (default: the first one it lists)")
     parser.add_argument("--api-key-env", default=None,
                         help="environment variable holding the API key for --llm")
+    parser.add_argument("--no-cue", dest="cue", action="store_false",
+                        help="turn the thinking cue off (the default config has it on)")
     parser.add_argument("--json", metavar="FILE", default=None,
                         help="write the per-turn stages of the instant profile as JSON")
     parser.add_argument("--plot", metavar="PNG", default=None,

@@ -309,7 +309,8 @@ class EngineHost:
                 self._on_audio(message)
             elif message.action == "tts_chunk_meta":
                 index = message.data.get("chunk_index")
-                self._chunk_texts[index if isinstance(index, int) else None] = message.text()
+                self._chunk_texts[index if isinstance(index, int) else None] = \
+                    "" if message.data.get("cue") else message.text()  # a cue is no words
             else:
                 self._emit(message)
                 self._on_message(message)

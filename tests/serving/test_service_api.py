@@ -23,6 +23,7 @@ from xtalk.serving.managers import (
     RecordingManager,
     RetrievalManager,
     SpeakerManager,
+    ThinkingCueManager,
     TurnDetectorManager,
     VADManager,
     WakeWordManager,
@@ -94,8 +95,9 @@ async def test_prototype_has_no_runtime_state() -> None:
     assert proto.event_bus is None
     assert proto.managers == {}
     assert proto.pipeline is pipeline
-    # the documented stack, then the extras (the wake-word gate)
-    assert proto.manager_classes == [*DefaultService.MANAGER_CLASSES, WakeWordManager]
+    # the documented stack, then the extras (the wake-word gate, the thinking cue)
+    assert proto.manager_classes == [*DefaultService.MANAGER_CLASSES, WakeWordManager,
+                                     ThinkingCueManager]
     assert proto.manager_classes is not DefaultService.MANAGER_CLASSES
 
 
@@ -511,7 +513,7 @@ async def test_stop_publishes_session_stopping(sessions) -> None:
 
 # --------------------------------------------------------------------------- optional managers
 OPTIONAL = [VADManager, EnhancerManager, CaptionerManager, SpeakerManager, RecordingManager,
-            TurnDetectorManager, WakeWordManager]
+            TurnDetectorManager, WakeWordManager, ThinkingCueManager]
 
 
 def subscriptions(live: Service) -> dict[str, int]:

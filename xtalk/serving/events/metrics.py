@@ -14,7 +14,9 @@ class LatencyMeasured(BaseEvent):
     """Per-turn latency breakdown in milliseconds (``None`` when a stage did not run).
 
     ``speculation_saved_ms``: how much sooner the first audio was ready because the reply
-    was prepared speculatively (``None`` when it was not)."""
+    was prepared speculatively (``None`` when it was not); ``cue_ms``: end of speech → a
+    thinking cue that opened the reply (``None`` without one; ``e2e_ms`` counts to the
+    reply's own words)."""
 
     turn_id: int = 0
     endpoint_ms: float | None = None
@@ -25,6 +27,7 @@ class LatencyMeasured(BaseEvent):
     e2e_ms: float | None = None
     network_ms: float | None = None
     speculation_saved_ms: float | None = None
+    cue_ms: float | None = None
     TYPE: ClassVar[str] = "metrics.latency"
 
 

@@ -21,11 +21,22 @@ class SpeechSynthesisRequested(BaseEvent):
 
 
 @dataclass
+class ThinkingCueRequested(BaseEvent):
+    """Say ``text`` ("Hmm.") as the start of the reply of ``turn_id``: the language model
+    is slow to begin. Its audio is reply audio, but not reply text (never in history)."""
+
+    turn_id: int = 0
+    text: str = ""
+    TYPE: ClassVar[str] = "tts.thinking_cue_requested"
+
+
+@dataclass
 class TTSChunkReady(BaseEvent):
     """A chunk of reply audio: PCM16 mono at ``sample_rate`` (the TTS model's own rate).
 
     ``text`` is the clause the chunk belongs to, ``chunk_index`` counts from 0 per reply.
-    A ``speculative`` chunk is held until its turn's SpeculationConfirmed.
+    A ``speculative`` chunk is held until its turn's SpeculationConfirmed; a ``cue`` chunk
+    speaks a thinking cue, not the model's words.
     """
 
     turn_id: int = 0
@@ -34,6 +45,7 @@ class TTSChunkReady(BaseEvent):
     sample_rate: int = 16000
     text: str = ""
     speculative: bool = False
+    cue: bool = False
     TYPE: ClassVar[str] = "tts.chunk_ready"
 
 
@@ -114,13 +126,14 @@ class PlaybackStarted(BaseEvent):
 @dataclass
 class AudioChunkSent(BaseEvent):
     """A reply chunk is handed to the client / local player now; ``text`` is the clause
-    it speaks."""
+    it speaks (``cue``: a thinking cue's)."""
 
     turn_id: int = 0
     chunk_index: int = 0
     pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     sample_rate: int = 16000
     text: str = ""
+    cue: bool = False
     TYPE: ClassVar[str] = "playback.chunk_sent"
 
 

@@ -17,6 +17,7 @@ from xtalk.serving.managers.recognition.asr import ASRManager
 from xtalk.serving.managers.recognition.captioner import CaptionerManager
 from xtalk.serving.managers.recognition.speaker import SpeakerManager
 from xtalk.serving.managers.speech_out.playback import TTSPlaybackManager
+from xtalk.serving.managers.speech_out.thinking_cue import ThinkingCueManager
 from xtalk.serving.managers.speech_out.tts import TTSManager
 from xtalk.serving.managers.turns.turn_detector import TurnDetectorManager
 from xtalk.serving.managers.turns.turn_taking import TurnTakingManager
@@ -42,7 +43,7 @@ DEFAULT_MANAGER_CLASSES = [
 ]
 
 #: Managers beyond the documented stack (each switches itself off without its model).
-EXTRA_MANAGER_CLASSES = [WakeWordManager]
+EXTRA_MANAGER_CLASSES = [WakeWordManager, ThinkingCueManager]
 
 __all__ = [cls.__name__ for cls in DEFAULT_MANAGER_CLASSES + EXTRA_MANAGER_CLASSES] + [
     "DEFAULT_MANAGER_CLASSES", "EXTRA_MANAGER_CLASSES"]

@@ -139,9 +139,11 @@ class SessionGateway:
 
     def _on_audio(self, event: ev.AudioChunkSent) -> None:
         pcm = resample_int16(event.pcm, event.sample_rate, self.output_sample_rate)
-        self.send_json({"action": "tts_chunk_meta",
-                        "data": {"chunk_index": event.chunk_index, "turn_id": event.turn_id,
-                                 "sample_rate": self.output_sample_rate, "text": event.text}})
+        data = {"chunk_index": event.chunk_index, "turn_id": event.turn_id,
+                "sample_rate": self.output_sample_rate, "text": event.text}
+        if event.cue:
+            data["cue"] = True  # a thinking cue ("Hmm."), not the reply's words
+        self.send_json({"action": "tts_chunk_meta", "data": data})
         self._enqueue("bytes", pcm.astype("<i2").tobytes())
 
     async def _write_loop(self) -> None:

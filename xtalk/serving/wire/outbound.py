@@ -44,7 +44,7 @@ OUTBOUND_TABLE: dict[type[ev.BaseEvent], Serializer] = {
         endpoint_ms=_ms(e.endpoint_ms), asr_ms=_ms(e.asr_ms),
         llm_first_token_ms=_ms(e.llm_first_token_ms), llm_sentence_ms=_ms(e.llm_sentence_ms),
         tts_first_chunk_ms=_ms(e.tts_first_chunk_ms), e2e_ms=_ms(e.e2e_ms),
-        speculation_saved_ms=_ms(e.speculation_saved_ms)),
+        speculation_saved_ms=_ms(e.speculation_saved_ms), cue_ms=_ms(e.cue_ms)),
     ev.ToolCalled: lambda e: _msg("tool_called", name=e.name, args=e.args, turn_id=e.turn_id),
     ev.VoiceChanged: lambda e: _msg("voice_changed", name=e.name),
     ev.EmotionChanged: lambda e: _msg("emotion_changed", name=e.name, vector=e.vector),

@@ -5,7 +5,8 @@ Consumes: UserTurnEnded, TranscriptFinalized, UserTurnAccepted, GenerationReques
 SpeculationConfirmed, ReplyTextDelta, TTSChunkReady, AudioChunkSent, PlaybackFinished,
 ClockSynced.
 Emits: LatencyMeasured (``latency_metrics`` on the wire) once per answered turn, right
-after the first audio chunk (dispatched at once, so it precedes ``tts_finished``).
+after the first audio chunk of the reply's words (dispatched at once, so it precedes
+``tts_finished``).
 
 Stages (milliseconds):
 
@@ -15,7 +16,9 @@ Stages (milliseconds):
 * ``llm_sentence_ms`` — generation requested → first complete clause synthesised;
 * ``tts_first_chunk_ms`` — first reply text → first audio chunk synthesised;
 * ``e2e_ms`` — end of user speech (typed turns: message accepted) → first audio chunk
-  handed to the client or player;
+  of the reply's words handed to the client or player;
+* ``cue_ms`` — the same to a thinking cue ("Hmm.") that opened a slow reply (``None``
+  without one): what the user waited before hearing anything;
 * ``speculation_saved_ms`` — for a reply prepared speculatively: how much sooner its first
   chunk was ready than had the same generation started at the confirmation.
 
@@ -52,6 +55,7 @@ class TurnTimes:
     first_token: float | None = None
     first_chunk: float | None = None
     first_sent: float | None = None
+    cue_sent: float | None = None
     confirmed: float | None = None  # a speculative reply was confirmed
     reported: bool = False
 
@@ -117,13 +121,15 @@ class LatencyManager(Manager):
     @Manager.event_handler(TTSChunkReady, priority=90)
     def on_chunk(self, event: TTSChunkReady) -> None:
         t = self._t(event.turn_id)
-        if t.first_chunk is None:
+        if t.first_chunk is None and not event.cue:
             t.first_chunk = event.monotonic
 
     @Manager.event_handler(AudioChunkSent, priority=90)
     async def on_sent(self, event: AudioChunkSent) -> None:
         t = self._t(event.turn_id)
-        if t.first_sent is None:
+        if event.cue:
+            t.cue_sent = t.cue_sent or event.monotonic
+        elif t.first_sent is None:
             t.first_sent = event.monotonic
             await self._report(event.turn_id, t)
 
@@ -147,5 +153,6 @@ class LatencyManager(Manager):
             llm_sentence_ms=_ms(t.generation, t.first_chunk),
             tts_first_chunk_ms=_ms(t.first_token, t.first_chunk),
             e2e_ms=_ms(t.speech_end, t.first_sent),
-            network_ms=self.network_ms, speculation_saved_ms=t.speculation_saved_ms()),
+            network_ms=self.network_ms, speculation_saved_ms=t.speculation_saved_ms(),
+            cue_ms=_ms(t.speech_end, t.cue_sent)),
             wait_for_completion=True)

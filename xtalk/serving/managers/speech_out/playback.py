@@ -256,10 +256,10 @@ class TTSPlaybackManager(Manager):
         if reply.play_started_at is None:
             reply.play_started_at = time.monotonic()
         reply.sent.append(_SentChunk(chunk.chunk_index, chunk.pcm.size / chunk.sample_rate,
-                                     chunk.text))
+                                     "" if chunk.cue else chunk.text))  # a cue says no words
         await self.publish(AudioChunkSent(
             session_id=self.session_id, turn_id=reply.turn_id, chunk_index=chunk.chunk_index,
-            pcm=chunk.pcm, sample_rate=chunk.sample_rate, text=chunk.text))
+            pcm=chunk.pcm, sample_rate=chunk.sample_rate, text=chunk.text, cue=chunk.cue))
 
     async def _maybe_finish(self, reply: ReplyPlayback) -> None:
         if reply.tts_complete and not reply.paused and not reply.held and not reply.finished:

@@ -1,16 +1,18 @@
 """TTSManager: turns reply text into audio, clause by clause, as the text streams in.
 
 Consumes: GenerationRequested (a reply begins: speculative or not), SpeculationConfirmed,
-ReplyTextDelta, ReplyTextCompleted, SpeechSynthesisRequested, GenerationCancelRequested,
-PlaybackStopped, VoiceChangeRequested, SpeedChangeRequested, EmotionChangeRequested,
-ModelChangeRequested (kind "tts"), SessionStopping.
+ReplyTextDelta, ReplyTextCompleted, SpeechSynthesisRequested, ThinkingCueRequested,
+GenerationCancelRequested, PlaybackStopped, VoiceChangeRequested, SpeedChangeRequested,
+EmotionChangeRequested, ModelChangeRequested (kind "tts"), SessionStopping.
 Emits: TTSChunkReady (PCM16 at the model's own ``sample_rate``), TTSReplyCompleted (once
 per reply that was not cancelled), VoiceChanged / SpeedChanged / EmotionChanged, and
 ErrorOccurred for requests the voice cannot honour (never silently ignored).
 
 Synthesis runs in a worker thread, one clause at a time, in order. A cancelled reply's
 queued clauses are dropped and chunks of a clause in flight are discarded. The chunks of a
-speculative reply are marked ``speculative`` until its SpeculationConfirmed.
+speculative reply are marked ``speculative`` until its SpeculationConfirmed. A thinking
+cue is spoken only as a reply's first clause (its chunks are marked ``cue``); once the
+reply's own text is queued, a late cue is dropped.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from xtalk.serving.events import (
     SpeechSynthesisRequested,
     SpeedChanged,
     SpeedChangeRequested,
+    ThinkingCueRequested,
     TTSChunkReady,
     TTSReplyCompleted,
     VoiceChanged,
@@ -60,6 +63,12 @@ class _Reply:
     chunks: int = 0
     cancelled: bool = False
     speculative: bool = False
+    queued: bool = False  # a clause of it was queued (a thinking cue comes too late)
+
+
+@dataclass(frozen=True)
+class _Cue:
+    text: str
 
 
 class TTSManager(Manager):
@@ -91,6 +100,7 @@ class TTSManager(Manager):
         return reply
 
     def _enqueue(self, reply: _Reply, item: object) -> None:
+        reply.queued = True
         if self._worker is None or self._worker.done():
             self._worker = asyncio.get_running_loop().create_task(self._work_loop())
         self._work.put_nowait((reply, item))
@@ -125,6 +135,13 @@ class TTSManager(Manager):
         reply = self._reply(event.turn_id)
         if not reply.cancelled and event.text.strip():
             self._enqueue(reply, event.text.strip())
+
+    @Manager.event_handler(ThinkingCueRequested, priority=20)
+    def on_cue(self, event: ThinkingCueRequested) -> None:
+        reply = self._replies.get(event.turn_id)
+        if reply is not None and not reply.cancelled and not reply.queued \
+                and event.text.strip():
+            self._enqueue(reply, _Cue(event.text.strip()))
 
     @Manager.event_handler(ReplyTextCompleted, priority=20)
     def on_completed(self, event: ReplyTextCompleted) -> None:
@@ -172,7 +189,10 @@ class TTSManager(Manager):
                                                      chunk_count=reply.chunks))
                 continue
             try:
-                await self._synthesize(reply, str(item))
+                if isinstance(item, _Cue):
+                    await self._synthesize(reply, item.text, cue=True)
+                else:
+                    await self._synthesize(reply, str(item))
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -181,7 +201,7 @@ class TTSManager(Manager):
                     session_id=self.session_id, code="tts_failed",
                     message="Speech synthesis failed for part of the reply.", source="tts"))
 
-    async def _synthesize(self, reply: _Reply, text: str) -> None:
+    async def _synthesize(self, reply: _Reply, text: str, cue: bool = False) -> None:
         model = self.model
         if model is None:
             return
@@ -215,7 +235,7 @@ class TTSManager(Manager):
                 await self.publish(TTSChunkReady(
                     session_id=self.session_id, turn_id=reply.turn_id,
                     chunk_index=reply.chunks, pcm=pcm, sample_rate=rate, text=text,
-                    speculative=reply.speculative))
+                    speculative=reply.speculative, cue=cue))
                 reply.chunks += 1
         finally:
             await producer
