@@ -21,6 +21,8 @@ STAGES: tuple[tuple[str, str, str], ...] = (
 MAX_BARS = 30
 #: how much sooner the reply was ready because it was prepared while the user paused
 SAVED_KEY = "speculation_saved_ms"
+#: end of speech → the "Hmm." that opened a reply the language model was slow to begin
+CUE_KEY = "cue_ms"
 
 
 def _ms(value: Any) -> float | None:
@@ -48,7 +50,7 @@ def stage_text(metrics: dict[str, Any], key: str) -> str:
     turn; ``—`` for a reply not prepared early)."""
     if key in ("endpoint_ms", "asr_ms") and is_typed(metrics):
         return "typed"
-    if key == SAVED_KEY and not _ms(metrics.get(key)):
+    if key in (SAVED_KEY, CUE_KEY) and not _ms(metrics.get(key)):
         return "—"
     return format_ms(metrics.get(key))
 
@@ -149,8 +151,9 @@ class LatencyPanel(QWidget):
         grid.setHorizontalSpacing(10)
         grid.setVerticalSpacing(3)
         self.values: dict[str, QLabel] = {}
-        rows = [*STAGES, ("e2e_ms", "Total to first audio", "#2e9d5b"),
-                (SAVED_KEY, "Saved by preparing early", "#2aa3a3")]
+        rows = [*STAGES, ("e2e_ms", "Total to the answer", "#2e9d5b"),
+                (SAVED_KEY, "Saved by preparing early", "#2aa3a3"),
+                (CUE_KEY, "“Hmm” while the model thinks", "#b0a16b")]
         for row, (key, label, color) in enumerate(rows):
             swatch = QLabel(self)
             swatch.setFixedSize(10, 10)

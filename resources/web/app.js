@@ -835,8 +835,8 @@
     }
     const box = $("metrics-values");
     const items = [metricFigure("e2e_ms", "end-to-end", Math.round(total),
-      spoken ? "From the end of your speech to the first audio of the reply"
-             : "From your message to the first audio of the reply", "total")];
+      spoken ? "From the end of your speech to the first words of the reply"
+             : "From your message to the first words of the reply", "total")];
     let at = 0;
     let shown = 0;
     const parts = [];
@@ -858,6 +858,12 @@
       if (index < parts.length - 1) metricSign(part, "+");
       items.push(part);
     });
+    const cue = value("cue_ms");
+    if (cue !== null && cue > 0) {
+      asides.push(metricFigure("cue_ms", "“hmm” after", Math.round(cue),
+        "The model was slow to begin: a short “hmm” filled the wait from this moment",
+        "aside"));
+    }
     const network = value("network_ms");
     if (network !== null && network > 0) {
       asides.push(metricFigure("network_ms", "network", Math.round(network),

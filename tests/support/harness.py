@@ -241,7 +241,8 @@ class Client:
         decoded = self._decoder.decode(item)
         if isinstance(decoded, ReplyAudio):
             data = ({"turn_id": decoded.turn_id, "chunk_index": decoded.chunk_index,
-                     "sample_rate": decoded.sample_rate, "text": decoded.text}
+                     "sample_rate": decoded.sample_rate, "text": decoded.text,
+                     "cue": decoded.cue}
                     if decoded.announced else {"_no_meta": True})
             message = Message(index, "audio", data, now, raw=decoded.raw, pcm=decoded.pcm)
         else:

@@ -47,7 +47,7 @@ class ServerMessage:
 class ReplyAudio:
     """A chunk of reply audio: PCM16 mono at ``sample_rate``, and the clause it speaks.
     ``announced`` is false for a frame no ``tts_chunk_meta`` came before (a protocol slip:
-    the rate is then assumed)."""
+    the rate is then assumed); ``cue``: a thinking cue ("Hmm."), not the reply's words."""
 
     pcm: np.ndarray
     sample_rate: int
@@ -56,6 +56,7 @@ class ReplyAudio:
     text: str = ""
     announced: bool = True
     raw: bytes = b""
+    cue: bool = False
     action: ClassVar[str] = "audio"
 
 
@@ -108,7 +109,7 @@ class WireDecoder:
             int(rate) if isinstance(rate, int | float) and rate > 0 else self.default_rate,
             turn if isinstance(turn, int) else None,
             index if isinstance(index, int) else None,
-            str(meta.get("text") or ""), raw=frame)
+            str(meta.get("text") or ""), raw=frame, cue=meta.get("cue") is True)
 
 
 __all__ = ["DEFAULT_AUDIO_RATE", "ReplyAudio", "ServerMessage", "WireDecoder",

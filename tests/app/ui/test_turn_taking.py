@@ -1,5 +1,6 @@
 """The desktop app gets the engine's turn-taking (offscreen, tone-code models): the
-latency panel shows what preparing the reply during the user's pause saved, and a
+latency panel shows what preparing the reply during the user's pause saved and when a
+slow model's reply opened with "Hmm.", and a
 backchannel leaves the reply going instead of becoming a question, and a merged turn
 gives way to the whole request."""
 
@@ -22,6 +23,22 @@ def test_the_latency_panel_shows_what_speculation_saved(make_window, qtbot) -> N
                     and window.status.state == "listening", timeout=30000)
     saved = window.latency.shown()["speculation_saved_ms"]
     assert saved.endswith(" ms") and int(saved.split()[0]) > 0, window.latency.shown()
+
+
+def test_the_latency_panel_shows_the_thinking_cue_of_a_slow_model(make_window, qtbot
+                                                                  ) -> None:
+    window = make_window(tone_config(
+        llm_agent={"type": "RuleAgent", "params": {"first_token_delay_s": 1.0}},
+        service_config={"vad": {"min_silence_s": 0.25},
+                        "thinking_cue": {"after_s": 0.1, "phrases": ["Hmm."]}}))
+    assert window.latency.shown()["cue_ms"] == "—"
+    feed_in_background(window, speech("hello there", tail_s=0.9), speed=1.0)
+    qtbot.waitUntil(lambda: len(window.view.texts("assistant")) == 1
+                    and window.status.state == "listening", timeout=30000)
+    shown = window.latency.shown()
+    cue = shown["cue_ms"]
+    assert cue.endswith(" ms") and int(cue.split()[0]) > 0, shown
+    assert "Hmm" not in window.view.texts("assistant")[0]  # a cue is no words of the reply
 
 
 def test_a_backchannel_is_a_note_not_a_question(qtbot) -> None:

@@ -36,7 +36,7 @@ from xtalk.serving.interfaces import Manager
 
 DEFAULT_AFTER_S = 0.3
 #: Short and non-committal: they fit before any answer, and end before a slow model's
-#: first sentence is ready (docs/turn-taking.md, "Thinking cue").
+#: first sentence is ready (docs/architecture.md, "Turn-taking").
 DEFAULT_PHRASES = ("Hmm.", "Well,")
 
 
