@@ -40,6 +40,15 @@ def test_document_is_chunked_and_listed(store: Store, owner: int):
     assert store.documents.list_documents(None) == []
 
 
+def test_an_empty_library_is_known_as_such(store: Store, owner: int):
+    assert not store.documents.has_chunks(owner)
+    info = store.documents.add_document(owner, "manual.md", "text/markdown", MANUAL)
+    assert store.documents.has_chunks(owner)
+    assert not store.documents.has_chunks(None)  # the desktop's library is another
+    store.documents.delete_document(owner, info.id)
+    assert not store.documents.has_chunks(owner)
+
+
 @pytest.mark.parametrize("use_fts", [True, False], ids=["fts5", "python-bm25"])
 def test_search_ranks_the_right_chunk_first(open_store, owner: int, use_fts: bool):
     store: Store = open_store(use_fts=use_fts)

@@ -258,6 +258,9 @@ def format_latency(data: dict[str, Any]) -> str:
     saved = data.get("speculation_saved_ms")
     if isinstance(saved, int | float) and saved > 0:
         parts.append(f"saved by preparing early {saved:.0f} ms")
+    cue = data.get("cue_ms")
+    if isinstance(cue, int | float) and cue > 0:
+        parts.append(f"“hmm” after {cue:.0f} ms")
     turn = data.get("turn_id")
     return f"[latency] turn {turn}: " + (", ".join(parts) if parts else "no figures")
 

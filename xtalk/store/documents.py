@@ -193,6 +193,12 @@ class Documents:
             return [ChunkRecord(i, d, o, t, list(v) if v is not None else None)
                     for i, d, o, t, v in rows]
 
+    def has_chunks(self, user_id: Owner) -> bool:
+        """Whether the owner's library has anything to search."""
+        with self.db.session() as s:
+            return s.scalar(self._owned_chunks(owner_id(user_id), DocumentChunk.id)
+                            .limit(1)) is not None
+
     def chunks_without_vectors(self, user_id: Owner, limit: int = 64
                                ) -> list[tuple[int, str]]:
         """(chunk id, text) of up to ``limit`` of the owner's chunks with no vector."""

@@ -8,9 +8,11 @@ Emits: RetrievalUpdated (the best excerpts, each headed by its document's name; 
 Every conversation of a user searches that user's whole library in the store (documents
 uploaded in any conversation, or added in the desktop app), by words and — when the
 pipeline has an embeddings model — by meaning (:meth:`xtalk.store.Documents.search_hits`).
-Chunks stored without a vector (added where no model was at hand) are embedded in the
-background from the session's start. The agent gets this search (``Agent.set_retriever``)
-once the library has documents.
+An empty library costs a turn one query, not an embedding. When the library has
+documents, the embeddings model is loaded in the background from the session's start (a
+second's work that would otherwise hold up the first turn), and chunks stored without a
+vector (added where no model was at hand) are embedded. The agent gets this search (``Agent.set_retriever``) once the
+library has documents.
 """
 
 from __future__ import annotations
@@ -59,7 +61,22 @@ class LibraryManager(StoreBoundManager):
         self._active = True
         if self.pipeline.get_embeddings_model() is not None:
             self._filler = asyncio.get_running_loop().create_task(
-                self.fill_vectors(), name=f"xtalk-library-vectors-{self.session_id}")
+                self._prepare(), name=f"xtalk-library-vectors-{self.session_id}")
+
+    async def _prepare(self) -> None:
+        """With a library to search: load the embeddings model (its first call loads it),
+        then fill missing vectors."""
+        model = self.pipeline.get_embeddings_model()
+        if model is None or self.store is None \
+                or not await asyncio.to_thread(self.store.documents.has_chunks, self.owner):
+            return
+        try:
+            await asyncio.to_thread(model.embed_query, "warm up")
+        except Exception:
+            self.log.exception("the embeddings model does not work; documents are found "
+                               "by their words only")
+            return
+        await self.fill_vectors()
 
     async def fill_vectors(self) -> int:
         """Embed the library's chunks that have no vector yet; how many were embedded."""
@@ -86,7 +103,8 @@ class LibraryManager(StoreBoundManager):
 
     async def search_hits(self, query: str) -> list[SearchHit]:
         """The library's best chunks for ``query`` (words, and meaning with a model)."""
-        if not self._active or self.store is None:
+        if not self._active or self.store is None \
+                or not await asyncio.to_thread(self.store.documents.has_chunks, self.owner):
             return []
         vector = None
         model = self.pipeline.get_embeddings_model()
