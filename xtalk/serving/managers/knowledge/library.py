@@ -11,8 +11,8 @@ pipeline has an embeddings model — by meaning (:meth:`xtalk.store.Documents.se
 An empty library costs a turn one query, not an embedding. When the library has
 documents, the embeddings model is loaded in the background from the session's start (a
 second's work that would otherwise hold up the first turn), and chunks stored without a
-vector (added where no model was at hand) are embedded. The agent gets this search (``Agent.set_retriever``) once the
-library has documents.
+vector (added where no model was at hand) are embedded. The agent gets this search
+(``Agent.set_retriever``) once the library has documents.
 """
 
 from __future__ import annotations
