@@ -44,6 +44,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "hands_free": True,
     "wake_word": None,             # a built-in openWakeWord model (WAKE_WORDS); None: none
     "noise_suppression": False,    # RNNoise after the echo canceller
+    "thinking_cue": True,          # "Hmm." when the language model is slow to begin
     "push_to_talk_shortcut": "Space",
     "global_push_to_talk": "",     # a key held in any window (X11), e.g. "F9"; "": off
 }
@@ -101,7 +102,7 @@ def normalize(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         else:
             result[key] = copy.deepcopy(value)
     result["speed"] = _clean_speed(result.get("speed"))
-    for key in ("lan_enabled", "hands_free", "noise_suppression"):
+    for key in ("lan_enabled", "hands_free", "noise_suppression", "thinking_cue"):
         result[key] = bool(result.get(key))
     for key in ("input_device", "output_device", "voice", "asr_model"):
         value = result.get(key)
@@ -213,7 +214,8 @@ def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) ->
     * ``system_prompt`` → ``service_config.system_prompt``;
     * listening mode "wake word" → the ``wake_word`` slot (openWakeWord's model);
     * ``noise_suppression`` → ``speech_enhancer``: the echo canceller, then RNNoise (when
-      the configuration names no enhancer of its own).
+      the configuration names no enhancer of its own);
+    * ``thinking_cue`` off → ``service_config.thinking_cue`` false (on keeps the config's).
 
     Empty settings leave the config's values alone.
     """
@@ -250,6 +252,8 @@ def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) ->
 
     if s["system_prompt"].strip():
         service_config["system_prompt"] = s["system_prompt"].strip()
+    if not s["thinking_cue"]:
+        service_config["thinking_cue"] = False
     if s["noise_suppression"] and result.get("speech_enhancer") is None:
         result["speech_enhancer"] = {"type": "EnhancerChain",
                                      "params": {"stages": ["EchoGate", "RNNoise"]}}

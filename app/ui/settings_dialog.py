@@ -177,6 +177,12 @@ class SettingsDialog(QDialog):
         self.speed_spin.setSuffix(" ×")
         self.speed_spin.setValue(self._settings["speed"])
         form.addRow("Speaking speed", self.speed_spin)
+        self.cue_check = QCheckBox("Say “Hmm” when the language model is slow to answer",
+                                   page)
+        self.cue_check.setChecked(self._settings["thinking_cue"])
+        self.cue_check.setToolTip("A model that takes a second to begin leaves you in "
+                                  "silence; a short “Hmm.” or “Well,” shows it heard you")
+        form.addRow(self.cue_check)
         self.asr_combo = QComboBox(page)
         self.asr_combo.setEditable(True)
         self.asr_combo.addItems(ASR_MODELS)
@@ -336,6 +342,7 @@ class SettingsDialog(QDialog):
         voice = self.voice_combo.currentText().strip()
         result["voice"] = None if voice in ("", DEFAULT_VOICE) else voice
         result["speed"] = round(self.speed_spin.value(), 2)
+        result["thinking_cue"] = self.cue_check.isChecked()
         asr = self.asr_combo.currentText().strip()
         result["asr_model"] = None if asr in ("", ASR_MODELS[0]) else asr
         result["system_prompt"] = self.prompt_edit.toPlainText().strip()

@@ -36,6 +36,8 @@ def test_settings_persist_and_restart_the_engine(make_window, qtbot, config_dir)
     dialog = window.open_settings()
     assert dialog.isVisible()
     dialog.speed_spin.setValue(1.25)
+    assert dialog.cue_check.isChecked()  # on by default
+    dialog.cue_check.setChecked(False)
     dialog.prompt_edit.setPlainText("Answer in one short sentence.")
     dialog.base_url_edit.setText("http://127.0.0.1:9/v1")
     dialog.model_edit.setText("tiny")
@@ -49,6 +51,7 @@ def test_settings_persist_and_restart_the_engine(make_window, qtbot, config_dir)
     assert window.engine.config["service_config"]["tts_speed"] == 1.25
     assert window.engine.config["service_config"]["system_prompt"] == \
         "Answer in one short sentence."
+    assert window.engine.config["service_config"]["thinking_cue"] is False
     saved = json.loads(settings_path().read_text())
     assert settings_path().parent == config_dir
     assert saved["speed"] == 1.25 and saved["hands_free"] is False
@@ -71,6 +74,7 @@ def test_settings_persist_and_restart_the_engine(make_window, qtbot, config_dir)
     assert not again.controls.hands_free.isChecked()
     dialog = again.open_settings()
     assert dialog.speed_spin.value() == 1.25
+    assert not dialog.cue_check.isChecked()
     assert dialog.key_edit.text() == "sk-secret"
     assert dialog.key_edit.echoMode() == dialog.key_edit.EchoMode.Password
     # Cancel keeps the saved settings
