@@ -9,6 +9,7 @@ from xtalk.audio.pcm import (
     float_to_int16,
     resample_int16,
     to_mono_float32,
+    trim_silence,
 )
 
 
@@ -105,3 +106,16 @@ def test_history_forgets_what_it_is_told_to_and_keeps_slicing() -> None:
                           np.r_[np.zeros(200, np.int16), np.ones(50, np.int16)])
     history.forget_before(10_000)  # the newest chunk always stays
     assert history.end_sample == 3250 and history.slice(3000, 3250).size == 250
+
+
+def test_trim_silence_keeps_the_sound_and_a_margin():
+    rate = 16000
+    tone = (np.sin(2 * np.pi * 220 * np.arange(rate // 4) / rate) * 8000).astype(np.int16)
+    quiet = np.zeros(rate // 2, dtype=np.int16)
+    pcm = np.concatenate([quiet, tone, quiet])
+    trimmed = trim_silence(pcm, rate, lead_s=0.02, tail_s=0.08)
+    assert trimmed.size == tone.size + int(0.02 * rate) + int(0.08 * rate)
+    start = int(0.5 * rate) - int(0.02 * rate)
+    assert np.array_equal(trimmed, pcm[start:start + trimmed.size])
+    assert trim_silence(quiet, rate).size == 0
+    assert np.array_equal(trim_silence(tone, rate), tone)  # nothing to trim

@@ -132,3 +132,21 @@ def rms_dbfs(pcm: np.ndarray) -> float:
     x = pcm.astype(np.float32)
     rms = float(np.sqrt(np.dot(x, x) / x.size)) / 32768.0
     return 20.0 * np.log10(rms) if rms > 1e-6 else -120.0
+
+
+def trim_silence(pcm: np.ndarray, sample_rate: int, floor_dbfs: float = -45.0,
+                 lead_s: float = 0.02, tail_s: float = 0.08) -> np.ndarray:
+    """``pcm`` (int16) without the silence before its first and after its last 10 ms block
+    above ``floor_dbfs``, keeping ``lead_s`` / ``tail_s`` of it; all silence: empty."""
+    block = max(1, sample_rate // 100)
+    n = pcm.size // block
+    if n == 0:
+        return pcm[:0]
+    x = pcm[:n * block].astype(np.float32).reshape(n, block) / 32768.0
+    rms = np.sqrt(np.mean(x * x, axis=1))
+    loud = np.nonzero(rms > 10.0 ** (floor_dbfs / 20.0))[0]
+    if loud.size == 0:
+        return pcm[:0]
+    start = max(0, loud[0] * block - int(lead_s * sample_rate))
+    end = min(pcm.size, (loud[-1] + 1) * block + int(tail_s * sample_rate))
+    return pcm[start:end]

@@ -11,8 +11,10 @@ ErrorOccurred for requests the voice cannot honour (never silently ignored).
 Synthesis runs in a worker thread, one clause at a time, in order. A cancelled reply's
 queued clauses are dropped and chunks of a clause in flight are discarded. The chunks of a
 speculative reply are marked ``speculative`` until its SpeculationConfirmed. A thinking
-cue is spoken only as a reply's first clause (its chunks are marked ``cue``); once the
-reply's own text is queued, a late cue is dropped.
+cue is spoken only as a reply's first clause, as one chunk marked ``cue`` and trimmed of
+the voice's leading and trailing silence (so the words after it are not held back); its
+audio is kept for the session until the voice, speed or model changes. Once the reply's
+own text is queued, a late cue is dropped.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from xtalk.audio.pcm import trim_silence
 from xtalk.models.interfaces import TTS, UnsupportedFeatureError
 from xtalk.serving.events import (
     BaseEvent,
@@ -82,6 +85,7 @@ class TTSManager(Manager):
         self._worker: asyncio.Task[None] | None = None
         self.speed = 1.0
         self._model_speed = False  # True when the model itself applies the speed
+        self._cue_audio: dict[str, tuple[np.ndarray, int]] = {}  # cue → (pcm, rate)
 
     @property
     def _streaming(self) -> bool:
@@ -190,7 +194,7 @@ class TTSManager(Manager):
                 continue
             try:
                 if isinstance(item, _Cue):
-                    await self._synthesize(reply, item.text, cue=True)
+                    await self._speak_cue(reply, item.text)
                 else:
                     await self._synthesize(reply, str(item))
             except asyncio.CancelledError:
@@ -201,7 +205,30 @@ class TTSManager(Manager):
                     session_id=self.session_id, code="tts_failed",
                     message="Speech synthesis failed for part of the reply.", source="tts"))
 
-    async def _synthesize(self, reply: _Reply, text: str, cue: bool = False) -> None:
+    async def _speak_cue(self, reply: _Reply, text: str) -> None:
+        """The cue as one chunk: synthesised and trimmed once, then reused."""
+        if text not in self._cue_audio:
+            model = self.model
+            if model is None:
+                return
+            pieces = await asyncio.to_thread(lambda: [
+                (np.asarray(pcm, dtype=np.int16), model.sample_rate)
+                for pcm in model.synthesize(text)])
+            rates = {rate for _, rate in pieces}
+            if len(rates) != 1:
+                return  # nothing said (or a voice switch mid-way): no cue this time
+            rate = rates.pop()
+            pcm = trim_silence(np.concatenate([p for p, _ in pieces]), rate)
+            self._cue_audio[text] = (self._apply_speed(pcm, rate), rate)
+        pcm, rate = self._cue_audio[text]
+        if reply.cancelled or pcm.size == 0:
+            return
+        await self.publish(TTSChunkReady(
+            session_id=self.session_id, turn_id=reply.turn_id, chunk_index=reply.chunks,
+            pcm=pcm, sample_rate=rate, text=text, speculative=reply.speculative, cue=True))
+        reply.chunks += 1
+
+    async def _synthesize(self, reply: _Reply, text: str) -> None:
         model = self.model
         if model is None:
             return
@@ -235,7 +262,7 @@ class TTSManager(Manager):
                 await self.publish(TTSChunkReady(
                     session_id=self.session_id, turn_id=reply.turn_id,
                     chunk_index=reply.chunks, pcm=pcm, sample_rate=rate, text=text,
-                    speculative=reply.speculative, cue=cue))
+                    speculative=reply.speculative))
                 reply.chunks += 1
         finally:
             await producer
@@ -259,6 +286,7 @@ class TTSManager(Manager):
                                              message=f"{what} not changed: {exc}",
                                              source="tts"))
             return False
+        self._cue_audio.clear()  # spoken in the old voice
         await self.publish(done)
         return True
 
@@ -282,6 +310,7 @@ class TTSManager(Manager):
             except (UnsupportedFeatureError, ValueError) as exc:
                 self.log.info("speed %.2f not applied to %s: %s", self.speed, model_type, exc)
                 self.speed, self._model_speed = 1.0, False
+        self._cue_audio.clear()
         await self.publish(ModelChanged(session_id=self.session_id, kind="tts",
                                         name=model_type))
 
