@@ -32,8 +32,10 @@ from browser import (
     console_problems,
     debug_state,
     fill_login,
+    server_with_user,
     write_mic_wav,
 )
+from paths import tone_config
 from server_process import ServerProcess
 
 PHONE = (390, 844)
@@ -323,3 +325,32 @@ async def test_spoken_turn_footer(server: str, chromium, tmp_path: Path) -> None
         assert console_errors(cdp) == [], console_errors(cdp)
     finally:
         await cdp.close()
+
+
+async def test_a_slow_models_hmm_is_heard_and_shown(chromium, silence: Path,
+                                                   tmp_path: Path) -> None:
+    """A model slow to begin: the reply opens with the thinking cue, which the page plays
+    (as audio of the turn) but does not write into the reply, and the footer says when
+    it came beside the end-to-end figure, which still adds up."""
+    config = tone_config(llm_agent={"type": "RuleAgent", "params": {
+        "first_token_delay_s": 1.2, "default_reply": "It is ten past nine."}})
+    config["service_config"]["thinking_cue"] = {"after_s": 0.1, "phrases": ["Hmm."]}
+    config_path = tmp_path / "slow.json"
+    config_path.write_text(json.dumps(config))
+    with server_with_user(tmp_path, config=config_path) as server:
+        cdp = await open_page(chromium(silence), server, DESKTOP)
+        try:
+            await sign_in(cdp)
+            await type_turn(cdp, "what time is it", 1)
+            debug = await debug_state(cdp)
+            assert debug["lastMetrics"]["cue_ms"] > 0, debug["lastMetrics"]
+            assert debug["chunksReceived"] >= 2  # the cue, then the words
+            assert "Hmm" not in debug["replies"][-1], debug["replies"]
+            shown = await footer(cdp)
+            assert "“hmm” after" in shown["text"], shown
+            assert "cue_ms" not in [p["key"] for p in shown["parts"]]
+            assert_adds_up(shown)
+            await screenshot(cdp, tmp_path / "desktop-thinking-cue.png")
+            assert console_errors(cdp) == [], console_errors(cdp)
+        finally:
+            await cdp.close()
