@@ -23,6 +23,7 @@ MAX_BARS = 30
 SAVED_KEY = "speculation_saved_ms"
 #: end of speech → the "Hmm." that opened a reply the language model was slow to begin
 CUE_KEY = "cue_ms"
+CUE_COLOR = "#4a3f00"
 
 
 def _ms(value: Any) -> float | None:
@@ -64,7 +65,7 @@ class LatencyChart(QWidget):
         self.setMinimumHeight(90)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setToolTip("Latency per turn: stacked stages; the dot is end of speech → "
-                        "first audio")
+                        "the reply's first words, the tick a “Hmm” heard before them")
 
     def sizeHint(self) -> QSize:
         return QSize(240, 120)
@@ -116,6 +117,11 @@ class LatencyChart(QWidget):
                 p.setBrush(QColor(color))
                 p.drawRect(QRectF(x, y - h, bar, h))
                 y -= h
+            cue = _ms(metrics.get(CUE_KEY))
+            if cue:  # the "Hmm." the user heard before the words: a tick across the bar
+                cy = area.bottom() - area.height() * cue / scale
+                p.setPen(QPen(QColor(CUE_COLOR), 2))
+                p.drawLine(QPointF(x - 2, cy), QPointF(x + bar + 2, cy))
             e2e = _ms(metrics.get("e2e_ms"))
             if e2e is not None:
                 ey = area.bottom() - area.height() * e2e / scale
@@ -153,7 +159,7 @@ class LatencyPanel(QWidget):
         self.values: dict[str, QLabel] = {}
         rows = [*STAGES, ("e2e_ms", "Total to the answer", "#2e9d5b"),
                 (SAVED_KEY, "Saved by preparing early", "#2aa3a3"),
-                (CUE_KEY, "“Hmm” while the model thinks", "#b0a16b")]
+                (CUE_KEY, "Heard “Hmm” after (slow model)", CUE_COLOR)]
         for row, (key, label, color) in enumerate(rows):
             swatch = QLabel(self)
             swatch.setFixedSize(10, 10)
