@@ -53,7 +53,8 @@ async def test_a_slow_reply_opens_with_the_cue(transport: Transport) -> None:
 
 
 async def test_a_quick_reply_has_no_cue(transport: Transport) -> None:
-    client = await transport.open_session(cue_xtalk(first_token_delay_s=0.0))
+    client = await transport.open_session(cue_xtalk(
+        first_token_delay_s=0.0, cue={"after_s": 0.6, "phrases": ["Hmm."]}))
     await client.say("what is the answer")
     final = await client.wait_for("finish_asr")
     await client.wait_for("tts_finished", turn_id=final.turn_id)
