@@ -333,6 +333,7 @@ class TTSManager(Manager):
         if await self._change("Speed", lambda m: self._give_speed(m, event.speed),
                               SpeedChanged(session_id=self.session_id, speed=event.speed)):
             self.speed = event.speed
+            self._cue_audio.clear()  # a cue made meanwhile had the old speed
 
     def _give_speed(self, model: TTS, speed: float) -> None:
         """Hand ``speed`` to the model, or leave it to the pipeline's speed controller."""
