@@ -56,8 +56,6 @@ WAKE_WORDS: dict[str, str] = {"hey_jarvis": "Hey Jarvis", "alexa": "Alexa",
 WAKE_WORD_MODEL = "OpenWakeWord"
 LISTENING_MODES = ("always", "wake_word", "push_to_talk")
 
-# TTS classes whose speaking rate is a constructor parameter (``length_scale``)
-_LENGTH_SCALE_TTS = {"PiperTTS"}
 _WHISPER_ASR = {"FasterWhisperASR"}
 _LLM_AGENTS = {"DefaultAgent"}
 
@@ -207,8 +205,8 @@ def _slot(config: dict[str, Any], slot: str) -> tuple[str | None, dict[str, Any]
 def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) -> dict[str, Any]:
     """A copy of ``config`` with the user's settings applied.
 
-    * ``voice`` → ``tts.params.voice``; ``speed`` → ``service_config.tts_speed`` (and the
-      Piper ``length_scale``, 1/speed);
+    * ``voice`` → ``tts.params.voice``; ``speed`` → ``service_config.tts_speed`` (the
+      engine gives it to whichever voice the session has);
     * ``asr_model`` → ``asr.params.model`` of a Whisper ASR;
     * ``llm`` (when a base URL or model is given) → ``llm_agent.params.model``;
     * ``system_prompt`` → ``service_config.system_prompt``;
@@ -226,12 +224,9 @@ def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) ->
         service_config = {}
         result["service_config"] = service_config
 
-    tts_type, tts_params = _slot(result, "tts")
-    if tts_params is not None:
-        if s["voice"]:
-            tts_params["voice"] = s["voice"]
-        if tts_type in _LENGTH_SCALE_TTS and abs(s["speed"] - 1.0) > 1e-6:
-            tts_params["length_scale"] = round(1.0 / s["speed"], 4)
+    _tts_type, tts_params = _slot(result, "tts")
+    if tts_params is not None and s["voice"]:
+        tts_params["voice"] = s["voice"]
     if abs(s["speed"] - 1.0) > 1e-6:
         service_config["tts_speed"] = s["speed"]
 

@@ -39,3 +39,22 @@ async def test_the_sessions_speed_carries_over_to_a_new_tts_model(transport):
     await client.wait_for("model_changed")
     model = xtalk.sessions[client.session_id].pipeline.get_tts_model()
     assert model.sample_rate == 16000 and model.speed == 1.25
+
+
+async def test_the_configured_speaking_rate_reaches_every_voice(transport):
+    """``service_config.tts_speed`` (the desktop app's speed setting) is the session's
+    rate from its start, for any voice; the prototype's model keeps its own."""
+    xtalk = build_xtalk(service={"tts_speed": 1.25})
+    client = await transport.open_session(xtalk)
+    changed = await client.wait_for("speed_changed")
+    assert changed.data["speed"] == 1.25
+    assert xtalk.sessions[client.session_id].pipeline.get_tts_model().speed == 1.25
+    assert xtalk.service_prototype.pipeline.get_tts_model().speed == 1.0
+
+
+async def test_a_bad_configured_speaking_rate_is_a_clear_error(transport):
+    client = await transport.open_session(build_xtalk(service={"tts_speed": 3.0}))
+    error = await client.wait_for("error")
+    assert error.data["code"] == "unsupported" and "Speed" in error.data["message"]
+    await client.say("hello")  # the session goes on at the voice's own rate
+    await client.wait_for("tts_finished")

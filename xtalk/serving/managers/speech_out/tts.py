@@ -3,7 +3,9 @@
 Consumes: GenerationRequested (a reply begins: speculative or not), SpeculationConfirmed,
 ReplyTextDelta, ReplyTextCompleted, SpeechSynthesisRequested, ThinkingCueRequested,
 GenerationCancelRequested, PlaybackStopped, VoiceChangeRequested, SpeedChangeRequested,
-EmotionChangeRequested, ModelChangeRequested (kind "tts"), SessionStopping.
+EmotionChangeRequested, ModelChangeRequested (kind "tts"), SessionStarted (the session's
+speaking rate, ``service_config.tts_speed``, is applied as a SpeedChangeRequested would
+be), SessionStopping.
 Emits: TTSChunkReady (PCM16 at the model's own ``sample_rate``), TTSReplyCompleted (once
 per reply that was not cancelled), VoiceChanged / SpeedChanged / EmotionChanged, and
 ErrorOccurred for requests the voice cannot honour (never silently ignored).
@@ -41,6 +43,7 @@ from xtalk.serving.events import (
     PlaybackStopped,
     ReplyTextCompleted,
     ReplyTextDelta,
+    SessionStarted,
     SessionStopping,
     SpeculationConfirmed,
     SpeechSynthesisRequested,
@@ -325,6 +328,13 @@ class TTSManager(Manager):
             "Emotion", lambda m: m.set_emotion(event.emotion_name, event.emotion_vector),
             EmotionChanged(session_id=self.session_id, name=event.emotion_name,
                            vector=event.emotion_vector))
+
+    @Manager.event_handler(SessionStarted)
+    async def on_session_started(self, event: SessionStarted) -> None:
+        speed = self.setting("tts_speed", 1.0)
+        if speed != 1.0:  # a bad value is refused like a client's (ErrorOccurred)
+            await self.on_speed(SpeedChangeRequested(session_id=self.session_id,
+                                                     speed=speed))
 
     @Manager.event_handler(SpeedChangeRequested)
     async def on_speed(self, event: SpeedChangeRequested) -> None:
