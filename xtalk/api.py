@@ -36,10 +36,10 @@ from xtalk.registry import (
     build_model,
     parse_entry,
 )
+from xtalk.serving.config_check import check_service_config
 from xtalk.serving.events import SessionStarted, TextEmbeddingRequested
 from xtalk.serving.limiter import SessionLimiter
 from xtalk.serving.load import LoadMonitor
-from xtalk.serving.managers.speech_out.thinking_cue import cue_settings
 from xtalk.serving.service import DefaultService, Service
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ class Xtalk:
         service_config = config.get("service_config") or {}
         if not isinstance(service_config, dict):
             raise ConfigError('"service_config" must be an object')
-        cue_settings(service_config.get("thinking_cue"))  # a malformed cue fails the build
+        check_service_config(service_config)  # a misspelt key fails here, not per session
         max_sessions = config.get("max_connections")
         if max_sessions is not None and (not isinstance(max_sessions, int)
                                          or isinstance(max_sessions, bool) or max_sessions < 1):

@@ -128,6 +128,31 @@ def test_service_config_must_be_an_object() -> None:
         Xtalk.from_config(base_config(service_config=["x"]))
 
 
+@pytest.mark.parametrize(("section", "message"), [
+    ({"vad": {"min_silense_s": 0.3}}, r"service_config\.vad: unknown min_silense_s"),
+    ({"vad": {"min_silence_s": "0.3"}}, r"service_config\.vad\.min_silence_s must be a number"),
+    ({"asr": []}, r"service_config\.asr must be an object"),
+    ({"asr": {"speculative_final": 1}}, r"speculative_final must be true or false"),
+    ({"turn": {"continuation_s": True}}, r"turn\.continuation_s must be a number"),
+    ({"turn": {"contination_s": 1.0}}, r"service_config\.turn: unknown contination_s"),
+    ({"wake_word": {"follow_up_s": None}}, r"wake_word\.follow_up_s must be a number"),
+])
+def test_a_misspelt_or_mistyped_session_setting_fails_the_build(section: dict[str, Any],
+                                                               message: str) -> None:
+    """Read only when a session starts, these would otherwise fail every session."""
+    with pytest.raises(ConfigError, match=message):
+        Xtalk.from_config(base_config(service_config=section))
+
+
+def test_the_default_session_settings_pass_the_check() -> None:
+    default = json.loads((Path(__file__).parents[2] / "resources" / "default_config.json")
+                         .read_text())
+    sections = {k: default["service_config"][k] for k in ("vad", "asr", "thinking_cue")}
+    sections["vad"] = {**sections["vad"], "neg_threshold": None}
+    sections["turn"] = {"speculative_replies": False, "continuation_s": 0}
+    Xtalk.from_config(base_config(service_config=sections))
+
+
 def test_unknown_type_names_slot_type_and_every_place_searched() -> None:
     Xtalk.register_model_search_spec(slot="tts", spec=str(FIRST_TTS), prepend=False)
     Xtalk.register_model_search_spec(slot="tts", spec="no_such_pkg.voices:registry")

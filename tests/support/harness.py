@@ -320,9 +320,11 @@ class Client:
         await asyncio.sleep(seconds)
 
     # ---------------------------------------------------------------- reply audio
-    def reply_pcm(self, turn_id: int) -> np.ndarray:
-        """Reply audio of ``turn_id`` as received (PCM16 at the wire rate)."""
-        chunks = [m.pcm for m in self.of("audio", turn_id=turn_id) if m.pcm is not None]
+    def reply_pcm(self, turn_id: int, words_only: bool = False) -> np.ndarray:
+        """Reply audio of ``turn_id`` as received (PCM16 at the wire rate); ``words_only``:
+        without a thinking cue ("Hmm.") that opened it."""
+        chunks = [m.pcm for m in self.of("audio", turn_id=turn_id) if m.pcm is not None
+                  and not (words_only and m.data.get("cue"))]
         return np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
 
     def reply_text_heard(self, turn_id: int) -> str:
