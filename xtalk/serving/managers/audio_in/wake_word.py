@@ -19,6 +19,7 @@ no wake phrase), also a reply to typed text. Time is the audio's own clock.
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
@@ -41,6 +42,14 @@ from xtalk.serving.events import (
 from xtalk.serving.interfaces import Manager
 
 FOLLOW_UP_S = 8.0
+
+
+@dataclass
+class WakeWordSettings:
+    """``service_config["wake_word"]``: after a reply, speech within ``follow_up_s`` of
+    input audio without speech needs no wake phrase."""
+
+    follow_up_s: float = FOLLOW_UP_S
 
 
 class Gate(Enum):
@@ -67,9 +76,8 @@ class WakeWordManager(Manager):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        section = dict(self.setting("wake_word", {}))
-        self.follow_up_samples = round(float(section.get("follow_up_s", FOLLOW_UP_S))
-                                       * INPUT_SAMPLE_RATE)
+        settings = WakeWordSettings(**self.setting("wake_word", {}))
+        self.follow_up_samples = round(float(settings.follow_up_s) * INPUT_SAMPLE_RATE)
         self.gate = Gate.WAITING
         self._idle = 0  # samples of open gate with nobody speaking and no reply
         self._speaking = False
@@ -144,4 +152,4 @@ class WakeWordManager(Manager):
         self._idle = 0
 
 
-__all__ = ["FOLLOW_UP_S", "Gate", "WakeWordManager"]
+__all__ = ["FOLLOW_UP_S", "Gate", "WakeWordManager", "WakeWordSettings"]

@@ -64,14 +64,15 @@ class LibraryManager(StoreBoundManager):
                 self._prepare(), name=f"xtalk-library-vectors-{self.session_id}")
 
     async def _prepare(self) -> None:
-        """With a library to search: load the embeddings model (its first call loads it),
-        then fill missing vectors."""
+        """With a library to search: load the embeddings model (its ``load``, else a first
+        query loads it), then fill missing vectors."""
         model = self.pipeline.get_embeddings_model()
         if model is None or self.store is None \
                 or not await asyncio.to_thread(self.store.documents.has_chunks, self.owner):
             return
+        load = getattr(model, "load", None) or (lambda: model.embed_query("warm up"))
         try:
-            await asyncio.to_thread(model.embed_query, "warm up")
+            await asyncio.to_thread(load)
         except Exception:
             self.log.exception("the embeddings model does not work; documents are found "
                                "by their words only")

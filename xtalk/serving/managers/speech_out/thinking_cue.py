@@ -71,13 +71,15 @@ class ThinkingCueManager(Manager):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.settings = cue_settings(self.config.get("thinking_cue"))
-        self._due: dict[int, asyncio.Task[None]] = {}  # turn → its cue timer
+        self._due: tuple[int, asyncio.Task[None]] | None = None  # the accepted turn's timer
         self._texted: set[int] = set()  # turns whose reply text has begun
         self._last: str | None = None
 
     def _drop(self, turn_id: int | None) -> None:
-        for turn in [t for t in self._due if turn_id is None or t == turn_id]:
-            self._due.pop(turn).cancel()
+        """Cancel the cue timer (of ``turn_id`` only, unless None)."""
+        if self._due is not None and turn_id in (None, self._due[0]):
+            self._due[1].cancel()
+            self._due = None
 
     @Manager.event_handler(GenerationRequested, priority=5, enabled_if=_enabled)
     def on_generation(self, event: GenerationRequested) -> None:
@@ -87,26 +89,25 @@ class ThinkingCueManager(Manager):
     def on_text(self, event: ReplyTextDelta) -> None:
         self._texted.add(event.turn_id)
         self._drop(event.turn_id)
-        if len(self._texted) > 16:
-            self._texted = set(sorted(self._texted)[-8:])
 
     @Manager.event_handler(UserTurnAccepted, priority=5, enabled_if=_enabled)
     def on_accepted(self, event: UserTurnAccepted) -> None:
-        if self.settings is None:
-            return
-        self._drop(None)  # text already heard may still be a discarded speculation's
-        after_s = self.settings[0]
-        self._due[event.turn_id] = asyncio.get_running_loop().create_task(
-            self._cue_after(event.turn_id, after_s),
+        # Text already heard may still be a discarded speculation's: the timer decides.
+        self._drop(None)
+        self._texted = {t for t in self._texted if t >= event.turn_id}  # older are done
+        after_s, phrases = self.settings  # type: ignore[misc]  # enabled: not None
+        task = asyncio.get_running_loop().create_task(
+            self._cue_after(event.turn_id, after_s, phrases),
             name=f"xtalk-cue-{self.session_id}-{event.turn_id}")
+        self._due = (event.turn_id, task)
 
-    async def _cue_after(self, turn_id: int, after_s: float) -> None:
+    async def _cue_after(self, turn_id: int, after_s: float, phrases: tuple[str, ...]
+                         ) -> None:
         await asyncio.sleep(after_s)
-        if self._due.get(turn_id) is not asyncio.current_task() \
-                or turn_id in self._texted or self.settings is None:
+        self._due = None
+        if turn_id in self._texted:
             return
-        del self._due[turn_id]
-        choices = [p for p in self.settings[1] if p != self._last] or list(self.settings[1])
+        choices = [p for p in phrases if p != self._last] or list(phrases)
         self._last = random.choice(choices)
         self.log.debug("no reply text %.2f s after turn %s: cue %r",
                        after_s, turn_id, self._last)

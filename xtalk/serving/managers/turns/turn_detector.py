@@ -48,6 +48,7 @@ from xtalk.serving.events import (
     UserTurnStarted,
 )
 from xtalk.serving.interfaces import Manager
+from xtalk.serving.managers.turns.settings import TurnSettings
 
 SAMPLE_RATE = 16000
 AUDIO_WINDOW_S = 8.0
@@ -55,7 +56,6 @@ AUDIO_WINDOW_S = 8.0
 #: comes): models like Smart Turn are trained on the turn plus ~0.2 s of silence, and
 #: rate a turn "finished" more readily the more silence follows it.
 VOICE_PAUSE_S = 0.2
-TRANSCRIPT_WAIT_S = 1.0
 #: After an onset of speech that came to nothing, a wait ends no sooner than this: a soft
 #: word start (noise suppression, a quiet voice) often scores speech for a frame, less for
 #: a few, then clearly.
@@ -104,7 +104,7 @@ class TurnDetectorManager(Manager):
         super().__init__(*args, **kwargs)
         self.silence_s = float(dict(self.setting("vad", {})).get("min_silence_s", 0.4))
         self.transcript_wait_s = float(
-            dict(self.setting("turn", {})).get("transcript_wait_s", TRANSCRIPT_WAIT_S))
+            TurnSettings(**self.setting("turn", {})).transcript_wait_s)
         asr_settings = dict(self.setting("asr", {}))
         self._speculated_finals = self.pipeline_has_asr() and \
             bool(asr_settings.get("speculative_final", True))

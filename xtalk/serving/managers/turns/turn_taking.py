@@ -77,6 +77,7 @@ from xtalk.serving.events import (
     UtteranceRejected,
 )
 from xtalk.serving.interfaces import Manager
+from xtalk.serving.managers.turns.settings import TurnSettings
 from xtalk.text.backchannels import (
     is_backchannel,
     is_reaction,
@@ -91,9 +92,6 @@ NO_AUDIO_SLACK_S = 1.0
 #: How long (wall time) an end held for a pending onset waits when no audio comes to
 #: confirm or dismiss that onset (the client stopped sending).
 DEFERRED_END_SLACK_S = 2.0
-#: Speech starting this soon after a turn's end, while its reply has only begun, may
-#: continue that turn (a hesitation the turn detector took for the end).
-CONTINUATION_S = 1.5
 
 
 @dataclass
@@ -146,10 +144,9 @@ class TurnTakingManager(Manager):
         super().__init__(*args, **kwargs)
         self.state = TurnState()
         self._end_timer: asyncio.TimerHandle | None = None
-        turn = dict(self.setting("turn", {}))
-        self.speculate = bool(turn.get("speculative_replies", True))
-        self.continuation_samples = int(float(turn.get("continuation_s", CONTINUATION_S))
-                                        * SAMPLE_RATE)
+        turn = TurnSettings(**self.setting("turn", {}))
+        self.speculate = bool(turn.speculative_replies)
+        self.continuation_samples = int(float(turn.continuation_s) * SAMPLE_RATE)
 
     # ---------------------------------------------------------------- speech activity
     @Manager.event_handler(SpeechOnsetDetected, priority=50)
