@@ -1,7 +1,7 @@
 """Checks of a ``service_config`` at build time: a misspelt or mistyped key of a section
 that the managers read only when a session starts fails the build with a ConfigError that
 names it, instead of failing every session. The sections' keys and types are those of the
-settings dataclasses the managers read them into."""
+settings dataclasses the managers read them into (``session_settings``)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,8 @@ from dataclasses import fields
 from typing import Any
 
 from xtalk.registry import ConfigError
-from xtalk.serving.managers.audio_in.vad_segmenter import VADSettings
-from xtalk.serving.managers.audio_in.wake_word import WakeWordSettings
-from xtalk.serving.managers.recognition.asr import ASRSettings
 from xtalk.serving.managers.speech_out.thinking_cue import cue_settings
-from xtalk.serving.managers.turns.settings import TurnSettings
-
-SECTIONS: dict[str, type] = {"vad": VADSettings, "asr": ASRSettings, "turn": TurnSettings,
-                             "wake_word": WakeWordSettings}
+from xtalk.serving.session_settings import SECTIONS
 
 
 def _check_value(where: str, annotation: str, value: Any) -> None:

@@ -22,7 +22,8 @@ from xtalk.models.interfaces import VAD
 from xtalk.models.vad import silero
 from xtalk.models.vad.silero import CONTEXT_SAMPLES, FRAME_SAMPLES, SileroVAD
 from xtalk.registry import build_model
-from xtalk.serving.managers.audio_in.vad_segmenter import SpeechSegmenter, VADSettings
+from xtalk.serving.managers.audio_in.vad_segmenter import SpeechSegmenter
+from xtalk.serving.session_settings import VADSettings
 
 sf = pytest.importorskip("soundfile")
 soxr = pytest.importorskip("soxr")

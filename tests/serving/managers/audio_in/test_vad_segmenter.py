@@ -1,4 +1,5 @@
-from xtalk.serving.managers.audio_in.vad_segmenter import SpeechSegmenter, VADSettings
+from xtalk.serving.managers.audio_in.vad_segmenter import SpeechSegmenter
+from xtalk.serving.session_settings import VADSettings
 
 FRAME = 512
 

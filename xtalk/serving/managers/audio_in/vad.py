@@ -48,8 +48,9 @@ from xtalk.serving.events import (
     WakeWordDetected,
 )
 from xtalk.serving.interfaces import Manager
-from xtalk.serving.managers.audio_in.vad_segmenter import SpeechSegmenter, VADSettings
+from xtalk.serving.managers.audio_in.vad_segmenter import SpeechSegmenter
 from xtalk.serving.model_calls import ModelCaller
+from xtalk.serving.session_settings import VADSettings
 
 CLIENT_PRE_ROLL_S = 0.3
 LEVEL_EVERY_FRAMES = 3

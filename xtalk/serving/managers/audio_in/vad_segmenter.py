@@ -5,45 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
-
-@dataclass
-class VADSettings:
-    """Thresholds and durations of the speech segmenter.
-
-    Attributes:
-        threshold: Probability at or above which a frame counts as speech.
-        neg_threshold: Probability below which a frame counts as silence (hysteresis);
-            defaults to ``threshold - 0.15``.
-        min_speech_s: Speech needed before a start is declared (filters clicks).
-        min_silence_s: Silence needed after speech before an end is declared.
-        pre_roll_s: Audio kept before the detected start (the start of a word is quiet).
-        onset_memory_s: A start this soon after a dismissed onset begins at that onset,
-            with ``onset_pre_roll_s`` before it: the dismissed frames were the start of a
-            word that scored low (a soft voice, or one that echo cancellation and noise
-            suppression held down while the reply played), and its beginning lies
-            further back than a clear word's.
-        lead_in_threshold: A start also takes in the frames just before it that scored at
-            least this (a soft word that never reached ``threshold``: a browser's echo
-            cancellation holds a voice that starts over the reply down to 0.3 – 0.45)…
-        lead_in_gap_s: …when no gap between them is longer than this…
-        lead_in_max_s: …up to this far back.
-    """
-
-    threshold: float = 0.5
-    neg_threshold: float | None = None
-    min_speech_s: float = 0.064
-    min_silence_s: float = 0.4
-    pre_roll_s: float = 0.2
-    onset_memory_s: float = 1.0
-    onset_pre_roll_s: float = 0.5
-    lead_in_threshold: float = 0.3
-    lead_in_gap_s: float = 0.3
-    lead_in_max_s: float = 1.0
-
-    @property
-    def silence_threshold(self) -> float:
-        return self.neg_threshold if self.neg_threshold is not None else \
-            max(0.0, self.threshold - 0.15)
+from xtalk.serving.session_settings import VADSettings
 
 
 @dataclass

@@ -19,7 +19,6 @@ no wake phrase), also a reply to typed text. Time is the audio's own clock.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
@@ -40,16 +39,7 @@ from xtalk.serving.events import (
     WakeWordDetected,
 )
 from xtalk.serving.interfaces import Manager
-
-FOLLOW_UP_S = 8.0
-
-
-@dataclass
-class WakeWordSettings:
-    """``service_config["wake_word"]``: after a reply, speech within ``follow_up_s`` of
-    input audio without speech needs no wake phrase."""
-
-    follow_up_s: float = FOLLOW_UP_S
+from xtalk.serving.session_settings import WakeWordSettings
 
 
 class Gate(Enum):
@@ -152,4 +142,4 @@ class WakeWordManager(Manager):
         self._idle = 0
 
 
-__all__ = ["FOLLOW_UP_S", "Gate", "WakeWordManager", "WakeWordSettings"]
+__all__ = ["Gate", "WakeWordManager"]

@@ -55,6 +55,7 @@ from xtalk.serving.events import (
 from xtalk.serving.interfaces import Manager
 from xtalk.serving.managers.recognition.utterance_validation import validate_utterance
 from xtalk.serving.model_calls import ModelCaller
+from xtalk.serving.session_settings import ASRSettings
 
 SAMPLE_RATE = 16000
 #: Audio kept between turns: a turn starts up to this far back (pre-roll, client VAD).
@@ -63,15 +64,6 @@ IDLE_KEEP_SAMPLES = 3 * 16000
 KEPT_FINALS = 4
 
 
-@dataclass
-class ASRSettings:
-    partial_interval_s: float = 0.5
-    min_partial_audio_s: float = 0.3
-    end_padding_s: float = 0.15
-    max_utterance_s: float = 30.0
-    min_confidence: float = 0.0
-    speculative_final: bool = True
-    commit_after_s: float = 10.0
 
 
 class _Superseded(Exception):

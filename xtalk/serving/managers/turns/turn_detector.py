@@ -48,7 +48,7 @@ from xtalk.serving.events import (
     UserTurnStarted,
 )
 from xtalk.serving.interfaces import Manager
-from xtalk.serving.managers.turns.settings import TurnSettings
+from xtalk.serving.session_settings import ASRSettings, TurnSettings, VADSettings
 
 SAMPLE_RATE = 16000
 AUDIO_WINDOW_S = 8.0
@@ -102,12 +102,11 @@ class TurnDetectorManager(Manager):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.silence_s = float(dict(self.setting("vad", {})).get("min_silence_s", 0.4))
+        self.silence_s = float(VADSettings(**self.setting("vad", {})).min_silence_s)
         self.transcript_wait_s = float(
             TurnSettings(**self.setting("turn", {})).transcript_wait_s)
-        asr_settings = dict(self.setting("asr", {}))
         self._speculated_finals = self.pipeline_has_asr() and \
-            bool(asr_settings.get("speculative_final", True))
+            bool(ASRSettings(**self.setting("asr", {})).speculative_final)
         self.history = AudioHistory(max_seconds=AUDIO_WINDOW_S + 2.0)
         self._turn_start: tuple[int, int] | None = None
         self._check: _Check | None = None

@@ -77,7 +77,7 @@ from xtalk.serving.events import (
     UtteranceRejected,
 )
 from xtalk.serving.interfaces import Manager
-from xtalk.serving.managers.turns.settings import TurnSettings
+from xtalk.serving.session_settings import TurnSettings
 from xtalk.text.backchannels import (
     is_backchannel,
     is_reaction,
