@@ -68,6 +68,62 @@ COMPLETE = [
     "Tell me something interesting about octopuses.",
 ]
 
+#: A second set, written (stop 28) after the detector's rules had been tuned on the first and
+#: never used to choose one: ``turn_signals.py`` reports the two apart.
+HESITANT_HELD_OUT = [
+    "Can you wake me up at | seven tomorrow?",
+    "What is the population of | Canada?",
+    "Send a message to | my brother saying hello.",
+    "How long should I bake | a potato in the oven?",
+    "I would like to order a pizza with | mushrooms and olives.",
+    "Tell me a story about | a dragon and a knight.",
+    "What time does the | train to London leave?",
+    "Put milk and bread on | my shopping list.",
+    "Who painted the | Mona Lisa?",
+    "Please turn up the volume | a little bit.",
+    "Can you find a restaurant near | the station?",
+    "How much does it cost to | fly to Madrid?",
+    "Remind me to call the dentist on | Friday morning.",
+    "What did the stock market do | today?",
+    "Show me the photos from | last summer.",
+    "Is there a pharmacy open | near here tonight?",
+    "Write down that I need to | renew my passport.",
+    "What is the difference between a | crocodile and an alligator?",
+    "Book a meeting with | Anna on Tuesday.",
+    "How do you spell | necessary?",
+    "Start a timer for | fifteen minutes.",
+    "Which is bigger, the | moon or Mercury?",
+    "Tell me the score of | the last Arsenal game.",
+    "Could you give me directions to | the nearest hospital?",
+]
+
+COMPLETE_HELD_OUT = [
+    "What is the weather like today?",
+    "Turn off the bedroom lights.",
+    "How tall is Mount Everest?",
+    "Tell me a fun fact.",
+    "What is the capital of Canada?",
+    "Set an alarm for seven thirty.",
+    "Who invented the telephone?",
+    "Will it snow tomorrow?",
+    "Play my workout playlist.",
+    "How do you say thank you in French?",
+    "What should I read next?",
+    "Remind me to take my medicine at nine.",
+    "Which ocean is the deepest?",
+    "How many minutes are in a day?",
+    "Good night!",
+    "When did the Berlin Wall fall?",
+    "Can you suggest a quick lunch?",
+    "How many grams are in a kilogram?",
+    "Why do cats purr?",
+    "Add coffee to my shopping list.",
+    "That sounds great, thanks.",
+    "What is twelve times twelve?",
+    "Cancel.",
+    "Tell me something about whales.",
+]
+
 PAUSES_S = [0.5, 0.7, 0.9, 1.2]
 
 
@@ -108,4 +164,5 @@ def build(voices: list[Voice], n_hesitant: int = 24, n_complete: int = 24
     return hes, complete
 
 
-__all__ = ["COMPLETE", "HESITANT", "PAUSES_S", "Request", "build", "hesitant"]
+__all__ = ["COMPLETE", "COMPLETE_HELD_OUT", "HESITANT", "HESITANT_HELD_OUT", "PAUSES_S",
+           "Request", "build", "hesitant"]
