@@ -45,6 +45,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "wake_word": None,             # a built-in openWakeWord model (WAKE_WORDS); None: none
     "noise_suppression": False,    # RNNoise after the echo canceller
     "thinking_cue": True,          # "Hmm." when the language model is slow to begin
+    "patient": False,              # wait longer at pauses (fewer interruptions, slower)
     "push_to_talk_shortcut": "Space",
     "global_push_to_talk": "",     # a key held in any window (X11), e.g. "F9"; "": off
 }
@@ -58,6 +59,7 @@ LISTENING_MODES = ("always", "wake_word", "push_to_talk")
 
 _WHISPER_ASR = {"FasterWhisperASR"}
 _LLM_AGENTS = {"DefaultAgent"}
+_PATIENT_DETECTORS = {"SmartTurnDetector"}
 
 
 def config_dir() -> Path:
@@ -100,7 +102,7 @@ def normalize(settings: Mapping[str, Any] | None) -> dict[str, Any]:
         else:
             result[key] = copy.deepcopy(value)
     result["speed"] = _clean_speed(result.get("speed"))
-    for key in ("lan_enabled", "hands_free", "noise_suppression", "thinking_cue"):
+    for key in ("lan_enabled", "hands_free", "noise_suppression", "thinking_cue", "patient"):
         result[key] = bool(result.get(key))
     for key in ("input_device", "output_device", "voice", "asr_model"):
         value = result.get(key)
@@ -213,7 +215,8 @@ def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) ->
     * listening mode "wake word" → the ``wake_word`` slot (openWakeWord's model);
     * ``noise_suppression`` → ``speech_enhancer``: the echo canceller, then RNNoise (when
       the configuration names no enhancer of its own);
-    * ``thinking_cue`` off → ``service_config.thinking_cue`` false (on keeps the config's).
+    * ``thinking_cue`` off → ``service_config.thinking_cue`` false (on keeps the config's);
+    * ``patient`` → ``turn_detector.params.patience`` "patient" (a Smart Turn detector).
 
     Empty settings leave the config's values alone.
     """
@@ -249,6 +252,9 @@ def merge_into_config(config: Mapping[str, Any], settings: Mapping[str, Any]) ->
         service_config["system_prompt"] = s["system_prompt"].strip()
     if not s["thinking_cue"]:
         service_config["thinking_cue"] = False
+    turn_type, turn_params = _slot(result, "turn_detector")
+    if s["patient"] and turn_params is not None and turn_type in _PATIENT_DETECTORS:
+        turn_params["patience"] = "patient"
     if s["noise_suppression"] and result.get("speech_enhancer") is None:
         result["speech_enhancer"] = {"type": "EnhancerChain",
                                      "params": {"stages": ["EchoGate", "RNNoise"]}}

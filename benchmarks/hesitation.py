@@ -31,7 +31,7 @@ Configurations: ``smart`` = resources/default_config.json (SmartTurnDetector, VA
 0.2 s); ``text`` = the previous default (TextEndpointPolicy with 0.7 s extra wait, VAD
 silence 0.35 s); ``smart-1.0`` = the default with a 1.0 s maximum wait instead of 1.6 s;
 ``smart-no-word`` = the default without the recogniser's certainty of the last word (no
-unsure-word rule, no sure-question rule). Each
+unsure-word rule, no sure-question rule); ``patient`` = the detector's "patient" rules. Each
 verdict is printed with the text judged, that certainty and Smart Turn's probability.
 """
 
@@ -81,6 +81,10 @@ CONFIGS = {
                                     "params": {"threshold": 0.6, "max_silence_s": 1.6,
                                                "unsure_word_probability": 0.3}},
                   "min_silence_s": 0.2},
+    # the patient rules (fewer hesitations taken for the end, slower finished requests)
+    "patient": {"turn_detector": {"type": "SmartTurnDetector",
+                                  "params": {"patience": "patient"}},
+                "min_silence_s": 0.2},
     # the default detector without the recogniser's certainty of the last word
     "smart-no-word": {"turn_detector": {"type": "SmartTurnDetector",
                                         "params": {"unsure_word_probability": 0.0,

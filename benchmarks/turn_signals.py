@@ -11,8 +11,9 @@ Piper at three speeds and two pitches, four espeak-ng voices), cut 0.2 s into it
 (hesitant requests: the pause inside; complete ones: the end, digital silence after), and
 the signals the default turn detector decides on at that moment are recorded: the default
 recogniser's final transcript with its certainty of the last word, and Smart Turn's
-probability that the speaker has finished. Then ``SmartTurnDetector.decide`` is replayed
-over a grid of its parameters (the signals do not depend on them):
+probability that the speaker has finished. Then the detector's rules (``TurnRules``: the
+"quick" default, "patient", and a grid of their parameters) are replayed; the signals do
+not depend on them:
 
 * **taken early**: hesitant requests the rule ends at the first pause (the real-time
   benchmark ``hesitation.py`` counts these as cut off);
@@ -28,7 +29,6 @@ its own is printed as an AUC (0.5 = chance, 1 = perfect).
 from __future__ import annotations
 
 import argparse
-import inspect
 import itertools
 import json
 import sys
@@ -53,6 +53,7 @@ from speech_clips import SR, default_voices  # noqa: E402
 
 from xtalk.models.asr.faster_whisper import FasterWhisperASR  # noqa: E402
 from xtalk.models.turn.smart_turn import SmartTurnDetector  # noqa: E402
+from xtalk.models.turn.turn_rules import PATIENCE, TurnRules  # noqa: E402
 
 PAUSE_HEARD_S = 0.2  # the default VAD silence: where the detector first decides
 SETS = {"benchmark": (HESITANT, COMPLETE), "held-out": (HESITANT_HELD_OUT, COMPLETE_HELD_OUT)}
@@ -103,26 +104,18 @@ def _signals(asr: FasterWhisperASR, detector: SmartTurnDetector, name: str,
                    detector.probability(clip))
 
 
-class _Replay(SmartTurnDetector):
-    """The detector's rules without its model (the voice probability is recorded)."""
-
-    def __init__(self, **params: float) -> None:  # no model to load: set the attributes
-        for name, parameter in inspect.signature(SmartTurnDetector).parameters.items():
-            setattr(self, name, params.get(name, parameter.default))
-
-    def ends(self, s: Signals) -> bool:
-        verdict = self.decide(s.heard, PAUSE_HEARD_S, np.ones(1, dtype=np.int16),
-                              last_word_probability=s.last_word_probability,
-                              voice_probability=s.voice_probability)
-        return verdict.is_end
+def ends(rules: TurnRules, s: Signals) -> bool:
+    """Whether ``rules`` end the turn at this pause."""
+    return rules.decide(s.heard, PAUSE_HEARD_S, s.voice_probability,
+                        s.last_word_probability).is_end
 
 
-def rates(rule: _Replay, signals: list[Signals]) -> tuple[float, float]:
+def rates(rules: TurnRules, signals: list[Signals]) -> tuple[float, float]:
     """(share of hesitant requests taken early, share of complete requests held)."""
     hes = [s for s in signals if s.hesitant]
     comp = [s for s in signals if not s.hesitant]
-    early = sum(rule.ends(s) for s in hes) / max(1, len(hes))
-    held = sum(not rule.ends(s) for s in comp) / max(1, len(comp))
+    early = sum(ends(rules, s) for s in hes) / max(1, len(hes))
+    held = sum(not ends(rules, s) for s in comp) / max(1, len(comp))
     return early, held
 
 
@@ -138,16 +131,17 @@ def auc(signals: list[Signals]) -> float:
 
 
 def report(signals: list[Signals], show: bool) -> None:
-    default = _Replay()
     for name in SETS:
         part = [s for s in signals if s.set == name]
-        early, held = rates(default, part)
         print(f"\n{name} set ({sum(s.hesitant for s in part)} hesitant, "
-              f"{sum(not s.hesitant for s in part)} complete): default rules take "
-              f"{early:.0%} early and hold {held:.0%}; Smart Turn alone AUC {auc(part):.2f}")
+              f"{sum(not s.hesitant for s in part)} complete): Smart Turn alone AUC "
+              f"{auc(part):.2f}")
+        for patience, rules in PATIENCE.items():
+            early, held = rates(rules, part)
+            print(f"    {patience!r} rules take {early:.1%} early and hold {held:.1%}")
         if show:
             for s in part:
-                if s.hesitant == default.ends(s):
+                if s.hesitant == ends(PATIENCE["quick"], s):
                     word = "-" if s.last_word_probability is None \
                         else f"{s.last_word_probability:.2f}"
                     print(f"    {'EARLY' if s.hesitant else 'HELD '} {s.voice:22s} "
@@ -156,9 +150,9 @@ def report(signals: list[Signals], show: bool) -> None:
           "-> taken early / held")
     rows = []
     for threshold, unsure, question in GRID:
-        rule = _Replay(threshold=threshold, unpunctuated_threshold=max(0.8, threshold),
-                       unsure_word_probability=unsure, sure_question_probability=question)
-        rows.append((threshold, unsure, question, *rates(rule, signals)))
+        rules = TurnRules(threshold=threshold, unpunctuated_threshold=max(0.8, threshold),
+                          unsure_word_probability=unsure, sure_question_probability=question)
+        rows.append((threshold, unsure, question, *rates(rules, signals)))
     frontier = []
     for row in sorted(rows, key=lambda r: (r[3], r[4])):
         if not frontier or row[4] < frontier[-1][4]:

@@ -61,7 +61,8 @@ logger = logging.getLogger(__name__)
 STAGE_NAMES = {"asr": "speech recognition", "vad": "voice detection",
                "turn_detector": "turn detection", "tts": "voice",
                "agent": "language model", "ready": "ready"}
-ENGINE_KEYS = ("voice", "speed", "asr_model", "llm", "system_prompt", "noise_suppression")
+ENGINE_KEYS = ("voice", "speed", "asr_model", "llm", "system_prompt", "noise_suppression",
+               "thinking_cue", "patient")
 METER_INTERVAL_MS = 50
 SIDEBAR_REFRESH_MS = 400
 

@@ -148,6 +148,12 @@ class SettingsDialog(QDialog):
             self.noise_check.setEnabled(False)
             self.noise_check.setToolTip("Needs the optional package: pip install 'xtalk[noise]'")
         form.addRow(self.noise_check)
+        self.patient_check = QCheckBox("Give me time to finish (I pause while I speak)", page)
+        self.patient_check.setChecked(self._settings["patient"])
+        self.patient_check.setToolTip(
+            "Waits through pauses inside a request far more often, but answers many "
+            "finished requests only after 1.6 s of silence instead of at once")
+        form.addRow(self.patient_check)
         self.shortcut_edit = QLineEdit(self._settings["push_to_talk_shortcut"], page)
         self.shortcut_edit.setPlaceholderText("e.g. Space, F9, Ctrl+Space")
         form.addRow("Push-to-talk key", self.shortcut_edit)
@@ -337,6 +343,7 @@ class SettingsDialog(QDialog):
         result.update(with_listening_mode(result, self.listening_combo.currentData(),
                                           self.wake_combo.currentData()))
         result["noise_suppression"] = self.noise_check.isChecked()
+        result["patient"] = self.patient_check.isChecked()
         result["push_to_talk_shortcut"] = self.shortcut_edit.text().strip()
         result["global_push_to_talk"] = self.global_edit.text().strip()
         voice = self.voice_combo.currentText().strip()

@@ -23,7 +23,7 @@ from app.audio.devices import (
     list_devices,
     output_devices,
 )
-from app.settings import load_settings, save_settings, settings_path
+from app.settings import load_settings, merge_into_config, save_settings, settings_path
 
 
 def save_button(dialog):
@@ -82,6 +82,32 @@ def test_settings_persist_and_restart_the_engine(make_window, qtbot, config_dir)
     dialog.reject()
     qtbot.wait(100)
     assert load_settings()["speed"] == 1.25
+
+
+def test_each_engine_option_alone_restarts_the_engine(make_window, qtbot, config_dir
+                                                       ) -> None:
+    """"Give me time to finish" makes the Smart Turn detector patient (a text policy is
+    left alone), and it, like the thinking cue, applies the moment it is saved."""
+    smart = {"type": "SmartTurnDetector", "params": {"patience": "quick", "max_silence_s": 1.6}}
+    text = {"type": "TextEndpointPolicy", "params": {}}
+    assert merge_into_config({"turn_detector": smart}, {})["turn_detector"] == smart
+    assert merge_into_config({"turn_detector": smart}, {"patient": True})["turn_detector"] \
+        == {"type": "SmartTurnDetector", "params": {"patience": "patient", "max_silence_s": 1.6}}
+    assert merge_into_config({"turn_detector": text}, {"patient": True})["turn_detector"] == text
+    window = make_window(tone_config(turn_detector=smart))
+    for check, key, saved in (("patient_check", "patient", True),
+                              ("cue_check", "thinking_cue", False)):
+        engine = window.engine
+        dialog = window.open_settings()
+        box = getattr(dialog, check)
+        box.setChecked(not box.isChecked())
+        qtbot.mouseClick(save_button(dialog), Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda e=engine: window.engine is not None and window.engine is not e
+                        and window.status.state == "listening", timeout=30000)
+        assert load_settings()[key] is saved
+    config = window.engine.config
+    assert config["turn_detector"]["params"]["patience"] == "patient"
+    assert config["service_config"]["thinking_cue"] is False
 
 
 def test_test_connection_reports_success_and_failure(make_window, qtbot, llm_server) -> None:

@@ -4,6 +4,7 @@ speech synthesised by the bundled Piper voice."""
 from __future__ import annotations
 
 import functools
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from xtalk.models.turn.smart_turn import (
     default_model_path,
     log_mel_features,
 )
+from xtalk.models.turn.turn_rules import PATIENCE
 from xtalk.models.vad.silero import default_model_path as silero_path
 from xtalk.registry import build_model
 
@@ -45,7 +47,10 @@ def test_the_model_ships_with_pipecat_and_loads_from_config():
     detector = build_model("turn_detector", {"type": "SmartTurnDetector",
                                              "params": {"threshold": 0.6}})
     assert isinstance(detector, SmartTurnDetector) and detector.uses_audio
-    assert detector.threshold == 0.6
+    assert detector.rules.threshold == 0.6 and detector.patience == "quick"
+    patient = build_model("turn_detector", {"type": "SmartTurnDetector", "params": {
+        "patience": "patient", "max_silence_s": 2.0}})
+    assert patient.rules == replace(PATIENCE["patient"], max_silence_s=2.0)
 
 
 def test_bad_model_paths_and_parameters_are_refused(tmp_path):
@@ -53,7 +58,8 @@ def test_bad_model_paths_and_parameters_are_refused(tmp_path):
         SmartTurnDetector(model_path=str(tmp_path / "missing.onnx"))
     with pytest.raises(RuntimeError, match="not a Smart Turn"):
         SmartTurnDetector(model_path=str(silero_path()))
-    for bad in ({"threshold": 1.5}, {"max_silence_s": 0}, {"threads": 0}):
+    for bad in ({"threshold": 1.5}, {"max_silence_s": 0}, {"threads": 0},
+                {"patience": "sleepy"}, {"treshold": 0.7}):
         with pytest.raises(ValueError):
             SmartTurnDetector(**bad)
 
@@ -89,7 +95,7 @@ def test_an_unfinished_voice_keeps_the_turn_open(text):
     detector = SmartTurnDetector(use_transcript=False)
     verdict = detector.decide("", 0.2, said(text))
     assert not verdict.is_end and verdict.probability is not None and verdict.probability < 0.5
-    assert verdict.wait_s == pytest.approx(detector.max_silence_s - 0.2)
+    assert verdict.wait_s == pytest.approx(detector.rules.max_silence_s - 0.2)
 
 
 def test_an_unfinished_transcript_waits_whatever_the_voice_says():
@@ -107,7 +113,7 @@ def test_an_unsure_last_word_needs_a_surer_voice():
     assert sure.is_end and sure.probability is not None and sure.probability < 0.999
     strict = SmartTurnDetector(unsure_word_threshold=(sure.probability + 1) / 2)
     unsure = strict.decide(text, 0.2, audio, last_word_probability=0.2)
-    assert not unsure.is_end and unsure.wait_s == pytest.approx(strict.max_silence_s - 0.2)
+    assert not unsure.is_end and unsure.wait_s == pytest.approx(strict.rules.max_silence_s - 0.2)
     assert strict.decide(text, 0.2, audio, last_word_probability=0.4).is_end
     assert strict.decide(text, 0.2, audio).is_end  # the recogniser did not say
     stop = said("Stop.")  # too short to be a phrase Whisper completed: judged as before
