@@ -7,8 +7,9 @@ import time
 
 import numpy as np
 import pytest
-from harness import Transport, build_xtalk, silence, speech, tones, wait_until
+from harness import Transport, build_xtalk, make_config, silence, speech, tones, wait_until
 
+from xtalk import Xtalk
 from xtalk.serving.managers.agent.context import LLMAgentContextManager
 from xtalk.serving.managers.recognition.asr import ASRManager
 
@@ -89,6 +90,35 @@ async def test_a_backchannel_pauses_the_reply_and_it_goes_on(transport: Transpor
     assert isinstance(context, LLMAgentContextManager)
     assert [m["content"] for m in context.conversation_messages()
             if m["role"] == "user"] == ["tell me a story"]
+
+
+async def test_a_backchannel_does_not_wait_for_an_unsure_turn_detector(
+        transport: Transport) -> None:
+    """Smart Turn often hears a hum as unfinished and would hold the reply paused until its
+    maximum silence; a pause whose transcript is a backchannel ends the turn at once. Here
+    the detector waits 8 s of silence for anything (the tones score 0.98 < 0.99), and the
+    hum is followed by 0.6 s of silence and then no audio at all."""
+    config = make_config(rules=RULES, agent={"token_delay_s": 0.02})
+    config["turn_detector"] = {"type": "SmartTurnDetector", "params": {
+        "threshold": 0.99, "unpunctuated_threshold": 0.99, "max_silence_s": 8.0}}
+    client = await transport.open_session(Xtalk.from_config(config))
+    await client.say("tell me a story", tail_s=0.3)
+    await client.send_audio(silence(8.2), speed=8.0)  # the detector's maximum ends it
+    story = (await client.wait_for("finish_asr")).turn_id
+    await client.wait_for("audio", turn_id=story)
+    mark = len(client.messages)
+    await client.send_audio(speech("mm hmm", tail_s=0.6), speed=2.0)
+    heard = await client.wait_for("backchannel", start=mark, timeout=5)
+    await client.wait_for("resume_tts", turn_id=story, start=mark, timeout=5)
+    assert heard.data["text"] == "mm hmm"
+    mark = len(client.messages)  # a request over the reply still waits for the detector
+    await client.send_audio(speech("hello", tail_s=0.6), speed=2.0)
+    await client.quiet(1.0)
+    assert not client.of("finish_asr", start=mark) and not client.of("backchannel", start=mark)
+    await client.send_audio(silence(8.0), speed=8.0)
+    final = await client.wait_for("finish_asr", start=mark, timeout=10)
+    assert final.data["text"] == "hello"
+    await client.wait_for("stop_tts", turn_id=story, start=mark)
 
 
 async def test_a_hummed_reaction_lets_the_reply_go_on_a_clear_request_does_not(

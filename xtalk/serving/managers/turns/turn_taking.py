@@ -18,7 +18,8 @@ The behaviour users feel:
 * the speech was noise, only a backchannel ("mm-hmm", "yeah", "okay"), one lone word or a
   short reaction (at most three words with a hum among them, or said in under 0.8 s and
   recognised unsure) that is no command, answer or question (a misheard hum or echo, most
-  often) → the old reply resumes;
+  often) → the old reply resumes; a pause whose transcript is a backchannel ends such a
+  turn at once, whatever the turn detector would wait for;
 * while the user is silent inside a turn and the previous reply is over, the reply to what
   was said so far is prepared speculatively (ReplySpeculationRequested on the pause's
   transcript); speech that goes on abandons it (GenerationCancelRequested);
@@ -131,6 +132,8 @@ class TurnState:
     onset_pending: bool = False  # a first speech frame not yet confirmed or dismissed
     #: the user turn whose end was decided while speech was starting in its pause
     end_deferred: int | None = None
+    #: (turn over a reply, pause start) whose transcript up to that pause is a backchannel
+    backchannel_pause: tuple[int, int] | None = None
 
     def allocate(self) -> int:
         turn_id, self.next_turn_id = self.next_turn_id, self.next_turn_id + 1
@@ -228,7 +231,8 @@ class TurnTakingManager(Manager):
         if s.user_turn is None:
             return
         s.pending_end = (event.end_sample, event.end_time)
-        if self.pipeline.get_turn_detector_model() is None or event.reason == "muted":
+        if self.pipeline.get_turn_detector_model() is None or event.reason == "muted" \
+                or s.backchannel_pause == (s.user_turn, event.end_sample):
             await self._end_turn()
             return
         await self._request_end_check(s.user_turn, event.end_sample)
@@ -305,6 +309,14 @@ class TurnTakingManager(Manager):
         still going (the conversation would change before this turn is answered)."""
         s = self.state
         text = event.text.strip()
+        if event.turn_id == s.user_turn and event.turn_id in s.over_reply \
+                and not s.reply_settled and is_backchannel(text):
+            # "mm-hmm" over the reply: the reply goes on without waiting for the turn
+            # detector to be sure the hum is all (Smart Turn often hears one as unfinished)
+            s.backchannel_pause = (event.turn_id, event.end_sample)
+            if s.pending_end is not None and s.pending_end[0] == event.end_sample:
+                await self._end_unless_speech_starts(event.turn_id)
+            return
         if not self.speculate or event.turn_id != s.user_turn or not text \
                 or not s.reply_settled:
             return
