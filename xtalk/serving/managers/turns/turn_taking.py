@@ -93,6 +93,11 @@ NO_AUDIO_SLACK_S = 1.0
 #: How long (wall time) an end held for a pending onset waits when no audio comes to
 #: confirm or dismiss that onset (the client stopped sending).
 DEFERRED_END_SLACK_S = 2.0
+#: Silence after the VAD's end (and the pause's transcript) that ends a turn over a reply
+#: that is only a backchannel, if the turn detector has not ended it sooner: not the
+#: detector's wait (up to 1.6 s), but enough for the second half of a hum with a gap
+#: inside ("uh … huh") to join the first.
+BACKCHANNEL_END_S = 0.25
 
 
 @dataclass
@@ -231,10 +236,11 @@ class TurnTakingManager(Manager):
         if s.user_turn is None:
             return
         s.pending_end = (event.end_sample, event.end_time)
-        if self.pipeline.get_turn_detector_model() is None or event.reason == "muted" \
-                or s.backchannel_pause == (s.user_turn, event.end_sample):
+        if self.pipeline.get_turn_detector_model() is None or event.reason == "muted":
             await self._end_turn()
             return
+        if self._at_backchannel_pause():  # the detector may still end it sooner
+            self._arm_end_timer(s.user_turn, BACKCHANNEL_END_S, unless_speech=True)
         await self._request_end_check(s.user_turn, event.end_sample)
 
     async def _request_end_check(self, turn_id: int, end_sample: int) -> None:
@@ -249,19 +255,29 @@ class TurnTakingManager(Manager):
         if event.turn_id != s.user_turn or s.pending_end is None:
             return
         s.end_decided_at = event.at_sample
+        if not event.is_end and self._at_backchannel_pause():
+            return  # the backchannel's own, shorter wait stands
         if event.is_end or event.wait_s <= 0:
             await self._end_unless_speech_starts(event.turn_id)
             return
         self._arm_end_timer(event.turn_id, event.wait_s + NO_AUDIO_SLACK_S)
 
-    def _arm_end_timer(self, turn_id: int, delay_s: float) -> None:
-        """End the turn after ``delay_s`` of wall time. The turn detector ends waits on the
-        audio's own clock; this timer only decides when the audio stops coming (a client
-        that went quiet without a word)."""
+    def _arm_end_timer(self, turn_id: int, delay_s: float, *, unless_speech: bool = False
+                       ) -> None:
+        """End the turn after ``delay_s`` of wall time (``unless_speech``: unless speech is
+        starting then). The turn detector ends waits on the audio's own clock; this timer
+        decides when the audio stops coming (a client that went quiet without a word) and
+        how long a backchannel's pause lasts."""
         self._cancel_end_timer()
         loop = asyncio.get_running_loop()
-        self._end_timer = loop.call_later(
-            delay_s, lambda: loop.create_task(self._end_turn(turn_id)))
+        end = self._end_unless_speech_starts if unless_speech else self._end_turn
+        self._end_timer = loop.call_later(delay_s, lambda: loop.create_task(end(turn_id)))
+
+    def _at_backchannel_pause(self) -> bool:
+        """The user is silent after only a backchannel, in a turn over the reply."""
+        s = self.state
+        return s.user_turn is not None and s.pending_end is not None \
+            and s.backchannel_pause == (s.user_turn, s.pending_end[0])
 
     async def _end_unless_speech_starts(self, turn_id: int) -> None:
         """End the turn, unless speech is starting in its pause (the VAD heard a first
@@ -314,8 +330,8 @@ class TurnTakingManager(Manager):
             # "mm-hmm" over the reply: the reply goes on without waiting for the turn
             # detector to be sure the hum is all (Smart Turn often hears one as unfinished)
             s.backchannel_pause = (event.turn_id, event.end_sample)
-            if s.pending_end is not None and s.pending_end[0] == event.end_sample:
-                await self._end_unless_speech_starts(event.turn_id)
+            if self._at_backchannel_pause():
+                self._arm_end_timer(event.turn_id, BACKCHANNEL_END_S, unless_speech=True)
             return
         if not self.speculate or event.turn_id != s.user_turn or not text \
                 or not s.reply_settled:
