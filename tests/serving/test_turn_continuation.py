@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import Transport, build_xtalk, silence, tones, wait_until
+from harness import Transport, make_config, silence, tones, wait_until
 
+from xtalk import Xtalk
 from xtalk.serving.managers.agent.context import LLMAgentContextManager
 from xtalk.store import Store
 from xtalk.store.database import sqlite_url
@@ -23,17 +24,21 @@ RULES = [{"pattern": r"\bstory\b", "reply": STORY},
 FIRST, REST = "what is the distance between", "the earth and the moon"
 
 
-async def first_part_answered(transport: Transport, store: Store | None = None, **service):
+async def first_part_answered(transport: Transport, store: Store | None = None,
+                              detector: dict | None = None, **service):
     """The user said FIRST and paused; the assistant took the turn and began its reply
     (its generation is slow, so the reply is still going when the user goes on)."""
-    xt = build_xtalk(rules=RULES, agent={"token_delay_s": 0.05},
-                     service=service or None)
+    config = make_config(rules=RULES, agent={"token_delay_s": 0.05}, service=service or None)
+    if detector is not None:
+        config["turn_detector"] = detector
+    xt = Xtalk.from_config(config)
     if store is not None:
         xt.attach_store(store)
     client = await transport.open_session(xt)
     await client.send_audio(silence(0.2))
     await client.send_audio(tones(FIRST), speed=2.0)
-    await client.send_audio(silence(0.4), speed=2.0)  # the VAD ends the turn at 0.25 s
+    # the VAD ends the turn at 0.25 s; a detector at its maximum silence
+    await client.send_audio(silence(0.4 if detector is None else 1.2), speed=2.0)
     first = await client.wait_for("finish_asr")
     await client.wait_for("audio", turn_id=first.turn_id)
     return xt, client, first.turn_id
@@ -93,6 +98,24 @@ async def test_a_backchannel_after_the_request_lets_the_reply_go_on(transport: T
     await client.wait_for("resume_tts", turn_id=first, start=mark)
     assert not client.of("turn_merged") and not client.of("stop_tts", start=mark)
     assert user_messages(xt, client) == [FIRST]
+
+
+async def test_a_hum_leading_into_more_of_the_request_is_merged(transport: Transport
+                                                                ) -> None:
+    """Right after the user's own request "hmm" may lead into more of it: the rest joins
+    it and the whole request is answered (a backchannel's quick end over a reply does not
+    apply to a turn that may continue the request)."""
+    holding = {"type": "SmartTurnDetector", "params": {
+        "threshold": 0.99, "unpunctuated_threshold": 0.99, "max_silence_s": 1.0}}
+    _, client, first = await first_part_answered(transport, detector=holding)
+    mark = len(client.messages)
+    await client.send_audio(tones("hmm"), speed=2.0)
+    await client.send_audio(silence(0.6))  # in real time: longer than a backchannel's end
+    await client.send_audio(tones(REST), speed=2.0)
+    await client.send_audio(silence(1.2), speed=2.0)
+    merged = await client.wait_for("turn_merged", start=mark)
+    assert merged.turn_id == first and merged.data["text"].endswith(REST)
+    assert not client.of("backchannel", start=mark)
 
 
 @pytest.mark.parametrize("reaction", ["stop", "no thanks"])

@@ -106,6 +106,9 @@ async def test_a_backchannel_does_not_wait_for_an_unsure_turn_detector(
     await client.send_audio(silence(8.2), speed=8.0)  # the detector's maximum ends it
     story = (await client.wait_for("finish_asr")).turn_id
     await client.wait_for("audio", turn_id=story)
+    # later than the request's continuation window: a hum right after it may lead into
+    # more of the request, and waits for the detector (tests/serving/test_turn_continuation)
+    await client.send_audio(silence(1.6), speed=4.0)
     mark = len(client.messages)
     await client.send_audio(speech("mm hmm", tail_s=0.6), speed=2.0)
     heard = await client.wait_for("backchannel", start=mark, timeout=5)

@@ -326,9 +326,11 @@ class TurnTakingManager(Manager):
         s = self.state
         text = event.text.strip()
         if event.turn_id == s.user_turn and event.turn_id in s.over_reply \
-                and not s.reply_settled and is_backchannel(text):
+                and event.turn_id not in s.continues and not s.reply_settled \
+                and is_backchannel(text):
             # "mm-hmm" over the reply: the reply goes on without waiting for the turn
-            # detector to be sure the hum is all (Smart Turn often hears one as unfinished)
+            # detector to be sure the hum is all (Smart Turn often hears one as unfinished);
+            # not right after the user's own request, where "hmm" may lead into more of it
             s.backchannel_pause = (event.turn_id, event.end_sample)
             if self._at_backchannel_pause():
                 self._arm_end_timer(event.turn_id, BACKCHANNEL_END_S, unless_speech=True)
