@@ -19,7 +19,8 @@ The behaviour users feel:
   short reaction (at most three words with a hum among them, or said in under 0.8 s and
   recognised unsure) that is no command, answer or question (a misheard hum or echo, most
   often) → the old reply resumes; a pause whose transcript is a backchannel ends such a
-  turn at once, whatever the turn detector would wait for;
+  turn after ``BACKCHANNEL_END_S``, whatever longer wait the turn detector would ask for
+  (not right after the user's own request: "hmm" may lead into more of it);
 * while the user is silent inside a turn and the previous reply is over, the reply to what
   was said so far is prepared speculatively (ReplySpeculationRequested on the pause's
   transcript); speech that goes on abandons it (GenerationCancelRequested);
