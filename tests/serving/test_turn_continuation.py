@@ -38,7 +38,7 @@ async def first_part_answered(transport: Transport, store: Store | None = None,
     await client.send_audio(silence(0.2))
     await client.send_audio(tones(FIRST), speed=2.0)
     # the VAD ends the turn at 0.25 s; a detector at its maximum silence
-    await client.send_audio(silence(0.4 if detector is None else 1.2), speed=2.0)
+    await client.send_audio(silence(0.4 if detector is None else 1.7), speed=2.0)
     first = await client.wait_for("finish_asr")
     await client.wait_for("audio", turn_id=first.turn_id)
     return xt, client, first.turn_id
@@ -106,13 +106,13 @@ async def test_a_hum_leading_into_more_of_the_request_is_merged(transport: Trans
     it and the whole request is answered (a backchannel's quick end over a reply does not
     apply to a turn that may continue the request)."""
     holding = {"type": "SmartTurnDetector", "params": {
-        "threshold": 0.99, "unpunctuated_threshold": 0.99, "max_silence_s": 1.0}}
+        "threshold": 0.99, "unpunctuated_threshold": 0.99, "max_silence_s": 1.5}}
     _, client, first = await first_part_answered(transport, detector=holding)
     mark = len(client.messages)
     await client.send_audio(tones("hmm"), speed=2.0)
-    await client.send_audio(silence(0.6))  # in real time: longer than a backchannel's end
+    await client.send_audio(silence(0.8), speed=1.0)  # longer than a backchannel's end
     await client.send_audio(tones(REST), speed=2.0)
-    await client.send_audio(silence(1.2), speed=2.0)
+    await client.send_audio(silence(1.7), speed=2.0)
     merged = await client.wait_for("turn_merged", start=mark)
     assert merged.turn_id == first and merged.data["text"].endswith(REST)
     assert not client.of("backchannel", start=mark)
