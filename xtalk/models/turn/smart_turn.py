@@ -22,7 +22,6 @@ import numpy as np
 
 from xtalk.models.interfaces import INPUT_SAMPLE_RATE, TurnDetector, TurnVerdict
 from xtalk.models.onnx_sessions import model_file, shared_session
-from xtalk.models.turn.text_policy import sounds_unfinished
 from xtalk.models.turn.turn_rules import PATIENCE, RULE_FIELDS
 from xtalk.resource_paths import bundle_dir
 
@@ -143,13 +142,11 @@ class SmartTurnDetector(TurnDetector):
                voice_probability: float | None = None) -> TurnVerdict:
         """See the class docstring; ``voice_probability``, when given, is
         :meth:`probability` of ``audio`` computed beforehand."""
-        rules = self.rules
-        needs_voice = silence_s < rules.max_silence_s \
-            and not (rules.use_transcript and sounds_unfinished(text))
         p = voice_probability
-        if p is None and needs_voice and audio is not None and np.asarray(audio).size:
+        if p is None and audio is not None and np.asarray(audio).size \
+                and self.rules.needs_voice(text, silence_s):
             p = self.probability(audio)
-        return rules.decide(text, silence_s, p, last_word_probability)
+        return self.rules.decide(text, silence_s, p, last_word_probability)
 
 
 __all__ = ["SmartTurnDetector", "default_model_path", "log_mel_features"]

@@ -81,6 +81,12 @@ class TurnRules:
             return min(threshold, self.sure_question_threshold)
         return threshold
 
+    def needs_voice(self, text: str, silence_s: float) -> bool:
+        """Whether the verdict on this pause rests on the voice's probability (not on the
+        maximum silence, nor on a transcript that promises more)."""
+        return silence_s < self.max_silence_s \
+            and not (self.use_transcript and sounds_unfinished(text))
+
     def decide(self, text: str, silence_s: float, probability: float | None,
                last_word_probability: float | None = None) -> TurnVerdict:
         """The verdict on a pause of ``silence_s`` after ``text``; ``probability`` is the
@@ -88,7 +94,7 @@ class TurnRules:
         if silence_s >= self.max_silence_s:
             return TurnVerdict(is_end=True)
         wait = self.max_silence_s - silence_s
-        if self.use_transcript and sounds_unfinished(text):
+        if not self.needs_voice(text, silence_s):
             return TurnVerdict(is_end=False, wait_s=wait)
         if probability is None:
             return TurnVerdict(is_end=True)

@@ -88,7 +88,8 @@ class TTSManager(Manager):
         self._worker: asyncio.Task[None] | None = None
         self.speed = 1.0
         self._model_speed = False  # True when the model itself applies the speed
-        self._cue_audio: dict[str, tuple[np.ndarray, int]] = {}  # cue → (pcm, rate)
+        #: (cue, speed) → (pcm, rate), in the current voice
+        self._cue_audio: dict[tuple[str, float], tuple[np.ndarray, int]] = {}
 
     @property
     def _streaming(self) -> bool:
@@ -210,7 +211,8 @@ class TTSManager(Manager):
 
     async def _speak_cue(self, reply: _Reply, text: str) -> None:
         """The cue as one chunk: synthesised and trimmed once, then reused."""
-        if text not in self._cue_audio:
+        key = (text, self.speed)
+        if key not in self._cue_audio:
             model = self.model
             if model is None:
                 return
@@ -222,8 +224,8 @@ class TTSManager(Manager):
                 return  # nothing said (or a voice switch mid-way): no cue this time
             rate = rates.pop()
             pcm = trim_silence(np.concatenate([p for p, _ in pieces]), rate)
-            self._cue_audio[text] = (self._apply_speed(pcm, rate), rate)
-        pcm, rate = self._cue_audio[text]
+            self._cue_audio[key] = (self._apply_speed(pcm, rate), rate)
+        pcm, rate = self._cue_audio[key]
         if reply.cancelled or pcm.size == 0:
             return
         await self.publish(TTSChunkReady(
@@ -343,7 +345,6 @@ class TTSManager(Manager):
         if await self._change("Speed", lambda m: self._give_speed(m, event.speed),
                               SpeedChanged(session_id=self.session_id, speed=event.speed)):
             self.speed = event.speed
-            self._cue_audio.clear()  # a cue made meanwhile had the old speed
 
     def _give_speed(self, model: TTS, speed: float) -> None:
         """Hand ``speed`` to the model, or leave it to the pipeline's speed controller."""
