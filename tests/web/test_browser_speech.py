@@ -84,7 +84,8 @@ async def test_a_paused_sentence_is_one_turn_with_every_word(speech_server: str,
         await click(cdp, "#mic")
         debug = await debug_state(cdp)
         transcripts = debug["transcripts"]
-        assert len(transcripts) == 1, transcripts  # one turn: no reply over the speaker
+        # one turn: no reply over the speaker (the messages and replies say what happened)
+        assert len(transcripts) == 1, (transcripts, debug["messages"], debug["replies"])
         assert wer(JFK_TEXT, transcripts[0]) <= 0.15, transcripts
         words = normalise_words(transcripts[0])
         assert words[:2] == ["and", "so"], transcripts
