@@ -3,8 +3,8 @@ playing ``jfk.flac`` (pauses of up to 1.2 s inside one sentence), the page's def
 processing (echo cancellation, noise suppression, gain control), ``xtalk-server`` with the
 default offline models and a scripted language model on loopback.
 
-The sentence must stay one turn with every word (the first word after each pause
-included), and get one reply that starts only after the speaker is done.
+The sentence must be answered as one request with every word (the first word after each
+pause included), and get one reply whose audio starts only after the speaker is done.
 """
 
 from __future__ import annotations
@@ -83,18 +83,29 @@ async def test_a_paused_sentence_is_one_turn_with_every_word(speech_server: str,
         await cdp.evaluate("new Promise(r => setTimeout(r, 2500))")  # nothing more comes
         await click(cdp, "#mic")
         debug = await debug_state(cdp)
-        transcripts = debug["transcripts"]
-        # one turn: no reply over the speaker (the messages and replies say what happened)
-        assert len(transcripts) == 1, (transcripts, debug["messages"], debug["replies"])
-        assert wer(JFK_TEXT, transcripts[0]) <= 0.15, transcripts
-        words = normalise_words(transcripts[0])
-        assert words[:2] == ["and", "so"], transcripts
-        # the first word after the pause survives ("ask", which Whisper may hear as "asked")
-        assert words[words.index("not") - 1] in {"ask", "asked"}, transcripts
-        assert debug["replies"] == [REPLY]
         messages = debug["messages"]
-        assert messages.get("tts_finished") == 1 and messages.get("pause_tts", 0) == 0
-        assert messages.get("stop_tts", 0) == 0, messages
+        shown = await cdp.evaluate(
+            "Array.from(document.querySelectorAll('#transcript .message')).map(m => "
+            "[m.classList.contains('user') ? 'user' : 'assistant', "
+            "m.querySelector('.text').textContent])")
+        what = (shown, debug["transcripts"], messages)
+        # one request and one reply on the page. Most runs are one turn; on a starved
+        # machine the first pause's verdict can arrive as the speaker goes on: that turn
+        # may end, but then it is merged into the rest and none of its reply is heard
+        assert [role for role, _ in shown] == ["user", "assistant"], what
+        assert messages.get("turn_merged", 0) == len(debug["transcripts"]) - 1, what
+        request, reply = shown[0][1], shown[1][1]
+        assert wer(JFK_TEXT, request) <= 0.15, what
+        words = normalise_words(request)
+        assert words[:2] == ["and", "so"], what
+        # the first word after the pause survives ("ask", which Whisper may hear as "asked")
+        assert words[words.index("not") - 1] in {"ask", "asked"}, what
+        assert reply == REPLY, what
+        # one reply's audio, never paused by the speaker's voice; a stop only withdraws
+        # the reply of a merged early turn, which never started to play
+        assert messages.get("start_tts") == 1 and messages.get("tts_finished") == 1, what
+        assert messages.get("pause_tts", 0) == 0, what
+        assert messages.get("stop_tts", 0) == messages.get("turn_merged", 0), what
         assert debug["errors"] == [], debug["errors"]
         assert not console_problems(cdp), console_problems(cdp)
     finally:
