@@ -65,7 +65,7 @@ def speech_server(tmp_path: Path):
         yield base
 
 
-async def test_a_paused_sentence_is_one_turn_with_every_word(speech_server: str, chromium,
+async def test_a_paused_sentence_is_one_request_with_every_word(speech_server: str, chromium,
                                                              tmp_path: Path) -> None:
     wav = tmp_path / "jfk.wav"
     jfk_wav(wav)
