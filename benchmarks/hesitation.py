@@ -25,7 +25,8 @@ drained, 0.4 s.
   so the whole request was answered as one; "heard" is how much of the premature reply
   was out before the speaker went on (the client pauses it at their first word);
 * **felt** (complete requests): end of the voice → first reply audio at the client;
-* the turn detector's CPU time per decision (thread CPU of its ``decide`` calls).
+* the turn detector's CPU time per decision (thread CPU of its model, which the
+  session runs while the pause is decoded, and of its ``decide`` calls).
 
 Configurations: ``smart`` = resources/default_config.json (SmartTurnDetector, VAD silence
 0.2 s); ``text`` = the previous default (TextEndpointPolicy with 0.7 s extra wait, VAD
@@ -105,29 +106,47 @@ def config_for(name: str, base_url: str) -> dict[str, Any]:
 
 
 class DecisionClock:
-    """Times the turn detector's decisions (thread CPU and wall) in the session."""
+    """Times the turn detector in the session (thread CPU and wall): its model, which the
+    session runs on the pause's audio while the pause is decoded (``voice_probability``),
+    and its verdicts (``decide``: the rules, or the model too when it was not run ahead)."""
 
     def __init__(self, detector: Any) -> None:
         self.detector = detector
-        self.cpu_ms: list[float] = []
+        self.cpu_ms: list[float] = []  # per decision: the model's time plus the verdict's
         self.wall_ms: list[float] = []
+        self.model_cpu_ms: list[float] = []  # per model call
         #: (judged text, the recogniser's certainty of its last word, verdict)
         self.verdicts: list[tuple[str, float | None, Any]] = []
-        original = detector.decide
+        self._pending_cpu = self._pending_wall = 0.0  # model time not yet given a verdict
+        decide_first, probability_first = detector.decide, detector.voice_probability
+
+        def timed(call: Any, *args: Any, **kwargs: Any) -> tuple[Any, float, float]:
+            cpu, wall = time.thread_time(), time.perf_counter()
+            result = call(*args, **kwargs)
+            return result, (time.thread_time() - cpu) * 1000, \
+                (time.perf_counter() - wall) * 1000
+
+        def voice_probability(audio: Any) -> Any:
+            p, cpu, wall = timed(probability_first, audio)
+            self.model_cpu_ms.append(cpu)
+            self._pending_cpu += cpu
+            self._pending_wall += wall
+            return p
 
         def decide(text: str, silence_s: float, audio: Any = None, **hints: Any) -> Any:
-            cpu, wall = time.thread_time(), time.perf_counter()
-            verdict = original(text, silence_s, audio, **hints)
-            self.cpu_ms.append((time.thread_time() - cpu) * 1000)
-            self.wall_ms.append((time.perf_counter() - wall) * 1000)
+            verdict, cpu, wall = timed(decide_first, text, silence_s, audio, **hints)
+            self.cpu_ms.append(cpu + self._pending_cpu)
+            self.wall_ms.append(wall + self._pending_wall)
+            self._pending_cpu = self._pending_wall = 0.0
             self.verdicts.append((text, hints.get("last_word_probability"), verdict))
             return verdict
 
-        detector.decide = decide
+        detector.decide, detector.voice_probability = decide, voice_probability
 
     def restore(self) -> None:
-        with contextlib.suppress(AttributeError):
-            del self.detector.decide
+        for name in ("decide", "voice_probability"):
+            with contextlib.suppress(AttributeError):
+                delattr(self.detector, name)
 
 
 @dataclass
@@ -281,6 +300,10 @@ def summarize(name: str, outcomes: list[Outcome], clock: Any) -> None:
         print(f"   turn detector: {len(clock.cpu_ms)} decisions, CPU per decision median "
               f"{statistics.median(clock.cpu_ms):.1f} ms (p90 {pct(clock.cpu_ms, 90):.1f}), "
               f"wall median {statistics.median(clock.wall_ms):.1f} ms")
+    if clock.model_cpu_ms:
+        print(f"   its model: {len(clock.model_cpu_ms)} calls, CPU per call median "
+              f"{statistics.median(clock.model_cpu_ms):.1f} ms "
+              f"(p90 {pct(clock.model_cpu_ms, 90):.1f})")
 
 
 async def amain(args: argparse.Namespace) -> None:
