@@ -11,7 +11,7 @@ import asyncio
 from typing import Any
 
 import pytest
-from harness import Transport, make_config, silence, tones, wait_until, words
+from harness import Transport, build_xtalk, silence, tones, wait_until, words
 
 from xtalk import Xtalk
 from xtalk.serving import events as ev
@@ -39,11 +39,11 @@ class RecordingTool:
 
 
 def xtalk_with_detector(**agent: Any) -> Xtalk:
-    config = make_config(agent={"default_reply": REPLY, **agent},
-                         rules=[{"pattern": r"\balarm\b", "tool": "set_alarm",
-                                 "reply": "Done: {result}."}])
-    config["turn_detector"] = {"type": "TextEndpointPolicy", "params": {"extra_wait_s": 0.8}}
-    return Xtalk.from_config(config)
+    return build_xtalk(agent={"default_reply": REPLY, **agent},
+                       rules=[{"pattern": r"\balarm\b", "tool": "set_alarm",
+                               "reply": "Done: {result}."}],
+                       turn_detector={"type": "TextEndpointPolicy",
+                                      "params": {"extra_wait_s": 0.8}})
 
 
 def record(xt: Xtalk, session_id: str) -> list[ev.BaseEvent]:

@@ -8,9 +8,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness import Transport, make_config, silence, tones, wait_until
+from harness import Transport, build_xtalk, silence, tones, wait_until
 
-from xtalk import Xtalk
 from xtalk.serving.managers.agent.context import LLMAgentContextManager
 from xtalk.store import Store
 from xtalk.store.database import sqlite_url
@@ -28,10 +27,8 @@ async def first_part_answered(transport: Transport, store: Store | None = None,
                               detector: dict | None = None, **service):
     """The user said FIRST and paused; the assistant took the turn and began its reply
     (its generation is slow, so the reply is still going when the user goes on)."""
-    config = make_config(rules=RULES, agent={"token_delay_s": 0.05}, service=service or None)
-    if detector is not None:
-        config["turn_detector"] = detector
-    xt = Xtalk.from_config(config)
+    xt = build_xtalk(rules=RULES, agent={"token_delay_s": 0.05}, service=service or None,
+                     turn_detector=detector)
     if store is not None:
         xt.attach_store(store)
     client = await transport.open_session(xt)

@@ -7,9 +7,8 @@ import time
 
 import numpy as np
 import pytest
-from harness import Transport, build_xtalk, make_config, silence, speech, tones, wait_until
+from harness import Transport, build_xtalk, silence, speech, tones, wait_until
 
-from xtalk import Xtalk
 from xtalk.serving.managers.agent.context import LLMAgentContextManager
 from xtalk.serving.managers.recognition.asr import ASRManager
 
@@ -98,10 +97,10 @@ async def test_a_backchannel_does_not_wait_for_an_unsure_turn_detector(
     maximum silence; a pause whose transcript is a backchannel ends the turn at once. Here
     the detector waits 8 s of silence for anything (the tones score 0.98 < 0.99), and the
     hum is followed by 0.6 s of silence and then no audio at all."""
-    config = make_config(rules=RULES, agent={"token_delay_s": 0.02})
-    config["turn_detector"] = {"type": "SmartTurnDetector", "params": {
-        "threshold": 0.99, "unpunctuated_threshold": 0.99, "max_silence_s": 8.0}}
-    client = await transport.open_session(Xtalk.from_config(config))
+    client = await transport.open_session(build_xtalk(
+        rules=RULES, agent={"token_delay_s": 0.02},
+        turn_detector={"type": "SmartTurnDetector", "params": {
+            "threshold": 0.99, "unpunctuated_threshold": 0.99, "max_silence_s": 8.0}}))
     await client.say("tell me a story", tail_s=0.3)
     await client.send_audio(silence(8.2), speed=8.0)  # the detector's maximum ends it
     story = (await client.wait_for("finish_asr")).turn_id

@@ -51,6 +51,7 @@ def make_config(
     tts: dict[str, Any] | None = None,
     vad: dict[str, Any] | None = None,
     service: dict[str, Any] | None = None,
+    turn_detector: dict[str, Any] | None = None,
     max_connections: int | None = None,
 ) -> dict[str, Any]:
     """A configuration dict of test models.
@@ -61,6 +62,7 @@ def make_config(
         tts: ToneCodeTTS params (default: 24 kHz, 0.5 s chunks).
         vad: Service-config VAD settings merged over ``min_silence_s=0.25``.
         service: More service-config keys (merged over the defaults).
+        turn_detector: A turn detector slot (``None``: the VAD's end ends the turn).
         max_connections: Session limit.
     """
     agent_params = dict(agent or {})
@@ -78,6 +80,8 @@ def make_config(
         "vad": "EnergyVAD",
         "service_config": service_config,
     }
+    if turn_detector is not None:
+        config["turn_detector"] = turn_detector
     if max_connections is not None:
         config["max_connections"] = max_connections
     return config

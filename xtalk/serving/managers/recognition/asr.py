@@ -64,8 +64,6 @@ IDLE_KEEP_SAMPLES = 3 * 16000
 KEPT_FINALS = 4
 
 
-
-
 class _Superseded(Exception):
     """A queued decode that nobody wants any more (skipped, never run)."""
 
